@@ -1,0 +1,72 @@
+"""Bilan for Python: capture 👍/👎 and comments on AI answers, tied to the exact call, as trust analytics."""
+
+from bilan_core.client import Bilan
+from bilan_core.default_client import (
+    acreate_chat_completion,
+    acreate_streaming_chat,
+    clear_vote,
+    create_chat_completion,
+    create_streaming_chat,
+    end_conversation,
+    get_client,
+    get_prompt_stats,
+    get_stats,
+    init,
+    list_models,
+    start_conversation,
+    track,
+    vote,
+)
+from bilan_core.errors import (
+    AuthError,
+    BilanError,
+    ConfigurationError,
+    ContextLimitError,
+    ModelNotFoundError,
+    NetworkError,
+    NotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UnknownPromptError,
+)
+from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.stats import Feedback, PromptStats, Stats
+from bilan_core.version import __version__
+
+__all__ = [
+    "AuthError",
+    "Bilan",
+    "BilanError",
+    "BilanSettings",
+    "ConfigurationError",
+    "ContextLimitError",
+    "Feedback",
+    "ModelNotFoundError",
+    "NetworkError",
+    "NotFoundError",
+    "PromptStats",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "Stats",
+    "UnknownPromptError",
+    "__version__",
+    "acreate_chat_completion",
+    "acreate_streaming_chat",
+    "clear_vote",
+    "create_chat_completion",
+    "create_streaming_chat",
+    "end_conversation",
+    "get_client",
+    "get_prompt_stats",
+    "get_stats",
+    "init",
+    "list_models",
+    "load_settings",
+    "start_conversation",
+    "track",
+    "vote",
+]

@@ -1,0 +1,43 @@
+"""Where a client's turns, votes and events go: the local database or a Bilan server."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from bilan_core.models import Turn, Vote
+from bilan_core.stats import PromptStats, Stats, VoteFilter
+
+
+class Backend(Protocol):
+    """What ``Bilan`` needs from a store; ``LocalBackend`` and the server client implement it."""
+
+    def record_turn(self, turn: Turn) -> None:
+        """Keep a finished turn."""
+
+    def cast_vote(
+        self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None
+    ) -> Vote:
+        """Keep a user's vote on a turn, replacing their earlier one."""
+
+    def clear_vote(self, *, prompt_id: str, user_id: str) -> bool:
+        """Remove a user's vote on a turn."""
+
+    def track(self, *, event_type: str, user_id: str, properties: dict[str, Any]) -> str:
+        """Keep a generic event and return its id."""
+
+    def start_conversation(
+        self, *, user_id: str, title: str | None, team_session: str | None, conversation_id: str | None
+    ) -> str:
+        """Open a conversation and return its id."""
+
+    def end_conversation(self, *, conversation_id: str, status: str) -> None:
+        """Close a conversation."""
+
+    def stats(self, where: VoteFilter) -> Stats:
+        """Trust figures for the votes ``where`` selects."""
+
+    def prompt_stats(self, prompt_id: str) -> PromptStats:
+        """Votes and comments on one turn."""
+
+    def close(self) -> None:
+        """Release what the backend holds (a server client drains its outbox first)."""

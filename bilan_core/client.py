@@ -1,0 +1,115 @@
+"""The ``Bilan`` client: votes, stats, events, conversations and tracked chat for one user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bilan_core.backend import Backend
+from bilan_core.chat import TrackedChat
+from bilan_core.db import get_engine
+from bilan_core.events import validate_event_type, validate_properties
+from bilan_core.local_backend import LocalBackend
+from bilan_core.models import Turn, Vote
+from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.stats import PromptStats, Stats, VoteFilter
+from bilan_core.telemetry import Telemetry
+from bilan_core.votes import validate_comment, validate_vote_value
+
+
+class Bilan(TrackedChat):
+    """A Bilan client. Several can live side by side, each with its own settings and user."""
+
+    def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.user_id = self.settings.user_id
+        self.team_session = team_session
+        self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
+        self.backend: Backend = self._make_backend()
+        self.telemetry = Telemetry(self.settings)
+
+    def _make_backend(self) -> Backend:
+        if self.engine is not None:
+            return LocalBackend(self.engine)
+        from bilan_core.server_client import ServerBackend
+
+        return ServerBackend(self.settings)
+
+    def record_turn(self, turn: Turn) -> None:
+        """Keep a finished turn (called by the tracked chat calls)."""
+        self.backend.record_turn(turn)
+        self.telemetry.count("turn")
+
+    def vote(
+        self, prompt_id: str, value: int, comment: str | None = None, *, user_id: str | None = None
+    ) -> Vote:
+        """Record 👍 (1) or 👎 (-1) on an answer; voting again replaces the user's earlier vote."""
+        validate_vote_value(value)
+        comment = validate_comment(comment)
+        if not isinstance(prompt_id, str) or not prompt_id:
+            raise ValueError(f"prompt_id must be a non-empty string, got {prompt_id!r}")
+        vote = self.backend.cast_vote(
+            prompt_id=prompt_id,
+            user_id=user_id or self.user_id,
+            value=value,
+            comment=comment,
+            team_session=self.team_session,
+        )
+        self.telemetry.count("vote")
+        return vote
+
+    def clear_vote(self, prompt_id: str, *, user_id: str | None = None) -> bool:
+        """Remove the user's vote on an answer; True if there was one."""
+        return self.backend.clear_vote(prompt_id=prompt_id, user_id=user_id or self.user_id)
+
+    def get_stats(
+        self,
+        *,
+        model: str | None = None,
+        user_id: str | None = None,
+        since: datetime | int | None = None,
+        conversation_id: str | None = None,
+        variant: str | None = None,
+        team_session: str | None = None,
+    ) -> Stats:
+        """Trust score, vote counts, interval, trend and newest comments, filtered as asked."""
+        return self.backend.stats(
+            VoteFilter(
+                model=model,
+                user_id=user_id,
+                since=since,
+                conversation_id=conversation_id,
+                variant=variant,
+                team_session=team_session,
+            )
+        )
+
+    def get_prompt_stats(self, prompt_id: str) -> PromptStats:
+        """Votes and comments on one answer."""
+        return self.backend.prompt_stats(prompt_id)
+
+    def track(self, event_type: str, properties: dict[str, Any] | None = None) -> str:
+        """Record a custom event and return its id."""
+        event_id = self.backend.track(
+            event_type=validate_event_type(event_type),
+            user_id=self.user_id,
+            properties=validate_properties(properties),
+        )
+        self.telemetry.count("event")
+        return event_id
+
+    def start_conversation(self, title: str | None = None, *, conversation_id: str | None = None) -> str:
+        """Open a conversation for this user and return its id."""
+        return self.backend.start_conversation(
+            user_id=self.user_id, title=title, team_session=self.team_session, conversation_id=conversation_id
+        )
+
+    def end_conversation(self, conversation_id: str, status: str = "completed") -> None:
+        """Close a conversation with a status such as ``completed`` or ``abandoned``."""
+        self.backend.end_conversation(conversation_id=conversation_id, status=status)
+
+    def close(self) -> None:
+        """Flush what is pending (server outbox, telemetry) and release resources."""
+        self.backend.close()
+        self.telemetry.close()
+        self.close_chat_clients()

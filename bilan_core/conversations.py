@@ -1,0 +1,144 @@
+"""Conversations: start, end, list, rename and delete (with their turns and votes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col, select
+
+from bilan_core.clock import now_ms
+from bilan_core.db import session_scope
+from bilan_core.errors import NotFoundError
+from bilan_core.models import LOCAL_PROJECT, Conversation, Turn, Vote
+
+MAX_TITLE_LENGTH = 200
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title on one line, at most 200 characters (longer first messages are shortened with …)."""
+    if title is None:
+        return None
+    line = " ".join(title.split())
+    if len(line) > MAX_TITLE_LENGTH:
+        line = line[: MAX_TITLE_LENGTH - 1] + "…"
+    return line or None
+
+
+def start_conversation(
+    engine: Engine,
+    *,
+    user_id: str,
+    title: str | None = None,
+    team_session: str | None = None,
+    conversation_id: str | None = None,
+    project_id: int = LOCAL_PROJECT,
+) -> Conversation:
+    """Create a conversation and return it."""
+    moment = now_ms()
+    conversation = Conversation(
+        project_id=project_id,
+        conversation_id=conversation_id or str(uuid.uuid4()),
+        user_id=user_id,
+        title=clean_title(title),
+        team_session=team_session,
+        created_ms=moment,
+        updated_ms=moment,
+    )
+    with session_scope(engine) as session:
+        session.add(conversation)
+    return conversation
+
+
+def _get(session: Session, conversation_id: str, project_id: int) -> Conversation:
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.project_id == project_id, Conversation.conversation_id == conversation_id
+        )
+    ).first()
+    if conversation is None:
+        raise NotFoundError(f"no conversation has id {conversation_id!r}")
+    return conversation
+
+
+def get_conversation(
+    engine: Engine, *, conversation_id: str, project_id: int = LOCAL_PROJECT
+) -> Conversation:
+    """The conversation with this id; NotFoundError if there is none."""
+    with Session(engine) as session:
+        return _get(session, conversation_id, project_id)
+
+
+def end_conversation(
+    engine: Engine, *, conversation_id: str, status: str = "completed", project_id: int = LOCAL_PROJECT
+) -> Conversation:
+    """Mark a conversation ended with a status (``completed``, ``abandoned``…)."""
+    with session_scope(engine) as session:
+        conversation = _get(session, conversation_id, project_id)
+        conversation.status = status
+        conversation.ended_ms = conversation.updated_ms = now_ms()
+        session.add(conversation)
+    return conversation
+
+
+def touch_conversation(
+    engine: Engine, *, conversation_id: str, title: str | None = None, project_id: int = LOCAL_PROJECT
+) -> None:
+    """Mark a conversation updated now, and give it a title if it has none yet."""
+    with session_scope(engine) as session:
+        conversation = _get(session, conversation_id, project_id)
+        conversation.updated_ms = now_ms()
+        if conversation.title is None:
+            conversation.title = clean_title(title)
+        session.add(conversation)
+
+
+def rename_conversation(
+    engine: Engine, *, conversation_id: str, title: str, project_id: int = LOCAL_PROJECT
+) -> Conversation:
+    """Give a conversation a new title (not empty)."""
+    cleaned = clean_title(title)
+    if not cleaned:
+        raise ValueError("a conversation title must not be empty")
+    with session_scope(engine) as session:
+        conversation = _get(session, conversation_id, project_id)
+        conversation.title = cleaned
+        session.add(conversation)
+    return conversation
+
+
+def delete_conversation(engine: Engine, *, conversation_id: str, project_id: int = LOCAL_PROJECT) -> None:
+    """Delete a conversation with its turns and their votes."""
+    with session_scope(engine) as session:
+        _get(session, conversation_id, project_id)
+        prompt_ids = select(Turn.prompt_id).where(
+            Turn.project_id == project_id, Turn.conversation_id == conversation_id
+        )
+        session.exec(
+            delete(Vote).where(col(Vote.project_id) == project_id, col(Vote.prompt_id).in_(prompt_ids))
+        )
+        session.exec(
+            delete(Turn).where(
+                col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id
+            )
+        )
+        session.exec(
+            delete(Conversation).where(
+                col(Conversation.project_id) == project_id,
+                col(Conversation.conversation_id) == conversation_id,
+            )
+        )
+
+
+def list_conversations(
+    engine: Engine, *, user_id: str, limit: int = 50, project_id: int = LOCAL_PROJECT
+) -> Sequence[Conversation]:
+    """A user's conversations, most recently updated first."""
+    with Session(engine) as session:
+        return session.exec(
+            select(Conversation)
+            .where(Conversation.project_id == project_id, Conversation.user_id == user_id)
+            .order_by(col(Conversation.updated_ms).desc())
+            .limit(limit)
+        ).all()

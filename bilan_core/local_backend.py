@@ -1,0 +1,76 @@
+"""The local backend: everything in the embedded (or any SQLAlchemy) database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bilan_core import conversations, events, stats, turns, votes
+from bilan_core.models import Turn, Vote
+from bilan_core.stats import PromptStats, Stats, VoteFilter
+
+
+class LocalBackend:
+    """Reads and writes one database directly."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_turn(self, turn: Turn) -> None:
+        """Insert a finished turn."""
+        turns.record_turn(self.engine, turn)
+        if turn.conversation_id:
+            conversations.touch_conversation(
+                self.engine, conversation_id=turn.conversation_id, title=turn.prompt_text
+            )
+
+    def cast_vote(
+        self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None
+    ) -> Vote:
+        """Upsert the user's vote on a known turn."""
+        return votes.cast_vote(
+            self.engine,
+            prompt_id=prompt_id,
+            user_id=user_id,
+            value=value,
+            comment=comment,
+            team_session=team_session,
+        )
+
+    def clear_vote(self, *, prompt_id: str, user_id: str) -> bool:
+        """Delete the user's vote on a turn."""
+        return votes.clear_vote(self.engine, prompt_id=prompt_id, user_id=user_id)
+
+    def track(self, *, event_type: str, user_id: str, properties: dict[str, Any]) -> str:
+        """Insert a generic event."""
+        return events.track_event(
+            self.engine, event_type=event_type, user_id=user_id, properties=properties
+        ).event_id
+
+    def start_conversation(
+        self, *, user_id: str, title: str | None, team_session: str | None, conversation_id: str | None
+    ) -> str:
+        """Insert a conversation."""
+        return conversations.start_conversation(
+            self.engine,
+            user_id=user_id,
+            title=title,
+            team_session=team_session,
+            conversation_id=conversation_id,
+        ).conversation_id
+
+    def end_conversation(self, *, conversation_id: str, status: str) -> None:
+        """Mark a conversation ended."""
+        conversations.end_conversation(self.engine, conversation_id=conversation_id, status=status)
+
+    def stats(self, where: VoteFilter) -> Stats:
+        """Trust figures from SQL."""
+        return stats.compute_stats(self.engine, where)
+
+    def prompt_stats(self, prompt_id: str) -> PromptStats:
+        """One turn's votes from SQL."""
+        return stats.compute_prompt_stats(self.engine, prompt_id=prompt_id)
+
+    def close(self) -> None:
+        """Nothing to drain; the shared engine stays open for other clients."""

@@ -1,0 +1,218 @@
+"""Database tables and their public shapes (SQLModel).
+
+Times are stored as integer epoch milliseconds (UTC): they compare, bucket and index the same way
+on SQLite and PostgreSQL. ``project_id`` scopes every row to a server project; local mode uses 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+LOCAL_PROJECT = 0
+
+
+def _ms_column(*, index: bool = False, nullable: bool = False) -> Any:
+    return Field(default=None if nullable else 0, sa_type=BigInteger, index=index, nullable=nullable)
+
+
+def _json_column() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+def _text_column() -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Conversation(SQLModel, table=True):
+    """A chat conversation: a sequence of turns by one user."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("project_id", "conversation_id", name="uq_conversations_key"),
+        Index("ix_conversations_user", "project_id", "user_id", "updated_ms"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    conversation_id: str = Field(max_length=200)
+    user_id: str = Field(max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    team_session: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="active", max_length=40)
+    created_ms: int = _ms_column()
+    updated_ms: int = _ms_column()
+    ended_ms: int | None = _ms_column(nullable=True)
+
+
+class Turn(SQLModel, table=True):
+    """One model call: the request, the answer and how it went."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("project_id", "prompt_id", name="uq_turns_prompt"),
+        Index("ix_turns_created", "project_id", "created_ms"),
+        Index("ix_turns_model_created", "project_id", "model", "created_ms"),
+        Index("ix_turns_conversation", "project_id", "conversation_id", "created_ms"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    prompt_id: str = Field(max_length=200)
+    conversation_id: str | None = Field(default=None, max_length=200)
+    user_id: str = Field(max_length=200)
+    team_session: str | None = Field(default=None, max_length=200)
+    model: str = Field(max_length=200)
+    provider: str | None = Field(default=None, max_length=200)
+    prompt_version: str | None = Field(default=None, max_length=200)
+    messages: list[dict[str, Any]] | None = _json_column()
+    parameters: dict[str, Any] | None = _json_column()
+    tools: list[dict[str, Any]] | None = _json_column()
+    tool_calls: list[dict[str, Any]] | None = _json_column()
+    route: dict[str, Any] | None = _json_column()
+    prompt_text: str | None = _text_column()
+    response: str | None = _text_column()
+    finish_reason: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="ok", max_length=20)
+    error_type: str | None = Field(default=None, max_length=40)
+    error_message: str | None = _text_column()
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    created_ms: int = _ms_column()
+
+
+class Vote(SQLModel, table=True):
+    """A person's 👍 (+1) or 👎 (-1) on one turn, with an optional comment.
+
+    ``model`` and ``prompt_version`` are copied from the turn so that per-model vote figures need no
+    join; a vote that arrives before its turn (server mode) gets them when the turn arrives.
+    """
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("project_id", "prompt_id", "user_id", name="uq_votes_one_per_user"),
+        Index("ix_votes_created", "project_id", "created_ms"),
+        Index("ix_votes_model_created", "project_id", "model", "created_ms"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    prompt_id: str = Field(max_length=200)
+    user_id: str = Field(max_length=200)
+    value: int
+    comment: str | None = _text_column()
+    team_session: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    prompt_version: str | None = Field(default=None, max_length=200)
+    created_ms: int = _ms_column()
+    updated_ms: int = _ms_column()
+
+
+class Event(SQLModel, table=True):
+    """A generic event: ``track()`` calls locally, every ingested wire event on a server."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("project_id", "event_id", name="uq_events_event_id"),
+        Index("ix_events_type_time", "project_id", "event_type", "timestamp_ms"),
+        Index("ix_events_time", "project_id", "timestamp_ms"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    event_id: str = Field(max_length=200)
+    event_type: str = Field(max_length=100)
+    user_id: str = Field(max_length=200)
+    conversation_id: str | None = Field(default=None, max_length=200)
+    timestamp_ms: int = _ms_column()
+    properties: dict[str, Any] | None = _json_column()
+    prompt_text: str | None = _text_column()
+    ai_response: str | None = _text_column()
+
+
+class Comparison(SQLModel, table=True):
+    """A blind or open A/B comparison of two variants' answers to one prompt."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (Index("ix_comparisons_created", "project_id", "created_ms"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    user_id: str = Field(max_length=200)
+    team_session: str | None = Field(default=None, max_length=200)
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    variant_a: dict[str, Any] | None = _json_column()
+    variant_b: dict[str, Any] | None = _json_column()
+    label_a: str = Field(max_length=400)
+    label_b: str = Field(max_length=400)
+    prompt_id_a: str | None = Field(default=None, max_length=200)
+    prompt_id_b: str | None = Field(default=None, max_length=200)
+    blind: bool = True
+    a_shown_first: bool = True
+    winner: str | None = Field(default=None, max_length=20)
+    comment: str | None = _text_column()
+    created_ms: int = _ms_column()
+    decided_ms: int | None = _ms_column(nullable=True)
+
+
+class BatchRun(SQLModel, table=True):
+    """A stored batch run over a file of prompts, resumable after a crash."""
+
+    __tablename__ = "batch_runs"
+
+    id: str = Field(primary_key=True, max_length=64)
+    project_id: int = Field(default=LOCAL_PROJECT)
+    user_id: str = Field(max_length=200)
+    file_name: str = Field(max_length=400)
+    settings: dict[str, Any] | None = _json_column()
+    status: str = Field(default="pending", max_length=20)
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    created_ms: int = _ms_column()
+    updated_ms: int = _ms_column()
+
+
+class BatchItem(SQLModel, table=True):
+    """One prompt of a batch run and, once answered, the turn it produced."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (UniqueConstraint("run_id", "position", name="uq_batch_items_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=64, index=True)
+    position: int
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    item_metadata: dict[str, Any] | None = _json_column()
+    status: str = Field(default="pending", max_length=20)
+    prompt_id: str | None = Field(default=None, max_length=200)
+    error: str | None = _text_column()
+    updated_ms: int = _ms_column()
+
+
+class Project(SQLModel, table=True):
+    """A server project: the scope of every key, read and write."""
+
+    __tablename__ = "projects"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    created_ms: int = _ms_column()
+
+
+class ApiKey(SQLModel, table=True):
+    """A server API key, stored only as its SHA-256 hash."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(index=True)
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_ms: int = _ms_column()
+    revoked_ms: int | None = _ms_column(nullable=True)

@@ -1,0 +1,104 @@
+"""One settings object, read from keyword arguments, the environment and a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bilan_core.errors import ConfigurationError
+
+DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
+DEMO_MODEL = "bilan-demo"
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in the working folder (or in ``BILAN_DATA_DIR``)."""
+    import os
+
+    folder = Path(os.environ.get("BILAN_DATA_DIR") or ".")
+    return f"sqlite:///{(folder / 'bilan.db').resolve()}"
+
+
+class BilanSettings(BaseSettings):
+    """Every setting Bilan reads; the README lists each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    mode: Literal["local", "server"] = Field("local", validation_alias="BILAN_MODE")
+    api_key: SecretStr | None = Field(None, validation_alias="BILAN_API_KEY")
+    endpoint: str | None = Field(None, validation_alias="BILAN_ENDPOINT")
+    user_id: str = Field("anonymous", validation_alias="USER_ID")
+    telemetry: bool = Field(True, validation_alias="BILAN_TELEMETRY")
+    telemetry_endpoint: str | None = Field(None, validation_alias="BILAN_TELEMETRY_ENDPOINT")
+    do_not_track: bool = Field(False, validation_alias="DO_NOT_TRACK")
+    database_url: str = Field(default_factory=default_database_url, validation_alias="BILAN_DATABASE_URL")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    default_model: str | None = Field(None, validation_alias="BILAN_DEFAULT_MODEL")
+    models: list[str] = Field(list(DEFAULT_MODELS), validation_alias="BILAN_MODELS")
+    max_retries: int = Field(2, ge=0, le=10, validation_alias="BILAN_MAX_RETRIES")
+    timeout: float = Field(60.0, gt=0, validation_alias="BILAN_TIMEOUT")
+    app_password: SecretStr | None = Field(None, validation_alias="BILAN_APP_PASSWORD")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("USER_ID must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _server_mode_needs_key(self) -> BilanSettings:
+        if self.mode == "server" and (self.api_key is None or not self.api_key.get_secret_value()):
+            raise ConfigurationError("server mode needs an API key: set BILAN_API_KEY or pass api_key=")
+        return self
+
+    @property
+    def uses_demo_model(self) -> bool:
+        """True when no OpenAI key or base URL is set, so the offline demo model answers."""
+        return self.openai_api_key is None and not self.openai_base_url
+
+    @property
+    def telemetry_enabled(self) -> bool:
+        """Telemetry is sent only when on, not vetoed by DO_NOT_TRACK, and an endpoint is set."""
+        return self.telemetry and not self.do_not_track and bool(self.telemetry_endpoint)
+
+    @property
+    def provider_host(self) -> str:
+        """The host that answers chat calls, for display and for the turn's ``provider``."""
+        if self.uses_demo_model:
+            return "demo"
+        return urlsplit(self.openai_base_url or "https://api.openai.com/v1").netloc
+
+    @property
+    def chat_model(self) -> str:
+        """The model used when a call names none."""
+        if self.default_model:
+            return self.default_model
+        return DEMO_MODEL if self.uses_demo_model else self.models[0]
+
+
+def load_settings(**overrides: object) -> BilanSettings:
+    """Build settings from the environment, with keyword overrides that are not None."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    unknown = set(given) - set(BilanSettings.model_fields)
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    try:
+        return BilanSettings(**given)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid Bilan configuration: {exc}") from exc

@@ -1,0 +1,76 @@
+"""Shared fixtures: an isolated environment per test, temporary SQLite files, a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bilan_core.client import Bilan
+from bilan_core.db import dispose_engines
+from bilan_core.settings import load_settings
+
+pytest_plugins = ["tests.fixtures.openai_server"]
+
+POSTGRES_ADMIN_DSN = os.environ.get("BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+ISOLATED_VARIABLES = (
+    "BILAN_MODE",
+    "BILAN_API_KEY",
+    "BILAN_ENDPOINT",
+    "USER_ID",
+    "BILAN_TELEMETRY",
+    "BILAN_TELEMETRY_ENDPOINT",
+    "DO_NOT_TRACK",
+    "BILAN_DATABASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "BILAN_DEFAULT_MODEL",
+    "BILAN_MODELS",
+    "BILAN_APP_PASSWORD",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No test sees the developer's settings, keys or database; the data folder is temporary."""
+    for name in ISOLATED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "bilan-data"
+    monkeypatch.setenv("BILAN_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(tmp_path)
+    yield data_dir
+    dispose_engines()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL for a new SQLite file in the test's folder."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def bilan(sqlite_url: str) -> Bilan:
+    """A local client for user ``alice`` on a fresh SQLite file, answered by the demo model."""
+    return Bilan(load_settings(database_url=sqlite_url, user_id="alice"))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL for a new, empty PostgreSQL database, dropped after the test. Never skipped."""
+    name = f"bilan_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN!r} (tests/run.sh starts it): {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        dispose_engines()
+        with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
