@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,13 @@ class Bilan(TrackedChat):
         self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
         self.backend: Backend = self._make_backend()
         self.telemetry = Telemetry(self.settings)
+
+    def with_identity(self, *, user_id: str, team_session: str | None = None) -> Bilan:
+        """A client for another user (and team session) sharing this one's backend and connections."""
+        twin = copy.copy(self)
+        twin.user_id = user_id
+        twin.team_session = team_session
+        return twin
 
     def _make_backend(self) -> Backend:
         if self.engine is not None:
