@@ -16,7 +16,9 @@ from bilan_core.settings import load_settings
 
 pytest_plugins = ["tests.fixtures.openai_server"]
 
-POSTGRES_ADMIN_DSN = os.environ.get("BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
 ISOLATED_VARIABLES = (
     "BILAN_MODE",
     "BILAN_API_KEY",
