@@ -43,12 +43,27 @@ class BilanSettings(BaseSettings):
     max_retries: int = Field(2, ge=0, le=10, validation_alias="BILAN_MAX_RETRIES")
     timeout: float = Field(60.0, gt=0, validation_alias="BILAN_TIMEOUT")
     app_password: SecretStr | None = Field(None, validation_alias="BILAN_APP_PASSWORD")
+    outbox_path: Path | None = Field(None, validation_alias="BILAN_OUTBOX_PATH")
+    batch_size: int = Field(100, ge=1, le=1000, validation_alias="BILAN_BATCH_SIZE")
+    batch_interval: float = Field(2.0, gt=0, le=3600, validation_alias="BILAN_BATCH_INTERVAL")
+    rate_limit: float = Field(100.0, ge=0, validation_alias="BILAN_RATE_LIMIT")
+    rate_limit_burst: int = Field(200, ge=1, validation_alias="BILAN_RATE_LIMIT_BURST")
+    max_body_bytes: int = Field(10_000_000, ge=1024, validation_alias="BILAN_MAX_BODY_BYTES")
+    prices: str | None = Field(None, validation_alias="BILAN_PRICES")
 
     @field_validator("models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
             return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_are_valid(cls, value: str | None) -> str | None:
+        from bilan_core.pricing import parse_price_overrides
+
+        parse_price_overrides(value)
         return value
 
     @field_validator("user_id")
