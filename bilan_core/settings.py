@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
 
@@ -39,7 +41,7 @@ class BilanSettings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     default_model: str | None = Field(None, validation_alias="BILAN_DEFAULT_MODEL")
-    models: list[str] = Field(list(DEFAULT_MODELS), validation_alias="BILAN_MODELS")
+    models: Annotated[list[str], NoDecode] = Field(list(DEFAULT_MODELS), validation_alias="BILAN_MODELS")
     max_retries: int = Field(2, ge=0, le=10, validation_alias="BILAN_MAX_RETRIES")
     timeout: float = Field(60.0, gt=0, validation_alias="BILAN_TIMEOUT")
     app_password: SecretStr | None = Field(None, validation_alias="BILAN_APP_PASSWORD")
@@ -54,7 +56,9 @@ class BilanSettings(BaseSettings):
     @field_validator("models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
@@ -77,7 +81,7 @@ class BilanSettings(BaseSettings):
     @model_validator(mode="after")
     def _server_mode_needs_key(self) -> BilanSettings:
         if self.mode == "server" and (self.api_key is None or not self.api_key.get_secret_value()):
-            raise ConfigurationError("server mode needs an API key: set BILAN_API_KEY or pass api_key=")
+            raise ValueError("server mode needs an API key: set BILAN_API_KEY or pass api_key=")
         return self
 
     @property
@@ -113,7 +117,20 @@ def load_settings(**overrides: object) -> BilanSettings:
         raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     try:
         return BilanSettings(**given)
-    except ConfigurationError:
-        raise
-    except ValueError as exc:
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid Bilan configuration: {_describe(exc)}") from exc
+    except SettingsError as exc:
         raise ConfigurationError(f"invalid Bilan configuration: {exc}") from exc
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        if not item["loc"]:
+            problems.append(item["msg"].removeprefix("Value error, "))
+            continue
+        field = str(item["loc"][0])
+        info = BilanSettings.model_fields.get(field)
+        name = info.validation_alias if info and isinstance(info.validation_alias, str) else field
+        problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+    return "; ".join(problems)

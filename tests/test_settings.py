@@ -1,0 +1,84 @@
+"""The settings object: defaults, environment, .env, and clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bilan_core import ConfigurationError, init, load_settings
+from bilan_core.settings import DEMO_MODEL
+
+
+def test_defaults_are_local_mode_anonymous_user_sqlite_file_and_the_demo_model(
+    isolated_environment: Path,
+) -> None:
+    settings = load_settings()
+    assert (settings.mode, settings.user_id) == ("local", "anonymous")
+    assert settings.database_url == f"sqlite:///{(isolated_environment / 'bilan.db').resolve()}"
+    assert settings.uses_demo_model and settings.chat_model == DEMO_MODEL
+    assert settings.provider_host == "demo"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER_ID", "carol")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("BILAN_MODELS", "llama3, qwen2")
+    settings = load_settings()
+    assert settings.user_id == "carol"
+    assert not settings.uses_demo_model
+    assert settings.provider_host == "127.0.0.1:11434"
+    assert settings.models == ["llama3", "qwen2"] and settings.chat_model == "llama3"
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("USER_ID=dave\nOPENAI_API_KEY=sk-test-from-dotenv\n")
+    settings = load_settings()
+    assert settings.user_id == "dave"
+    assert settings.openai_api_key is not None
+    assert "sk-test-from-dotenv" not in repr(settings)
+
+
+def test_keyword_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER_ID", "carol")
+    assert load_settings(user_id="erin").user_id == "erin"
+
+
+def test_server_mode_without_a_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILAN_MODE", "server")
+    with pytest.raises(ConfigurationError, match="BILAN_API_KEY"):
+        load_settings()
+    with pytest.raises(ConfigurationError, match="BILAN_API_KEY"):
+        init(mode="server")
+
+
+def test_an_unknown_mode_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="BILAN_MODE"):
+        load_settings(mode="cloud")
+
+
+def test_an_unknown_keyword_is_refused() -> None:
+    with pytest.raises(TypeError, match="unknown setting"):
+        load_settings(databse_url="sqlite://")
+
+
+def test_a_bad_database_url_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="not a valid database URL"):
+        init(database_url="not a url")
+
+
+@pytest.mark.parametrize(
+    ("environment", "enabled"),
+    [
+        ({}, False),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t"}, True),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "BILAN_TELEMETRY": "false"}, False),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "1"}, False),
+    ],
+)
+def test_telemetry_needs_an_endpoint_and_obeys_both_opt_outs(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], enabled: bool
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().telemetry_enabled is enabled
