@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from bilan_core.errors import ConfigurationError
@@ -31,9 +32,23 @@ def get_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             engine = create_database_engine(url)
-            migrate(engine)
+            try:
+                migrate(engine)
+            except OperationalError as exc:
+                engine.dispose()
+                raise ConfigurationError(
+                    f"cannot open the database {masked_url(url)}: {exc.orig or exc}"
+                ) from exc
             _engines[url] = engine
         return engine
+
+
+def masked_url(url: str) -> str:
+    """The database URL with any password hidden, for messages and the Settings page."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
 
 
 def dispose_engines() -> None:
@@ -48,10 +63,12 @@ def create_database_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode, a busy timeout and a parent folder."""
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise ConfigurationError(f"BILAN_DATABASE_URL is not a valid database URL: {url!r}") from exc
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigurationError(
+            f"BILAN_DATABASE_URL is not a valid database URL ({exc}): {masked_url(url)}"
+        ) from exc
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5.0})
