@@ -52,6 +52,13 @@ class BilanSettings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1, validation_alias="BILAN_RATE_LIMIT_BURST")
     max_body_bytes: int = Field(10_000_000, ge=1024, validation_alias="BILAN_MAX_BODY_BYTES")
     prices: str | None = Field(None, validation_alias="BILAN_PRICES")
+    batch_max_file_bytes: int = Field(10_000_000, ge=1, validation_alias="BILAN_BATCH_MAX_FILE_BYTES")
+    batch_concurrency: int = Field(8, ge=1, le=256, validation_alias="BILAN_BATCH_CONCURRENCY")
+    leaderboard_min_votes: int = Field(10, ge=1, validation_alias="BILAN_LEADERBOARD_MIN_VOTES")
+    route_strong_model: str | None = Field(None, validation_alias="BILAN_ROUTE_STRONG_MODEL")
+    route_threshold: float = Field(0.7, ge=0, le=1, validation_alias="BILAN_ROUTE_THRESHOLD")
+    route_window_days: float = Field(7.0, gt=0, validation_alias="BILAN_ROUTE_WINDOW_DAYS")
+    route_min_votes: int = Field(20, ge=1, validation_alias="BILAN_ROUTE_MIN_VOTES")
 
     @field_validator("models", mode="before")
     @classmethod
