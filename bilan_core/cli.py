@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from bilan_core.client import Bilan
 from bilan_core.db import get_engine, head_revision, schema_version
 from bilan_core.errors import BilanError
+from bilan_core.server.cli import add_server_commands
 from bilan_core.settings import load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -55,6 +56,7 @@ def _run_migrate(_args: argparse.Namespace) -> int:
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_stats_command,
     add_migrate_command,
+    add_server_commands,
 ]
 
 

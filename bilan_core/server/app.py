@@ -1,0 +1,69 @@
+"""``create_app``: the FastAPI application with its state, error handlers and routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from sqlalchemy import text
+
+from bilan_core.db import get_engine
+from bilan_core.server.errors import ApiError
+from bilan_core.server.ratelimit import RateLimiter
+from bilan_core.server.routes_events import router as events_router
+from bilan_core.server.routes_stats import router as stats_router
+from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.version import __version__
+from bilan_core.wire import RequestBody
+
+
+def create_app(settings: BilanSettings | None = None) -> FastAPI:
+    """A server on ``settings.database_url`` (migrated now), with the settings' limits."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="Bilan server",
+        version=__version__,
+        description="Ingests Bilan wire events and answers trust analytics, one project per API key.",
+    )
+    app.state.engine = get_engine(settings.database_url)
+    app.state.limiter = RateLimiter(rate=settings.rate_limit, burst=settings.rate_limit_burst)
+    app.state.max_body_bytes = settings.max_body_bytes
+    app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]
+    app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Is the server up")
+    app.include_router(events_router)
+    app.include_router(stats_router)
+    _add_event_schemas(app)
+    return app
+
+
+async def _api_error_reply(_request: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _health(request: Request) -> dict[str, str]:
+    """``{"status": "ok"}`` when the database answers (no API key needed)."""
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise ApiError(503, f"database unavailable: {type(exc).__name__}") from exc
+    return {"status": "ok", "version": __version__}
+
+
+def _add_event_schemas(app: FastAPI) -> None:
+    """Put the wire event schemas, used by the hand-read ``POST /api/events`` body, into components."""
+    definitions: dict[str, Any] = (
+        TypeAdapter(RequestBody).json_schema(ref_template="#/components/schemas/{model}").get("$defs", {})
+    )
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,34 @@
+"""Who is calling: the bearer API key, checked against its stored hash, and the key's rate limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bilan_core.keys import verify_key
+from bilan_core.server.errors import ApiError
+from bilan_core.server.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request's key and the project every read and write is scoped to."""
+
+    key_id: int
+    project_id: int
+
+
+def authenticate(engine: Engine, limiter: RateLimiter, key: str | None) -> Caller:
+    """The caller for a bearer key; 401 when missing, unknown or revoked, 429 when over its rate."""
+    if not key or not key.strip():
+        raise ApiError(401, "Missing API key", headers={"WWW-Authenticate": "Bearer"})
+    found = verify_key(engine, key=key.strip())
+    if found is None:
+        raise ApiError(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    wait = limiter.wait_seconds(found.id)
+    if wait:
+        raise ApiError(
+            429, f"Too many requests for this API key; retry in {wait} s", headers={"Retry-After": str(wait)}
+        )
+    return Caller(key_id=found.id, project_id=found.project_id)

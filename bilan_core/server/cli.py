@@ -1,0 +1,68 @@
+"""``serve`` and ``keys`` subcommands of ``python -m bilan_core``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bilan_core.db import get_engine
+from bilan_core.keys import create_key, list_keys, revoke_key
+from bilan_core.settings import load_settings
+
+
+def add_server_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``serve`` (run the server) and ``keys`` (create, list, revoke API keys)."""
+    serve = commands.add_parser("serve", help="run the Bilan server (FastAPI on uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    serve.set_defaults(run=_run_serve)
+    keys = commands.add_parser("keys", help="manage server API keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key for a project (shown once)")
+    create.add_argument("--project", required=True)
+    create.set_defaults(run=_run_keys_create)
+    listing = actions.add_parser("list", help="list keys (prefixes only, never the secret)")
+    listing.add_argument("--project")
+    listing.set_defaults(run=_run_keys_list)
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", type=int)
+    revoke.set_defaults(run=_run_keys_revoke)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    # Migrate once here, so that several workers do not all start by migrating.
+    get_engine(load_settings().database_url)
+    uvicorn.run(
+        "bilan_core.server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+    )
+    return 0
+
+
+def _run_keys_create(args: argparse.Namespace) -> int:
+    created = create_key(get_engine(load_settings().database_url), project=args.project)
+    print(f"API key for project {created.project!r} (id {created.id}); it is shown only this once:")
+    print(created.key)
+    return 0
+
+
+def _run_keys_list(args: argparse.Namespace) -> int:
+    for key in list_keys(get_engine(load_settings().database_url), project=args.project):
+        print(json.dumps(key.model_dump(), ensure_ascii=False))
+    return 0
+
+
+def _run_keys_revoke(args: argparse.Namespace) -> int:
+    revoked = revoke_key(get_engine(load_settings().database_url), key_id=args.key_id)
+    print(f"revoked key {revoked.id} ({revoked.prefix}…) of project {revoked.project!r}")
+    return 0

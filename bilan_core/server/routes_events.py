@@ -1,0 +1,87 @@
+"""``POST /api/events`` (ingestion) and ``GET /api/events`` (stored events, paged)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+
+from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
+from bilan_core.server.errors import ApiError
+from bilan_core.server.ingest import ingest
+from bilan_core.server.queries import EventPage, EventQuery, list_events
+from bilan_core.server.validation import needs_text_check, parse_body
+from bilan_core.wire import ErrorReply, IngestReply, RequestBody
+
+router = APIRouter(prefix="/api", tags=["events"])
+_BODY_SCHEMA = TypeAdapter(RequestBody).json_schema(ref_template="#/components/schemas/{model}")
+_BODY_SCHEMA.pop("$defs", None)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
+    return ingest(
+        engine_of(request), project_id=project_id, items=parse_body(raw), check_text=needs_text_check(raw)
+    )
+
+
+@router.post(
+    "/events",
+    summary="Ingest events (a bare array, {events: [...]} or one event; at most 1,000)",
+    response_model=IngestReply,
+    responses={
+        **REFUSALS,
+        400: {"model": ErrorReply, "description": "Not JSON, or not one of the three body shapes"},
+        413: {"model": ErrorReply, "description": "More than 1,000 events or a body over the size limit"},
+    },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
+    },
+)
+async def post_events(request: Request, caller: CallerDep) -> IngestReply:
+    """Store new events (repeated eventIds are skipped); invalid events are reported one by one."""
+    raw = await _read_body(request, request.app.state.max_body_bytes)
+    return await run_in_threadpool(_ingest_raw, request, caller.project_id, raw)
+
+
+@router.get("/events", summary="List stored events, newest first", responses=REFUSALS)
+def get_events(
+    request: Request,
+    caller: CallerDep,
+    since: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch ms, inclusive")] = None,
+    until: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch ms, exclusive")] = None,
+    event_type: Annotated[list[Annotated[str, CleanText]] | None, Query(max_length=50)] = None,
+    user_id: Annotated[str | None, Query(max_length=200), CleanText] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in prompt, answer or properties"), CleanText
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> EventPage:
+    """A page of the project's events filtered by time, types, user and text."""
+    query = EventQuery(
+        project_id=caller.project_id,
+        since=since,
+        until=until,
+        event_types=tuple(event_type or ()),
+        user_id=user_id,
+        text=q,
+        limit=limit,
+        offset=offset,
+    )
+    return list_events(engine_of(request), query)

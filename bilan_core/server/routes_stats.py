@@ -1,0 +1,69 @@
+"""Reads for dashboards: ``/api/stats`` (the ``get_stats`` figures), one turn's stats, overview counts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from bilan_core.errors import UnknownPromptError
+from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
+from bilan_core.server.errors import ApiError
+from bilan_core.server.queries import Overview, overview
+from bilan_core.stats import PromptStats, Stats, VoteFilter, compute_prompt_stats, compute_stats
+from bilan_core.wire import ErrorReply
+
+router = APIRouter(prefix="/api", tags=["analytics"])
+EpochMs = Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]
+Name = Annotated[str | None, Query(max_length=200), CleanText]
+
+
+@router.get("/stats", summary="Trust figures, as get_stats() returns them", responses=REFUSALS)
+def get_stats(
+    request: Request,
+    caller: CallerDep,
+    model: Name = None,
+    user_id: Name = None,
+    since: EpochMs = None,
+    until: EpochMs = None,
+    conversation_id: Name = None,
+    variant: Name = None,
+    team_session: Name = None,
+) -> Stats:
+    """Trust score, vote counts, interval, trend and newest comments of the project's votes."""
+    where = VoteFilter(
+        project_id=caller.project_id,
+        model=model,
+        user_id=user_id,
+        since=since,
+        until=until,
+        conversation_id=conversation_id,
+        variant=variant,
+        team_session=team_session,
+    )
+    return compute_stats(engine_of(request), where)
+
+
+@router.get(
+    "/stats/prompts/{prompt_id}",
+    summary="Votes and comments on one turn",
+    responses={**REFUSALS, 404: {"model": ErrorReply, "description": "No turn has this id"}},
+)
+def get_prompt_stats(
+    request: Request, caller: CallerDep, prompt_id: Annotated[str, Path(max_length=200), CleanText]
+) -> PromptStats:
+    """What ``get_prompt_stats(prompt_id)`` returns, for a turn of the caller's project."""
+    try:
+        return compute_prompt_stats(engine_of(request), prompt_id=prompt_id, project_id=caller.project_id)
+    except UnknownPromptError as exc:
+        raise ApiError(404, str(exc)) from exc
+
+
+@router.get(
+    "/overview", summary="Headline counts: events, users, turns, votes, conversations", responses=REFUSALS
+)
+def get_overview(
+    request: Request, caller: CallerDep, since: EpochMs = None, until: EpochMs = None
+) -> Overview:
+    """Counts for the project, optionally in a time range."""
+    return overview(engine_of(request), project_id=caller.project_id, since=since, until=until)

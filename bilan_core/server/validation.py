@@ -1,0 +1,180 @@
+"""Reading a ``POST /api/events`` body: its three shapes, each event's fields and type-specific rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from bilan_core.server.errors import ApiError
+from bilan_core.votes import validate_comment
+from bilan_core.wire import (
+    CONVERSATION_ENDED,
+    CONVERSATION_STARTED,
+    MAX_BATCH_EVENTS,
+    TURN_EVENT_TYPES,
+    VOTE_CAST,
+    VOTE_CLEARED,
+    EventError,
+    WireEvent,
+)
+
+MAX_ID_LENGTH = 200
+# Only JSON escapes can put NUL or lone surrogates into text (PostgreSQL refuses both); bodies
+# without such escapes skip the per-event check.
+_RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abAB]|[dD][c-fC-F])")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A valid event with the keys the mapping needs already read from its properties."""
+
+    index: int
+    event: WireEvent
+    subject: str | None  # the turn id (turn and vote events) or conversation id (conversation events)
+    conversation_id: str | None
+
+
+def parse_body(raw: bytes) -> list[Any]:
+    """The list of raw events in a body (array, ``{"events": [...]}`` or one event)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
+    if isinstance(body, list):
+        items = body
+    elif isinstance(body, dict) and "events" in body:
+        items = body["events"]
+        if not isinstance(items, list):
+            raise ApiError(400, '"events" must be an array of events')
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        raise ApiError(400, 'body must be an array of events, {"events": [...]} or one event object')
+    if len(items) > MAX_BATCH_EVENTS:
+        raise ApiError(
+            413, f"a request may carry at most {MAX_BATCH_EVENTS:,} events, this one has {len(items):,}"
+        )
+    return items
+
+
+def needs_text_check(raw: bytes) -> bool:
+    """True if the body has escapes that could hide NUL characters or unpaired surrogates."""
+    return _RISKY_ESCAPE.search(raw) is not None
+
+
+def validate_events(items: list[Any], *, check_text: bool) -> tuple[list[Accepted], list[EventError]]:
+    """Valid events (in order) and one error per invalid event."""
+    accepted: list[Accepted] = []
+    errors: list[EventError] = []
+    for index, item in enumerate(items):
+        try:
+            if check_text:
+                _refuse_unstorable_text(item)
+            accepted.append(_accept(index, item))
+        except ValidationError as exc:
+            errors.append(EventError(index=index, eventId=_event_id_of(item), message=_describe(exc)))
+        except ValueError as exc:
+            errors.append(EventError(index=index, eventId=_event_id_of(item), message=str(exc)))
+    return accepted, errors
+
+
+def _event_id_of(item: object) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("eventId"), str):
+        return item["eventId"][:MAX_ID_LENGTH]
+    return None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _refuse_unstorable_text(item: object) -> None:
+    text = json.dumps(item, ensure_ascii=False)
+    if "\\u0000" in text:
+        raise ValueError("event contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("event contains an unpaired UTF-16 surrogate, which is not valid text") from exc
+
+
+def _accept(index: int, item: object) -> Accepted:
+    event = WireEvent.model_validate(item)
+    props = event.properties
+    conversation_id = text_property(props, "conversation_id", "conversationId", limit=MAX_ID_LENGTH)
+    subject: str | None = None
+    if event.eventType in TURN_EVENT_TYPES or event.eventType in (VOTE_CAST, VOTE_CLEARED):
+        subject = _required(text_property(props, "turnId", "turn_id", limit=MAX_ID_LENGTH), "turnId")
+    if event.eventType in (CONVERSATION_STARTED, CONVERSATION_ENDED):
+        subject = _required(conversation_id, "conversation_id")
+    if event.eventType in TURN_EVENT_TYPES:
+        _check_turn_properties(props)
+    elif event.eventType == VOTE_CAST:
+        _check_vote_properties(props)
+    elif event.eventType == CONVERSATION_STARTED:
+        text_property(props, "team_session", limit=MAX_ID_LENGTH)
+        text_property(props, "title", limit=None)
+        number_property(props, "started_at")
+    elif event.eventType == CONVERSATION_ENDED:
+        text_property(props, "status", limit=40)
+        number_property(props, "ended_at")
+    return Accepted(index=index, event=event, subject=subject, conversation_id=conversation_id)
+
+
+def _required(value: str | None, name: str) -> str:
+    if value is None:
+        raise ValueError(f"properties.{name} is required for this event type")
+    return value
+
+
+def text_property(props: dict[str, Any], *names: str, limit: int | None) -> str | None:
+    """The first of ``names`` present in ``props`` as text (ValueError if not text or too long)."""
+    for name in names:
+        value = props.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"properties.{name} must be a non-empty string, got {value!r}"[:300])
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"properties.{name} is longer than {limit} characters")
+        return value
+    return None
+
+
+def number_property(props: dict[str, Any], name: str) -> float | None:
+    """A non-negative finite number property, or None when absent (ValueError otherwise)."""
+    value = props.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e15:
+        raise ValueError(f"properties.{name} must be a non-negative number, got {value!r}"[:300])
+    return float(value)
+
+
+def _check_turn_properties(props: dict[str, Any]) -> None:
+    for name in ("model", "modelUsed", "systemPromptVersion", "provider", "team_session"):
+        text_property(props, name, limit=MAX_ID_LENGTH)
+    for name in ("errorType", "finish_reason"):
+        text_property(props, name, limit=40)
+    text_property(props, "errorMessage", limit=None)
+    for name in ("responseTime", "attemptedDuration", "ttft_ms", "startedAt"):
+        number_property(props, name)
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = props.get(name)
+        if value is not None and (type(value) is not int or not 0 <= value < 2**31):
+            raise ValueError(f"properties.{name} must be a non-negative integer, got {value!r}"[:300])
+
+
+def _check_vote_properties(props: dict[str, Any]) -> None:
+    value = props.get("value")
+    if type(value) is not int or value not in (1, -1):
+        raise ValueError(f"properties.value must be exactly 1 or -1, got {value!r}"[:300])
+    validate_comment(props.get("comment"))
