@@ -1,6 +1,8 @@
-"""Bilan for Python: the Streamlit app's entry point and router."""
+"""Bilan for Python: the Streamlit app's entry point, router and shared sidebar."""
 
 import streamlit as st
+
+from pages.shared import access_allowed, identity_sidebar, restore_identity
 
 st.set_page_config(page_title="Bilan", page_icon="👍", layout="wide")
 
@@ -11,4 +13,11 @@ pages = [
     st.Page("pages/analytics.py", title="Analytics", icon="📊"),
     st.Page("pages/settings.py", title="Settings", icon="⚙️"),
 ]
-st.navigation(pages).run()
+
+if access_allowed():
+    page = st.navigation(pages)
+    restore_identity()
+    identity_sidebar()
+    page.run()
+else:
+    st.navigation(pages, position="hidden")

@@ -1,4 +1,280 @@
+"""Playground: streaming chat through the tracked call, with 👍/👎, comments and saved conversations."""
+
+from __future__ import annotations
+
 import streamlit as st
 
+from bilan_core import Bilan, BilanError, NotFoundError, ProviderError
+from bilan_core.conversations import (
+    delete_conversation,
+    get_conversation,
+    list_conversations,
+    rename_conversation,
+)
+from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
+from bilan_core.markdown_text import escape_markdown
+from bilan_core.playground import ChatEntry, chat_messages, failure_text, figures_line, load_chat
+from pages.shared import app_client, current_user, offline_banner, visitor_client
+
+CONVERSATION_KEY = "playground_conversation_id"
+COMMENT_FOR_KEY = "playground_comment_for"
+NOTICE_KEY = "playground_notice"
+STOP_KEY = "playground_stop"
+MODEL_KEY = "playground_model"
+SYSTEM_KEY = "playground_system_prompt"
+TEMPERATURE_KEY = "playground_temperature"
+MAX_TOKENS_KEY = "playground_max_tokens"
+VERSION_KEY = "playground_prompt_version"
+RENAME_KEY = "playground_rename_title"
+CONVERSATION_PARAM = "c"
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def model_options() -> list[str]:
+    """The endpoint's models (or the demo model), with the default model first."""
+    client = app_client()
+    default = client.settings.chat_model
+    try:
+        names = list(client.list_models())
+    except (BilanError, ValueError):
+        names = []
+    return [default, *sorted(name for name in names if name != default)]
+
+
+def note(message: str) -> None:
+    st.session_state[NOTICE_KEY] = message
+
+
+def open_conversation(conversation_id: str | None) -> None:
+    st.session_state[CONVERSATION_KEY] = conversation_id
+    st.session_state.pop(COMMENT_FOR_KEY, None)
+    if conversation_id:
+        st.query_params[CONVERSATION_PARAM] = conversation_id
+    elif CONVERSATION_PARAM in st.query_params:
+        del st.query_params[CONVERSATION_PARAM]
+
+
+def sync_conversation_with_url() -> str | None:
+    """The open conversation: a ``?c=`` link wins, else the one in this session; the URL then shows it."""
+    linked = st.query_params.get(CONVERSATION_PARAM)
+    if linked and linked != st.session_state.get(CONVERSATION_KEY):
+        try:
+            get_conversation(app_client().engine, conversation_id=linked)
+        except NotFoundError:
+            note(f"No conversation has the id in this link ({linked}). Starting a new chat.")
+            linked = None
+        open_conversation(linked)
+    current = st.session_state.get(CONVERSATION_KEY)
+    if current and st.query_params.get(CONVERSATION_PARAM) != current:
+        st.query_params[CONVERSATION_PARAM] = current
+    return current
+
+
+def renamed(conversation_id: str) -> None:
+    try:
+        rename_conversation(
+            app_client().engine, conversation_id=conversation_id, title=st.session_state[RENAME_KEY]
+        )
+    except (BilanError, ValueError) as exc:
+        note(f"Could not rename the conversation: {exc}")
+
+
+def deleted(conversation_id: str) -> None:
+    try:
+        delete_conversation(app_client().engine, conversation_id=conversation_id)
+    except (BilanError, ValueError) as exc:
+        note(f"Could not delete the conversation: {exc}")
+        return
+    open_conversation(None)
+
+
+def conversations_sidebar(current: str | None) -> None:
+    with st.sidebar:
+        st.button("➕ New chat", key="playground_new_chat", on_click=open_conversation, args=(None,))
+        st.subheader("Conversations")
+        past = list_conversations(app_client().engine, user_id=current_user(), limit=30)
+        if not past:
+            st.caption("No conversation yet.")
+        for conversation in past:
+            title = escape_markdown(conversation.title or "Untitled")
+            st.button(
+                title,
+                key=f"playground_open_{conversation.conversation_id}",
+                on_click=open_conversation,
+                args=(conversation.conversation_id,),
+                type="primary" if conversation.conversation_id == current else "secondary",
+                width="stretch",
+            )
+
+
+def chat_settings_sidebar() -> None:
+    with st.sidebar:
+        st.subheader("Model settings")
+        st.selectbox("Model", model_options(), key=MODEL_KEY, persist_state="session")
+        st.text_area(
+            "System prompt",
+            key=SYSTEM_KEY,
+            placeholder="You are a helpful assistant.",
+            persist_state="session",
+        )
+        st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session")
+        st.number_input(
+            "Max tokens",
+            min_value=1,
+            max_value=128_000,
+            value=1024,
+            step=64,
+            key=MAX_TOKENS_KEY,
+            persist_state="session",
+        )
+        st.text_input(
+            "Prompt version",
+            key=VERSION_KEY,
+            placeholder="e.g. v3",
+            help="A label stored with each answer, to compare prompt versions in Analytics.",
+            persist_state="session",
+        )
+
+
+def conversation_actions(conversation_id: str) -> None:
+    rename_col, delete_col, _ = st.columns([1, 1, 6])
+    with rename_col.popover("✏️ Rename"):
+        st.text_input("New title", key=RENAME_KEY, max_chars=200)
+        st.button("Save title", key="playground_rename_save", on_click=renamed, args=(conversation_id,))
+    with delete_col.popover("🗑️ Delete"):
+        st.write("Delete this conversation with all its answers and votes? This cannot be undone.")
+        st.button(
+            "Yes, delete it",
+            key="playground_delete_confirm",
+            type="primary",
+            on_click=deleted,
+            args=(conversation_id,),
+        )
+
+
+def thumbs_changed(prompt_id: str, widget_key: str) -> None:
+    client = visitor_client()
+    try:
+        value = vote_from_thumbs(st.session_state[widget_key])
+        if value is None:
+            client.clear_vote(prompt_id)
+            st.session_state.pop(COMMENT_FOR_KEY, None)
+        else:
+            client.vote(prompt_id, value)
+            st.session_state[COMMENT_FOR_KEY] = prompt_id
+    except (BilanError, ValueError) as exc:
+        note(f"Your vote was not saved: {exc}")
+
+
+def comment_saved(prompt_id: str, value: int, text_key: str) -> None:
+    try:
+        visitor_client().vote(prompt_id, value, st.session_state.get(text_key) or None)
+    except (BilanError, ValueError) as exc:
+        note(f"Your comment was not saved: {exc}")
+        return
+    st.session_state.pop(COMMENT_FOR_KEY, None)
+
+
+def comment_skipped() -> None:
+    st.session_state.pop(COMMENT_FOR_KEY, None)
+
+
+def ask_comment(entry: ChatEntry) -> None:
+    assert entry.vote is not None
+    text_key = f"playground_comment_{entry.prompt_id}"
+    with st.form(f"playground_comment_form_{entry.prompt_id}", border=False):
+        st.text_area(comment_question(entry.vote), value=entry.comment or "", key=text_key, max_chars=10_000)
+        save_col, skip_col, _ = st.columns([1, 1, 4])
+        save_col.form_submit_button(
+            "Save comment", on_click=comment_saved, args=(entry.prompt_id, entry.vote, text_key)
+        )
+        skip_col.form_submit_button("Skip", on_click=comment_skipped)
+
+
+def feedback_row(entry: ChatEntry) -> None:
+    widget_key = f"playground_thumbs_{entry.prompt_id}"
+    # The database is the truth: the widget shows the stored vote on every rerun, reload and page switch.
+    st.session_state[widget_key] = thumbs_from_vote(entry.vote)
+    st.feedback("thumbs", key=widget_key, on_change=thumbs_changed, args=(entry.prompt_id, widget_key))
+    if st.session_state.get(COMMENT_FOR_KEY) == entry.prompt_id and entry.vote is not None:
+        ask_comment(entry)
+    elif entry.comment:
+        st.text(f"Your comment: {entry.comment}")
+
+
+def show_entry(entry: ChatEntry) -> None:
+    with st.chat_message("user"):
+        st.text(entry.prompt_text or "")
+    with st.chat_message("assistant"):
+        if entry.answered:
+            st.markdown(entry.response or "")
+            st.caption(escape_markdown(figures_line(entry)))
+            feedback_row(entry)
+        else:
+            st.error(escape_markdown(failure_text(entry)))
+
+
+def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> None:
+    client = visitor_client()
+    if conversation_id is None:
+        conversation_id = client.start_conversation(title=prompt)
+        open_conversation(conversation_id)
+    with st.chat_message("user"):
+        st.text(prompt)
+    with st.chat_message("assistant"):
+        # Clicking Stop reruns the script, interrupting write_stream; `finally` keeps the partial answer.
+        st.button("⏹️ Stop", key=STOP_KEY, help="Stop the answer here; the part received so far is kept.")
+        stream_answer(client, prompt, history, conversation_id)
+    st.rerun()
+
+
+def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversation_id: str) -> None:
+    response = None
+    try:
+        response = client.create_streaming_chat(
+            chat_messages(history, system_prompt=st.session_state.get(SYSTEM_KEY), prompt=prompt),
+            model=st.session_state.get(MODEL_KEY),
+            temperature=st.session_state.get(TEMPERATURE_KEY),
+            max_tokens=st.session_state.get(MAX_TOKENS_KEY),
+            conversation_id=conversation_id,
+            prompt_version=st.session_state.get(VERSION_KEY) or None,
+        )
+        st.write_stream(response.stream)
+    except ProviderError:
+        pass  # the failed turn is recorded with the provider's reason; the rerun shows it in the chat
+    except (BilanError, ValueError) as exc:
+        note(f"The message was not sent: {exc}")
+    finally:
+        if response is not None:
+            response.close()
+
+
+client = app_client()
 st.title("Playground")
-st.info("This page is not built yet.")
+offline_banner()
+if client.engine is None:
+    st.info("The Playground keeps conversations in a local database: set BILAN_MODE=local to use it.")
+    st.stop()
+
+conversation_id = sync_conversation_with_url()
+conversations_sidebar(conversation_id)
+chat_settings_sidebar()
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.warning(escape_markdown(notice))
+
+entries = (
+    load_chat(client.engine, conversation_id=conversation_id, user_id=current_user())
+    if conversation_id
+    else []
+)
+if conversation_id:
+    conversation_actions(conversation_id)
+for entry in entries:
+    show_entry(entry)
+if not entries:
+    st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
+
+prompt = st.chat_input("Ask something")
+if prompt:
+    send(prompt, entries, conversation_id)

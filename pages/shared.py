@@ -1,13 +1,21 @@
-"""What every page shares: the app's cached Bilan client and the visitor's identity."""
+"""What every page shares: the app's cached Bilan client, the access gate and the visitor's identity."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from bilan_core import Bilan, BilanSettings, load_settings
+from bilan_core import Bilan, BilanError, BilanSettings, load_settings
+from bilan_core.access import password_matches, password_required
+from bilan_core.identity import team_session_label, user_id_from_display_name
+from bilan_core.secret_settings import overrides_from_named
 
 USER_KEY = "identity_user_id"
 TEAM_SESSION_KEY = "identity_team_session"
+NAME_INPUT_KEY = "identity_name_input"
+TEAM_INPUT_KEY = "identity_team_input"
+ACCESS_KEY = "access_granted"
+USER_PARAM = "user"
+TEAM_PARAM = "team"
 
 
 @st.cache_resource
@@ -17,12 +25,18 @@ def app_client() -> Bilan:
 
 
 def app_settings() -> BilanSettings:
-    """Settings from the environment, ``.env`` and Streamlit secrets."""
-    return load_settings()
+    """Settings from Streamlit secrets (same names as the environment), then the environment and ``.env``."""
+    return load_settings(**overrides_from_named(_secrets()))
+
+
+def _secrets() -> dict[str, object]:
+    if not st.secrets.load_if_toml_exists():
+        return {}
+    return st.secrets.to_dict()
 
 
 def current_user() -> str:
-    """The display name the visitor chose, or the configured default user."""
+    """The user id from the visitor's display name, or the configured default user."""
     return st.session_state.get(USER_KEY) or app_client().settings.user_id
 
 
@@ -34,3 +48,93 @@ def current_team_session() -> str | None:
 def visitor_client() -> Bilan:
     """The app client acting as this visitor (their user id and team session)."""
     return app_client().with_identity(user_id=current_user(), team_session=current_team_session())
+
+
+def access_allowed() -> bool:
+    """True when no password is set or this visitor already gave it; else show the password form."""
+    settings = app_client().settings
+    if not password_required(settings) or st.session_state.get(ACCESS_KEY):
+        return True
+    st.title("Bilan")
+    with st.form("access_form"):
+        attempt = st.text_input("Password", type="password", key="access_password")
+        submitted = st.form_submit_button("Enter")
+    if submitted:
+        if password_matches(settings, attempt):
+            st.session_state[ACCESS_KEY] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
+def restore_identity() -> None:
+    """On a new session, take the display name and team label from the URL (``?user=…&team=…``)."""
+    if USER_KEY in st.session_state:
+        return
+    for param, store, cleaner in (
+        (USER_PARAM, USER_KEY, user_id_from_display_name),
+        (TEAM_PARAM, TEAM_SESSION_KEY, team_session_label),
+    ):
+        try:
+            st.session_state[store] = cleaner(st.query_params.get(param))
+        except ValueError:
+            st.session_state[store] = None
+    st.session_state[NAME_INPUT_KEY] = st.session_state[USER_KEY] or ""
+    st.session_state[TEAM_INPUT_KEY] = st.session_state[TEAM_SESSION_KEY] or ""
+
+
+def _identity_changed(input_key: str, store: str, cleaner: object) -> None:
+    try:
+        st.session_state[store] = cleaner(st.session_state[input_key])  # type: ignore[operator]
+    except ValueError as exc:
+        st.session_state["identity_error"] = str(exc)
+
+
+def keep_identity_in_url() -> None:
+    """Keep ``?user=`` and ``?team=`` in the URL so a reload or shared link keeps the identity."""
+    for param, store in ((USER_PARAM, USER_KEY), (TEAM_PARAM, TEAM_SESSION_KEY)):
+        value = st.session_state.get(store)
+        if value and st.query_params.get(param) != value:
+            st.query_params[param] = value
+        elif not value and param in st.query_params:
+            del st.query_params[param]
+
+
+def identity_sidebar() -> None:
+    """The sidebar's identity inputs: display name (the user id of turns and votes) and team session."""
+    with st.sidebar:
+        st.text_input(
+            "Your name",
+            key=NAME_INPUT_KEY,
+            placeholder=app_client().settings.user_id,
+            help="Recorded as the user id of your chats and votes.",
+            on_change=_identity_changed,
+            args=(NAME_INPUT_KEY, USER_KEY, user_id_from_display_name),
+        )
+        st.text_input(
+            "Team session",
+            key=TEAM_INPUT_KEY,
+            placeholder="e.g. review-2024-06",
+            help="A label stored with every answer and vote, to look at one feedback session later.",
+            on_change=_identity_changed,
+            args=(TEAM_INPUT_KEY, TEAM_SESSION_KEY, team_session_label),
+        )
+        problem = st.session_state.pop("identity_error", None)
+        if problem:
+            st.error(problem)
+    keep_identity_in_url()
+
+
+def offline_banner() -> None:
+    """Say so whenever the offline demo model answers instead of a real one."""
+    if app_client().settings.uses_demo_model:
+        st.info(
+            "Offline demo: answers come from the built-in `bilan-demo` model. "
+            "Set OPENAI_API_KEY (and OPENAI_BASE_URL for another endpoint) to use a real model.",
+            icon="🔌",
+        )
+
+
+def show_error(exc: BilanError | ValueError) -> None:
+    """A clear error message, never a traceback."""
+    st.error(str(exc))
