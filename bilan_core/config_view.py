@@ -36,7 +36,7 @@ def mask_url(url: str | None) -> str | None:
         return _mask_generic_url(url)
     if parsed.password is None:
         return url
-    return parsed.set(password=MASK).render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=True)
 
 
 def _mask_generic_url(url: str) -> str:
@@ -63,6 +63,13 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+def endpoint_host(base_url: str | None) -> str:
+    """The host (and port) of the model endpoint, never its credentials; OpenAI's when none is set."""
+    parts = urlsplit(base_url or "https://api.openai.com/v1")
+    host = parts.hostname or "unknown host"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def summary_rows(settings: BilanSettings) -> list[ConfigRow]:
     """The few facts people look for first: mode, database, model endpoint, models, telemetry."""
     return [
@@ -72,7 +79,7 @@ def summary_rows(settings: BilanSettings) -> list[ConfigRow]:
             "Model endpoint",
             "offline demo model (no OPENAI_API_KEY / OPENAI_BASE_URL)"
             if settings.uses_demo_model
-            else settings.provider_host,
+            else endpoint_host(settings.openai_base_url),
             "OPENAI_BASE_URL",
         ),
         ConfigRow("Default model", settings.chat_model, "BILAN_DEFAULT_MODEL"),
