@@ -169,6 +169,34 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_turns_created", ["project_id", "created_ms"], unique=False)
         batch_op.create_index("ix_turns_model_created", ["project_id", "model", "created_ms"], unique=False)
+        batch_op.create_index(
+            "ix_turns_daily",
+            [
+                "project_id",
+                sa.text("(created_ms / 86400000)"),
+                "model",
+                "prompt_version",
+                "status",
+                "created_ms",
+                "user_id",
+                "team_session",
+                "prompt_tokens",
+                "completion_tokens",
+                "latency_ms",
+                "ttft_ms",
+            ],
+            unique=False,
+        )
+        for name, first, second in (
+            ("ix_turns_model_latency", "model", "latency_ms"),
+            ("ix_turns_model_ttft", "model", "ttft_ms"),
+            ("ix_turns_latency", "latency_ms", "model"),
+        ):
+            batch_op.create_index(
+                name,
+                ["project_id", first, second, "created_ms", "user_id", "team_session", "prompt_version"],
+                unique=False,
+            )
 
     op.create_table(
         "votes",
@@ -189,15 +217,46 @@ def upgrade() -> None:
     with op.batch_alter_table("votes", schema=None) as batch_op:
         batch_op.create_index("ix_votes_created", ["project_id", "created_ms"], unique=False)
         batch_op.create_index("ix_votes_model_created", ["project_id", "model", "created_ms"], unique=False)
+        batch_op.create_index(
+            "ix_votes_daily",
+            [
+                "project_id",
+                sa.text("(created_ms / 86400000)"),
+                "model",
+                "prompt_version",
+                "value",
+                "created_ms",
+                "user_id",
+                "team_session",
+            ],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_votes_user",
+            ["project_id", "user_id", "created_ms", "value", "model", "prompt_version", "team_session"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_votes_commented",
+            ["project_id", "created_ms"],
+            unique=False,
+            sqlite_where=sa.text("comment IS NOT NULL"),
+            postgresql_where=sa.text("comment IS NOT NULL"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.drop_index("ix_votes_commented")
+        batch_op.drop_index("ix_votes_user")
+        batch_op.drop_index("ix_votes_daily")
         batch_op.drop_index("ix_votes_model_created")
         batch_op.drop_index("ix_votes_created")
 
     op.drop_table("votes")
     with op.batch_alter_table("turns", schema=None) as batch_op:
+        for name in ("ix_turns_latency", "ix_turns_model_ttft", "ix_turns_model_latency", "ix_turns_daily"):
+            batch_op.drop_index(name)
         batch_op.drop_index("ix_turns_model_created")
         batch_op.drop_index("ix_turns_created")
         batch_op.drop_index("ix_turns_conversation")
