@@ -1,5 +1,6 @@
 """Bilan for Python: capture 👍/👎 and comments on AI answers, tied to the exact call, as trust analytics."""
 
+from bilan_core.chat import AsyncStreamingChatResponse, StreamingChatResponse, TrackedChatResponse, Usage
 from bilan_core.client import Bilan
 from bilan_core.default_client import (
     acreate_chat_completion,
@@ -36,6 +37,7 @@ from bilan_core.stats import Feedback, PromptStats, Stats
 from bilan_core.version import __version__
 
 __all__ = [
+    "AsyncStreamingChatResponse",
     "AuthError",
     "Bilan",
     "BilanError",
@@ -52,7 +54,10 @@ __all__ = [
     "RateLimitError",
     "ServiceUnavailableError",
     "Stats",
+    "StreamingChatResponse",
+    "TrackedChatResponse",
     "UnknownPromptError",
+    "Usage",
     "__version__",
     "acreate_chat_completion",
     "acreate_streaming_chat",
