@@ -197,6 +197,8 @@ def upgrade() -> None:
                 ["project_id", first, second, "created_ms", "user_id", "team_session", "prompt_version"],
                 unique=False,
             )
+        batch_op.create_index("ix_turns_prompt_version", ["project_id", "prompt_version"], unique=False)
+        batch_op.create_index("ix_turns_team_session", ["project_id", "team_session"], unique=False)
 
     op.create_table(
         "votes",
@@ -236,6 +238,7 @@ def upgrade() -> None:
             ["project_id", "user_id", "created_ms", "value", "model", "prompt_version", "team_session"],
             unique=False,
         )
+        batch_op.create_index("ix_votes_updated", ["project_id", "updated_ms"], unique=False)
         batch_op.create_index(
             "ix_votes_commented",
             ["project_id", "created_ms"],
@@ -248,6 +251,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("votes", schema=None) as batch_op:
         batch_op.drop_index("ix_votes_commented")
+        batch_op.drop_index("ix_votes_updated")
         batch_op.drop_index("ix_votes_user")
         batch_op.drop_index("ix_votes_daily")
         batch_op.drop_index("ix_votes_model_created")
@@ -255,7 +259,14 @@ def downgrade() -> None:
 
     op.drop_table("votes")
     with op.batch_alter_table("turns", schema=None) as batch_op:
-        for name in ("ix_turns_latency", "ix_turns_model_ttft", "ix_turns_model_latency", "ix_turns_daily"):
+        for name in (
+            "ix_turns_team_session",
+            "ix_turns_prompt_version",
+            "ix_turns_latency",
+            "ix_turns_model_ttft",
+            "ix_turns_model_latency",
+            "ix_turns_daily",
+        ):
             batch_op.drop_index(name)
         batch_op.drop_index("ix_turns_model_created")
         batch_op.drop_index("ix_turns_created")
