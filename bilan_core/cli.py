@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from bilan_core.batch import add_batch_command
 from bilan_core.client import Bilan
 from bilan_core.db import get_engine, head_revision, schema_version
 from bilan_core.errors import BilanError
@@ -57,6 +58,7 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_stats_command,
     add_migrate_command,
     add_server_commands,
+    add_batch_command,
 ]
 
 
