@@ -43,8 +43,9 @@ GENERIC_ANSWERS = (
     "parameters, tokens and latency. {hint}",
     "Good question about “{topic}”. As the offline demo model I only give canned answers, but this "
     "one is real enough to vote on, comment and see in the trust analytics. {hint}",
-    "Here is a demo answer to “{topic}”: the request went through the real OpenAI SDK to an "
-    "in-process model, and Bilan recorded the turn with its tokens and timing. {hint}",
+    "Here is what bilan-demo, the offline demo model, says to “{topic}”: your request went through "
+    "the real OpenAI SDK to an in-process model, and Bilan recorded the turn with its tokens and "
+    "timing. {hint}",
 )
 
 
