@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import access_allowed, identity_sidebar, restore_identity
+from pages.shared import access_allowed, identity_sidebar, restore_identity, routed
 
 st.set_page_config(page_title="Bilan", page_icon="👍", layout="wide")
 
@@ -14,10 +14,11 @@ pages = [
     st.Page("pages/settings.py", title="Settings", icon="⚙️"),
 ]
 
-if access_allowed():
-    page = st.navigation(pages)
-    restore_identity()
-    identity_sidebar()
-    page.run()
-else:
-    st.navigation(pages, position="hidden")
+with routed():
+    if access_allowed():
+        page = st.navigation(pages)
+        restore_identity()
+        identity_sidebar()
+        page.run()
+    else:
+        st.navigation(pages, position="hidden")

@@ -237,7 +237,7 @@ def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversa
             temperature=st.session_state.get(TEMPERATURE_KEY),
             max_tokens=st.session_state.get(MAX_TOKENS_KEY),
             conversation_id=conversation_id,
-            prompt_version=st.session_state.get(VERSION_KEY) or None,
+            variant=st.session_state.get(VERSION_KEY) or None,
         )
         st.write_stream(response.stream)
     except ProviderError:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
 from bilan_core.access import password_matches, password_required
@@ -18,9 +23,41 @@ USER_PARAM = "user"
 TEAM_PARAM = "team"
 
 
-@st.cache_resource
+_router = threading.local()
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """Mark this script run as going through ``app.py`` (the access gate and the shared sidebar)."""
+    _router.active = True
+    try:
+        yield
+    finally:
+        _router.active = False
+
+
+def ensure_routed() -> None:
+    """Rerun through ``app.py`` when Streamlit ran a page file directly.
+
+    Because this folder is named ``pages/``, Streamlit starts each process (and every AppTest run) in
+    its legacy multipage mode, which runs ``pages/x.py`` without ``app.py`` — skipping the password —
+    until the first ``st.navigation`` call. Turning that mode off and rerunning sends the run through
+    the router.
+    """
+    if getattr(_router, "active", False):
+        return
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+
 def app_client() -> Bilan:
     """One Bilan client (engine, OpenAI connections) for the whole running app."""
+    ensure_routed()
+    return _shared_client()
+
+
+@st.cache_resource
+def _shared_client() -> Bilan:
     return Bilan(app_settings())
 
 
