@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.models import Turn, Vote
+from bilan_core.pricing import Price
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 
 
@@ -38,6 +41,20 @@ class Backend(Protocol):
 
     def prompt_stats(self, prompt_id: str) -> PromptStats:
         """Votes and comments on one turn."""
+
+    def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price]) -> Dashboard:
+        """Every figure of the Analytics page for one filter."""
+
+    def comments(
+        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
+    ) -> CommentsPage:
+        """One page of comments matching the filter, a search text and a sign."""
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The models, users, team sessions and prompt versions that occur."""
+
+    def data_version(self) -> tuple[int, ...]:
+        """A value that changes whenever turns or votes change, for caching the analytics."""
 
     def close(self) -> None:
         """Release what the backend holds (a server client drains its outbox first)."""

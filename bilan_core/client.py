@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bilan_core.analytics import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
 from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
 from bilan_core.local_backend import LocalBackend
 from bilan_core.models import Turn, Vote
+from bilan_core.pricing import Price, price_table
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 from bilan_core.telemetry import Telemetry
@@ -115,6 +118,34 @@ class Bilan(TrackedChat):
     def end_conversation(self, conversation_id: str, status: str = "completed") -> None:
         """Close a conversation with a status such as ``completed`` or ``abandoned``."""
         self.backend.end_conversation(conversation_id=conversation_id, status=status)
+
+    def prices(self) -> dict[str, Price]:
+        """The model price table: defaults with ``BILAN_PRICES`` applied."""
+        return price_table(self.settings.prices)
+
+    def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price] | None = None) -> Dashboard:
+        """Every figure of the Analytics page for one filter, from the database or the server."""
+        return self.backend.dashboard(where, prices=self.prices() if prices is None else prices)
+
+    def comments(
+        self,
+        where: AnalyticsFilter,
+        *,
+        search: str | None = None,
+        sign: int | None = None,
+        page: int = 1,
+        page_size: int = COMMENTS_PAGE_SIZE,
+    ) -> CommentsPage:
+        """One page of comments, newest first, matching the filter, a search text and a sign."""
+        return self.backend.comments(where, search=search, sign=sign, page=page, page_size=page_size)
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The models, users, team sessions and prompt versions to offer as filters."""
+        return self.backend.filter_options()
+
+    def data_version(self) -> tuple[int, ...]:
+        """A marker that changes whenever turns or votes change (a cache key for the analytics)."""
+        return self.backend.data_version()
 
     def close(self) -> None:
         """Flush what is pending (server outbox, telemetry) and release resources."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
 
-from bilan_core import conversations, events, stats, turns, votes
+from bilan_core import analytics, conversations, events, stats, turns, votes
+from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.models import Turn, Vote
+from bilan_core.pricing import Price
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 
 
@@ -71,6 +74,26 @@ class LocalBackend:
     def prompt_stats(self, prompt_id: str) -> PromptStats:
         """One turn's votes from SQL."""
         return stats.compute_prompt_stats(self.engine, prompt_id=prompt_id)
+
+    def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price]) -> Dashboard:
+        """The Analytics page's figures from SQL."""
+        return analytics.load_dashboard(self.engine, where, prices=prices)
+
+    def comments(
+        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
+    ) -> CommentsPage:
+        """A page of comments from SQL."""
+        return analytics.comments_page(
+            self.engine, where, search=search, sign=sign, page=page, page_size=page_size
+        )
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """Distinct filter values from SQL."""
+        return analytics.filter_options(self.engine)
+
+    def data_version(self) -> tuple[int, ...]:
+        """The database's change marker for turns and votes."""
+        return analytics.data_version(self.engine)
 
     def close(self) -> None:
         """Nothing to drain; the shared engine stays open for other clients."""
