@@ -424,7 +424,7 @@ def _run_batch_command(args: argparse.Namespace) -> int:
     elif args.file:
         options = BatchOptions(
             model=args.model or client.settings.chat_model,
-            concurrency=args.concurrency or client.settings.batch_concurrency,
+            concurrency=client.settings.batch_concurrency if args.concurrency is None else args.concurrency,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             system_prompt=args.system,
