@@ -15,6 +15,8 @@ from bilan_core.events import new_event_id
 from bilan_core.models import Turn
 
 MAX_BATCH_EVENTS = 1_000
+MIN_TIMESTAMP_MS = 1_000_000_000_000  # 2001-09-09: anything smaller is not epoch ms
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31
 
 TURN_STARTED = "turn_started"
 TURN_COMPLETED = "turn_completed"
@@ -36,7 +38,14 @@ class WireEvent(BaseModel):
     eventId: Identifier
     eventType: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     userId: Identifier
-    timestamp: Annotated[StrictInt, Field(ge=0, le=253_402_300_799_999, description="epoch milliseconds")]
+    timestamp: Annotated[
+        StrictInt,
+        Field(
+            ge=MIN_TIMESTAMP_MS,
+            le=MAX_TIMESTAMP_MS,
+            description="epoch milliseconds (13 digits: a 10-digit value is in seconds)",
+        ),
+    ]
     properties: dict[str, Any] = Field(default_factory=dict)
     promptText: str | None = None
     aiResponse: str | None = None

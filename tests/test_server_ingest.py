@@ -20,6 +20,7 @@ EXAMPLES = [
     for line in (Path(__file__).parent / "fixtures" / "wire_examples.jsonl").read_text().splitlines()
 ]
 TURN_ID = "turn_1795464938984_nofh"
+T0 = 1_800_000_000_000
 
 
 def event(event_id: str, event_type: str, properties: dict, **extra: object) -> dict:
@@ -97,8 +98,10 @@ def test_duplicates_within_and_across_requests_are_skipped(server_project):
 
 
 def test_a_repeated_vote_event_does_not_undo_a_later_change(server_project):
-    first = event("v-1", "vote_cast", {"turn_id": "t1", "value": 1}, timestamp=1000)
-    server_project.post([first, event("v-2", "vote_cast", {"turn_id": "t1", "value": -1}, timestamp=2000)])
+    first = event("v-1", "vote_cast", {"turn_id": "t1", "value": 1}, timestamp=T0 + 1000)
+    server_project.post(
+        [first, event("v-2", "vote_cast", {"turn_id": "t1", "value": -1}, timestamp=T0 + 2000)]
+    )
     server_project.post([first])  # a client re-sending an old batch
     [vote] = rows(server_project.engine, Vote)
     assert vote.value == -1
@@ -110,19 +113,19 @@ def test_turn_events_in_either_order_and_separate_requests_make_one_turn(server_
         "turn_started",
         {
             "turnId": "t9",
-            "startedAt": 5000,
+            "startedAt": T0 + 5000,
             "model": "gpt-4o",
             "systemPromptVersion": "v3",
             "conversationId": "c9",
         },
-        timestamp=5000,
+        timestamp=T0 + 5000,
         promptText="hello?",
     )
     completed = event(
         "c1",
         "turn_completed",
         {"turn_id": "t9", "status": "success", "responseTime": 1.5},
-        timestamp=6500,
+        timestamp=T0 + 6500,
         aiResponse="hi",
     )
     assert server_project.post([completed]).json()["stats"]["processed"] == 1
@@ -140,7 +143,7 @@ def test_turn_events_in_either_order_and_separate_requests_make_one_turn(server_
         "hello?",
         "hi",
         1500.0,
-        5000,
+        T0 + 5000,
     )
 
 
@@ -176,13 +179,13 @@ def test_vote_after_its_turn_gets_the_model_at_once(server_project):
 
 
 def test_vote_cleared_removes_the_vote_and_a_later_vote_counts_again(server_project):
-    server_project.post([event("v1", "vote_cast", {"turn_id": "t1", "value": 1}, timestamp=1000)])
-    server_project.post([event("x1", "vote_cleared", {"turn_id": "t1"}, timestamp=2000)])
+    server_project.post([event("v1", "vote_cast", {"turn_id": "t1", "value": 1}, timestamp=T0 + 1000)])
+    server_project.post([event("x1", "vote_cleared", {"turn_id": "t1"}, timestamp=T0 + 2000)])
     assert count(server_project.engine, Vote) == 0
     batch = [
-        event("v2", "vote_cast", {"turn_id": "t1", "value": -1}, timestamp=3000),
-        event("x2", "vote_cleared", {"turn_id": "t1"}, timestamp=4000),
-        event("v3", "vote_cast", {"turn_id": "t1", "value": 1, "comment": "ok now"}, timestamp=5000),
+        event("v2", "vote_cast", {"turn_id": "t1", "value": -1}, timestamp=T0 + 3000),
+        event("x2", "vote_cleared", {"turn_id": "t1"}, timestamp=T0 + 4000),
+        event("v3", "vote_cast", {"turn_id": "t1", "value": 1, "comment": "ok now"}, timestamp=T0 + 5000),
     ]
     server_project.post(batch)
     [vote] = rows(server_project.engine, Vote)
@@ -191,16 +194,18 @@ def test_vote_cleared_removes_the_vote_and_a_later_vote_counts_again(server_proj
 
 def test_conversation_end_before_start_keeps_both(server_project):
     ended = event(
-        "e1", "conversation_ended", {"conversation_id": "c1", "status": "abandoned", "ended_at": 9000}
+        "e1", "conversation_ended", {"conversation_id": "c1", "status": "abandoned", "ended_at": T0 + 9000}
     )
-    started = event("s1", "conversation_started", {"conversationId": "c1", "started_at": 1000, "title": "Hi"})
+    started = event(
+        "s1", "conversation_started", {"conversationId": "c1", "started_at": T0 + 1000, "title": "Hi"}
+    )
     server_project.post([ended])
     server_project.post([started])
     [conversation] = rows(server_project.engine, Conversation)
     assert (conversation.status, conversation.created_ms, conversation.ended_ms, conversation.title) == (
         "abandoned",
-        1000,
-        9000,
+        T0 + 1000,
+        T0 + 9000,
         "Hi",
     )
 
@@ -213,44 +218,48 @@ def test_unknown_event_types_are_stored_as_events_only(server_project):
     assert count(server_project.engine, Turn) == 0
 
 
-@pytest.mark.parametrize(
-    ("bad", "fragment"),
-    [
-        ({"eventType": "custom", "timestamp": 1, "userId": "a", "properties": {}}, "eventId"),
-        (event("b1", "custom", {}, timestamp="yesterday"), "timestamp"),
-        (event("b1", "custom", {}, timestamp=1.5), "timestamp"),
-        (event("b1", "custom", {}, timestamp=-1), "timestamp"),
-        (event("b1", "custom", "not an object"), "properties"),
-        (event("b1", "", {}), "eventType"),
-        (event("b1", "custom", {}, userId=""), "userId"),
-        (event("b1", "custom", {}, userId=7), "userId"),
-        (event("b1", "custom", {}, promptText=["x"]), "promptText"),
-        (event("b1", "vote_cast", {"turn_id": "t", "value": 2}), "value must be exactly 1 or -1"),
-        (event("b1", "vote_cast", {"turn_id": "t", "value": True}), "value must be exactly 1 or -1"),
-        (event("b1", "vote_cast", {"value": 1}), "turnId is required"),
-        (event("b1", "vote_cast", {"turn_id": "t", "value": 1, "comment": 5}), "comment must be text"),
-        (event("b1", "turn_started", {}), "turnId is required"),
-        (event("b1", "turn_completed", {"turnId": "t", "responseTime": "fast"}), "responseTime"),
-        (event("b1", "turn_started", {"turnId": "t", "model": "m" * 201}), "model is longer"),
-        (event("b1", "turn_completed", {"turnId": "t", "prompt_tokens": -3}), "prompt_tokens"),
-        (event("b1", "conversation_started", {}), "conversation_id is required"),
-        (event("b1", "conversation_ended", {"conversation_id": "c", "status": 3}), "status"),
-        (event("b1", "custom", {}, promptText="nul\x00byte"), "NUL"),
-        (event("b" * 201, "custom", {}), "eventId"),
-        ("just a string", "valid dictionary"),
-    ],
-)
-def test_invalid_events_are_reported_one_by_one_and_valid_ones_kept(server_project, bad, fragment):
-    good = event("good-1", "vote_cast", {"turn_id": "t1", "value": 1})
-    reply = server_project.post([good, bad, event("good-2", "custom", {})])
-    assert reply.status_code == 200
-    body = reply.json()
-    assert body["stats"] == {"processed": 2, "skipped": 0, "errors": 1, "total": 3}
-    [error] = body["errors"]
-    assert error["index"] == 1
-    assert fragment in error["message"]
-    assert count(server_project.engine, Event) == 2
-    assert count(server_project.engine, Vote) == 1
+INVALID_EVENTS = [
+    ({"eventType": "custom", "timestamp": 1, "userId": "a", "properties": {}}, "eventId"),
+    (event("b1", "custom", {}, timestamp="yesterday"), "timestamp"),
+    (event("b1", "custom", {}, timestamp=1.5), "timestamp"),
+    (event("b1", "custom", {}, timestamp=-1), "timestamp"),
+    (
+        event("b1", "custom", {}, timestamp=1_700_000_000),
+        "timestamp: Input should be greater than or equal",
+    ),
+    (event("b1", "custom", "not an object"), "properties"),
+    (event("b1", "", {}), "eventType"),
+    (event("b1", "custom", {}, userId=""), "userId"),
+    (event("b1", "custom", {}, userId=7), "userId"),
+    (event("b1", "custom", {}, promptText=["x"]), "promptText"),
+    (event("b1", "vote_cast", {"turn_id": "t", "value": 2}), "value must be exactly 1 or -1"),
+    (event("b1", "vote_cast", {"turn_id": "t", "value": True}), "value must be exactly 1 or -1"),
+    (event("b1", "vote_cast", {"value": 1}), "turnId is required"),
+    (event("b1", "vote_cast", {"turn_id": "t", "value": 1, "comment": 5}), "comment must be text"),
+    (event("b1", "turn_started", {}), "turnId is required"),
+    (event("b1", "turn_completed", {"turnId": "t", "responseTime": "fast"}), "responseTime"),
+    (event("b1", "turn_started", {"turnId": "t", "model": "m" * 201}), "model is longer"),
+    (event("b1", "turn_completed", {"turnId": "t", "prompt_tokens": -3}), "prompt_tokens"),
+    (event("b1", "conversation_started", {}), "conversation_id is required"),
+    (event("b1", "conversation_ended", {"conversation_id": "c", "status": 3}), "status"),
+    (event("b1", "custom", {}, promptText="nul\x00byte"), "NUL"),
+    (event("b" * 201, "custom", {}), "eventId"),
+    ("just a string", "valid dictionary"),
+]
+
+
+def test_invalid_events_are_reported_one_by_one_and_valid_ones_kept(server_project):
+    for number, (bad, fragment) in enumerate(INVALID_EVENTS):
+        good = event(f"good-{number}", "vote_cast", {"turn_id": f"t{number}", "value": 1})
+        reply = server_project.post([good, bad, event(f"fine-{number}", "custom", {})])
+        assert reply.status_code == 200
+        body = reply.json()
+        assert body["stats"] == {"processed": 2, "skipped": 0, "errors": 1, "total": 3}, bad
+        [error] = body["errors"]
+        assert error["index"] == 1
+        assert fragment in error["message"], (bad, error)
+        assert count(server_project.engine, Event) == 2 * (number + 1)
+        assert count(server_project.engine, Vote) == number + 1
 
 
 def test_one_megabyte_comment_is_refused_with_a_clear_error_and_nothing_cut(server_project):
@@ -266,7 +275,7 @@ def test_one_megabyte_comment_is_refused_with_a_clear_error_and_nothing_cut(serv
 
 def test_unpaired_surrogate_escape_is_an_event_error_not_a_crash(server_project):
     raw = (
-        b'[{"eventId":"s","eventType":"custom","timestamp":1,"userId":"a","properties":{"x":"\\ud800"}},'
+        b'[{"eventId":"s","eventType":"custom","timestamp":1800000000000,"userId":"a","properties":{"x":"\\ud800"}},'
         + json.dumps(event("fine", "custom", {"emoji": "\U0001f44d"}), ensure_ascii=True).encode()
         + b"]"
     )
