@@ -1,11 +1,14 @@
 """Bilan for Python: capture 👍/👎 and comments on AI answers, tied to the exact call, as trust analytics."""
 
+from bilan_core.batch import BatchOptions
 from bilan_core.chat import AsyncStreamingChatResponse, StreamingChatResponse, TrackedChatResponse, Usage
 from bilan_core.client import Bilan
+from bilan_core.comparisons import ComparisonResult, Variant
 from bilan_core.default_client import (
     acreate_chat_completion,
     acreate_streaming_chat,
     clear_vote,
+    compare,
     create_chat_completion,
     create_streaming_chat,
     end_conversation,
@@ -13,7 +16,11 @@ from bilan_core.default_client import (
     get_prompt_stats,
     get_stats,
     init,
+    leaderboard,
     list_models,
+    record_preference,
+    resume_batch,
+    run_batch_file,
     start_conversation,
     track,
     vote,
@@ -39,9 +46,11 @@ from bilan_core.version import __version__
 __all__ = [
     "AsyncStreamingChatResponse",
     "AuthError",
+    "BatchOptions",
     "Bilan",
     "BilanError",
     "BilanSettings",
+    "ComparisonResult",
     "ConfigurationError",
     "ContextLimitError",
     "Feedback",
@@ -58,10 +67,12 @@ __all__ = [
     "TrackedChatResponse",
     "UnknownPromptError",
     "Usage",
+    "Variant",
     "__version__",
     "acreate_chat_completion",
     "acreate_streaming_chat",
     "clear_vote",
+    "compare",
     "create_chat_completion",
     "create_streaming_chat",
     "end_conversation",
@@ -69,8 +80,12 @@ __all__ = [
     "get_prompt_stats",
     "get_stats",
     "init",
+    "leaderboard",
     "list_models",
     "load_settings",
+    "record_preference",
+    "resume_batch",
+    "run_batch_file",
     "start_conversation",
     "track",
     "vote",

@@ -6,8 +6,11 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from bilan_core import batch as _batch
+from bilan_core import comparisons as _comparisons
 from bilan_core.client import Bilan
-from bilan_core.models import Vote
+from bilan_core.leaderboard import Leaderboard
+from bilan_core.models import BatchRun, Comparison, Vote
 from bilan_core.settings import load_settings
 from bilan_core.stats import PromptStats, Stats
 
@@ -133,3 +136,57 @@ async def acreate_streaming_chat(messages: list[dict[str, Any]], **options: Any)
 def list_models() -> list[str]:
     """The models the configured endpoint offers (or the configured default list)."""
     return get_client().list_models()
+
+
+def compare(
+    prompt: str,
+    variant_a: _comparisons.Variant | str | dict[str, Any],
+    variant_b: _comparisons.Variant | str | dict[str, Any],
+    *,
+    blind: bool | None = None,
+    max_tokens: int | None = None,
+) -> _comparisons.ComparisonResult:
+    """Ask two variants one prompt and store the A/B comparison, with the default client."""
+    client = get_client()
+    return _comparisons.compare(client, prompt, variant_a, variant_b, blind=blind, max_tokens=max_tokens)
+
+
+def record_preference(comparison_id: str, winner: str, comment: str | None = None) -> Comparison:
+    """Record the verdict on a comparison (``a``, ``b``, ``tie``, ``both_bad``) with the default client."""
+    return _comparisons.record_preference(get_client(), comparison_id, winner, comment)
+
+
+def leaderboard(
+    *, since: datetime | int | None = None, team_session: str | None = None, min_votes: int | None = None
+) -> Leaderboard:
+    """The Bradley–Terry leaderboard of the stored comparisons, with the default client."""
+    return _comparisons.comparison_leaderboard(
+        get_client(), since=since, team_session=team_session, min_votes=min_votes
+    )
+
+
+def run_batch_file(
+    path: str,
+    *,
+    model: str | None = None,
+    concurrency: int | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    system_prompt: str | None = None,
+) -> BatchRun:
+    """Run a CSV/TXT/JSONL file of prompts as a stored batch run with the default client."""
+    client = get_client()
+    options = _batch.BatchOptions(
+        model=model or client.settings.chat_model,
+        concurrency=client.settings.batch_concurrency if concurrency is None else concurrency,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        system_prompt=system_prompt,
+    )
+    run = _batch.start_batch(client, file_name=path, options=options)
+    return _batch.run_batch(client, run.id)
+
+
+def resume_batch(run_id: str) -> BatchRun:
+    """Finish the pending items of a stored batch run with the default client."""
+    return _batch.run_batch(get_client(), run_id)

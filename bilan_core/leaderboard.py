@@ -192,7 +192,9 @@ def _ratings_table(
             "both_bad": both_bad,
         }
     )
+    table["votes"] = table["games"] + table["both_bad"]
     table["enough_votes"] = table["games"] >= min_votes
+    table["status"] = np.where(table["enough_votes"], "", NOT_ENOUGH_VOTES)
     return table.sort_values(["rank", "rating"], ascending=[True, False]).reset_index(drop=True)
 
 
