@@ -7,6 +7,7 @@ from bilan_core.comparisons import ComparisonResult, Variant
 from bilan_core.default_client import (
     acreate_chat_completion,
     acreate_streaming_chat,
+    arun_with_tools,
     clear_vote,
     compare,
     create_chat_completion,
@@ -20,8 +21,11 @@ from bilan_core.default_client import (
     list_models,
     record_preference,
     resume_batch,
+    route_model,
     run_batch_file,
+    run_with_tools,
     start_conversation,
+    stream_with_tools,
     track,
     vote,
 )
@@ -39,8 +43,11 @@ from bilan_core.errors import (
     ServiceUnavailableError,
     UnknownPromptError,
 )
+from bilan_core.function_calling import ToolLoopResponse, ToolStepLimitError, ToolStreamingResponse
+from bilan_core.routing import RouteDecision, RoutingPolicy
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.stats import Feedback, PromptStats, Stats
+from bilan_core.tools import Tool, ToolRegistry, builtin_tools
 from bilan_core.version import __version__
 
 __all__ = [
@@ -61,9 +68,16 @@ __all__ = [
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RouteDecision",
+    "RoutingPolicy",
     "ServiceUnavailableError",
     "Stats",
     "StreamingChatResponse",
+    "Tool",
+    "ToolLoopResponse",
+    "ToolRegistry",
+    "ToolStepLimitError",
+    "ToolStreamingResponse",
     "TrackedChatResponse",
     "UnknownPromptError",
     "Usage",
@@ -71,6 +85,8 @@ __all__ = [
     "__version__",
     "acreate_chat_completion",
     "acreate_streaming_chat",
+    "arun_with_tools",
+    "builtin_tools",
     "clear_vote",
     "compare",
     "create_chat_completion",
@@ -85,8 +101,11 @@ __all__ = [
     "load_settings",
     "record_preference",
     "resume_batch",
+    "route_model",
     "run_batch_file",
+    "run_with_tools",
     "start_conversation",
+    "stream_with_tools",
     "track",
     "vote",
 ]

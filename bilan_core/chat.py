@@ -28,6 +28,7 @@ from bilan_core.demo_model import DEMO_BASE_URL, AsyncDemoTransport, DemoTranspo
 from bilan_core.errors import NetworkError, ProviderError
 from bilan_core.models import Turn
 from bilan_core.provider_errors import map_provider_error
+from bilan_core.routing import AUTO_MODEL, RouteDecision
 from bilan_core.settings import BilanSettings
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -430,6 +431,9 @@ class TrackedChat:
         def record_turn(self, turn: Turn) -> None:
             """Keep a finished turn (``Bilan`` implements it)."""
 
+        def route_model(self) -> RouteDecision:
+            """The routing policy's choice of model now (``Bilan`` implements it)."""
+
     def __copy__(self) -> TrackedChat:
         self._chat_clients()  # made before copying, so every per-visitor copy shares the connections
         twin = type(self).__new__(type(self))
@@ -511,6 +515,8 @@ class TrackedChat:
         **extra: Any,
     ) -> TrackedChatResponse:
         """The async twin of ``create_chat_completion``."""
+        if model == AUTO_MODEL:
+            model, route = await asyncio.to_thread(self._routed, route)
         call = self._prepare_call(
             messages,
             model,
@@ -584,6 +590,8 @@ class TrackedChat:
         **extra: Any,
     ) -> AsyncStreamingChatResponse:
         """The async twin of ``create_streaming_chat``: ``async for`` over the result."""
+        if model == AUTO_MODEL:
+            model, route = await asyncio.to_thread(self._routed, route)
         call = self._prepare_call(
             messages,
             model,
@@ -619,6 +627,8 @@ class TrackedChat:
         extra: dict[str, Any],
     ) -> _Call:
         checked = validate_messages(messages)
+        if model == AUTO_MODEL:
+            model, route = self._routed(route)
         validate_options(
             model=model,
             temperature=temperature,
@@ -656,6 +666,13 @@ class TrackedChat:
             created_ms=now_ms(),
             started=time.perf_counter(),
         )
+
+    def _routed(self, route: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """The model the routing policy picks for ``model="auto"``, and its decision for ``turns.route``."""
+        if route is not None:
+            raise ValueError("model='auto' stores its own routing decision; do not pass route= with it")
+        decision = self.route_model()
+        return decision.model, decision.as_dict()
 
     def _record_failure(self, call: _Call, exc: openai.OpenAIError) -> ProviderError:
         error = map_provider_error(exc, prompt_id=call.prompt_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +12,22 @@ from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
 from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
+from bilan_core.function_calling import (
+    DEFAULT_MAX_STEPS,
+    ToolLoopResponse,
+    ToolStreamingResponse,
+    arun_with_tools,
+    run_with_tools,
+    stream_with_tools,
+)
 from bilan_core.local_backend import LocalBackend
 from bilan_core.models import Turn, Vote
 from bilan_core.pricing import Price, price_table
+from bilan_core.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 from bilan_core.telemetry import Telemetry
+from bilan_core.tools import Tool, ToolRegistry
 from bilan_core.votes import validate_comment, validate_vote_value
 
 
@@ -118,6 +128,43 @@ class Bilan(TrackedChat):
     def end_conversation(self, conversation_id: str, status: str = "completed") -> None:
         """Close a conversation with a status such as ``completed`` or ``abandoned``."""
         self.backend.end_conversation(conversation_id=conversation_id, status=status)
+
+    def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
+        """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""
+        return choose_model(self, policy or policy_from_settings(self.settings))
+
+    def run_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolLoopResponse:
+        """Answer with tools (built-in ones by default), running the model's tool calls; one turn recorded."""
+        return run_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    async def arun_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolLoopResponse:
+        """The async twin of ``run_with_tools``."""
+        return await arun_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    def stream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolStreamingResponse:
+        """``run_with_tools`` with the answer streamed: iterate ``stream``; the turn is kept at the end."""
+        return stream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
 
     def prices(self) -> dict[str, Price]:
         """The model price table: defaults with ``BILAN_PRICES`` applied."""

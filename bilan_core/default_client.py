@@ -133,6 +133,26 @@ async def acreate_streaming_chat(messages: list[dict[str, Any]], **options: Any)
     return await get_client().acreate_streaming_chat(messages, **options)
 
 
+def run_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The tool loop with the default client (see ``Bilan.run_with_tools``)."""
+    return get_client().run_with_tools(messages, **options)
+
+
+async def arun_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``run_with_tools``."""
+    return await get_client().arun_with_tools(messages, **options)
+
+
+def stream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The streamed tool loop with the default client (see ``Bilan.stream_with_tools``)."""
+    return get_client().stream_with_tools(messages, **options)
+
+
+def route_model() -> Any:
+    """The routing policy's choice of model now, with the default client."""
+    return get_client().route_model()
+
+
 def list_models() -> list[str]:
     """The models the configured endpoint offers (or the configured default list)."""
     return get_client().list_models()

@@ -14,6 +14,7 @@ from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.settings import BilanSettings
 from bilan_core.stats import Stats
 
+AUTO_MODEL = "auto"
 
 class StatsSource(Protocol):
     """Anything with ``get_stats(model=..., since=...)``, such as ``Bilan``."""
@@ -69,11 +70,14 @@ class RouteDecision:
 
 
 def policy_from_settings(settings: BilanSettings) -> RoutingPolicy:
-    """The policy the settings describe (``BILAN_ROUTE_*``)."""
+    """The policy the settings describe (``BILAN_ROUTE_*``).
+
+    Without ``BILAN_ROUTE_STRONG_MODEL`` the stronger model is the next configured model; the offline
+    demo model has none (no other model answers offline), so it then stays the model.
+    """
     default = settings.chat_model
-    strong = settings.route_strong_model or next(
-        (name for name in settings.models if name != default), default
-    )
+    others = [] if settings.uses_demo_model else [name for name in settings.models if name != default]
+    strong = settings.route_strong_model or next(iter(others), default)
     return RoutingPolicy(
         default_model=default,
         strong_model=strong,
@@ -113,6 +117,18 @@ def _reason(policy: RoutingPolicy, trust: float | None, votes: int, switch: bool
             f"to judge it, so it stays the model"
         )
     figures = f"trust {trust:.2f} over {votes} votes in {window}"
+    if switch and policy.strong_model == default:
+        return (
+            f"{default} has {figures}, below {policy.threshold:.2f}, but no stronger model is configured "
+            f"(BILAN_ROUTE_STRONG_MODEL), so it stays the model"
+        )
     if switch:
         return f"{default} has {figures}, below {policy.threshold:.2f}, so {policy.strong_model} answers"
     return f"{default} has {figures}, at or above {policy.threshold:.2f}, so it stays the model"
+
+
+def describe_route(route: dict[str, Any]) -> str:
+    """One line for a stored routing decision: which model answered and why."""
+    model = route.get("model") or "?"
+    reason = route.get("reason") or "no reason recorded"
+    return f"Auto chose {model}: {reason}"
