@@ -26,6 +26,8 @@ TEMPERATURE_KEY = "playground_temperature"
 MAX_TOKENS_KEY = "playground_max_tokens"
 VERSION_KEY = "playground_prompt_version"
 RENAME_KEY = "playground_rename_title"
+PROMPT_INPUT_KEY = "playground_prompt_input"
+PENDING_PROMPT_KEY = "playground_pending_prompt"
 CONVERSATION_PARAM = "c"
 
 
@@ -43,6 +45,12 @@ def model_options() -> list[str]:
 
 def note(message: str) -> None:
     st.session_state[NOTICE_KEY] = message
+
+
+def prompt_submitted() -> None:
+    # Kept in session_state, not read from chat_input's return value: a submitted prompt is a one-run
+    # trigger that a rerun (e.g. ensure_routed's) would drop before the script reaches it.
+    st.session_state[PENDING_PROMPT_KEY] = st.session_state.get(PROMPT_INPUT_KEY)
 
 
 def open_conversation(conversation_id: str | None) -> None:
@@ -275,6 +283,7 @@ for entry in entries:
 if not entries:
     st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
 
-prompt = st.chat_input("Ask something")
+st.chat_input("Ask something", key=PROMPT_INPUT_KEY, on_submit=prompt_submitted)
+prompt = st.session_state.pop(PENDING_PROMPT_KEY, None)
 if prompt:
     send(prompt, entries, conversation_id)

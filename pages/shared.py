@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import RunLocation, ThreadState
 
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
 from bilan_core.access import password_matches, password_required
@@ -44,10 +45,19 @@ def ensure_routed() -> None:
     until the first ``st.navigation`` call. Turning that mode off and rerunning sends the run through
     the router.
     """
-    if getattr(_router, "active", False):
+    if getattr(_router, "active", False) or _in_widget_callback():
         return
     PagesManager.uses_pages_directory = False
     st.rerun()
+
+
+def _in_widget_callback() -> bool:
+    # Callbacks run before any script, so never inside ``routed()``; a rerun there would abort the
+    # callback (its vote or rename lost). Their widgets were drawn by a routed run, behind the gate.
+    try:
+        return ThreadState.get().run_location is RunLocation.CALLBACK
+    except RuntimeError:  # no script run at all (bare mode)
+        return False
 
 
 def app_client() -> Bilan:
