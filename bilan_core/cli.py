@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from bilan_core.batch import add_batch_command
 from bilan_core.client import Bilan
 from bilan_core.db import get_engine, head_revision, schema_version
+from bilan_core.demo_data import add_demo_data_command
 from bilan_core.errors import BilanError
+from bilan_core.exports import add_export_command
 from bilan_core.server.cli import add_server_commands
 from bilan_core.settings import load_settings
 
@@ -59,6 +61,8 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_migrate_command,
     add_server_commands,
     add_batch_command,
+    add_demo_data_command,
+    add_export_command,
 ]
 
 
