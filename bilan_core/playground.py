@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, and_
 from sqlmodel import Session, col, select
@@ -32,6 +33,8 @@ class ChatEntry:
     ttft_ms: float | None = None
     vote: int | None = None
     comment: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    route: dict[str, Any] | None = None
 
     @property
     def answered(self) -> bool:
@@ -55,6 +58,8 @@ _COLUMNS = (
     Turn.ttft_ms,
     Vote.value,
     Vote.comment,
+    Turn.tool_calls,
+    Turn.route,
 )
 
 
@@ -92,6 +97,8 @@ def load_chat(
             ttft_ms=row[12],
             vote=row[13],
             comment=row[14],
+            tool_calls=row[15],
+            route=row[16],
         )
         for row in rows
     ]
