@@ -74,7 +74,17 @@ def as_registry(tools: ToolRegistry | Iterable[Tool] | None) -> ToolRegistry:
     """The registry to use: the given one, one made of the given tools, or the built-in tools."""
     if tools is None:
         return builtin_tools()
-    registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+    if isinstance(tools, ToolRegistry):
+        registry = tools
+    else:
+        items = list(tools)
+        strangers = [type(item).__name__ for item in items if not isinstance(item, Tool)]
+        if strangers:
+            raise ValueError(
+                "tools must be a ToolRegistry or Tool objects (a function with a JSON Schema), "
+                f"got {strangers[0]}"
+            )
+        registry = ToolRegistry(items)
     if not registry.names:
         raise ValueError("the tool loop needs at least one tool")
     return registry

@@ -132,3 +132,8 @@ def describe_route(route: dict[str, Any]) -> str:
     model = route.get("model") or "?"
     reason = route.get("reason") or "no reason recorded"
     return f"Auto chose {model}: {reason}"
+
+
+def model_choice_label(name: str) -> str:
+    """How a model reads in a model picker: ``auto`` says what it does, other names stay as they are."""
+    return "Auto (picked by trust score)" if name == AUTO_MODEL else name

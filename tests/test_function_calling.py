@@ -268,6 +268,7 @@ def test_the_async_loop_runs_the_tools_and_records_one_turn(client, openai_serve
         ({"max_steps": "3"}, "max_steps must be a whole number"),
         ({"max_steps": 51}, "max_steps must be a whole number"),
         ({"tools": []}, "needs at least one tool"),
+        ({"tools": [{"type": "function"}]}, "tools must be a ToolRegistry or Tool objects .*got dict"),
         ({"route": {"model": "x"}}, "route= is not an option"),
         ({"temperature": 3}, "temperature must be a number from 0 to 2"),
     ],

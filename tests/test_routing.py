@@ -10,7 +10,13 @@ from sqlmodel import Session, select
 from bilan_core.client import Bilan
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.models import Turn
-from bilan_core.routing import RoutingPolicy, choose_model, describe_route, policy_from_settings
+from bilan_core.routing import (
+    RoutingPolicy,
+    choose_model,
+    describe_route,
+    model_choice_label,
+    policy_from_settings,
+)
 from bilan_core.settings import DEMO_MODEL, load_settings
 from bilan_core.votes import cast_vote
 from tests.fixtures.openai_server import FakeOpenAIServer
@@ -212,3 +218,8 @@ def test_the_demo_model_has_no_stronger_model_to_switch_to(bilan: Bilan) -> None
     )
     response = bilan.create_chat_completion([{"role": "user", "content": "Hello"}], model="auto")
     assert turn_of(bilan, response.prompt_id).route["model"] == DEMO_MODEL
+
+
+def test_the_auto_choice_reads_as_what_it_does() -> None:
+    assert model_choice_label("auto") == "Auto (picked by trust score)"
+    assert model_choice_label("gpt-4o") == "gpt-4o"
