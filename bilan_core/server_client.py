@@ -17,17 +17,27 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx2
+from pydantic import BaseModel, ValidationError
 
+from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics_wire import (
+    CommentsPageJson,
+    DashboardJson,
+    comments_from_json,
+    dashboard_from_json,
+)
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.errors import BilanError, ConfigurationError, UnknownPromptError
 from bilan_core.models import Turn, Vote
 from bilan_core.outbox import FAILED, PENDING, Outbox, OutboxRow
+from bilan_core.pricing import Price
 from bilan_core.settings import BilanSettings
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 from bilan_core.wire import (
@@ -44,6 +54,7 @@ FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_TIMEOUT_SECONDS = 10.0
 READ_FLUSH_SECONDS = 5.0
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ServerRequestError(BilanError):
@@ -205,6 +216,43 @@ class ServerBackend:
         reply = self._get(f"/api/stats/prompts/{quote(prompt_id, safe='')}", {})
         return PromptStats.model_validate(reply.json())
 
+    def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price]) -> Dashboard:
+        """The server's Analytics figures for the filter, costed with ``prices`` (after a flush)."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        body = {
+            "filter": _filter_params(where),
+            "prices": {
+                model: {"input": price.input_per_million, "output": price.output_per_million}
+                for model, price in prices.items()
+            },
+        }
+        reply = self._request("POST", "/api/analytics/dashboard", json=body)
+        return dashboard_from_json(_parse(DashboardJson, reply))
+
+    def comments(
+        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
+    ) -> CommentsPage:
+        """One page of the server's comments matching the filter, a search text and a sign."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        params = {
+            **_filter_params(where),
+            "search": search,
+            "sign": sign,
+            "page": page,
+            "page_size": page_size,
+        }
+        reply = self._get("/api/analytics/comments", _without_none(params))
+        return comments_from_json(_parse(CommentsPageJson, reply))
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The models, users, team sessions and prompt versions in the key's project."""
+        return dict(self._get("/api/analytics/filter-options", {}).json())
+
+    def data_version(self) -> tuple[int, ...]:
+        """The server's change marker for the key's project (after a short flush)."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        return tuple(int(value) for value in self._get("/api/analytics/data-version", {}).json())
+
     def close(self) -> None:
         """Send what is queued (up to 10 s), then stop; anything left stays in the outbox file."""
         if self._closed:
@@ -336,8 +384,11 @@ class ServerBackend:
         self.outbox.fail((row.seq, reason) for row in rows)
 
     def _get(self, path: str, params: dict[str, Any]) -> httpx2.Response:
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, **options: Any) -> httpx2.Response:
         try:
-            reply = self._http.get(path, params=params)
+            reply = self._http.request(method, path, **options)
         except httpx2.TransportError as exc:
             raise ServerRequestError(f"the Bilan server did not answer: {type(exc).__name__}: {exc}") from exc
         if reply.status_code == 404 and path.startswith("/api/stats/prompts/"):
@@ -347,6 +398,31 @@ class ServerBackend:
                 f"the Bilan server answered HTTP {reply.status_code}: {_error_text(reply)}"
             )
         return reply
+
+
+def _filter_params(where: AnalyticsFilter) -> dict[str, Any]:
+    """An analytics filter as the server's query fields (the server adds the key's project)."""
+    return _without_none(
+        {
+            "start_ms": where.start_ms,
+            "end_ms": where.end_ms,
+            "models": list(where.models),
+            "users": list(where.users),
+            "team_session": where.team_session,
+            "prompt_versions": list(where.prompt_versions),
+        }
+    )
+
+
+def _without_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _parse(model: type[ModelT], reply: httpx2.Response) -> ModelT:
+    try:
+        return model.model_validate_json(reply.content)
+    except ValidationError as exc:
+        raise ServerRequestError(f"the Bilan server's answer is not a {model.__name__}: {exc}") from exc
 
 
 def _error_text(reply: httpx2.Response) -> str:

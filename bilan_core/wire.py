@@ -25,6 +25,7 @@ VOTE_CAST = "vote_cast"
 VOTE_CLEARED = "vote_cleared"
 CONVERSATION_STARTED = "conversation_started"
 CONVERSATION_ENDED = "conversation_ended"
+CANCELLED = "cancelled"  # turn_completed status of an answer the user stopped (Bilan for Python)
 TURN_EVENT_TYPES = frozenset({TURN_STARTED, TURN_COMPLETED, TURN_FAILED})
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -149,25 +150,7 @@ def turn_events(turn: Turn) -> list[dict[str, Any]]:
     return [first, _turn_outcome_event(turn, context, seconds, finished_ms)]
 
 
-def _turn_outcome_event(
-    turn: Turn, context: dict[str, Any], seconds: float, finished_ms: int
-) -> dict[str, Any]:
-    if turn.status == "error":
-        properties = dict(
-            context,
-            status="failed",
-            errorType=turn.error_type or "unknown_error",
-            errorMessage=turn.error_message or "",
-            attemptedDuration=seconds,
-            failedAt=finished_ms,
-        )
-        return make_event(
-            TURN_FAILED,
-            user_id=turn.user_id,
-            properties=properties,
-            timestamp_ms=finished_ms,
-            prompt_text=turn.prompt_text,
-        )
+def _usage(turn: Turn) -> dict[str, Any]:
     usage = {
         "finish_reason": turn.finish_reason,
         "prompt_tokens": turn.prompt_tokens,
@@ -176,13 +159,37 @@ def _turn_outcome_event(
         "ttft_ms": turn.ttft_ms,
         "tool_calls": turn.tool_calls,
     }
+    return {key: value for key, value in usage.items() if value is not None}
+
+
+def _turn_outcome_event(
+    turn: Turn, context: dict[str, Any], seconds: float, finished_ms: int
+) -> dict[str, Any]:
+    if turn.status == "error":
+        properties = dict(
+            context,
+            status="failed",
+            errorType=turn.error_type or "unknown_error",
+            attemptedDuration=seconds,
+            failedAt=finished_ms,
+            **_usage(turn),
+        )
+        if turn.error_message:
+            properties["errorMessage"] = turn.error_message
+        return make_event(
+            TURN_FAILED,
+            user_id=turn.user_id,
+            properties=properties,
+            timestamp_ms=finished_ms,
+            prompt_text=turn.prompt_text,
+        )
     properties = dict(
         context,
-        status="success",
+        status=CANCELLED if turn.status == CANCELLED else "success",
         responseTime=seconds,
         responseLength=len(turn.response or ""),
         completedAt=finished_ms,
-        **{key: value for key, value in usage.items() if value is not None},
+        **_usage(turn),
     )
     return make_event(
         TURN_COMPLETED,

@@ -10,8 +10,10 @@ from pydantic import TypeAdapter
 from sqlalchemy import text
 
 from bilan_core.db import get_engine
+from bilan_core.pricing import price_table
 from bilan_core.server.errors import ApiError
 from bilan_core.server.ratelimit import RateLimiter
+from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.settings import BilanSettings, load_settings
@@ -30,10 +32,12 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.state.engine = get_engine(settings.database_url)
     app.state.limiter = RateLimiter(rate=settings.rate_limit, burst=settings.rate_limit_burst)
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.prices = price_table(settings.prices)
     app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Is the server up")
     app.include_router(events_router)
     app.include_router(stats_router)
+    app.include_router(analytics_router)
     _add_event_schemas(app)
     return app
 

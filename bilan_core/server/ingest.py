@@ -24,6 +24,7 @@ from bilan_core.server.validation import (
 from bilan_core.upsert import insert_for
 from bilan_core.votes import validate_comment
 from bilan_core.wire import (
+    CANCELLED,
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
     TURN_COMPLETED,
@@ -139,18 +140,18 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
     latency_ms = duration * 1000.0 if duration is not None else None
     fragment["latency_ms"] = latency_ms
     fragment["created_ms"] = max(0, event.timestamp - round(latency_ms or 0))
-    if event.eventType == TURN_FAILED:
-        fragment["status"] = "error"
-        fragment["error_type"] = text_property(props, "errorType", limit=40) or "unknown_error"
-        fragment["error_message"] = text_property(props, "errorMessage", limit=None)
-        return fragment
-    fragment["status"] = "ok"
-    fragment["response"] = event.aiResponse
     fragment["finish_reason"] = text_property(props, "finish_reason", limit=40)
     for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
         fragment[name] = props.get(name)
     fragment["ttft_ms"] = number_property(props, "ttft_ms")
     fragment["tool_calls"] = _json_of_type(props.get("tool_calls"), list)
+    if event.eventType == TURN_FAILED:
+        fragment["status"] = "error"
+        fragment["error_type"] = text_property(props, "errorType", limit=40) or "unknown_error"
+        fragment["error_message"] = text_property(props, "errorMessage", limit=None)
+        return fragment
+    fragment["status"] = CANCELLED if props.get("status") == CANCELLED else "ok"
+    fragment["response"] = event.aiResponse
     return fragment
 
 

@@ -169,3 +169,13 @@ def overview(
         negative_votes=votes - positive,
         conversations=conversations,
     )
+
+
+def data_version(engine: Engine, *, project_id: int) -> tuple[int, int]:
+    """How many events a project has and the newest one's time: every change to its data adds an event."""
+    statement = select(func.count(), func.coalesce(func.max(EVENTS.c.timestamp_ms), 0)).where(
+        EVENTS.c.project_id == project_id
+    )
+    with engine.connect() as connection:
+        count, newest = connection.execute(statement).one()
+    return int(count), int(newest)

@@ -1,0 +1,186 @@
+"""The Analytics page over HTTP: the same ``bilan_core.analytics`` functions, scoped to the caller's project.
+
+``POST /api/analytics/dashboard`` answers everything the page shows for a filter (the client's price
+table travels in the body); ``comments``, ``filter-options`` and ``data-version`` serve the rest of
+the page; ``votes`` and ``turns`` are the vote-side and turn-side frames on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator, BaseModel, Field
+
+from bilan_core import analytics
+from bilan_core.analytics import AnalyticsFilter
+from bilan_core.analytics_wire import (
+    CommentsPageJson,
+    DashboardJson,
+    FrameJson,
+    comments_to_json,
+    dashboard_to_json,
+    frame_to_json,
+)
+from bilan_core.pricing import Price
+from bilan_core.server.auth import Caller
+from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
+from bilan_core.server.errors import ApiError
+from bilan_core.server.queries import data_version
+
+router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]
+Names = Annotated[list[Name], Field(max_length=100)]
+REFUSALS_AND_BAD_FILTER: dict[int | str, dict[str, object]] = {
+    **REFUSALS,
+    400: {"description": "The filter's time range is empty"},
+}
+
+
+class FilterQuery(BaseModel):
+    """Which turns and votes to cover; every field is optional (end exclusive, times in epoch ms)."""
+
+    start_ms: int | None = Field(None, ge=0, le=MAX_EPOCH_MS)
+    end_ms: int | None = Field(None, ge=0, le=MAX_EPOCH_MS)
+    models: Names = []
+    users: Names = []
+    team_session: Name | None = None
+    prompt_versions: Names = []
+
+    def scoped(self, caller: Caller) -> AnalyticsFilter:
+        """The analytics filter on the caller's project (400 when the time range is empty)."""
+        try:
+            return AnalyticsFilter(
+                start_ms=self.start_ms,
+                end_ms=self.end_ms,
+                models=tuple(self.models),
+                users=tuple(self.users),
+                team_session=self.team_session,
+                prompt_versions=tuple(self.prompt_versions),
+                project_id=caller.project_id,
+            )
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from exc
+
+
+class PriceJson(BaseModel):
+    """USD per one million input and output tokens."""
+
+    input: float = Field(ge=0, le=1e9)
+    output: float = Field(ge=0, le=1e9)
+
+
+class DashboardRequest(BaseModel):
+    """A dashboard's filter and the price table for its costs (the server's own when left out)."""
+
+    filter: FilterQuery = FilterQuery()
+    prices: Annotated[dict[Name, PriceJson], Field(max_length=1000)] | None = None
+
+
+class VoteFrames(BaseModel):
+    """Vote-side figures: trust per model, per day and model, and votes per user."""
+
+    trust_by_model: FrameJson
+    daily_trust: FrameJson
+    votes_by_user: FrameJson
+
+
+class TurnFrames(BaseModel):
+    """Turn-side figures: tokens and cost, latency percentiles and error rates, per model."""
+
+    tokens: FrameJson
+    latency: FrameJson
+    error_rates: FrameJson
+
+
+FilterDep = Annotated[FilterQuery, Query()]
+
+
+def _not_zero(value: int | None) -> int | None:
+    if value == 0:
+        raise ValueError("sign must be 1 (👍) or -1 (👎)")
+    return value
+
+
+NonZero = AfterValidator(_not_zero)
+
+
+def _prices(request: Request, given: dict[str, PriceJson] | None) -> dict[str, Price]:
+    if given is None:
+        return request.app.state.prices
+    return {model: Price(price.input, price.output) for model, price in given.items()}
+
+
+@router.post(
+    "/dashboard",
+    summary="Every figure of the Analytics page for one filter",
+    responses=REFUSALS_AND_BAD_FILTER,
+)
+def post_dashboard(request: Request, caller: CallerDep, body: DashboardRequest) -> DashboardJson:
+    """Headline (with the previous period's), trust, tokens, latency, errors, users, prompt versions."""
+    where = body.filter.scoped(caller)
+    dashboard = analytics.load_dashboard(engine_of(request), where, prices=_prices(request, body.prices))
+    return dashboard_to_json(dashboard)
+
+
+@router.get(
+    "/votes", summary="Trust per model and per day, votes per user", responses=REFUSALS_AND_BAD_FILTER
+)
+def get_votes(request: Request, caller: CallerDep, query: FilterDep) -> VoteFrames:
+    """The vote-side frames of the Analytics page for a filter."""
+    where = query.scoped(caller)
+    engine = engine_of(request)
+    rollup = analytics.vote_rollup(engine, where)
+    return VoteFrames(
+        trust_by_model=frame_to_json(analytics.trust_from_rollup(rollup)),
+        daily_trust=frame_to_json(analytics.daily_trust_from_rollup(rollup)),
+        votes_by_user=frame_to_json(analytics.votes_by_user(engine, where)),
+    )
+
+
+@router.get(
+    "/turns",
+    summary="Tokens and cost, latency percentiles and error rates per model",
+    responses=REFUSALS_AND_BAD_FILTER,
+)
+def get_turns(request: Request, caller: CallerDep, query: FilterDep) -> TurnFrames:
+    """The turn-side frames of the Analytics page for a filter (costs at the server's prices)."""
+    where = query.scoped(caller)
+    engine = engine_of(request)
+    rollup = analytics.turn_rollup(engine, where)
+    return TurnFrames(
+        tokens=frame_to_json(analytics.tokens_from_rollup(rollup, request.app.state.prices)),
+        latency=frame_to_json(analytics.latency_percentiles(engine, where, rollup=rollup)),
+        error_rates=frame_to_json(analytics.error_rates_from_rollup(rollup)),
+    )
+
+
+@router.get("/comments", summary="One page of comments, newest first", responses=REFUSALS_AND_BAD_FILTER)
+def get_comments(
+    request: Request,
+    caller: CallerDep,
+    query: FilterDep,
+    search: Annotated[str | None, Query(max_length=200), CleanText] = None,
+    sign: Annotated[int | None, Query(ge=-1, le=1, description="1 for 👍, -1 for 👎"), NonZero] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = analytics.COMMENTS_PAGE_SIZE,
+) -> CommentsPageJson:
+    """Comments on the project's votes matching the filter, a search text and a sign."""
+    found = analytics.comments_page(
+        engine_of(request), query.scoped(caller), search=search, sign=sign, page=page, page_size=page_size
+    )
+    return comments_to_json(found)
+
+
+@router.get("/filter-options", summary="Models, users, team sessions and prompt versions", responses=REFUSALS)
+def get_filter_options(request: Request, caller: CallerDep) -> dict[str, list[str]]:
+    """The values that occur in the project, for the filter pickers."""
+    return analytics.filter_options(engine_of(request), project_id=caller.project_id)
+
+
+@router.get(
+    "/data-version", summary="A marker that changes whenever the project's data does", responses=REFUSALS
+)
+def get_data_version(request: Request, caller: CallerDep) -> list[int]:
+    """Changes whenever an event of the project is stored (a cache key for the analytics)."""
+    return list(data_version(engine_of(request), project_id=caller.project_id))
