@@ -1,0 +1,242 @@
+"""The Analytics page in AppTest, through app.py, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine
+
+from bilan_core.clock import MS_PER_DAY, now_ms
+from bilan_core.db import get_engine
+from bilan_core.votes import cast_vote
+from tests.helpers import add_turn
+from tests.test_app_helpers import clear_app_caches, new_app
+
+PAGE = "pages/analytics.py"
+HTML_COMMENT = "<script>alert('pwned')</script><b>bold</b> [link](http://x.test) **no**"
+CHART_TITLES = {
+    "Trust per model",
+    "Votes per model",
+    "Trust over time",
+    "Tokens per model over time",
+    "Latency per model (p50 / p95)",
+    "Errors and cancellations per model",
+    "Votes per user",
+    "Prompt versions compared",
+}
+
+
+@pytest.fixture
+def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The app on a fresh SQLite file, with fresh caches."""
+    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
+    clear_app_caches()
+    yield get_engine(sqlite_url)
+    clear_app_caches()
+
+
+def seed(engine: Engine) -> int:
+    """gpt-4o: 3 turns an hour ago (alice 👍 with an HTML comment, bob 👍, bob 👎); llama (unpriced): one
+    turn 10 days ago, 👎 by chloe in team session 'review'. Returns the time used as 'now'."""
+    moment = now_ms()
+    for number, (user, value) in enumerate((("alice", 1), ("bob", 1), ("bob", -1))):
+        prompt_id = add_turn(
+            engine,
+            model="gpt-4o",
+            user_id=user,
+            prompt_version="v2",
+            prompt_text=f"<i>question {number}</i>",
+            response=f"<img src=x onerror=alert(1)> answer {number}",
+            prompt_tokens=1_000,
+            completion_tokens=500,
+            latency_ms=100.0 * (number + 1),
+            ttft_ms=10.0,
+            created_ms=moment - 3_600_000,
+        )
+        comment = HTML_COMMENT if number == 0 else None
+        cast_vote(
+            engine, prompt_id=prompt_id, user_id=user, value=value, comment=comment, at_ms=moment - 3_500_000
+        )
+    old = add_turn(
+        engine,
+        model="llama-3.1-8b",
+        user_id="chloe",
+        team_session="review",
+        prompt_version="v1",
+        prompt_text="old question",
+        response="old answer",
+        prompt_tokens=10,
+        completion_tokens=10,
+        latency_ms=50.0,
+        created_ms=moment - 10 * MS_PER_DAY,
+    )
+    cast_vote(
+        engine,
+        prompt_id=old,
+        user_id="chloe",
+        value=-1,
+        comment="too vague",
+        team_session="review",
+        at_ms=moment - 10 * MS_PER_DAY + 1,
+    )
+    return moment
+
+
+def open_page(query: dict | None = None):
+    at = new_app(PAGE)
+    at.default_timeout = 60
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def metrics(at) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def chart_specs(at) -> list[dict]:
+    return [json.loads(element.proto.spec) for element in at.get("vega_lite_chart")]
+
+
+def texts(at) -> list[str]:
+    return [element.value for element in at.text]
+
+
+def all_markdown(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.label for e in at.expander]
+    return "\n".join(parts)
+
+
+def test_empty_database_says_how_to_get_data(app_env: Engine) -> None:
+    at = open_page()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Analytics"
+    message = " ".join(info.value for info in at.info)
+    assert "Playground" in message and "python -m bilan_core demo-data" in message
+    assert not at.metric and not chart_specs(at)
+
+
+def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = metrics(at)
+    assert shown["Votes"] == "4"
+    assert shown["Turns"] == "4"
+    assert shown["Comments"] == "2"
+    assert shown["Positive rate"] == "50.0 %"
+    assert shown["Tokens"] == "4,520"
+    # gpt-4o is priced (3,000 in and 1,500 out at $2.50/$10 per million); llama is not.
+    assert shown["Estimated cost"] == "$0.02 + unpriced"
+    assert shown["Median latency"] == "100 ms"
+    titles = {spec.get("title") for spec in chart_specs(at)}
+    assert titles == CHART_TITLES
+    assert at.dataframe, "the comments table"
+    assert [button.label for button in at.get("download_button")] == [
+        "Turns and votes (CSV)",
+        "Fine-tuning JSONL (👍 answers)",
+        "DPO preference pairs (JSONL)",
+    ]
+
+
+def test_headline_compares_with_the_previous_period(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page({"range": "7d"})
+    votes = next(metric for metric in at.metric if metric.label == "Votes")
+    # This week: 3 gpt-4o votes; the week before: chloe's llama vote.
+    assert (votes.value, votes.proto.delta) == ("3", "+2")
+    cost = next(metric for metric in at.metric if metric.label == "Estimated cost")
+    assert cost.value == "$0.02"
+
+
+def test_a_filter_change_changes_the_numbers_and_the_link(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page()
+    assert metrics(at)["Votes"] == "4"
+    at.multiselect(key="analytics_models").select("llama-3.1-8b").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert (shown["Votes"], shown["Positive rate"], shown["Estimated cost"]) == ("1", "0.0 %", "unpriced")
+    assert at.query_params["model"] == "llama-3.1-8b"
+    at.selectbox(key="analytics_range").select("24h").run()
+    assert metrics(at)["Votes"] == "0"
+    assert any("Nothing matches these filters" in info.value for info in at.info)
+    assert at.query_params["range"] == "24h"
+
+
+def test_the_query_string_reproduces_the_view(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page({"range": "90d", "voter": "bob", "version": "v2", "user": "Grace"})
+    assert not at.exception
+    assert at.selectbox(key="analytics_range").value == "90d"
+    assert at.multiselect(key="analytics_users").value == ["bob"]
+    assert at.multiselect(key="analytics_prompt_versions").value == ["v2"]
+    assert (metrics(at)["Votes"], metrics(at)["Positive rate"]) == ("2", "50.0 %")
+    # The page's own parameters are kept; the identity's are left alone.
+    assert at.query_params["voter"] == "bob" and at.query_params["user"] == "Grace"
+    at.selectbox(key="analytics_team_session").select("review").run()
+    at.multiselect(key="analytics_users").unselect("bob").run()
+    at.multiselect(key="analytics_prompt_versions").unselect("v2").run()
+    assert at.query_params["session"] == "review"
+    assert "voter" not in at.query_params and "version" not in at.query_params
+    shared = {key: at.query_params[key] for key in ("range", "session")}
+    again = open_page(shared)
+    assert metrics(again) == metrics(at)
+    assert metrics(again)["Votes"] == "1"
+
+
+def test_a_custom_range_from_the_link_and_a_bad_link(app_env: Engine) -> None:
+    moment = seed(app_env)
+    from bilan_core.clock import to_datetime
+
+    old_day = to_datetime(moment - 10 * MS_PER_DAY).date().isoformat()
+    at = open_page({"range": "custom", "from": old_day, "to": old_day})
+    assert not at.exception
+    assert at.date_input(key="analytics_from").value.isoformat() == old_day
+    assert metrics(at)["Votes"] == "1"
+    bad = open_page({"range": "forever"})
+    assert any("Unknown time range 'forever'" in warning.value for warning in bad.warning)
+    assert metrics(bad)["Votes"] == "4"
+
+
+def test_a_new_vote_shows_at_once(app_env: Engine) -> None:
+    moment = seed(app_env)
+    at = open_page()
+    assert metrics(at)["Votes"] == "4"
+    prompt_id = add_turn(app_env, model="gpt-4o", created_ms=moment)
+    cast_vote(app_env, prompt_id=prompt_id, user_id="dmitri", value=1)
+    at.run()
+    assert (metrics(at)["Votes"], metrics(at)["Turns"]) == ("5", "5")
+
+
+def test_html_in_comments_prompts_and_answers_is_shown_as_text(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page()
+    shown = texts(at)
+    assert HTML_COMMENT in shown
+    assert "<i>question 0</i>" in shown
+    assert "<img src=x onerror=alert(1)> answer 0" in shown
+    assert "<script>" not in all_markdown(at) and "<img" not in all_markdown(at)
+    table = at.dataframe[0].value
+    assert HTML_COMMENT in set(table["Comment"])
+
+
+def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
+    moment = seed(app_env)
+    for number in range(25):
+        prompt_id = add_turn(app_env, model="gpt-4o", created_ms=moment - 60_000)
+        cast_vote(app_env, prompt_id=prompt_id, user_id="eve", value=1, comment=f"note number {number}")
+    at = open_page()
+    assert any("27 comments · page 1 of 2" in caption.value for caption in at.caption)
+    at.number_input(key="analytics_comment_page").set_value(2).run()
+    assert any("page 2 of 2" in caption.value for caption in at.caption)
+    assert len(at.dataframe[0].value) == 7
+    at.text_input(key="analytics_comment_search").input("NUMBER 1").run()
+    caption = next(c.value for c in at.caption if "comments ·" in c.value)
+    assert caption.startswith("11 comments · page 1 of 1")  # 1 and 10..19, back on page 1
+    at.text_input(key="analytics_comment_search").input("").run()
+    at.radio(key="analytics_comment_sign").set_value("down").run()
+    assert set(at.dataframe[0].value["Comment"]) == {"too vague"}
+    at.text_input(key="analytics_comment_search").input("nothing like this").run()
+    assert any("No comments match" in info.value for info in at.info)
