@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bilan_core import Bilan, BilanError, NotFoundError, ProviderError
+from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
 from bilan_core.conversations import (
     delete_conversation,
     get_conversation,
@@ -12,8 +12,10 @@ from bilan_core.conversations import (
     rename_conversation,
 )
 from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
+from bilan_core.function_calling import describe_tool_call
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.playground import ChatEntry, chat_messages, failure_text, figures_line, load_chat
+from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
@@ -25,6 +27,7 @@ SYSTEM_KEY = "playground_system_prompt"
 TEMPERATURE_KEY = "playground_temperature"
 MAX_TOKENS_KEY = "playground_max_tokens"
 VERSION_KEY = "playground_prompt_version"
+TOOLS_KEY = "playground_tools"
 RENAME_KEY = "playground_rename_title"
 PROMPT_INPUT_KEY = "playground_prompt_input"
 PENDING_PROMPT_KEY = "playground_pending_prompt"
@@ -118,7 +121,19 @@ def conversations_sidebar(current: str | None) -> None:
 def chat_settings_sidebar() -> None:
     with st.sidebar:
         st.subheader("Model settings")
-        st.selectbox("Model", model_options(), key=MODEL_KEY, persist_state="session")
+        st.selectbox(
+            "Model",
+            [*model_options(), AUTO_MODEL],
+            format_func=model_choice_label,
+            key=MODEL_KEY,
+            persist_state="session",
+        )
+        st.toggle(
+            "Tools",
+            key=TOOLS_KEY,
+            help="Let the model call the built-in tools (get_weather, calculator); each call is shown.",
+            persist_state="session",
+        )
         st.text_area(
             "System prompt",
             key=SYSTEM_KEY,
@@ -216,10 +231,15 @@ def show_entry(entry: ChatEntry) -> None:
     with st.chat_message("assistant"):
         if entry.answered:
             st.markdown(entry.response or "")
-            st.caption(escape_markdown(figures_line(entry)))
-            feedback_row(entry)
         else:
             st.error(escape_markdown(failure_text(entry)))
+        for call in entry.tool_calls or []:
+            st.text(describe_tool_call(call))
+        if entry.route:
+            st.caption(escape_markdown(describe_route(entry.route)))
+        if entry.answered:
+            st.caption(escape_markdown(figures_line(entry)))
+            feedback_row(entry)
 
 
 def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> None:
@@ -238,8 +258,9 @@ def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> 
 
 def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversation_id: str) -> None:
     response = None
+    start = client.stream_with_tools if st.session_state.get(TOOLS_KEY) else client.create_streaming_chat
     try:
-        response = client.create_streaming_chat(
+        response = start(
             chat_messages(history, system_prompt=st.session_state.get(SYSTEM_KEY), prompt=prompt),
             model=st.session_state.get(MODEL_KEY),
             temperature=st.session_state.get(TEMPERATURE_KEY),
@@ -248,7 +269,7 @@ def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversa
             variant=st.session_state.get(VERSION_KEY) or None,
         )
         st.write_stream(response.stream)
-    except ProviderError:
+    except (ProviderError, ToolStepLimitError):
         pass  # the failed turn is recorded with the provider's reason; the rerun shows it in the chat
     except (BilanError, ValueError) as exc:
         note(f"The message was not sent: {exc}")
