@@ -20,6 +20,8 @@ TEAM_SESSION_KEY = "identity_team_session"
 NAME_INPUT_KEY = "identity_name_input"
 TEAM_INPUT_KEY = "identity_team_input"
 ACCESS_KEY = "access_granted"
+ACCESS_ERROR_KEY = "access_wrong_password"
+PASSWORD_INPUT_KEY = "access_password"
 USER_PARAM = "user"
 TEAM_PARAM = "team"
 
@@ -104,14 +106,21 @@ def access_allowed() -> bool:
         return True
     st.title("Bilan")
     with st.form("access_form"):
-        attempt = st.text_input("Password", type="password", key="access_password")
-        submitted = st.form_submit_button("Enter")
-    if submitted:
-        if password_matches(settings, attempt):
-            st.session_state[ACCESS_KEY] = True
-            st.rerun()
+        st.text_input("Password", type="password", key=PASSWORD_INPUT_KEY)
+        # A callback, not the button's return value: a submit is a one-run trigger a rerun would drop.
+        st.form_submit_button("Enter", on_click=_password_submitted)
+    if st.session_state.pop(ACCESS_ERROR_KEY, False):
         st.error("Wrong password.")
     return False
+
+
+def _password_submitted() -> None:
+    attempt = st.session_state.get(PASSWORD_INPUT_KEY) or ""
+    st.session_state[PASSWORD_INPUT_KEY] = ""  # the password is not kept in the session
+    if password_matches(app_client().settings, attempt):
+        st.session_state[ACCESS_KEY] = True
+    else:
+        st.session_state[ACCESS_ERROR_KEY] = True
 
 
 def restore_identity() -> None:

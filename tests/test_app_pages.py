@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.proto.TextInput_pb2 import TextInput
 
 from bilan_core.conversations import start_conversation
 from bilan_core.db import get_engine
@@ -57,16 +58,21 @@ def test_playground_is_the_default_page_with_offline_banner(app_env):
 def test_password_gate_blocks_every_page_until_the_password_is_given(app_env, monkeypatch):
     monkeypatch.setenv("BILAN_APP_PASSWORD", "open-sesame")
     for page in PAGES:
+        # Each AppTest run starts like a fresh server process: Streamlit's legacy pages/ mode runs the
+        # page file directly, so a page that draws before routing (app_client() or ensure_routed())
+        # would show itself here without the password, as it would to a first visitor in production.
         at = new_app(page).run()
         assert not at.exception
-        assert [t.value for t in at.title] == ["Bilan"], page
-        assert not at.chat_input
+        assert [t.value for t in at.title] == ["Bilan"], f"{page} was shown without the password"
+        assert at.text_input(key="access_password").proto.type == TextInput.PASSWORD
+        assert not at.chat_input and not at.dataframe and not at.info and not at.get("vega_lite_chart")
     at = new_app().run()
-    at.text_input(key="access_password").input("wrong").run()
+    # The password box is in a form: what is typed is sent with the submit (no run in between).
+    at.text_input(key="access_password").input("wrong")
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["Wrong password."]
     assert at.title[0].value == "Bilan"
-    at.text_input(key="access_password").input("open-sesame").run()
+    at.text_input(key="access_password").input("open-sesame")
     at.button[0].click().run()
     assert not at.exception
     assert at.title[0].value == "Playground"

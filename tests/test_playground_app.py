@@ -1,0 +1,304 @@
+"""The Playground in AppTest, with the real openai SDK against the loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlmodel import Session, select
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+from streamlit.testing.v1 import app_test as app_test_module
+from streamlit.testing.v1.local_script_runner import LocalScriptRunner
+
+from bilan_core.conversations import list_conversations, start_conversation
+from bilan_core.db import get_engine
+from bilan_core.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
+from bilan_core.models import Turn, Vote
+from bilan_core.votes import cast_vote
+from tests.fixtures.openai_server import DEFAULT_ANSWER
+from tests.helpers import add_turn
+from tests.test_app_helpers import clear_app_caches, new_app
+
+
+@pytest.fixture
+def app_env(sqlite_url, openai_server, monkeypatch):
+    """The app on a fresh SQLite file, its model calls going to the loopback server through the real SDK."""
+    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    monkeypatch.setenv("BILAN_MAX_RETRIES", "0")
+    clear_app_caches()
+    yield get_engine(sqlite_url)
+    clear_app_caches()
+
+
+def turns(engine) -> list[Turn]:
+    with Session(engine) as session:
+        return list(session.exec(select(Turn).order_by(Turn.created_ms)).all())
+
+
+def votes(engine) -> list[Vote]:
+    with Session(engine) as session:
+        return list(session.exec(select(Vote)).all())
+
+
+def send(at, text: str):
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def thumbs(at):
+    return [w for w in at.get("feedback")]
+
+
+def test_send_streams_an_answer_that_is_recorded(app_env, openai_server):
+    openai_server.configure(chunks=5)
+    at = new_app().run()
+    at.selectbox(key="playground_model").select("gpt-4o")
+    at.slider(key="playground_temperature").set_value(0.0)
+    at.text_area(key="playground_system_prompt").input("Be brief.")
+    at.text_input(key="playground_prompt_version").input("v2")
+    send(at, "What is Bilan?")
+
+    [turn] = turns(app_env)
+    assert (turn.status, turn.response, turn.model, turn.prompt_version) == (
+        "ok",
+        DEFAULT_ANSWER,
+        "gpt-4o",
+        "v2",
+    )
+    assert turn.prompt_text == "What is Bilan?"
+    assert turn.parameters["temperature"] == 0.0
+    sent = openai_server.chat_requests[-1].body
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["temperature"] == 0.0
+    assert at.chat_message[1].markdown[0].value == DEFAULT_ANSWER
+    caption = at.chat_message[1].caption[0].value
+    assert "gpt\\-4o" in caption and "prompt" in caption and "TTFT" in caption
+    assert not any("Offline demo" in info.value for info in at.info)
+    [conversation] = list_conversations(app_env, user_id="anonymous")
+    assert conversation.title == "What is Bilan?"
+    assert at.query_params["c"] == conversation.conversation_id
+
+
+def test_second_message_sends_the_history(app_env, openai_server):
+    at = new_app().run()
+    send(at, "first")
+    send(at, "second")
+    sent = openai_server.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert [t.prompt_text for t in turns(app_env)] == ["first", "second"]
+    assert len({t.conversation_id for t in turns(app_env)}) == 1
+    assert len(at.chat_message) == 4
+
+
+def test_vote_comment_change_and_clear(app_env):
+    at = new_app().run()
+    send(at, "hello")
+    [turn] = turns(app_env)
+    [widget] = thumbs(at)
+    assert widget.value is None
+
+    comment_key = f"playground_comment_{turn.prompt_id}"
+    widget.set_value(1).run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(1, None)]
+    assert at.text_area(key=comment_key).label == THUMBS_UP_QUESTION
+    # In a form, typed text is sent with the submit (as in a browser): no run between the two.
+    at.text_area(key=comment_key).input("Clear and short")
+    at.button(key="FormSubmitter:playground_comment_form_" + turn.prompt_id + "-Save comment").click().run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(1, "Clear and short")]
+    assert any(t.value == "Your comment: Clear and short" for t in at.text)
+
+    thumbs(at)[0].set_value(0).run()
+    assert [v.value for v in votes(app_env)] == [-1]
+    assert at.text_area(key=comment_key).label == THUMBS_DOWN_QUESTION
+
+    thumbs(at)[0].set_value(None).run()
+    assert votes(app_env) == []
+    assert thumbs(at)[0].value is None
+    assert not at.exception
+
+
+def test_votes_come_back_from_the_database_when_a_conversation_reopens(app_env):
+    conversation_id = start_conversation(app_env, user_id="anonymous", title="Old chat").conversation_id
+    liked = add_turn(
+        app_env, user_id="anonymous", conversation_id=conversation_id, prompt_text="a", response="A"
+    )
+    disliked = add_turn(
+        app_env, user_id="anonymous", conversation_id=conversation_id, prompt_text="b", response="B"
+    )
+    add_turn(app_env, user_id="anonymous", conversation_id=conversation_id, prompt_text="c", response="C")
+    cast_vote(app_env, prompt_id=liked, user_id="anonymous", value=1, comment="nice")
+    cast_vote(app_env, prompt_id=disliked, user_id="anonymous", value=-1)
+    cast_vote(app_env, prompt_id=disliked, user_id="someone-else", value=1)
+
+    at = new_app().run()
+    assert not at.chat_message
+    at.button(key=f"playground_open_{conversation_id}").click().run()
+    assert [w.value for w in thumbs(at)] == [1, 0, None]
+    assert any(t.value == "Your comment: nice" for t in at.text)
+
+    linked = new_app()
+    linked.query_params["c"] = conversation_id
+    linked.run()
+    assert [w.value for w in thumbs(linked)] == [1, 0, None]
+    linked.switch_page("pages/settings.py").run()
+    linked.switch_page("pages/playground.py").run()
+    assert [w.value for w in thumbs(linked)] == [1, 0, None]
+
+
+def test_a_link_to_an_unknown_conversation_says_so(app_env):
+    at = new_app()
+    at.query_params["c"] = "no-such-id"
+    at.run()
+    assert not at.exception
+    assert any("No conversation has the id" in w.value for w in at.warning)
+    assert "c" not in at.query_params
+
+
+def test_rename_and_delete_a_conversation(app_env):
+    at = new_app().run()
+    send(at, "to be renamed")
+    at.text_input(key="playground_rename_title").input("Renamed chat").run()
+    at.button(key="playground_rename_save").click().run()
+    [conversation] = list_conversations(app_env, user_id="anonymous")
+    assert conversation.title == "Renamed chat"
+    thumbs(at)[0].set_value(1).run()
+    at.button(key="playground_delete_confirm").click().run()
+    assert list_conversations(app_env, user_id="anonymous") == []
+    assert turns(app_env) == [] and votes(app_env) == []
+    assert not at.chat_message
+    assert "c" not in at.query_params
+
+
+@pytest.mark.parametrize(
+    ("script", "reason", "tries"),
+    [
+        (lambda s: s.fail(401, "Incorrect API key provided: sk-test***"), "Incorrect API key", 1),
+        (lambda s: s.rate_limit(retry_after=0.01, times=3), "Rate limit reached", 3),
+        (
+            lambda s: s.fail(500, "The server had an error", retry_after=0.01, times=3),
+            "The server had an error",
+            3,
+        ),
+        (lambda s: s.cut_stream(after_chunks=2), "Connection error", 1),
+        (lambda s: s.cut_stream(after_chunks=2, abrupt=False), "no finish reason", 1),
+        (
+            lambda s: s.fail(
+                400, "This model's maximum context length is 128000 tokens", code="context_length_exceeded"
+            ),
+            "maximum context length",
+            1,
+        ),
+        (
+            lambda s: s.fail(404, "The model `gpt-9` does not exist", code="model_not_found"),
+            "does not exist",
+            1,
+        ),
+    ],
+    ids=[
+        "bad-key",
+        "rate-limit",
+        "server-error",
+        "cut-stream",
+        "stream-ends-early",
+        "context-too-long",
+        "unknown-model",
+    ],
+)
+def test_provider_errors_are_shown_in_the_chat_and_recorded(
+    app_env, openai_server, monkeypatch, script, reason, tries
+):
+    monkeypatch.setenv("BILAN_MAX_RETRIES", "2")  # rate limits and server errors fail only after the retries
+    at = new_app().run()
+    send(at, "works")
+    script(openai_server)
+    send(at, "fails")
+    assert not at.exception
+    asked = [r for r in openai_server.chat_requests if r.body["messages"][-1]["content"] == "fails"]
+    assert len(asked) == tries
+    failed = turns(app_env)[-1]
+    assert failed.status == "error"
+    assert reason.lower() in (failed.error_message or "").lower()
+    shown = [e.value for e in at.chat_message[-1].error]
+    assert len(shown) == 1 and reason.lower() in shown[0].lower()
+    assert "Traceback" not in " ".join(shown)
+    assert len(at.chat_message) == 4  # the conversation is kept
+    assert not at.get("feedback")[1:]  # a failed turn has nothing to rate
+    send(at, "works again")
+    assert turns(app_env)[-1].status == "ok"
+    assert len(at.chat_message) == 6
+
+
+class _RunnerSpy(LocalScriptRunner):
+    """The real AppTest script runner, remembered so a test can press Stop while a script runs."""
+
+    current: LocalScriptRunner | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _RunnerSpy.current = self
+
+
+def test_stop_keeps_the_partial_answer_as_cancelled_and_it_can_be_rated(app_env, openai_server, monkeypatch):
+    openai_server.configure(chunks=40, chunk_delay=0.1)
+    monkeypatch.setattr(app_test_module, "LocalScriptRunner", _RunnerSpy)
+    at = new_app().run()
+
+    def press_stop_after_some_chunks() -> None:
+        deadline = time.monotonic() + 20
+        while not openai_server.chat_requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        # What clicking Stop does in the browser: the button asks for a rerun, which interrupts the
+        # running script (and so write_stream) at its next step.
+        _RunnerSpy.current.request_rerun(RerunData())
+
+    presser = threading.Thread(target=press_stop_after_some_chunks)
+    presser.start()
+    at.chat_input[0].set_value("tell me a long story")
+    at.run()
+    presser.join()
+    assert not at.exception
+
+    [turn] = turns(app_env)
+    assert turn.status == "cancelled"
+    assert turn.response and DEFAULT_ANSWER.startswith(turn.response) and turn.response != DEFAULT_ANSWER
+    assert len(openai_server.chat_requests) == 1  # the rerun after Stop does not send the prompt again
+    assert at.chat_message[1].markdown[0].value == turn.response.strip()  # st.markdown trims the text
+    assert "stopped early" in at.chat_message[1].caption[0].value
+
+    thumbs(at)[0].set_value(0).run()
+    assert [v.value for v in votes(app_env)] == [-1]
+    assert at.text_area(key=f"playground_comment_{turn.prompt_id}").label == THUMBS_DOWN_QUESTION
+
+
+def test_answers_render_markdown_without_raw_html_and_prompts_as_text(app_env, openai_server):
+    openai_server.configure(answer="**bold** <img src=x onerror=alert(1)>")
+    at = new_app().run()
+    send(at, "<script>alert('x')</script> **not bold**")
+    assert at.chat_message[0].text[0].value == "<script>alert('x')</script> **not bold**"
+    answer = at.chat_message[1].markdown[0]
+    assert answer.value.startswith("**bold**")
+    assert answer.proto.allow_html is False
+
+
+def test_two_visitors_never_share_chat_state(app_env):
+    alice = new_app()
+    alice.query_params["user"] = "Alice"
+    alice.run()
+    bob = new_app()
+    bob.query_params["user"] = "Bob"
+    bob.run()
+    send(alice, "alice's question")
+    thumbs(alice)[0].set_value(1).run()
+    bob.run()
+    assert not bob.chat_message
+    send(bob, "bob's question")
+    assert [t.user_id for t in turns(app_env)] == ["Alice", "Bob"]
+    assert [(v.user_id, v.value) for v in votes(app_env)] == [("Alice", 1)]
+    alice.run()
+    assert [m.text[0].value for m in alice.chat_message[::2]] == ["alice's question"]
+    assert len(list_conversations(app_env, user_id="Bob")) == 1
