@@ -349,3 +349,45 @@ def test_a_tool_error_raised_on_purpose_reads_as_its_message():
     stored = call_record(call, 1, ToolRegistry([tool]))
 
     assert (stored["id"], stored["error"], stored["result"]) == ("c1", "no data for Nice", None)
+
+
+def test_several_streamed_calls_are_told_apart_by_their_index(client, openai_server):
+    openai_server.reply_with_tool_calls(
+        ("calculator", {"expression": "7 * 6"}), ("get_weather", {"city": "Bergen", "unit": "fahrenheit"})
+    )
+
+    text = "".join(client.stream_with_tools(QUESTION))
+
+    assert text == FINAL
+    sums, weather = only_turn(client).tool_calls
+    assert json.loads(sums["function"]["arguments"]) == {"expression": "7 * 6"}
+    assert json.loads(weather["function"]["arguments"]) == {"city": "Bergen", "unit": "fahrenheit"}
+    assert json.loads(weather["result"])["unit"] == "fahrenheit" and sums["error"] is None
+
+
+def test_the_streamed_loop_stops_at_the_step_bound_too(client, openai_server):
+    for _ in range(2):
+        openai_server.reply_with_tool_call("calculator", {"expression": "1 + 1"})
+
+    response = client.stream_with_tools(QUESTION, max_steps=1)
+    with pytest.raises(ToolStepLimitError, match="after 1 tool round"):
+        list(response.stream)
+    response.close()
+
+    turn = only_turn(client)
+    assert turn.prompt_id == response.prompt_id and turn.error_type == STEP_LIMIT_ERROR
+    assert response.status == "error" and len(turn.tool_calls) == 2
+
+
+def test_the_loop_stores_its_turn_on_postgresql(postgres_url, openai_server):
+    openai_server.configure(answer=FINAL)
+    client = client_for(openai_server, postgres_url)
+    openai_server.reply_with_tool_call("calculator", {"expression": "2 ** 10"})
+
+    response = client.run_with_tools(QUESTION)
+    client.vote(response.prompt_id, 1)
+
+    turn = only_turn(client)
+    assert turn.prompt_id == response.prompt_id
+    assert json.loads(turn.tool_calls[0]["result"])["result"] == 1024
+    assert client.get_stats().total_votes == 1
