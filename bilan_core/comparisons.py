@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.db import session_scope
 from bilan_core.errors import ConfigurationError, NotFoundError
 from bilan_core.leaderboard import DEFAULT_BOOTSTRAP_ROUNDS, DEFAULT_SEED, WINNERS, Leaderboard, leaderboard
-from bilan_core.models import LOCAL_PROJECT, Comparison
+from bilan_core.models import LOCAL_PROJECT, Comparison, Turn
 from bilan_core.votes import validate_comment, votes_by_prompt
 
 if TYPE_CHECKING:
@@ -218,6 +218,16 @@ def comparison_votes(
     with Session(engine) as session:
         rows = session.exec(statement.order_by(col(Comparison.decided_ms))).all()
     return pd.DataFrame(rows, columns=["label_a", "label_b", "winner", "decided_ms"])
+
+
+def comparisons_version(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> tuple[int, int]:
+    """The number of decided comparisons and the newest verdict time: a cache key for the leaderboard."""
+    statement = select(func.count(), func.max(Comparison.decided_ms)).where(
+        col(Comparison.project_id) == project_id, col(Comparison.winner).is_not(None)
+    )
+    with Session(engine) as session:
+        count, newest = session.exec(statement).one()
+    return int(count), int(newest or 0)
 
 
 def recent_comparisons(
@@ -470,3 +480,59 @@ def comparison_leaderboard(
 def revealed(comparison: Comparison) -> bool:
     """Whether the variants may be shown: always in open mode, after the verdict in blind mode."""
     return not comparison.blind or comparison.winner is not None
+
+
+@dataclass(frozen=True)
+class SideView:
+    """What the Compare page shows for one side; the variant stays None until it may be revealed."""
+
+    side: str
+    prompt_id: str | None
+    answer: str | None
+    vote: int | None
+    variant: Variant | None
+    latency_ms: float | None
+    completion_tokens: int | None
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """A stored comparison as one voter sees it: both answers, their votes, the verdict."""
+
+    comparison: Comparison
+    sides: dict[str, SideView]
+    revealed: bool
+
+    @property
+    def can_decide(self) -> bool:
+        """True when both sides answered and no verdict was given yet."""
+        return self.comparison.winner is None and all(view.prompt_id for view in self.sides.values())
+
+
+def comparison_view(engine: Engine, *, comparison_id: str, user_id: str) -> ComparisonView:
+    """A comparison with its two answers and ``user_id``'s votes, hiding the variants while blind."""
+    comparison = get_comparison(engine, comparison_id=comparison_id)
+    prompt_ids = {"a": comparison.prompt_id_a, "b": comparison.prompt_id_b}
+    linked = [prompt_id for prompt_id in prompt_ids.values() if prompt_id]
+    with Session(engine) as session:
+        answered = session.exec(
+            select(Turn).where(col(Turn.project_id) == comparison.project_id, col(Turn.prompt_id).in_(linked))
+        ).all()
+    turns = {turn.prompt_id: turn for turn in answered}
+    user_votes = votes_by_prompt(engine, prompt_ids=linked, user_id=user_id, project_id=comparison.project_id)
+    shown = revealed(comparison)
+    variants = side_variants(comparison)
+    sides = {}
+    for side, prompt_id in prompt_ids.items():
+        turn = turns.get(prompt_id or "")
+        vote = user_votes.get(prompt_id or "")
+        sides[side] = SideView(
+            side=side,
+            prompt_id=prompt_id,
+            answer=turn.response if turn else None,
+            vote=vote.value if vote else None,
+            variant=variants[side] if shown else None,
+            latency_ms=turn.latency_ms if turn and shown else None,
+            completion_tokens=turn.completion_tokens if turn and shown else None,
+        )
+    return ComparisonView(comparison=comparison, sides=sides, revealed=shown)

@@ -14,7 +14,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 SCALE = 400.0
 BASE = 10.0
@@ -224,6 +223,9 @@ def pair_tests(votes: pd.DataFrame, *, min_votes: int = DEFAULT_MIN_VOTES) -> pd
 
 
 def _pair_row(votes: pd.DataFrame, first: str, second: str, min_votes: int) -> dict[str, object]:
+    # Imported here: scipy.stats takes half a second to load, and ``import bilan_core`` should not pay it.
+    from scipy.stats import binomtest
+
     forward = votes[(votes["label_a"] == first) & (votes["label_b"] == second)]["winner"]
     backward = votes[(votes["label_a"] == second) & (votes["label_b"] == first)]["winner"]
     wins_first = int((forward == "a").sum() + (backward == "b").sum())

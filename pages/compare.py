@@ -1,4 +1,251 @@
+"""Compare: one prompt, two variants answering side by side, a blind vote, and the A/B leaderboard."""
+
+from __future__ import annotations
+
 import streamlit as st
 
+from bilan_core import Bilan, BilanError, NotFoundError
+from bilan_core.comparisons import (
+    SIDES,
+    ComparisonView,
+    SideView,
+    Variant,
+    comparison_leaderboard,
+    comparison_view,
+    comparisons_version,
+    record_preference,
+    start_comparison,
+    stream_comparison,
+)
+from bilan_core.experiment_charts import rating_intervals_chart, win_rate_chart
+from bilan_core.feedback_prompts import thumbs_from_vote, vote_from_thumbs
+from bilan_core.leaderboard import Leaderboard
+from bilan_core.markdown_text import escape_markdown
+from pages.model_choice import model_options
+from pages.shared import app_client, current_team_session, current_user, offline_banner, visitor_client
+
+CURRENT_KEY = "compare_current_id"
+ERRORS_KEY = "compare_side_errors"
+NOTICE_KEY = "compare_notice"
+PENDING_KEY = "compare_pending"
+PROMPT_KEY = "compare_prompt"
+BLIND_KEY = "compare_blind"
+TEAM_ONLY_KEY = "compare_team_only"
+VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+RATING_COLUMNS = [
+    "rank", "variant", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "both_bad", "status",
+]  # fmt: skip
+VERDICT_ICONS = {"a": "🅰️", "b": "🅱️", "tie": "🤝", "both_bad": "👎"}
+
+
+def comparison_requested() -> None:
+    # A flag rather than the button's own value: the value is lost if the run restarts once more.
+    st.session_state[PENDING_KEY] = True
+
+
+def note(message: str) -> None:
+    st.session_state[NOTICE_KEY] = message
+
+
+def variant_editor(number: int) -> None:
+    options = model_options()
+    st.subheader(f"Variant {number}")
+    st.selectbox("Model", options, index=min(number - 1, len(options) - 1), key=f"compare_model_{number}")
+    st.text_area("System prompt", key=f"compare_system_{number}", placeholder="You are a helpful assistant.")
+    st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=f"compare_temperature_{number}")
+    st.text_input("Prompt version", key=f"compare_version_{number}", placeholder="e.g. v2", max_chars=200)
+
+
+def variant_from_editor(number: int) -> Variant:
+    state = st.session_state
+    return Variant(
+        model=state[f"compare_model_{number}"],
+        system_prompt=state.get(f"compare_system_{number}") or None,
+        temperature=state[f"compare_temperature_{number}"],
+        prompt_version=(state.get(f"compare_version_{number}") or "").strip() or None,
+    )
+
+
+def side_heading(view: SideView) -> str:
+    if view.variant is None:
+        return view.side.upper()
+    return f"{view.side.upper()} · {escape_markdown(view.variant.display_label)}"
+
+
+def run_comparison(client: Bilan) -> None:
+    """Store a new comparison from the form and stream both answers side by side."""
+    try:
+        comparison = start_comparison(
+            client,
+            st.session_state.get(PROMPT_KEY) or "",
+            variant_from_editor(1),
+            variant_from_editor(2),
+            blind=st.session_state[BLIND_KEY],
+        )
+    except (BilanError, ValueError) as exc:
+        st.error(escape_markdown(str(exc)))
+        return
+    st.session_state[CURRENT_KEY] = comparison.id
+    columns = dict(zip(SIDES, st.columns(2), strict=True))
+    slots = {}
+    for side, column in columns.items():
+        column.subheader(side.upper())
+        slots[side] = column.empty()
+    texts = dict.fromkeys(SIDES, "")
+    errors: dict[str, str] = {}
+    # Both sides arrive interleaved from one iterator, so each column's text grows as its pieces come.
+    for piece in stream_comparison(client, comparison.id):
+        if piece.error is not None:
+            errors[piece.side] = str(piece.error)
+        elif piece.text:
+            texts[piece.side] += piece.text
+            slots[piece.side].markdown(texts[piece.side])
+    st.session_state[ERRORS_KEY] = {comparison.id: errors}
+    st.rerun()
+
+
+def thumbs_changed(prompt_id: str, widget_key: str) -> None:
+    client = visitor_client()
+    try:
+        value = vote_from_thumbs(st.session_state[widget_key])
+        if value is None:
+            client.clear_vote(prompt_id)
+        else:
+            client.vote(prompt_id, value)
+    except (BilanError, ValueError) as exc:
+        note(f"Your vote was not saved: {exc}")
+
+
+def decided(comparison_id: str, winner: str, comment_key: str) -> None:
+    try:
+        record_preference(visitor_client(), comparison_id, winner, st.session_state.get(comment_key) or None)
+    except (BilanError, ValueError) as exc:
+        note(f"Your verdict was not saved: {exc}")
+
+
+def show_side(view: SideView, error: str | None) -> None:
+    st.subheader(side_heading(view))
+    if view.prompt_id is None or view.answer is None:
+        reason = error or "the answer stopped before the end"
+        st.error(escape_markdown(f"Side {view.side.upper()} did not answer: {reason}"))
+        return
+    st.markdown(view.answer)
+    if view.variant is not None:
+        figures = f"{view.latency_ms or 0:,.0f} ms · {view.completion_tokens or 0} completion tokens"
+        st.caption(figures)
+    widget_key = f"compare_thumbs_{view.prompt_id}"
+    st.session_state[widget_key] = thumbs_from_vote(view.vote)
+    st.feedback("thumbs", key=widget_key, on_change=thumbs_changed, args=(view.prompt_id, widget_key))
+
+
+def verdict_form(view: ComparisonView) -> None:
+    comparison_id = view.comparison.id
+    comment_key = f"compare_comment_{comparison_id}"
+    st.text_area(
+        "Comment (optional)", key=comment_key, max_chars=10_000, placeholder="What made the difference?"
+    )
+    for column, (winner, label) in zip(st.columns(len(VERDICTS)), VERDICTS.items(), strict=True):
+        column.button(
+            label,
+            icon=VERDICT_ICONS[winner],
+            key=f"compare_verdict_{winner}",
+            on_click=decided,
+            args=(comparison_id, winner, comment_key),
+            width="stretch",
+        )
+    if view.comparison.blind:
+        st.caption("Blind mode: which variant wrote each answer is shown after your verdict.")
+
+
+def show_verdict(view: ComparisonView) -> None:
+    comparison = view.comparison
+    winner = comparison.winner or ""
+    st.success(f"Your verdict: {VERDICTS[winner]}.", icon=VERDICT_ICONS[winner])
+    if comparison.blind:
+        st.markdown(
+            f"Revealed: **A** was {escape_markdown(comparison.label_a)}, "
+            f"**B** was {escape_markdown(comparison.label_b)}."
+        )
+    if comparison.comment:
+        st.text(f"Your comment: {comparison.comment}")
+
+
+def show_current(client: Bilan) -> None:
+    comparison_id = st.session_state.get(CURRENT_KEY)
+    if not comparison_id:
+        return
+    try:
+        view = comparison_view(client.engine, comparison_id=comparison_id, user_id=current_user())
+    except NotFoundError:
+        st.session_state.pop(CURRENT_KEY, None)
+        return
+    errors = st.session_state.get(ERRORS_KEY, {}).get(comparison_id, {})
+    for side, column in zip(SIDES, st.columns(2), strict=True):
+        with column:
+            show_side(view.sides[side], errors.get(side))
+    if view.can_decide:
+        verdict_form(view)
+    elif view.comparison.winner is not None:
+        show_verdict(view)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def cached_leaderboard(version: tuple[int, int], team_session: str | None) -> Leaderboard:
+    """The leaderboard, recomputed only when a verdict was added (``version`` changes)."""
+    del version  # only the cache key
+    return comparison_leaderboard(app_client(), team_session=team_session)
+
+
+def show_leaderboard(client: Bilan) -> None:
+    st.header("Leaderboard")
+    team = current_team_session()
+    team_only = team is not None and st.toggle(f"Only the team session “{team}”", key=TEAM_ONLY_KEY)
+    board = cached_leaderboard(comparisons_version(client.engine), team if team_only else None)
+    if board.ratings.empty:
+        st.info("No verdict yet: compare a few answers and vote to build the leaderboard.")
+        return
+    if not board.has_enough_votes:
+        st.info(
+            f"Not enough votes yet: ratings settle once a variant has {board.min_votes} rated votes "
+            "(BILAN_LEADERBOARD_MIN_VOTES). The figures below are provisional."
+        )
+    st.dataframe(board.ratings[RATING_COLUMNS], hide_index=True, width="stretch")
+    st.altair_chart(rating_intervals_chart(board.ratings), width="stretch")
+    st.subheader("Head to head")
+    st.altair_chart(win_rate_chart(board.win_rates), width="stretch")
+    st.subheader("Is the difference real?")
+    st.caption(
+        "Exact two-sided binomial test on the decisive votes of each pair (ties and 'both bad' left out)."
+    )
+    st.dataframe(board.pairs, hide_index=True, width="stretch")
+
+
+client = app_client()
 st.title("Compare")
-st.info("This page is not built yet.")
+offline_banner()
+if client.engine is None:
+    st.info("Comparisons are kept in a local database: set BILAN_MODE=local to use this page.")
+    st.stop()
+
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.warning(escape_markdown(notice))
+
+st.text_area("Prompt", key=PROMPT_KEY, placeholder="Ask both variants the same thing.", max_chars=100_000)
+first_column, second_column = st.columns(2)
+with first_column:
+    variant_editor(1)
+with second_column:
+    variant_editor(2)
+st.toggle(
+    "Blind mode",
+    value=current_team_session() is not None,
+    key=BLIND_KEY,
+    help="Label the answers A and B in random order; which variant wrote each is shown after your verdict. "
+    "On by default in a team session.",
+)
+st.button("Compare", type="primary", key="compare_run", on_click=comparison_requested)
+if st.session_state.pop(PENDING_KEY, False):
+    run_comparison(visitor_client())
+show_current(client)
+show_leaderboard(client)

@@ -15,6 +15,8 @@ from bilan_core.comparisons import (
     Variant,
     compare,
     comparison_leaderboard,
+    comparison_view,
+    comparisons_version,
     get_comparison,
     record_preference,
     revealed,
@@ -276,3 +278,20 @@ def test_the_module_level_functions(sqlite_url: str, openai_server: FakeOpenAISe
     assert sorted(board.ratings["variant"]) == ["gpt-4o", "gpt-4o-mini · v9"]
     assert board.ratings["ties"].tolist() == [1, 1]
     bilan_core.get_client().close()
+
+
+def test_the_view_hides_the_variants_until_the_verdict(client: Bilan) -> None:
+    result = compare(client, "Which is better?", FAST, STRONG, blind=True)
+    before = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="alice")
+    assert not before.revealed and before.can_decide
+    assert [view.variant for view in before.sides.values()] == [None, None]
+    assert [view.latency_ms for view in before.sides.values()] == [None, None]
+    assert [view.answer for view in before.sides.values()] == [DEFAULT_ANSWER, DEFAULT_ANSWER]
+    record_preference(client, result.comparison_id, "b")
+    after = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="alice")
+    assert after.revealed and not after.can_decide
+    assert after.sides["a"].variant.display_label == result.variant_a.display_label
+    assert (after.sides["a"].vote, after.sides["b"].vote) == (-1, 1)
+    other = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="bob")
+    assert other.sides["a"].vote is None
+    assert comparisons_version(client.engine)[0] == 1

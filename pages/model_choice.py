@@ -1,0 +1,20 @@
+"""The model picker the Compare and Batch pages share: the endpoint's models, the default first."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bilan_core import BilanError
+from pages.shared import app_client
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def model_options() -> list[str]:
+    """The endpoint's models (or the configured list), with the default model first."""
+    client = app_client()
+    default = client.settings.chat_model
+    try:
+        names = list(client.list_models())
+    except (BilanError, ValueError):
+        names = []
+    return [default, *sorted(name for name in names if name != default)]
