@@ -8,6 +8,7 @@ from bilan_core.default_client import (
     acreate_chat_completion,
     acreate_streaming_chat,
     arun_with_tools,
+    astream_with_tools,
     clear_vote,
     compare,
     create_chat_completion,
@@ -43,7 +44,12 @@ from bilan_core.errors import (
     ServiceUnavailableError,
     UnknownPromptError,
 )
-from bilan_core.function_calling import ToolLoopResponse, ToolStepLimitError, ToolStreamingResponse
+from bilan_core.function_calling import (
+    AsyncToolStreamingResponse,
+    ToolLoopResponse,
+    ToolStepLimitError,
+    ToolStreamingResponse,
+)
 from bilan_core.routing import RouteDecision, RoutingPolicy
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.stats import Feedback, PromptStats, Stats
@@ -52,6 +58,7 @@ from bilan_core.version import __version__
 
 __all__ = [
     "AsyncStreamingChatResponse",
+    "AsyncToolStreamingResponse",
     "AuthError",
     "BatchOptions",
     "Bilan",
@@ -86,6 +93,7 @@ __all__ = [
     "acreate_chat_completion",
     "acreate_streaming_chat",
     "arun_with_tools",
+    "astream_with_tools",
     "builtin_tools",
     "clear_vote",
     "compare",

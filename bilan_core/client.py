@@ -14,9 +14,11 @@ from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
 from bilan_core.function_calling import (
     DEFAULT_MAX_STEPS,
+    AsyncToolStreamingResponse,
     ToolLoopResponse,
     ToolStreamingResponse,
     arun_with_tools,
+    astream_with_tools,
     run_with_tools,
     stream_with_tools,
 )
@@ -154,6 +156,17 @@ class Bilan(TrackedChat):
     ) -> ToolLoopResponse:
         """The async twin of ``run_with_tools``."""
         return await arun_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    async def astream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> AsyncToolStreamingResponse:
+        """The async twin of ``stream_with_tools``: ``async for`` over the result."""
+        return await astream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
 
     def stream_with_tools(
         self,

@@ -148,6 +148,11 @@ def stream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
     return get_client().stream_with_tools(messages, **options)
 
 
+async def astream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``stream_with_tools``."""
+    return await get_client().astream_with_tools(messages, **options)
+
+
 def route_model() -> Any:
     """The routing policy's choice of model now, with the default client."""
     return get_client().route_model()

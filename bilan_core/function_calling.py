@@ -13,12 +13,18 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from bilan_core.chat import StreamingChatResponse, TrackedChat, TrackedChatResponse, Usage
+from bilan_core.chat import (
+    AsyncStreamingChatResponse,
+    StreamingChatResponse,
+    TrackedChat,
+    TrackedChatResponse,
+    Usage,
+)
 from bilan_core.clock import now_ms
 from bilan_core.errors import BilanError, ProviderError
 from bilan_core.models import Turn
@@ -318,55 +324,16 @@ async def arun_with_tools(
         await asyncio.to_thread(loop.run_tools, calls)
 
 
-class ToolStreamingResponse:
-    """A streamed tool loop: iterate ``stream`` for the answer's text; tool rounds run in between.
+class _ToolStreamState:
+    """What the sync and async streamed loops share: the loop, the current round and the figures."""
 
-    The turn is recorded when the stream ends, fails or is closed (``cancelled``, text so far kept).
-    ``prompt_id`` is known from the start.
-    """
-
-    def __init__(self, loop: _ToolLoop) -> None:
+    def __init__(
+        self, loop: _ToolLoop, first_round: StreamingChatResponse | AsyncStreamingChatResponse
+    ) -> None:
         self._loop = loop
+        self._round = first_round
         self.prompt_id = loop.prompt_id
         self.route = loop.route
-        self._round = self._start_round()
-        self.stream: Iterator[str] = self._iterate()
-
-    def _start_round(self) -> StreamingChatResponse:
-        try:
-            return self._loop.rounds_client.create_streaming_chat(
-                self._loop.transcript, **self._loop.round_options()
-            )
-        except ProviderError as exc:
-            raise self._loop.failed(exc) from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return self.stream
-
-    def __enter__(self) -> ToolStreamingResponse:
-        return self
-
-    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.close()
-
-    def _iterate(self) -> Iterator[str]:
-        loop = self._loop
-        try:
-            while True:
-                for text in self._round.stream:
-                    loop.saw_text()
-                    yield text
-                if not self._round.tool_calls:
-                    break
-                loop.run_tools(self._round.tool_calls)
-                self._round = self._start_round()
-        except GeneratorExit:
-            self._round.close()
-            loop.finish()
-            raise
-        except ProviderError as exc:
-            raise loop.failed(exc) from exc
-        loop.finish()
 
     @property
     def model(self) -> str:
@@ -402,6 +369,47 @@ class ToolStreamingResponse:
             return Usage()
         return Usage(final.prompt_tokens, final.completion_tokens, final.total_tokens)
 
+
+class ToolStreamingResponse(_ToolStreamState):
+    """A streamed tool loop: iterate ``stream`` for the answer's text; tool rounds run in between.
+
+    The turn is recorded when the stream ends, fails or is closed (``cancelled``, text so far kept).
+    ``prompt_id`` is known from the start.
+    """
+
+    def __init__(self, loop: _ToolLoop, first_round: StreamingChatResponse) -> None:
+        super().__init__(loop, first_round)
+        self._round: StreamingChatResponse = first_round
+        self.stream: Iterator[str] = self._iterate()
+
+    def __iter__(self) -> Iterator[str]:
+        return self.stream
+
+    def __enter__(self) -> ToolStreamingResponse:
+        return self
+
+    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def _iterate(self) -> Iterator[str]:
+        loop = self._loop
+        try:
+            while True:
+                for text in self._round.stream:
+                    loop.saw_text()
+                    yield text
+                if not self._round.tool_calls:
+                    break
+                loop.run_tools(self._round.tool_calls)
+                self._round = _next_round(loop)
+        except GeneratorExit:
+            self._round.close()
+            loop.finish()
+            raise
+        except ProviderError as exc:
+            raise loop.failed(exc) from exc
+        loop.finish()
+
     def close(self) -> None:
         """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
         self.stream.close()
@@ -410,6 +418,13 @@ class ToolStreamingResponse:
             self._loop.finish()
 
     cancel = close
+
+
+def _next_round(loop: _ToolLoop) -> StreamingChatResponse:
+    try:
+        return loop.rounds_client.create_streaming_chat(loop.transcript, **loop.round_options())
+    except ProviderError as exc:
+        raise loop.failed(exc) from exc
 
 
 def stream_with_tools(
@@ -423,4 +438,73 @@ def stream_with_tools(
     **options: Any,
 ) -> ToolStreamingResponse:
     """Start a streamed tool loop; the final answer streams, tool rounds run between (streamed too)."""
-    return ToolStreamingResponse(_ToolLoop(client, messages, tools, max_steps, model, tool_choice, options))
+    loop = _ToolLoop(client, messages, tools, max_steps, model, tool_choice, options)
+    return ToolStreamingResponse(loop, _next_round(loop))
+
+
+class AsyncToolStreamingResponse(_ToolStreamState):
+    """The async twin of ``ToolStreamingResponse``: ``async for`` over it; ``aclose()`` stops early."""
+
+    def __init__(self, loop: _ToolLoop, first_round: AsyncStreamingChatResponse) -> None:
+        super().__init__(loop, first_round)
+        self._round: AsyncStreamingChatResponse = first_round
+        self.stream: AsyncIterator[str] = self._iterate()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.stream
+
+    async def __aenter__(self) -> AsyncToolStreamingResponse:
+        return self
+
+    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.aclose()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        loop = self._loop
+        try:
+            while True:
+                async for text in self._round.stream:
+                    loop.saw_text()
+                    yield text
+                if not self._round.tool_calls:
+                    break
+                await asyncio.to_thread(loop.run_tools, self._round.tool_calls)
+                self._round = await _anext_round(loop)
+        except (GeneratorExit, asyncio.CancelledError):
+            await self._round.aclose()
+            loop.finish()  # cancellation must not await again: record on this thread
+            raise
+        except ProviderError as exc:
+            raise await asyncio.to_thread(loop.failed, exc) from exc
+        await asyncio.to_thread(loop.finish)
+
+    async def aclose(self) -> None:
+        """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
+        await self.stream.aclose()  # type: ignore[attr-defined]
+        if self._loop.final is None:
+            await self._round.aclose()
+            self._loop.finish()
+
+    cancel = aclose
+
+
+async def _anext_round(loop: _ToolLoop) -> AsyncStreamingChatResponse:
+    try:
+        return await loop.rounds_client.acreate_streaming_chat(loop.transcript, **loop.round_options())
+    except ProviderError as exc:
+        raise await asyncio.to_thread(loop.failed, exc) from exc
+
+
+async def astream_with_tools(
+    client: Bilan,
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    model: str | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> AsyncToolStreamingResponse:
+    """The async twin of ``stream_with_tools``: ``async for`` over the result."""
+    loop = await asyncio.to_thread(_ToolLoop, client, messages, tools, max_steps, model, tool_choice, options)
+    return AsyncToolStreamingResponse(loop, await _anext_round(loop))

@@ -391,3 +391,36 @@ def test_the_loop_stores_its_turn_on_postgresql(postgres_url, openai_server):
     assert turn.prompt_id == response.prompt_id
     assert json.loads(turn.tool_calls[0]["result"])["result"] == 1024
     assert client.get_stats().total_votes == 1
+
+
+def test_the_async_streamed_loop_runs_the_tools_then_streams_the_answer(client, openai_server):
+    openai_server.configure(chunks=3)
+    openai_server.reply_with_tool_call("calculator", {"expression": "40 + 2"})
+
+    async def read() -> tuple[list[str], str]:
+        response = await client.astream_with_tools(QUESTION)
+        return [piece async for piece in response], response.prompt_id
+
+    pieces, prompt_id = asyncio.run(read())
+
+    assert len(pieces) == 3 and "".join(pieces) == FINAL
+    turn = only_turn(client)
+    assert turn.prompt_id == prompt_id and turn.status == "ok"
+    assert json.loads(turn.tool_calls[0]["result"])["result"] == 42
+
+
+def test_closing_the_async_streamed_loop_records_it_as_cancelled(client, openai_server):
+    openai_server.configure(chunks=6, chunk_delay=0.05)
+    openai_server.reply_with_tool_call("get_weather", {"city": "Tunis"})
+
+    async def read_one() -> str:
+        response = await client.astream_with_tools(QUESTION)
+        first = await anext(response.stream)
+        await response.aclose()
+        return first
+
+    first = asyncio.run(read_one())
+
+    turn = only_turn(client)
+    assert turn.status == "cancelled" and turn.response == first
+    assert turn.tool_calls[0]["function"]["name"] == "get_weather"
