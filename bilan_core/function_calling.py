@@ -24,6 +24,7 @@ from bilan_core.chat import (
     TrackedChat,
     TrackedChatResponse,
     Usage,
+    validate_messages,
 )
 from bilan_core.clock import now_ms
 from bilan_core.errors import BilanError, ProviderError
@@ -156,8 +157,7 @@ class _ToolLoop:
         tool_choice: str | dict[str, Any] | None,
         options: dict[str, Any],
     ) -> None:
-        if not isinstance(messages, list):
-            raise ValueError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
+        validate_messages(messages)
         if "route" in options:
             raise ValueError("route= is not an option of the tool loop; pass model='auto' to route")
         self.client = client
@@ -197,8 +197,8 @@ class _ToolLoop:
         if self.ttft_ms is None:
             self.ttft_ms = self.elapsed_ms()
 
-    def run_tools(self, calls: list[dict[str, Any]]) -> None:
-        """Run the round's tool calls and append them and their results to the transcript.
+    def run_tools(self, calls: list[dict[str, Any]], content: str = "") -> None:
+        """Run the round's tool calls and append them (with any text said along) and their results.
 
         Records the turn and raises ToolStepLimitError when ``max_steps`` tool rounds are used up.
         """
@@ -210,7 +210,7 @@ class _ToolLoop:
         ]
         records = [call_record(call, self.steps, self.registry) for call in calls]
         self.records.extend(records)
-        self.transcript.append({"role": "assistant", "content": None, "tool_calls": calls})
+        self.transcript.append({"role": "assistant", "content": content or None, "tool_calls": calls})
         self.transcript.extend(
             {"role": "tool", "tool_call_id": record["id"], "content": _tool_message(record)}
             for record in records
@@ -298,7 +298,7 @@ def run_with_tools(
         calls = answer.metadata["tool_calls"]
         if not calls:
             return loop.response(answer)
-        loop.run_tools(calls)
+        loop.run_tools(calls, answer.content)
 
 
 async def arun_with_tools(
@@ -321,7 +321,7 @@ async def arun_with_tools(
         calls = answer.metadata["tool_calls"]
         if not calls:
             return await asyncio.to_thread(loop.response, answer)
-        await asyncio.to_thread(loop.run_tools, calls)
+        await asyncio.to_thread(loop.run_tools, calls, answer.content)
 
 
 class _ToolStreamState:
@@ -400,7 +400,7 @@ class ToolStreamingResponse(_ToolStreamState):
                     yield text
                 if not self._round.tool_calls:
                     break
-                loop.run_tools(self._round.tool_calls)
+                loop.run_tools(self._round.tool_calls, self._round.content)
                 self._round = _next_round(loop)
         except GeneratorExit:
             self._round.close()
@@ -468,7 +468,7 @@ class AsyncToolStreamingResponse(_ToolStreamState):
                     yield text
                 if not self._round.tool_calls:
                     break
-                await asyncio.to_thread(loop.run_tools, self._round.tool_calls)
+                await asyncio.to_thread(loop.run_tools, self._round.tool_calls, self._round.content)
                 self._round = await _anext_round(loop)
         except (GeneratorExit, asyncio.CancelledError):
             await self._round.aclose()
