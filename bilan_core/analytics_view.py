@@ -10,8 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
+
 from bilan_core.analytics import AnalyticsFilter, Headline
 from bilan_core.clock import MS_PER_DAY
+from bilan_core.pricing import Price
 
 MS_PER_MINUTE = 60_000
 TIME_RANGES: dict[str, str] = {
@@ -258,4 +261,24 @@ def _latency_metric(current: Headline, previous: Headline | None, versus: str) -
         delta=delta,
         delta_color="inverse",
         help=f"Nearest-rank median of total answer time. Change {versus}.",
+    )
+
+
+def price_rows(prices: Mapping[str, Price], unpriced: Sequence[str]) -> pd.DataFrame:
+    """The price table as shown: every priced model, then the unpriced ones in view, marked so."""
+    priced = [
+        {
+            "Model": model,
+            "Input (USD / 1M tokens)": f"{price.input_per_million:,.2f}",
+            "Output (USD / 1M tokens)": f"{price.output_per_million:,.2f}",
+        }
+        for model, price in sorted(prices.items())
+    ]
+    missing = [
+        {"Model": model, "Input (USD / 1M tokens)": "unpriced", "Output (USD / 1M tokens)": "unpriced"}
+        for model in unpriced
+        if model not in prices
+    ]
+    return pd.DataFrame(
+        priced + missing, columns=["Model", "Input (USD / 1M tokens)", "Output (USD / 1M tokens)"]
     )

@@ -15,6 +15,7 @@ from bilan_core.analytics_view import (
     PageFilters,
     filters_from_query,
     headline_metrics,
+    price_rows,
 )
 from bilan_core.charts import (
     LATENCY_LABELS,
@@ -173,6 +174,12 @@ def headline_row(board: Dashboard) -> None:
             )
 
 
+def price_table(board: Dashboard) -> None:
+    with st.expander("Prices behind the estimated cost"):
+        st.dataframe(price_rows(app_client().prices(), board.headline.unpriced_models), hide_index=True)
+        st.caption("Defaults for common OpenAI models; add or change prices with `BILAN_PRICES` (JSON).")
+
+
 def chart_or_note(chart_builder, frame: pd.DataFrame, empty_note: str) -> None:
     if frame.empty:
         st.info(empty_note)
@@ -314,6 +321,7 @@ except (BilanError, ValueError) as exc:
     st.stop()
 
 headline_row(board)
+price_table(board)
 if board.headline.turns == 0 and board.headline.votes == 0:
     st.info("Nothing matches these filters. Widen the time range or clear a filter.")
 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -103,6 +104,11 @@ def texts(at) -> list[str]:
     return [element.value for element in at.text]
 
 
+def comments_table(at):
+    [table] = [frame.value for frame in at.dataframe if "Comment" in frame.value.columns]
+    return table
+
+
 def all_markdown(at) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.label for e in at.expander]
     return "\n".join(parts)
@@ -132,7 +138,10 @@ def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engi
     assert shown["Median latency"] == "100 ms"
     titles = {spec.get("title") for spec in chart_specs(at)}
     assert titles == CHART_TITLES
-    assert at.dataframe, "the comments table"
+    prices = at.expander[0]
+    assert prices.label == "Prices behind the estimated cost"
+    assert prices.dataframe[0].value.iloc[-1].tolist() == ["llama-3.1-8b", "unpriced", "unpriced"]
+    assert len(comments_table(at)) == 2
     assert [button.label for button in at.get("download_button")] == [
         "Turns and votes (CSV)",
         "Fine-tuning JSONL (👍 answers)",
@@ -195,6 +204,10 @@ def test_a_custom_range_from_the_link_and_a_bad_link(app_env: Engine) -> None:
     assert not at.exception
     assert at.date_input(key="analytics_from").value.isoformat() == old_day
     assert metrics(at)["Votes"] == "1"
+    at.date_input(key="analytics_to").set_value(date.fromisoformat(old_day) - timedelta(days=1)).run()
+    assert not at.exception
+    assert any("is after the last day" in error.value for error in at.error)
+    assert not at.metric
     bad = open_page({"range": "forever"})
     assert any("Unknown time range 'forever'" in warning.value for warning in bad.warning)
     assert metrics(bad)["Votes"] == "4"
@@ -218,8 +231,7 @@ def test_html_in_comments_prompts_and_answers_is_shown_as_text(app_env: Engine) 
     assert "<i>question 0</i>" in shown
     assert "<img src=x onerror=alert(1)> answer 0" in shown
     assert "<script>" not in all_markdown(at) and "<img" not in all_markdown(at)
-    table = at.dataframe[0].value
-    assert HTML_COMMENT in set(table["Comment"])
+    assert HTML_COMMENT in set(comments_table(at)["Comment"])
 
 
 def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
@@ -231,12 +243,12 @@ def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
     assert any("27 comments · page 1 of 2" in caption.value for caption in at.caption)
     at.number_input(key="analytics_comment_page").set_value(2).run()
     assert any("page 2 of 2" in caption.value for caption in at.caption)
-    assert len(at.dataframe[0].value) == 7
+    assert len(comments_table(at)) == 7
     at.text_input(key="analytics_comment_search").input("NUMBER 1").run()
     caption = next(c.value for c in at.caption if "comments ·" in c.value)
     assert caption.startswith("11 comments · page 1 of 1")  # 1 and 10..19, back on page 1
     at.text_input(key="analytics_comment_search").input("").run()
     at.radio(key="analytics_comment_sign").set_value("down").run()
-    assert set(at.dataframe[0].value["Comment"]) == {"too vague"}
+    assert set(comments_table(at)["Comment"]) == {"too vague"}
     at.text_input(key="analytics_comment_search").input("nothing like this").run()
     assert any("No comments match" in info.value for info in at.info)

@@ -12,8 +12,10 @@ from bilan_core.analytics_view import (
     PageFilters,
     filters_from_query,
     headline_metrics,
+    price_rows,
 )
 from bilan_core.clock import MS_PER_DAY
+from bilan_core.pricing import price_table
 
 NOW = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 30_500  # 12:00:30.5 UTC on 2024-10-04
 NEXT_MINUTE = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 60_000
@@ -200,3 +202,13 @@ def test_unpriced_models_are_shown_as_unpriced_never_as_zero() -> None:
     cost = next(metric for metric in mixed if metric.label == "Estimated cost")
     assert (cost.value, cost.delta) == ("$1.25 + unpriced", None)
     assert "llama, mistral" in cost.help and "BILAN_PRICES" in cost.help
+
+
+def test_price_rows_list_priced_models_then_the_unpriced_ones_in_view() -> None:
+    prices = price_table('{"my-model": {"input": 1, "output": 2.5}}')
+    rows = price_rows(prices, ("llama-3.1-8b", "my-model"))
+    assert rows.columns.tolist() == ["Model", "Input (USD / 1M tokens)", "Output (USD / 1M tokens)"]
+    assert rows.iloc[-1].tolist() == ["llama-3.1-8b", "unpriced", "unpriced"]
+    assert rows.set_index("Model").loc["my-model"].tolist() == ["1.00", "2.50"]
+    assert rows.set_index("Model").loc["gpt-4o"].tolist() == ["2.50", "10.00"]
+    assert len(rows) == len(prices) + 1
