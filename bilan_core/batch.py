@@ -14,17 +14,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine, and_, update
 from sqlmodel import Session, col, select
 
 from bilan_core.batch_files import BatchFileError, BatchPrompt, parse_batch_file, read_batch_path
-from bilan_core.clock import now_ms
+from bilan_core.clock import now_ms, to_datetime
 from bilan_core.db import session_scope
 from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, ProviderError
 from bilan_core.models import LOCAL_PROJECT, BatchItem, BatchRun, Turn, Vote
@@ -264,6 +264,62 @@ def batch_results(engine: Engine, *, run_id: str, user_id: str) -> pd.DataFrame:
         "prompt_tokens", "completion_tokens", "prompt_id", "vote", "comment", "metadata",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def describe_run(run: BatchRun) -> str:
+    """One line naming a run for pickers: file, progress, status and start time."""
+    started = to_datetime(run.created_ms).strftime("%Y-%m-%d %H:%M UTC")
+    done = run.succeeded + run.failed
+    return f"{run.file_name} · {done}/{run.total} done · {run.status} · {started} · {run.id[:8]}"
+
+
+THUMBS = {1: "👍", -1: "👎"}
+
+
+def rating_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The results as the rating table shows them: the vote as 👍/👎 text (None when not rated)."""
+    table = results.drop(columns=["metadata"]).copy()
+    thumbs = [THUMBS.get(int(value)) if pd.notna(value) else None for value in results["vote"]]
+    table["vote"] = pd.Series(thumbs, index=table.index, dtype=object)
+    return table
+
+
+def apply_ratings(
+    client: Bilan, results: pd.DataFrame, edited_rows: Mapping[int | str, Mapping[str, Any]]
+) -> list[str]:
+    """Store the 👍/👎 and comments edited in the rating table; returns one message per refused row.
+
+    ``edited_rows`` maps a row number of ``results`` to the changed cells (``vote``: "👍", "👎" or
+    None; ``comment``: text), the shape ``st.data_editor`` reports.
+    """
+    problems = []
+    for row_key, changes in edited_rows.items():
+        row = results.iloc[int(row_key)]
+        try:
+            _apply_rating(client, row, changes)
+        except (BilanError, ValueError) as exc:
+            problems.append(f"row {int(row['position']) + 1}: {exc}")
+    return problems
+
+
+def _apply_rating(client: Bilan, row: pd.Series, changes: Mapping[str, Any]) -> None:
+    unknown = set(changes) - {"vote", "comment"}
+    if unknown:
+        raise ValueError(f"only the vote and the comment can be changed, not {', '.join(sorted(unknown))}")
+    prompt_id = row["prompt_id"]
+    if not isinstance(prompt_id, str) or not prompt_id:
+        raise ValueError("this prompt has no answer yet; resume the run first")
+    thumbs = changes.get("vote", THUMBS.get(int(row["vote"])) if pd.notna(row["vote"]) else None)
+    comment = changes.get("comment", row["comment"] if isinstance(row["comment"], str) else None)
+    if thumbs is None:
+        if comment:
+            raise ValueError("choose 👍 or 👎 to go with the comment")
+        client.clear_vote(prompt_id)
+        return
+    values = {text: value for value, text in THUMBS.items()}
+    if thumbs not in values:
+        raise ValueError(f"a rating is 👍 or 👎, got {thumbs!r}")
+    client.vote(prompt_id, values[thumbs], comment or None)
 
 
 def results_csv(frame: pd.DataFrame) -> bytes:

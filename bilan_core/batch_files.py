@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,18 @@ class BatchPrompt:
 
     prompt: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def batch_folder() -> Path:
+    """Where the Batch page finds files to pick: ``batch/`` in ``BILAN_DATA_DIR`` (or the working folder)."""
+    return Path(os.environ.get("BILAN_DATA_DIR") or ".") / "batch"
+
+
+def files_to_pick(folder: Path) -> list[Path]:
+    """The batch files (by extension) directly in ``folder``, by name; none if it does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in FORMATS)
 
 
 def read_batch_path(path: str | Path, *, max_bytes: int) -> list[BatchPrompt]:

@@ -1,7 +1,213 @@
+"""Batch: a file of prompts through one model with bounded concurrency; resume, rate each row, export."""
+
+from __future__ import annotations
+
 import streamlit as st
 
-from pages.shared import ensure_routed
+from bilan_core import Bilan, BilanError
+from bilan_core.batch import (
+    MAX_CONCURRENCY,
+    BatchOptions,
+    BatchProgress,
+    apply_ratings,
+    batch_results,
+    describe_run,
+    get_batch_run,
+    rating_table,
+    recent_runs,
+    results_csv,
+    run_batch,
+    start_batch,
+    unfinished_runs,
+)
+from bilan_core.batch_files import FORMATS, batch_folder, files_to_pick
+from bilan_core.markdown_text import escape_markdown
+from pages.model_choice import model_options
+from pages.shared import app_client, current_user, offline_banner, visitor_client
 
-ensure_routed()  # behind the password gate even on a fresh server's first run
+NOTICE_KEY = "batch_notice"
+PENDING_KEY = "batch_pending"
+UPLOAD_KEY = "batch_upload"
+PICK_KEY = "batch_pick"
+MODEL_KEY = "batch_model"
+CONCURRENCY_KEY = "batch_concurrency"
+TEMPERATURE_KEY = "batch_temperature"
+SYSTEM_KEY = "batch_system_prompt"
+RESUME_KEY = "batch_resume_run"
+RESULTS_RUN_KEY = "batch_results_run"
+EDITOR_VERSION_KEY = "batch_editor_version"
+EDITABLE = ("vote", "comment")
+
+
+def note(message: str, kind: str = "warning") -> None:
+    st.session_state[NOTICE_KEY] = (kind, message)
+
+
+def show_notice() -> None:
+    kind, message = st.session_state.pop(NOTICE_KEY, (None, None))
+    if message:
+        getattr(st, kind)(escape_markdown(message))
+
+
+def requested(action: str) -> None:
+    # A flag rather than the button's own value: the value is lost if the run restarts once more.
+    st.session_state[PENDING_KEY] = action
+
+
+def new_run_form(client: Bilan) -> None:
+    st.subheader("New run")
+    st.file_uploader(
+        "Prompts file",
+        type=[suffix.lstrip(".") for suffix in FORMATS],
+        key=UPLOAD_KEY,
+        help="CSV with a `prompt` column (other columns are kept as metadata), TXT with one prompt a line, "
+        f"or JSONL objects with a `prompt`. Up to {client.settings.batch_max_file_bytes:,} bytes.",
+    )
+    folder = batch_folder()
+    picks = [path.name for path in files_to_pick(folder)]
+    if picks:
+        st.selectbox(
+            f"…or a file from {folder}", [None, *picks], key=PICK_KEY, format_func=lambda name: name or "—"
+        )
+    settings_column, prompt_column = st.columns(2)
+    with settings_column:
+        st.selectbox("Model", model_options(), key=MODEL_KEY)
+        st.number_input(
+            "Concurrency",
+            min_value=1,
+            max_value=MAX_CONCURRENCY,
+            value=client.settings.batch_concurrency,
+            key=CONCURRENCY_KEY,
+            help="How many prompts are asked at once.",
+        )
+        st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY)
+    with prompt_column:
+        st.text_area("System prompt", key=SYSTEM_KEY, placeholder="You are a helpful assistant.", height=180)
+    st.button("Start run", type="primary", key="batch_start", on_click=requested, args=("start",))
+
+
+def start_from_form(client: Bilan) -> str | None:
+    """Store a run from the form; a clear message and nothing stored when the input is bad."""
+    state = st.session_state
+    upload, picked = state.get(UPLOAD_KEY), state.get(PICK_KEY)
+    try:
+        options = BatchOptions(
+            model=state[MODEL_KEY],
+            concurrency=int(state[CONCURRENCY_KEY]),
+            temperature=state[TEMPERATURE_KEY],
+            system_prompt=state.get(SYSTEM_KEY) or None,
+        )
+        if upload is not None:
+            run = start_batch(client, file_name=upload.name, data=upload.getvalue(), options=options)
+        elif picked:
+            run = start_batch(client, file_name=str(batch_folder() / picked), options=options)
+        else:
+            raise ValueError("choose a file of prompts first: upload one or pick one")
+    except (BilanError, ValueError) as exc:
+        st.error(escape_markdown(f"Nothing was started: {exc}"))
+        return None
+    return run.id
+
+
+def run_with_progress(client: Bilan, run_id: str) -> None:
+    """Answer the run's pending items with a progress bar; Stop (or a closed tab) leaves it resumable."""
+    bar = st.progress(0.0, text="Starting…")
+    st.button("⏹️ Stop", key="batch_stop", help="Stop here; done prompts are kept, the run can be resumed.")
+
+    def show(progress: BatchProgress) -> None:
+        bar.progress(progress.fraction, text=progress.describe())
+
+    try:
+        st.caption(escape_markdown(f"Running {describe_run(get_batch_run(client.engine, run_id=run_id))}"))
+        final = run_batch(client, run_id, on_progress=show)
+    except (BilanError, ValueError) as exc:
+        note(f"The run stopped: {exc}. Resume it below.")
+    else:
+        kind = "success" if final.failed == 0 else "warning"
+        note(f"Run {final.status}: {final.succeeded} ok, {final.failed} failed of {final.total}.", kind)
+    st.session_state[RESULTS_RUN_KEY] = run_id
+    st.rerun()
+
+
+def resume_section(client: Bilan) -> None:
+    runs = unfinished_runs(client.engine)
+    if not runs:
+        return
+    st.subheader("Unfinished runs")
+    st.caption("A run stopped by a crash, a closed browser or Stop goes on from where it was.")
+    labels = {run.id: describe_run(run) for run in runs}
+    st.selectbox("Run to resume", list(labels), key=RESUME_KEY, format_func=labels.get)
+    st.button("Resume", key="batch_resume", on_click=requested, args=("resume",))
+
+
+def save_ratings(run_id: str, editor_key: str) -> None:
+    edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
+    if not edits:
+        return
+    results = batch_results(app_client().engine, run_id=run_id, user_id=current_user())
+    problems = apply_ratings(visitor_client(), results, edits)
+    # A new editor key starts from the stored ratings, dropping edits that were refused.
+    st.session_state[EDITOR_VERSION_KEY] = st.session_state.get(EDITOR_VERSION_KEY, 0) + 1
+    if problems:
+        note("Some ratings were not saved: " + "; ".join(problems))
+    else:
+        note(f"Saved {len(edits)} rating(s).", "success")
+
+
+def results_section(client: Bilan) -> None:
+    runs = recent_runs(client.engine, limit=50)
+    st.subheader("Results")
+    if not runs:
+        st.caption("No batch run yet.")
+        return
+    labels = {run.id: describe_run(run) for run in runs}
+    if st.session_state.get(RESULTS_RUN_KEY) not in labels:
+        st.session_state[RESULTS_RUN_KEY] = runs[0].id
+    run_id = st.selectbox("Run", list(labels), key=RESULTS_RUN_KEY, format_func=labels.get)
+    results = batch_results(client.engine, run_id=run_id, user_id=current_user())
+    editor_key = f"batch_ratings_{run_id}_{st.session_state.get(EDITOR_VERSION_KEY, 0)}"
+    table = rating_table(results)
+    st.data_editor(
+        table,
+        key=editor_key,
+        hide_index=True,
+        width="stretch",
+        num_rows="fixed",
+        disabled=[column for column in table.columns if column not in EDITABLE],
+        column_config={
+            "vote": st.column_config.SelectboxColumn("Rating", options=["👍", "👎"]),
+            "comment": st.column_config.TextColumn("Comment", max_chars=10_000),
+            "prompt_id": None,
+        },
+        on_change=save_ratings,
+        args=(run_id, editor_key),
+    )
+    save_column, export_column, _ = st.columns([1, 1, 3])
+    save_column.button("Save ratings", key="batch_save", on_click=save_ratings, args=(run_id, editor_key))
+    export_column.download_button(
+        "Download CSV",
+        data=results_csv(results),
+        file_name=f"batch-{run_id[:8]}.csv",
+        mime="text/csv",
+        key="batch_download",
+    )
+
+
+client = app_client()
 st.title("Batch")
-st.info("This page is not built yet.")
+offline_banner()
+if client.engine is None:
+    st.info("Batch runs are kept in a local database: set BILAN_MODE=local to use this page.")
+    st.stop()
+
+show_notice()
+new_run_form(client)
+resume_section(client)
+action = st.session_state.pop(PENDING_KEY, None)
+if action == "start":
+    started = start_from_form(client)
+    if started:
+        run_with_progress(visitor_client(), started)
+elif action == "resume" and st.session_state.get(RESUME_KEY):
+    run_with_progress(visitor_client(), st.session_state[RESUME_KEY])
+results_section(client)

@@ -9,21 +9,25 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, func, select
 
+import bilan_core
 from bilan_core.batch import (
     BatchOptions,
     BatchProgress,
+    apply_ratings,
     batch_results,
+    describe_run,
     get_batch_run,
     pending_items,
+    rating_table,
     results_csv,
     run_batch,
     start_batch,
     unfinished_runs,
 )
-from bilan_core.batch_files import BatchFileError
+from bilan_core.batch_files import BatchFileError, batch_folder, files_to_pick
 from bilan_core.client import Bilan
 from bilan_core.errors import ConfigurationError, NotFoundError
-from bilan_core.models import BatchItem, BatchRun, Turn
+from bilan_core.models import BatchItem, BatchRun, Turn, Vote
 from bilan_core.settings import load_settings
 from tests.fixtures.openai_server import FakeOpenAIServer
 
@@ -147,6 +151,9 @@ def test_a_stopped_run_resumes_without_repeating_finished_items(client: Bilan, o
     assert sorted(asked) == sorted(f"Question number {n}" for n in range(10))
     results = batch_results(client.engine, run_id=run.id, user_id="alice")
     assert results["position"].tolist() == list(range(10)) and results["prompt_id"].nunique() == 10
+    with Session(client.engine) as session:
+        assert session.exec(select(func.count()).select_from(BatchItem)).one() == 10
+        assert session.exec(select(func.count()).select_from(Turn)).one() == 10  # one answer per item
     assert unfinished_runs(client.engine) == []
 
 
@@ -225,3 +232,72 @@ def test_progress_describes_counts_and_time_left() -> None:
     progress = BatchProgress(total=200, succeeded=35, failed=2, elapsed_s=3.7, done_this_session=37)
     assert progress.describe() == "37/200 done (35 ok, 2 failed) · about 16 s left"
     assert BatchProgress(10, 0, 0, 0.0, 0).seconds_left is None
+
+
+def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
+    run = start_batch(client, file_name="p.txt", data=prompts_txt(5), options=BatchOptions(model="gpt-4o"))
+    run_batch(client, run.id)
+    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    ids = results["prompt_id"].tolist()
+    client.vote(ids[3], 1, "kept")
+    problems = apply_ratings(
+        client,
+        results,
+        {
+            "0": {"vote": "👍", "comment": " clear "},
+            1: {"vote": "👎"},
+            2: {"comment": "no vote given"},
+            3: {"vote": None},
+            4: {"vote": "meh"},
+        },
+    )
+    assert problems == [
+        "row 3: choose 👍 or 👎 to go with the comment",
+        "row 5: a rating is 👍 or 👎, got 'meh'",
+    ]
+    rated = rating_table(batch_results(client.engine, run_id=run.id, user_id="alice"))
+    assert rated["vote"].tolist() == ["👍", "👎", None, None, None]
+    assert rated["comment"].tolist()[0] == "clear" and "metadata" not in rated
+    # A comment edited alone keeps the stored vote.
+    again = batch_results(client.engine, run_id=run.id, user_id="alice")
+    assert apply_ratings(client, again, {1: {"comment": "too long"}}) == []
+    with Session(client.engine) as session:
+        vote = session.exec(select(Vote).where(Vote.prompt_id == ids[1])).one()
+    assert (vote.value, vote.comment) == (-1, "too long")
+
+
+def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan) -> None:
+    run = start_batch(client, file_name="p.txt", data=prompts_txt(2), options=BatchOptions(model="gpt-4o"))
+    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    problems = apply_ratings(client, results, {0: {"vote": "👍"}, 1: {"prompt": "changed"}})
+    assert problems == [
+        "row 1: this prompt has no answer yet; resume the run first",
+        "row 2: only the vote and the comment can be changed, not prompt",
+    ]
+
+
+def test_runs_are_described_and_batch_folder_files_listed(client: Bilan, tmp_path, monkeypatch) -> None:
+    run = start_batch(client, file_name="p.txt", data=prompts_txt(3), options=BatchOptions(model="gpt-4o"))
+    line = describe_run(get_batch_run(client.engine, run_id=run.id))
+    assert line.startswith("p.txt · 0/3 done · pending · ") and line.endswith(run.id[:8])
+    monkeypatch.setenv("BILAN_DATA_DIR", str(tmp_path / "data"))
+    assert files_to_pick(batch_folder()) == []
+    batch_folder().mkdir(parents=True)
+    for name in ("b.jsonl", "a.csv", "c.TXT", "notes.pdf"):
+        (batch_folder() / name).write_text("x")
+    assert [path.name for path in files_to_pick(batch_folder())] == ["a.csv", "b.jsonl", "c.TXT"]
+
+
+def test_the_module_level_batch_functions(sqlite_url: str, openai_server, tmp_path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text("One\nTwo\nThree\n", encoding="utf-8")
+    bilan_core.init(
+        database_url=sqlite_url, openai_base_url=openai_server.base_url, openai_api_key="k", telemetry=False
+    )
+    run = bilan_core.run_batch_file(str(path), model="gpt-4o-mini", concurrency=2)
+    assert (run.status, run.succeeded, run.settings["model"]) == ("completed", 3, "gpt-4o-mini")
+    assert bilan_core.resume_batch(run.id).succeeded == 3
+    assert len(openai_server.chat_requests) == 3
+    with pytest.raises(ValueError, match="concurrency must be"):
+        bilan_core.run_batch_file(str(path), concurrency=0)
+    bilan_core.get_client().close()
