@@ -1,0 +1,141 @@
+"""The Analytics page in a real headless Chromium: charts drawn, a link's filter applied to the numbers and
+the CSV download, and a comment holding HTML and script shown as text, never run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bilan_core.clock import now_ms
+from bilan_core.db import get_engine
+from bilan_core.votes import cast_vote
+from tests.conftest import ISOLATED_VARIABLES
+from tests.helpers import add_turn
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHART = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+SCRIPT_COMMENT = "<script>window.__pwned = 1</script><b id='injected'>bold?</b> & more"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def seed(database_url: str) -> None:
+    engine = get_engine(database_url)
+    moment = now_ms() - 3_600_000
+    for number, model in enumerate(("gpt-4o", "gpt-4o", "llama-3.1-8b")):
+        prompt_id = add_turn(
+            engine,
+            model=model,
+            prompt_text=f"question {number}",
+            response=f"<img src=x onerror='window.__pwned = 2'> answer {number}",
+            latency_ms=100.0,
+            prompt_tokens=10,
+            completion_tokens=10,
+            created_ms=moment + number,
+        )
+        comment = SCRIPT_COMMENT if number == 0 else None
+        cast_vote(engine, prompt_id=prompt_id, user_id="alice", value=1, comment=comment, at_ms=moment + 10)
+
+
+@pytest.fixture
+def app_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port over a seeded SQLite file."""
+    seed(sqlite_url)
+    env = {name: value for name, value in os.environ.items() if name not in ISOLATED_VARIABLES}
+    env.update(BILAN_DATABASE_URL=sqlite_url, BILAN_TELEMETRY="false")
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+    ]  # fmt: skip
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"streamlit did not answer on {url} within 30 s:\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (bash tests/run.sh does).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        context.set_default_timeout(20_000)
+        yield context.new_page()
+        browser.close()
+
+
+def test_a_filtered_link_draws_charts_downloads_filtered_csv_and_shows_html_as_text(
+    page: Page, app_url: str, tmp_path: Path
+) -> None:
+    page.goto(f"{app_url}/analytics?model=gpt-4o")
+    expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+    votes = page.get_by_test_id("stMetric").filter(has_text="Votes")
+    expect(votes.get_by_test_id("stMetricValue")).to_have_text("2")
+    page.locator(CHART).first.wait_for(state="attached")
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(8)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    details = page.get_by_test_id("stExpander").filter(has_text="prompt and answer").first
+    details.click()
+    expect(details.get_by_text(SCRIPT_COMMENT, exact=True)).to_be_visible()
+    answer = "<img src=x onerror='window.__pwned = 2'> answer 0"
+    expect(details.get_by_text(answer, exact=True)).to_be_visible()
+    assert page.locator("#injected").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Turns and votes (CSV)").click()
+    saved = tmp_path / "turns.csv"
+    download_info.value.save_as(saved)
+    rows = list(csv.DictReader(saved.open(encoding="utf-8", newline="")))
+    assert [row["model"] for row in rows] == ["gpt-4o", "gpt-4o"]
+    assert rows[0]["vote_comment"] == SCRIPT_COMMENT
