@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
@@ -31,6 +33,8 @@ TOOLS_KEY = "playground_tools"
 RENAME_KEY = "playground_rename_title"
 PROMPT_INPUT_KEY = "playground_prompt_input"
 PENDING_PROMPT_KEY = "playground_pending_prompt"
+ANSWERING_KEY = "playground_answering"
+STOPPED_SAVE_WAIT_S = 10.0
 CONVERSATION_PARAM = "c"
 
 
@@ -249,11 +253,27 @@ def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> 
         open_conversation(conversation_id)
     with st.chat_message("user"):
         st.text(prompt)
-    with st.chat_message("assistant"):
-        # Clicking Stop reruns the script, interrupting write_stream; `finally` keeps the partial answer.
-        st.button("⏹️ Stop", key=STOP_KEY, help="Stop the answer here; the part received so far is kept.")
-        stream_answer(client, prompt, history, conversation_id)
+    answering = threading.Event()
+    st.session_state[ANSWERING_KEY] = answering
+    try:
+        with st.chat_message("assistant"):
+            # Clicking Stop reruns the script, interrupting write_stream; `finally` keeps the partial answer.
+            st.button("⏹️ Stop", key=STOP_KEY, help="Stop the answer here; the part received so far is kept.")
+            stream_answer(client, prompt, history, conversation_id)
+    finally:
+        answering.set()
     st.rerun()
+
+
+def wait_for_stopped_answer() -> None:
+    """Let a stopped answer be saved before the chat is read.
+
+    After Stop, Streamlit starts the new run on another thread while the stopped run is still
+    unwinding; reading at once would miss the partial answer it is about to save.
+    """
+    answering = st.session_state.get(ANSWERING_KEY)
+    if answering is not None and not answering.wait(STOPPED_SAVE_WAIT_S):
+        note("The stopped answer is still being saved; it will show on the next refresh.")
 
 
 def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversation_id: str) -> None:
@@ -288,6 +308,7 @@ if client.engine is None:
 conversation_id = sync_conversation_with_url()
 conversations_sidebar(conversation_id)
 chat_settings_sidebar()
+wait_for_stopped_answer()
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.warning(escape_markdown(notice))
