@@ -1,0 +1,152 @@
+"""One Playground rerun with a long conversation, next to a short one: wall time and DB queries per rerun.
+
+The real app (``app.py`` → ``pages/playground.py``) runs in Streamlit's AppTest on a SQLite file, with the
+offline demo model (no network). Two conversations of the same user are opened through their ``?c=``
+link: a short one and a long one (200 messages = 100 question/answer turns, every other answer voted,
+every fourth commented). Each is rerun ``--reruns`` times after a warm-up; the median rerun time and the
+SQL statements each rerun sends (counted with a SQLAlchemy ``before_cursor_execute`` listener) are printed
+side by side. The query count must not grow with the conversation: the chat is read in one query.
+
+Note: every AppTest run starts in Streamlit's legacy ``pages/`` mode, so it runs the page file once, reroutes
+through ``app.py`` and runs again (a live server does this only on its first run); the times include that.
+
+Run: ``/work/venv/bin/python -m bench.playground`` (from the repository root). Target: median < 300 ms
+for 200 messages, and as many queries per rerun as the short conversation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import Engine, event
+
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "app.py"
+USER = "bench-user"
+TARGET_MS = 300.0
+
+
+def seed_conversation(engine: Engine, *, turns: int, title: str) -> str:
+    """A conversation of ``turns`` answered turns (2 messages each), with votes and comments; its id."""
+    from bilan_core.conversations import start_conversation
+    from bilan_core.models import Turn
+    from bilan_core.turns import record_turn
+    from bilan_core.votes import cast_vote
+
+    conversation_id = start_conversation(engine, user_id=USER, title=title).conversation_id
+    base_ms = int(time.time() * 1000) - turns * 1000
+    for index in range(turns):
+        prompt_id = str(uuid.uuid4())
+        record_turn(
+            engine,
+            Turn(
+                prompt_id=prompt_id,
+                user_id=USER,
+                model="bilan-demo",
+                conversation_id=conversation_id,
+                prompt_text=f"Question {index}: how would you explain feedback loops to a new teammate?",
+                response=f"Answer {index}: " + "Each rating makes the next answer a little better. " * 6,
+                status="ok",
+                prompt_tokens=40 + index,
+                completion_tokens=80,
+                latency_ms=900.0,
+                ttft_ms=120.0,
+                created_ms=base_ms + index * 1000,
+            ),
+        )
+        if index % 2 == 0:
+            comment = f"comment {index}" if index % 4 == 0 else None
+            value = 1 if index % 3 else -1
+            cast_vote(engine, prompt_id=prompt_id, user_id=USER, value=value, comment=comment)
+    return conversation_id
+
+
+class QueryCounter:
+    """Counts the SQL statements an engine sends, and remembers what the last ones read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.statements: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, connection: object, cursor: object, statement: str, *rest: object) -> None:
+        self.statements.append(summary(statement))
+
+
+def summary(statement: str) -> str:
+    """``SELECT … FROM table [JOIN table]`` for a statement, to show what a rerun reads."""
+    words = statement.split()
+    tables = [words[i + 1] for i, word in enumerate(words[:-1]) if word.upper() in ("FROM", "JOIN")]
+    return f"{words[0].upper()} {' + '.join(dict.fromkeys(tables))}"
+
+
+def measure(
+    conversation_id: str, counter: QueryCounter, *, reruns: int, warmup: int
+) -> tuple[float, int, int, list[str]]:
+    """Median rerun time (ms), queries per rerun (max), chat messages shown, the last rerun's statements."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["c"] = conversation_id
+    at.query_params["user"] = USER
+    at.run()
+    if at.exception:
+        raise SystemExit(f"the Playground failed: {[e.value for e in at.exception]}")
+    times, queries = [], []
+    for attempt in range(warmup + reruns):
+        counter.statements.clear()
+        start = time.perf_counter()
+        at.run()
+        elapsed = (time.perf_counter() - start) * 1000
+        if attempt >= warmup:
+            times.append(elapsed)
+            queries.append(len(counter.statements))
+    return statistics.median(times), max(queries), len(at.chat_message), list(counter.statements)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=200, help="messages in the long conversation (even)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        os.environ.update(
+            BILAN_DATABASE_URL=url, BILAN_DATA_DIR=str(Path(folder) / "data"), BILAN_TELEMETRY="false"
+        )
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BILAN_APP_PASSWORD", "BILAN_MODE"):
+            os.environ.pop(name, None)
+        os.chdir(REPO)
+
+        from bilan_core.db import get_engine
+
+        engine = get_engine(url)
+        short_id = seed_conversation(engine, turns=1, title="short")
+        long_id = seed_conversation(engine, turns=args.messages // 2, title="long")
+        counter = QueryCounter(engine)
+
+        rows = []
+        for label, conversation_id in (("2 messages", short_id), (f"{args.messages} messages", long_id)):
+            figures = measure(conversation_id, counter, reruns=args.reruns, warmup=args.warmup)
+            rows.append((label, *figures))
+
+    print(f"Playground rerun, median of {args.reruns} (after {args.warmup} warm-up), SQLite, demo model")
+    print(f"{'conversation':<16}{'median ms':>11}{'queries/rerun':>15}{'chat messages shown':>22}")
+    for label, median_ms, queries, shown, _ in rows:
+        print(f"{label:<16}{median_ms:>11.1f}{queries:>15}{shown:>22}")
+    (_, short_ms, short_queries, _, _), (_, long_ms, long_queries, _, statements) = rows
+    print(f"time ratio long/short: {long_ms / short_ms:.2f}x; queries {long_queries} vs {short_queries}")
+    print(f"statements of one rerun ({rows[1][0]}): {'; '.join(statements)}")
+    verdict = "met" if long_ms < TARGET_MS and long_queries == short_queries else "NOT met"
+    print(f"target (< {TARGET_MS:.0f} ms, same query count for any length): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
