@@ -302,3 +302,44 @@ def test_two_visitors_never_share_chat_state(app_env):
     alice.run()
     assert [m.text[0].value for m in alice.chat_message[::2]] == ["alice's question"]
     assert len(list_conversations(app_env, user_id="Bob")) == 1
+
+
+def test_display_name_and_team_session_are_stored_with_turns_votes_and_conversation(app_env):
+    at = new_app().run()
+    at.text_input(key="identity_name_input").input("Ada").run()
+    at.text_input(key="identity_team_input").input("June review").run()
+    send(at, "hello team")
+    thumbs(at)[0].set_value(0).run()
+
+    [turn] = turns(app_env)
+    [vote] = votes(app_env)
+    [conversation] = list_conversations(app_env, user_id="Ada")
+    assert (turn.user_id, turn.team_session) == ("Ada", "June review")
+    assert (vote.user_id, vote.team_session, vote.value) == ("Ada", "June review", -1)
+    assert conversation.team_session == "June review"
+    assert (at.query_params["user"], at.query_params["team"]) == ("Ada", "June review")
+    assert list_conversations(app_env, user_id="anonymous") == []
+
+
+def everything_shown(node) -> str:
+    """Every value, label, placeholder and help text in an AppTest tree."""
+    texts = []
+    for name in ("value", "label", "placeholder", "help", "body"):
+        shown = getattr(node, name, None)
+        if shown is not None and not callable(shown):
+            texts.append(shown.to_string() if hasattr(shown, "to_string") else str(shown))
+    for child in getattr(node, "children", {}).values():
+        texts.append(everything_shown(child))
+    return " ".join(texts)
+
+
+def test_no_key_is_ever_shown_on_the_playground(app_env):
+    at = new_app().run()
+    send(at, "hello")
+    at.switch_page("pages/settings.py").run()
+    settings_page = everything_shown(at._tree)
+    assert "set (hidden)" in settings_page  # the walk sees the Settings tables
+    at.switch_page("pages/playground.py").run()
+    playground = everything_shown(at._tree)
+    assert DEFAULT_ANSWER in playground and "Your name" in playground  # the walk sees the page
+    assert "sk-test-dummy" not in playground + settings_page
