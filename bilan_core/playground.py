@@ -104,6 +104,15 @@ def load_chat(
     ]
 
 
+def validated_prompt(text: object) -> str:
+    """The submitted prompt, unchanged; ValueError when it is not text or has nothing but spaces."""
+    if not isinstance(text, str):
+        raise ValueError(f"a message must be text, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError("the message is empty: type something to send")
+    return text
+
+
 def chat_messages(
     entries: Sequence[ChatEntry], *, system_prompt: str | None, prompt: str
 ) -> list[dict[str, str]]:

@@ -16,7 +16,14 @@ from bilan_core.conversations import (
 from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
 from bilan_core.function_calling import describe_tool_call
 from bilan_core.markdown_text import escape_markdown
-from bilan_core.playground import ChatEntry, chat_messages, failure_text, figures_line, load_chat
+from bilan_core.playground import (
+    ChatEntry,
+    chat_messages,
+    failure_text,
+    figures_line,
+    load_chat,
+    validated_prompt,
+)
 from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
@@ -164,11 +171,11 @@ def chat_settings_sidebar() -> None:
 
 
 def conversation_actions(conversation_id: str) -> None:
-    rename_col, delete_col, _ = st.columns([1, 1, 6])
-    with rename_col.popover("✏️ Rename"):
+    rename_col, delete_col, _ = st.columns([1, 1, 4])
+    with rename_col.popover("✏️ Rename", width="stretch"):
         st.text_input("New title", key=RENAME_KEY, max_chars=200)
         st.button("Save title", key="playground_rename_save", on_click=renamed, args=(conversation_id,))
-    with delete_col.popover("🗑️ Delete"):
+    with delete_col.popover("🗑️ Delete", width="stretch"):
         st.write("Delete this conversation with all its answers and votes? This cannot be undone.")
         st.button(
             "Yes, delete it",
@@ -326,6 +333,11 @@ if not entries:
     st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
 
 st.chat_input("Ask something", key=PROMPT_INPUT_KEY, on_submit=prompt_submitted)
-prompt = st.session_state.pop(PENDING_PROMPT_KEY, None)
-if prompt:
-    send(prompt, entries, conversation_id)
+submitted = st.session_state.pop(PENDING_PROMPT_KEY, None)
+if submitted is not None:
+    try:
+        prompt = validated_prompt(submitted)
+    except ValueError as exc:
+        st.warning(f"Nothing was sent: {exc}.")  # our own fixed wording, no user text
+    else:
+        send(prompt, entries, conversation_id)

@@ -15,6 +15,7 @@ from bilan_core.conversations import list_conversations, start_conversation
 from bilan_core.db import get_engine
 from bilan_core.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
 from bilan_core.models import Turn, Vote
+from bilan_core.playground import validated_prompt
 from bilan_core.votes import cast_vote
 from tests.fixtures.openai_server import DEFAULT_ANSWER
 from tests.helpers import add_turn
@@ -343,3 +344,14 @@ def test_no_key_is_ever_shown_on_the_playground(app_env):
     playground = everything_shown(at._tree)
     assert DEFAULT_ANSWER in playground and "Your name" in playground  # the walk sees the page
     assert "sk-test-dummy" not in playground + settings_page
+
+
+def test_a_blank_message_is_not_sent_and_says_why(app_env, openai_server):
+    at = new_app().run()
+    send(at, "   \n  ")
+    assert turns(app_env) == [] and openai_server.chat_requests == []
+    [warning] = at.warning
+    assert warning.value == "Nothing was sent: the message is empty: type something to send."
+    with pytest.raises(ValueError, match="must be text"):
+        validated_prompt(None)
+    assert validated_prompt("  keep my spaces ") == "  keep my spaces "
