@@ -291,7 +291,7 @@ def exports(where: AnalyticsFilter) -> None:
 client = app_client()
 st.title("Analytics")
 restore_filters_from_url()
-for problem in st.session_state.get(PROBLEMS_KEY, []):
+for problem in st.session_state.pop(PROBLEMS_KEY, []):
     st.warning(escape_markdown(problem))
 
 try:

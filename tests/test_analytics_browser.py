@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A fresh server's first run imports pandas and Altair and reroutes through app.py: slow on a busy machine.
+WAIT_MS = 30_000
 CHART = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
 SCRIPT_COMMENT = "<script>window.__pwned = 1</script><b id='injected'>bold?</b> & more"
 
@@ -108,7 +110,7 @@ def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(WAIT_MS)
         yield context.new_page()
         browser.close()
 
@@ -117,18 +119,18 @@ def test_a_filtered_link_draws_charts_downloads_filtered_csv_and_shows_html_as_t
     page: Page, app_url: str, tmp_path: Path
 ) -> None:
     page.goto(f"{app_url}/analytics?model=gpt-4o")
-    expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+    expect(page.get_by_role("heading", name="Analytics")).to_be_visible(timeout=WAIT_MS)
     votes = page.get_by_test_id("stMetric").filter(has_text="Votes")
-    expect(votes.get_by_test_id("stMetricValue")).to_have_text("2")
+    expect(votes.get_by_test_id("stMetricValue")).to_have_text("2", timeout=WAIT_MS)
     page.locator(CHART).first.wait_for(state="attached")
-    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(8)
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(8, timeout=WAIT_MS)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
     details = page.get_by_test_id("stExpander").filter(has_text="prompt and answer").first
     details.click()
-    expect(details.get_by_text(SCRIPT_COMMENT, exact=True)).to_be_visible()
+    expect(details.get_by_text(SCRIPT_COMMENT, exact=True)).to_be_visible(timeout=WAIT_MS)
     answer = "<img src=x onerror='window.__pwned = 2'> answer 0"
-    expect(details.get_by_text(answer, exact=True)).to_be_visible()
+    expect(details.get_by_text(answer, exact=True)).to_be_visible(timeout=WAIT_MS)
     assert page.locator("#injected").count() == 0
     assert page.evaluate("window.__pwned") is None
 
