@@ -277,11 +277,12 @@ THUMBS = {1: "👍", -1: "👎"}
 
 
 def rating_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The results as the rating table shows them: the vote as 👍/👎 text (None when not rated)."""
+    """The results as the rating table shows them: the vote as 👍/👎 text, rating columns first."""
     table = results.drop(columns=["metadata"]).copy()
     thumbs = [THUMBS.get(int(value)) if pd.notna(value) else None for value in results["vote"]]
     table["vote"] = pd.Series(thumbs, index=table.index, dtype=object)
-    return table
+    first = ["position", "prompt", "response", "vote", "comment"]
+    return table[[*first, *(column for column in table.columns if column not in first)]]
 
 
 def apply_ratings(

@@ -209,7 +209,13 @@ def show_leaderboard(client: Bilan) -> None:
             f"Not enough votes yet: ratings settle once a variant has {board.min_votes} rated votes "
             "(BILAN_LEADERBOARD_MIN_VOTES). The figures below are provisional."
         )
-    st.dataframe(board.ratings[RATING_COLUMNS], hide_index=True, width="stretch")
+    whole = st.column_config.NumberColumn(format="%.0f")
+    st.dataframe(
+        board.ratings[RATING_COLUMNS],
+        hide_index=True,
+        width="stretch",
+        column_config={"rating": whole, "ci_low": whole, "ci_high": whole},
+    )
     st.altair_chart(rating_intervals_chart(board.ratings), width="stretch")
     st.subheader("Head to head")
     st.altair_chart(win_rate_chart(board.win_rates), width="stretch")
@@ -217,7 +223,12 @@ def show_leaderboard(client: Bilan) -> None:
     st.caption(
         "Exact two-sided binomial test on the decisive votes of each pair (ties and 'both bad' left out)."
     )
-    st.dataframe(board.pairs, hide_index=True, width="stretch")
+    st.dataframe(
+        board.pairs,
+        hide_index=True,
+        width="stretch",
+        column_config={"p_value": st.column_config.NumberColumn(format="%.4f")},
+    )
 
 
 client = app_client()
