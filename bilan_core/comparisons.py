@@ -230,27 +230,6 @@ def comparisons_version(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> t
     return int(count), int(newest or 0)
 
 
-def recent_comparisons(
-    engine: Engine, *, user_id: str | None = None, limit: int = 50, project_id: int = LOCAL_PROJECT
-) -> pd.DataFrame:
-    """The newest decided comparisons, with their labels, winner and comment."""
-    statement = select(
-        Comparison.id,
-        Comparison.label_a,
-        Comparison.label_b,
-        Comparison.winner,
-        Comparison.comment,
-        Comparison.prompt,
-        Comparison.decided_ms,
-    ).where(col(Comparison.project_id) == project_id, col(Comparison.winner).is_not(None))
-    if user_id is not None:
-        statement = statement.where(col(Comparison.user_id) == user_id)
-    with Session(engine) as session:
-        rows = session.exec(statement.order_by(col(Comparison.decided_ms).desc()).limit(limit)).all()
-    columns = ["id", "label_a", "label_b", "winner", "comment", "prompt", "decided_ms"]
-    return pd.DataFrame(rows, columns=columns)
-
-
 @dataclass(frozen=True)
 class SidePiece:
     """One event of a streamed comparison: a piece of one side's answer, or the end of that side."""

@@ -302,3 +302,27 @@ def test_the_module_level_batch_functions(sqlite_url: str, openai_server, tmp_pa
     with pytest.raises(ValueError, match="concurrency must be"):
         bilan_core.run_batch_file(str(path), concurrency=0)
     bilan_core.get_client().close()
+
+
+def test_a_run_stopped_and_resumed_on_postgresql(postgres_url: str, openai_server) -> None:
+    settings = load_settings(
+        database_url=postgres_url,
+        user_id="alice",
+        openai_base_url=openai_server.base_url,
+        openai_api_key="k",
+        max_retries=0,
+    )
+    client = Bilan(settings)
+    run = start_batch(
+        client, file_name="p.txt", data=prompts_txt(6), options=BatchOptions(model="gpt-4o", concurrency=1)
+    )
+    stop = threading.Event()
+    halfway = run_batch(client, run.id, on_progress=lambda p: stop.set() if p.done >= 3 else None, stop=stop)
+    assert (halfway.status, halfway.succeeded) == ("interrupted", 3)
+    final = run_batch(client, run.id)
+    assert (final.status, final.succeeded, final.failed) == ("completed", 6, 0)
+    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    assert results["prompt_id"].nunique() == 6 and len(openai_server.chat_requests) == 6
+    assert apply_ratings(client, results, {0: {"vote": "👍", "comment": "good"}}) == []
+    assert rating_table(batch_results(client.engine, run_id=run.id, user_id="alice"))["vote"][0] == "👍"
+    client.close()
