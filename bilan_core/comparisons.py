@@ -14,6 +14,7 @@ import random
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 MAX_PROMPT_CHARS = 100_000
 MAX_LABEL_CHARS = 400
+MAX_VERSION_CHARS = 200
 SIDES = ("a", "b")
 # What a verdict says about each side on its own, as 👍 (1) / 👎 (-1) votes on the two turns.
 IMPLIED_VOTES: dict[str, tuple[int | None, int | None]] = {
@@ -56,10 +58,10 @@ class Variant:
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError("a variant needs a model name")
-        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be between 0 and 2, got {self.temperature}")
-        if self.label is not None and not 0 < len(self.label.strip()) <= MAX_LABEL_CHARS:
-            raise ValueError(f"a variant label must be 1 to {MAX_LABEL_CHARS} characters")
+        _check_temperature(self.temperature)
+        _check_text("system_prompt", self.system_prompt, MAX_PROMPT_CHARS)
+        _check_text("prompt_version", self.prompt_version, MAX_VERSION_CHARS)
+        _check_text("label", self.label, MAX_LABEL_CHARS)
 
     @property
     def display_label(self) -> str:
@@ -83,6 +85,20 @@ class Variant:
     def as_dict(self) -> dict[str, Any]:
         """The variant as stored in the comparison row."""
         return asdict(self) | {"label": self.display_label}
+
+
+def _check_temperature(value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+        raise ValueError(f"temperature must be a number from 0 to 2, got {value!r}")
+
+
+def _check_text(name: str, value: object, limit: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ValueError(f"a variant's {name} must be non-empty text of at most {limit:,} characters")
 
 
 def variant_from_dict(values: dict[str, Any]) -> Variant:
@@ -403,12 +419,13 @@ def compare(
     comparison = start_comparison(client, prompt, variant_a, variant_b, blind=blind, rng=rng)
     texts: dict[str, list[str]] = {side: [] for side in SIDES}
     prompt_ids: dict[str, str] = {}
-    for piece in stream_comparison(client, comparison.id, max_tokens=max_tokens):
-        if piece.error is not None:
-            raise piece.error
-        texts[piece.side].append(piece.text)
-        if piece.prompt_id:
-            prompt_ids[piece.side] = piece.prompt_id
+    with closing(stream_comparison(client, comparison.id, max_tokens=max_tokens)) as pieces:
+        for piece in pieces:
+            if piece.error is not None:
+                raise piece.error
+            texts[piece.side].append(piece.text)
+            if piece.prompt_id:
+                prompt_ids[piece.side] = piece.prompt_id
     variants = side_variants(comparison)
     return ComparisonResult(
         comparison_id=comparison.id,

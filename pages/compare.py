@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError
@@ -58,9 +60,10 @@ def variant_editor(number: int) -> None:
 
 def variant_from_editor(number: int) -> Variant:
     state = st.session_state
+    system = state.get(f"compare_system_{number}") or ""
     return Variant(
         model=state[f"compare_model_{number}"],
-        system_prompt=state.get(f"compare_system_{number}") or None,
+        system_prompt=system if system.strip() else None,
         temperature=state[f"compare_temperature_{number}"],
         prompt_version=(state.get(f"compare_version_{number}") or "").strip() or None,
     )
@@ -94,12 +97,14 @@ def run_comparison(client: Bilan) -> None:
     texts = dict.fromkeys(SIDES, "")
     errors: dict[str, str] = {}
     # Both sides arrive interleaved from one iterator, so each column's text grows as its pieces come.
-    for piece in stream_comparison(client, comparison.id):
-        if piece.error is not None:
-            errors[piece.side] = str(piece.error)
-        elif piece.text:
-            texts[piece.side] += piece.text
-            slots[piece.side].markdown(texts[piece.side])
+    # closing(): a rerun (a click elsewhere) stops both sides at once, their turns kept as cancelled.
+    with closing(stream_comparison(client, comparison.id)) as pieces:
+        for piece in pieces:
+            if piece.error is not None:
+                errors[piece.side] = str(piece.error)
+            elif piece.text:
+                texts[piece.side] += piece.text
+                slots[piece.side].markdown(texts[piece.side])
     st.session_state[ERRORS_KEY] = {comparison.id: errors}
     st.rerun()
 

@@ -205,7 +205,11 @@ def test_bad_preferences_are_refused_clearly(client: Bilan) -> None:
         ("Hi", "gpt-4o", {"model": "gpt-4o", "colour": "red"}, "unknown variant field"),
         ("Hi", "gpt-4o", 42, "a variant is a Variant, a model name or a dict"),
         ("Hi", "gpt-4o", {"model": " "}, "a variant needs a model name"),
-        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "temperature": 3.0}, "temperature must be between 0 and 2"),
+        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "temperature": 3.0}, "a number from 0 to 2, got 3.0"),
+        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "temperature": "hot"}, "temperature must be a number"),
+        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "prompt_version": "v" * 201}, "prompt_version must be"),
+        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "system_prompt": 7}, "system_prompt must be non-empty"),
+        ("Hi", "gpt-4o", {"model": "gpt-4o-mini", "label": " "}, "label must be non-empty text"),
     ],
 )
 def test_bad_comparisons_are_refused_and_store_nothing(
