@@ -95,7 +95,7 @@ def start_from_form(client: Bilan) -> str | None:
             model=state[MODEL_KEY],
             concurrency=int(state[CONCURRENCY_KEY]),
             temperature=state[TEMPERATURE_KEY],
-            system_prompt=state.get(SYSTEM_KEY) or None,
+            system_prompt=system if (system := state.get(SYSTEM_KEY) or "").strip() else None,
         )
         if upload is not None:
             run = start_batch(client, file_name=upload.name, data=upload.getvalue(), options=options)
