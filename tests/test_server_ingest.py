@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bilan_core.keys import create_key
 from bilan_core.models import Conversation, Event, Turn, Vote
+from bilan_core.server.app import create_app
+from bilan_core.settings import load_settings
 from bilan_core.stats import VoteFilter, compute_stats
 
 pytestmark = pytest.mark.postgres
@@ -294,6 +297,8 @@ def test_unpaired_surrogate_escape_is_an_event_error_not_a_crash(server_project)
         (b"42", "body must be an array"),
         (b'{"events": {"a": 1}}', '"events" must be an array'),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'[{"eventId": "n", "properties": {"x": NaN}}]', "NaN is not a JSON value"),
+        (b'{"eventId": "n", "timestamp": -Infinity}', "-Infinity is not a JSON value"),
     ],
 )
 def test_malformed_bodies_get_400_with_a_clear_error(server_project, raw, fragment):
@@ -337,3 +342,25 @@ def test_projects_are_isolated(server_project):
     assert (theirs["positive_votes"], theirs["negative_votes"]) == (0, 1)
     listed = server_project.client.get("/api/events", headers=server_project.headers(other.key)).json()
     assert [e["properties"]["value"] for e in listed["events"]] == [-1]
+
+
+def test_a_server_on_sqlite_maps_events_the_same_way(sqlite_url):
+    app = create_app(load_settings(database_url=sqlite_url, rate_limit=0))
+    key = create_key(app.state.engine, project="trial").key
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        first = client.post("/api/events", json={"events": EXAMPLES}, headers=headers).json()
+        again = client.post("/api/events", json=EXAMPLES[:3], headers=headers).json()
+    assert first["stats"] == {"processed": 10, "skipped": 0, "errors": 0, "total": 10}
+    assert again["stats"] == {"processed": 0, "skipped": 3, "errors": 0, "total": 3}
+    engine = app.state.engine
+    assert count(engine, Event) == 10
+    turns = {t.prompt_id: (t.status, t.response, t.latency_ms) for t in rows(engine, Turn)}
+    assert turns == {
+        TURN_ID: ("ok", "4", pytest.approx(1.0)),
+        "turn_1795464938986_qyrf": ("error", None, 0.0),
+    }
+    [vote] = rows(engine, Vote)
+    assert (vote.prompt_id, vote.value, vote.comment) == (TURN_ID, 1, "correct")
+    [conversation] = rows(engine, Conversation)
+    assert (conversation.status, conversation.ended_ms) == ("completed", 1795464939055)

@@ -8,9 +8,23 @@ re-send a batch safely. Rows are written in key order so concurrent requests do 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    case,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from bilan_core.conversations import clean_title
 from bilan_core.models import Conversation, Event, Turn, Vote
@@ -44,6 +58,40 @@ VOTES: Table = Vote.__table__  # type: ignore[attr-defined]
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
 TURN_COLUMNS = [column.name for column in TURNS.columns if column.name != "id"]
+EVENT_COLUMNS = (
+    "project_id",
+    "event_id",
+    "event_type",
+    "user_id",
+    "conversation_id",
+    "timestamp_ms",
+    "properties",
+    "prompt_text",
+    "ai_response",
+)
+VOTE_COLUMNS = (
+    "project_id",
+    "prompt_id",
+    "user_id",
+    "value",
+    "comment",
+    "team_session",
+    "model",
+    "prompt_version",
+    "created_ms",
+    "updated_ms",
+)
+CONVERSATION_COLUMNS = (
+    "project_id",
+    "conversation_id",
+    "user_id",
+    "title",
+    "team_session",
+    "status",
+    "created_ms",
+    "updated_ms",
+    "ended_ms",
+)
 TURN_KEEP_IF_NULL = [
     name
     for name in TURN_COLUMNS
@@ -79,15 +127,49 @@ def _first_of_each_id(accepted: list[Accepted]) -> list[Accepted]:
     return sorted(seen.values(), key=lambda item: item.event.eventId)
 
 
-def _least(connection: Connection, *values: Any) -> Any:
-    return func.least(*values) if connection.dialect.name == "postgresql" else func.min(*values)
+def _least(dialect: str, *values: Any) -> Any:
+    return func.least(*values) if dialect == "postgresql" else func.min(*values)
 
 
-def _greatest(connection: Connection, *values: Any) -> Any:
-    return func.greatest(*values) if connection.dialect.name == "postgresql" else func.max(*values)
+def _greatest(dialect: str, *values: Any) -> Any:
+    return func.greatest(*values) if dialect == "postgresql" else func.max(*values)
+
+
+@cache
+def _insert_from(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
+    """An ``INSERT … ON CONFLICT``-able statement taking its rows from ``_rows_parameters``.
+
+    On PostgreSQL the rows travel as one JSON parameter that ``json_to_recordset`` expands: one small
+    statement whatever the batch size. (A multi-row VALUES list costs the driver a parse of thousands
+    of parameters; an executemany costs one statement per row.) Elsewhere it is an executemany.
+    Statements are built once per table and dialect.
+    """
+    statement = insert_for(dialect, table)
+    if dialect != "postgresql":
+        return statement
+    source = (
+        func.json_to_recordset(bindparam("batch_rows", type_=JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(name="batch", with_types=True)
+    )
+    return statement.from_select(list(names), select(*(source.c[name] for name in names)))
+
+
+def _rows_parameters(connection: Connection, rows: list[dict[str, Any]]) -> Any:
+    return {"batch_rows": rows} if connection.dialect.name == "postgresql" else rows
+
+
+@cache
+def _events_statement(dialect: str) -> Any:
+    return (
+        _insert_from(dialect, EVENTS, EVENT_COLUMNS)
+        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
+        .returning(EVENTS.c.event_id)
+    )
 
 
 def _insert_events(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
+    """Insert the events not stored yet; the eventIds that were new."""
     if not items:
         return set()
     rows = [
@@ -104,12 +186,8 @@ def _insert_events(connection: Connection, project_id: int, items: list[Accepted
         }
         for item in items
     ]
-    statement = (
-        insert_for(connection.dialect.name, EVENTS)
-        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
-        .returning(EVENTS.c.event_id)
-    )
-    return set(connection.execute(statement, rows).scalars().all())
+    statement = _events_statement(connection.dialect.name)
+    return set(connection.execute(statement, _rows_parameters(connection, rows)).scalars())
 
 
 def _json_of_type(value: object, kind: type) -> Any:
@@ -188,17 +266,20 @@ def _upsert_turns(connection: Connection, project_id: int, items: list[Accepted]
         row["model"] = row["model"] or UNKNOWN_MODEL
         row["status"] = row["status"] or PENDING
         rows.append(row)
-    statement = insert_for(connection.dialect.name, TURNS)
+    connection.execute(_turns_statement(connection.dialect.name), _rows_parameters(connection, rows))
+    return set(merged)
+
+
+@cache
+def _turns_statement(dialect: str) -> Any:
+    statement = _insert_from(dialect, TURNS, tuple(TURN_COLUMNS))
     new = statement.excluded
     changes: dict[str, Any] = {name: func.coalesce(new[name], TURNS.c[name]) for name in TURN_KEEP_IF_NULL}
     changes["user_id"] = new.user_id
     changes["model"] = case((new.model == UNKNOWN_MODEL, TURNS.c.model), else_=new.model)
     changes["status"] = case((new.status == PENDING, TURNS.c.status), else_=new.status)
-    changes["created_ms"] = _least(connection, TURNS.c.created_ms, new.created_ms)
-    connection.execute(
-        statement.on_conflict_do_update(index_elements=["project_id", "prompt_id"], set_=changes), rows
-    )
-    return set(merged)
+    changes["created_ms"] = _least(dialect, TURNS.c.created_ms, new.created_ms)
+    return statement.on_conflict_do_update(index_elements=["project_id", "prompt_id"], set_=changes)
 
 
 def _apply_votes(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
@@ -219,21 +300,7 @@ def _apply_votes(connection: Connection, project_id: int, items: list[Accepted])
         if item.event.eventType == VOTE_CLEARED
     ]
     if casts:
-        statement = insert_for(connection.dialect.name, VOTES)
-        new = statement.excluded
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["project_id", "prompt_id", "user_id"],
-                set_={
-                    "value": new.value,
-                    "comment": new.comment,
-                    "team_session": new.team_session,
-                    "updated_ms": new.updated_ms,
-                },
-                where=VOTES.c.updated_ms <= new.updated_ms,
-            ),
-            casts,
-        )
+        connection.execute(_votes_statement(connection.dialect.name), _rows_parameters(connection, casts))
     if clears:
         connection.execute(
             delete(VOTES).where(
@@ -245,6 +312,22 @@ def _apply_votes(connection: Connection, project_id: int, items: list[Accepted])
             clears,
         )
     return {row["prompt_id"] for row in casts}
+
+
+@cache
+def _votes_statement(dialect: str) -> Any:
+    statement = _insert_from(dialect, VOTES, VOTE_COLUMNS)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["project_id", "prompt_id", "user_id"],
+        set_={
+            "value": new.value,
+            "comment": new.comment,
+            "team_session": new.team_session,
+            "updated_ms": new.updated_ms,
+        },
+        where=VOTES.c.updated_ms <= new.updated_ms,
+    )
 
 
 def _vote_row(project_id: int, item: Accepted) -> dict[str, Any]:
@@ -267,18 +350,19 @@ def _label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) 
     """Copy model and prompt version from turns onto their votes (votes may arrive first)."""
     if not prompt_ids:
         return
-    of_vote = and_(TURNS.c.project_id == VOTES.c.project_id, TURNS.c.prompt_id == VOTES.c.prompt_id)
     connection.execute(
         update(VOTES)
         .where(
             VOTES.c.project_id == project_id,
             VOTES.c.prompt_id.in_(sorted(prompt_ids)),
-            exists(select(TURNS.c.id).where(of_vote)),
+            TURNS.c.project_id == project_id,
+            TURNS.c.prompt_id == VOTES.c.prompt_id,
+            or_(
+                VOTES.c.model.is_distinct_from(TURNS.c.model),
+                VOTES.c.prompt_version.is_distinct_from(TURNS.c.prompt_version),
+            ),
         )
-        .values(
-            model=select(TURNS.c.model).where(of_vote).scalar_subquery(),
-            prompt_version=select(TURNS.c.prompt_version).where(of_vote).scalar_subquery(),
-        )
+        .values(model=TURNS.c.model, prompt_version=TURNS.c.prompt_version)
     )
 
 
@@ -332,20 +416,22 @@ def _upsert_conversations(connection: Connection, project_id: int, items: list[A
         }
         for conversation_id, fields in sorted(merged.items())
     ]
-    statement = insert_for(connection.dialect.name, CONVERSATIONS)
+    connection.execute(_conversations_statement(connection.dialect.name), _rows_parameters(connection, rows))
+
+
+@cache
+def _conversations_statement(dialect: str) -> Any:
+    statement = _insert_from(dialect, CONVERSATIONS, CONVERSATION_COLUMNS)
     new = statement.excluded
     table = CONVERSATIONS.c
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["project_id", "conversation_id"],
-            set_={
-                "title": func.coalesce(new.title, table.title),
-                "team_session": func.coalesce(new.team_session, table.team_session),
-                "created_ms": _least(connection, table.created_ms, new.created_ms),
-                "updated_ms": _greatest(connection, table.updated_ms, new.updated_ms),
-                "status": case((new.ended_ms.is_(None), table.status), else_=new.status),
-                "ended_ms": func.coalesce(new.ended_ms, table.ended_ms),
-            },
-        ),
-        rows,
+    return statement.on_conflict_do_update(
+        index_elements=["project_id", "conversation_id"],
+        set_={
+            "title": func.coalesce(new.title, table.title),
+            "team_session": func.coalesce(new.team_session, table.team_session),
+            "created_ms": _least(dialect, table.created_ms, new.created_ms),
+            "updated_ms": _greatest(dialect, table.updated_ms, new.updated_ms),
+            "status": case((new.ended_ms.is_(None), table.status), else_=new.status),
+            "ended_ms": func.coalesce(new.ended_ms, table.ended_ms),
+        },
     )

@@ -41,7 +41,7 @@ class Accepted:
 def parse_body(raw: bytes) -> list[Any]:
     """The list of raw events in a body (array, ``{"events": [...]}`` or one event)."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
     if isinstance(body, list):
@@ -59,6 +59,11 @@ def parse_body(raw: bytes) -> list[Any]:
             413, f"a request may carry at most {MAX_BATCH_EVENTS:,} events, this one has {len(items):,}"
         )
     return items
+
+
+def _refuse_constant(name: str) -> None:
+    # Python's json accepts NaN and Infinity; JSON (and PostgreSQL's json type) does not.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def needs_text_check(raw: bytes) -> bool:

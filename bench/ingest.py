@@ -1,0 +1,302 @@
+"""Server ingestion: sustained events/s into PostgreSQL from concurrent clients, and one vote's round trip.
+
+A real ``python -m bilan_core serve`` (uvicorn) runs on 127.0.0.1 against a fresh PostgreSQL database
+made for this run (dropped at the end). Clients post pre-encoded ``{"events": [...]}`` bodies over
+keep-alive connections, so the figures measure the server, not the clients' JSON encoding. The event
+mix is what a chat app sends: per turn a ``turn_started``, a ``turn_completed`` and a ``vote_cast``.
+Each phase runs for a fixed time; the stored rows are counted afterwards to check nothing was lost.
+
+Run: ``/work/venv/bin/python -m bench.ingest`` (from the repository root; PostgreSQL on 127.0.0.1:5432).
+Targets on a 2-core machine: ≥ 10,000 events/s with batches, single vote p99 < 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+import httpx2
+import psycopg
+
+from bilan_core.db import dispose_engines, get_engine
+from bilan_core.keys import create_key
+
+ADMIN_DSN = os.environ.get("BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+T0 = 1_800_000_000_000
+EVENTS_TARGET = 10_000.0
+P99_TARGET_MS = 20.0
+VOTE_WARM_UP = 50
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new PostgreSQL database for this run, dropped afterwards."""
+    name = f"bilan_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        dispose_engines()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(database_url: str, workers: int) -> Iterator[str]:
+    """``python -m bilan_core serve`` on a free loopback port (rate limit off); yields its URL."""
+    port = free_port()
+    env = dict(os.environ, BILAN_DATABASE_URL=database_url, BILAN_RATE_LIMIT="0")
+    command = [sys.executable, "-m", "bilan_core", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Return once ``/health`` answers 200; fail if the server exits first."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"the server exited: {output}")
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not become healthy in 30 s")
+
+
+def turn_events(client: str, turn: int) -> list[dict[str, object]]:
+    """The three events of one answered and rated turn."""
+    turn_id = f"turn_{client}_{turn}"
+    at = T0 + turn * 10
+    base = {"userId": f"user_{turn % 50}"}
+    return [
+        {
+            **base,
+            "eventId": f"evt_{turn_id}_s",
+            "eventType": "turn_started",
+            "timestamp": at,
+            "properties": {"turnId": turn_id, "startedAt": at, "model": "gpt-4o", "conversation_id": "c1"},
+            "promptText": "What is the capital of France?",
+        },
+        {
+            **base,
+            "eventId": f"evt_{turn_id}_c",
+            "eventType": "turn_completed",
+            "timestamp": at + 800,
+            "properties": {
+                "turnId": turn_id,
+                "status": "success",
+                "responseTime": 0.8,
+                "prompt_tokens": 12,
+                "completion_tokens": 9,
+                "conversation_id": "c1",
+            },
+            "aiResponse": "Paris is the capital of France.",
+        },
+        {
+            **base,
+            "eventId": f"evt_{turn_id}_v",
+            "eventType": "vote_cast",
+            "timestamp": at + 5000,
+            "properties": {"turn_id": turn_id, "value": 1 if turn % 4 else -1, "comment": "clear"},
+        },
+    ]
+
+
+def bodies(client: str, batch: int, events: int) -> list[bytes]:
+    """``events`` events of one client cut into request bodies of ``batch`` events."""
+    stream = [event for turn in range(events // 3 + 1) for event in turn_events(client, turn)][:events]
+    return [
+        json.dumps({"events": stream[start : start + batch]}).encode()
+        for start in range(0, len(stream), batch)
+    ]
+
+
+@dataclass
+class Sustained:
+    """One throughput phase's outcome."""
+
+    batch: int
+    events: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        """Events stored per second."""
+        return self.events / self.seconds
+
+
+def sustained(url: str, key: str, *, batch: int, clients: int, seconds: float, tag: str) -> Sustained:
+    """``clients`` threads post batches back to back for ``seconds``; events stored per second."""
+    per_client = int(60_000 * seconds / clients) // batch * batch + batch
+    prepared = [bodies(f"{tag}-{c}", batch, per_client) for c in range(clients)]
+    stored = [0] * clients
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    start_line = threading.Barrier(clients + 1)
+    stop_at = [float("inf")]
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            post_until_stopped(index)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+            start_line.abort()
+
+    def post_until_stopped(index: int) -> None:
+        with http_client(url, key, 60) as http:
+            http.get("/health")
+            start_line.wait()
+            for body in prepared[index]:
+                if time.perf_counter() >= stop_at[0]:
+                    break
+                began = time.perf_counter()
+                reply = http.post("/api/events", content=body, headers={"Content-Type": "application/json"})
+                latencies[index].append(time.perf_counter() - began)
+                reply.raise_for_status()
+                stats = reply.json()["stats"]
+                if stats["errors"] or stats["skipped"]:
+                    raise RuntimeError(f"unexpected reply stats {stats}")
+                stored[index] += stats["processed"]
+            else:
+                raise RuntimeError("a client ran out of prepared events; raise per_client")
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    with suppress(threading.BrokenBarrierError):
+        start_line.wait()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"a client failed: {failures[0]!r}") from failures[0]
+    elapsed = time.perf_counter() - began
+    return Sustained(batch, sum(stored), elapsed, [value for one in latencies for value in one])
+
+
+def vote_round_trips(url: str, key: str, count: int) -> list[float]:
+    """Seconds per POST of one ``vote_cast`` event (a new vote each time), after a warm-up."""
+    results = []
+    with http_client(url, key, 10) as http:
+        for index in range(count + VOTE_WARM_UP):
+            event = {
+                "eventId": f"evt_single_{index}",
+                "eventType": "vote_cast",
+                "timestamp": T0 + index,
+                "userId": "alice",
+                "properties": {"turn_id": f"turn_single_{index}", "value": 1, "comment": "good"},
+            }
+            body = json.dumps({"events": [event]}).encode()
+            began = time.perf_counter()
+            reply = http.post("/api/events", content=body, headers={"Content-Type": "application/json"})
+            elapsed = time.perf_counter() - began
+            if reply.status_code != 200 or reply.json()["stats"]["processed"] != 1:
+                raise RuntimeError(f"single vote refused: {reply.status_code} {reply.text[:200]}")
+            if index >= VOTE_WARM_UP:
+                results.append(elapsed)
+    return results
+
+
+def http_client(url: str, key: str, timeout: float) -> httpx2.Client:
+    """A keep-alive client (default settings, as an app would have) that sends the key."""
+    return httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
+def stored_rows(database_url: str) -> dict[str, int]:
+    """Rows in events, turns and votes."""
+    with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as connection:
+        return {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            for table in ("events", "turns", "votes")
+        }
+
+
+def report(phases: dict[int, Sustained], clients: int, votes: list[float]) -> None:
+    """Print each phase's rate and latencies, their ratios to the targets and to each other."""
+    for batch, phase in phases.items():
+        print(
+            f"{clients} clients, batches of {batch:>4}: {phase.events:>7,} events in {phase.seconds:.1f} s"
+            f" = {phase.rate:>6,.0f} events/s (ratio to target {phase.rate / EVENTS_TARGET:.2f});"
+            f" request p50 {percentile(phase.latencies, 0.5) * 1000:.0f} ms,"
+            f" p99 {percentile(phase.latencies, 0.99) * 1000:.0f} ms"
+        )
+    print(f"batches of 1000 vs 100: {phases[1000].rate / phases[100].rate:.2f}x the events/s")
+    p50, p99 = percentile(votes, 0.5) * 1000, percentile(votes, 0.99) * 1000
+    print(
+        f"single vote round trip ({len(votes)} sequential POSTs): p50 {p50:.1f} ms, p99 {p99:.1f} ms,"
+        f" mean {statistics.fmean(votes) * 1000:.1f} ms (p99 ratio to the {P99_TARGET_MS:.0f} ms target:"
+        f" {p99 / P99_TARGET_MS:.2f})"
+    )
+
+
+def main() -> None:
+    """Run every phase against one server and print the figures and their ratios to the targets."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput phase")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--votes", type=int, default=1000, help="single-vote round trips to time")
+    args = parser.parse_args()
+    sent = 0
+    with fresh_database() as database_url:
+        key = create_key(get_engine(database_url), project="bench").key
+        dispose_engines()
+        with served(database_url, args.workers) as url:
+            print(f"python -m bilan_core serve --workers {args.workers} on PostgreSQL; {os.cpu_count()} CPUs")
+            phases = {}
+            for batch in (100, 1000):
+                warm = sustained(url, key, batch=batch, clients=args.clients, seconds=1.0, tag=f"warm{batch}")
+                phases[batch] = sustained(
+                    url, key, batch=batch, clients=args.clients, seconds=args.seconds, tag=f"run{batch}"
+                )
+                sent += warm.events + phases[batch].events
+            votes = vote_round_trips(url, key, args.votes)
+            sent += args.votes + VOTE_WARM_UP
+        rows = stored_rows(database_url)
+    report(phases, args.clients, votes)
+    stored = f"{rows['events']:,} events ({sent:,} sent), {rows['turns']:,} turns, {rows['votes']:,} votes"
+    print(f"rows stored: {stored}")
+    if rows["events"] != sent:
+        raise SystemExit(f"{sent - rows['events']} events were lost")
+
+
+if __name__ == "__main__":
+    main()
