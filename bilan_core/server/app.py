@@ -16,6 +16,7 @@ from bilan_core.server.ratelimit import RateLimiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_stats import router as stats_router
+from bilan_core.server.statistics import StatisticsKeeper
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.version import __version__
 from bilan_core.wire import RequestBody
@@ -33,6 +34,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(rate=settings.rate_limit, burst=settings.rate_limit_burst)
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.prices = price_table(settings.prices)
+    app.state.statistics = StatisticsKeeper(app.state.engine)
     app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Is the server up")
     app.include_router(events_router)

@@ -35,9 +35,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
-    return ingest(
+    reply = ingest(
         engine_of(request), project_id=project_id, items=parse_body(raw), check_text=needs_text_check(raw)
     )
+    request.app.state.statistics.stored(reply.stats.processed)
+    return reply
 
 
 @router.post(
