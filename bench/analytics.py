@@ -107,13 +107,16 @@ def measure(url: str) -> dict[str, Any]:
     view_totals = {name: sum(page_queries(client, where).values()) for name, where in views.items()}
     view_totals["30 d, comment search"] = sum(page_queries(client, default, search="wrong").values())
     render = first_render(url)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "first": first,
         "warm_median": {name: statistics.median(run[name] for run in runs) for name in first},
         "parts": dashboard_parts(client, default),
         "views": view_totals,
         "render": render,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb,
+        "exports": export_times(client, default),
+        "export_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -133,6 +136,15 @@ def dashboard_parts(client: Any, where: Any) -> dict[str, float]:
         "comment count": lambda: analytics.comment_count(engine, where),
     }
     return {name: timed(call)[0] for name, call in parts.items()}
+
+
+def export_times(client: Any, where: Any) -> dict[str, float]:
+    """The three downloads of the default view (made only when clicked), measured after the page's peak."""
+    from bilan_core.exports import EXPORT_KINDS, export_bytes
+
+    return {
+        kind: timed(lambda kind=kind: export_bytes(client.engine, kind, where))[0] for kind in EXPORT_KINDS
+    }
 
 
 def first_render(url: str) -> dict[str, float]:
@@ -195,6 +207,10 @@ def report(sizes: list[int], seeds: list[dict[str, Any]], results: list[dict[str
     print(row("rerun (cached)", [result["render"]["rerun (cached)"] for result in results]))
     print("peak memory of the measuring process [MB]")
     print(row("ru_maxrss (target < 500 MB)", [result["peak_mb"] for result in results], unit="MB"))
+    print("downloads of the default view, on click (not part of the render) [s]")
+    for kind in results[0]["exports"]:
+        print(row(kind, [result["exports"][kind] for result in results]))
+    print(row("peak memory after the downloads [MB]", [r["export_peak_mb"] for r in results], unit="MB"))
     biggest = results[-1]
     worst_view = max([sum(biggest["first"].values()), *biggest["views"].values()])
     verdicts = [
