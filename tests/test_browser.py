@@ -146,10 +146,21 @@ def rows(database_url: str, table: type[Turn] | type[Vote], **where: object) -> 
         return list(session.exec(statement).all())
 
 
+def open_app(page: Page, url: str) -> None:
+    """Open a page and wait until the script run is over (typing during the first run can be lost)."""
+    page.goto(url)
+    wait_until_idle(page)
+
+
+def wait_until_idle(page: Page) -> None:
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
 def ask(page: Page, prompt: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(prompt)
     box.press("Enter")
+    expect(page.get_by_label("Chat message from user").last).to_have_text(prompt)
 
 
 def assistant_text(page: Page) -> Callable[[], str]:
@@ -171,14 +182,13 @@ def wait_for_partial_answer(page: Page) -> None:
 
 def test_chat_stream_vote_comment_reload_then_analytics(page, app_url, app_db, openai_server):
     openai_server.configure(chunks=12, chunk_delay=0.12)
-    page.goto(f"{app_url}/?user=Browser%20Tester&team=e2e-session")
+    open_app(page, f"{app_url}/?user=Browser%20Tester&team=e2e-session")
     ask(page, "What is Bilan? <b>not bold</b>")
 
     wait_for_partial_answer(page)
     answer = page.get_by_label("Chat message from assistant").last
     expect(answer).to_contain_text(DEFAULT_ANSWER)
     expect(answer).to_contain_text("TTFT")
-    expect(page.get_by_label("Chat message from user").last).to_have_text("What is Bilan? <b>not bold</b>")
 
     answer.get_by_role("radio", name="Thumbs up").click()
     question = page.get_by_label("What made this response helpful?")
@@ -213,7 +223,7 @@ def test_chat_stream_vote_comment_reload_then_analytics(page, app_url, app_db, o
 
 def test_stop_keeps_the_partial_answer_which_can_be_rated(page, app_url, app_db, openai_server):
     openai_server.configure(chunks=60, chunk_delay=0.1)
-    page.goto(f"{app_url}/?user=Stopper")
+    open_app(page, f"{app_url}/?user=Stopper")
     ask(page, "Tell me a long story")
     wait_for_partial_answer(page)
     page.get_by_role("button", name="Stop").click()
@@ -235,7 +245,7 @@ def test_a_fresh_server_asks_for_the_password_even_on_a_direct_page_link(
     env = app_environment(sqlite_url, openai_server, BILAN_APP_PASSWORD="open-sesame")
     with streamlit_app(env, tmp_path / "streamlit.log") as url:
         # The very first run of the process: Streamlit's legacy pages/ mode would run the page file itself.
-        page.goto(f"{url}/compare")
+        open_app(page, f"{url}/compare")
         password = page.get_by_role("textbox", name="Password")
         expect(password).to_be_visible()
         expect(page.get_by_role("heading", name="Bilan")).to_be_visible()
