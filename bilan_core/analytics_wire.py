@@ -56,7 +56,8 @@ def frame_to_json(frame: pd.DataFrame) -> FrameJson:
 
 def _column(column: ColumnJson) -> pd.Series:
     if column.dtype.startswith("datetime64"):
-        return pd.to_datetime(pd.Series(column.values, dtype="object")).astype(column.dtype)
+        values = pd.Series(column.values, dtype="object")
+        return pd.to_datetime(values, format="ISO8601").astype(column.dtype)
     if column.dtype == "object":
         return pd.Series(column.values, dtype="object")
     return pd.Series(column.values, dtype=column.dtype)

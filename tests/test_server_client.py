@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bilan_core.analytics import AnalyticsFilter
-from bilan_core.analytics_wire import DASHBOARD_FRAMES, FrameJson, frame_from_json
+from bilan_core.analytics_wire import DASHBOARD_FRAMES, FrameJson, frame_from_json, frame_to_json
 from bilan_core.client import Bilan
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.default_client import init
@@ -24,6 +24,7 @@ from bilan_core.keys import create_key, revoke_key
 from bilan_core.models import Event, Turn, Vote
 from bilan_core.settings import load_settings
 from tests.fixtures.bilan_server import LiveServer
+from tests.test_app_helpers import clear_app_caches, new_app
 
 pytestmark = pytest.mark.postgres
 HOUR = 3_600_000
@@ -314,3 +315,63 @@ def test_refused_events_are_kept_as_failed_not_retried(server_project, live_serv
     finally:
         client.close()
     assert count_rows(server_project.engine, Event) == 0
+
+
+def analytics_page(monkeypatch, **env: str):
+    """The Analytics page rendered by AppTest with these settings: its metrics, captions and tables."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    clear_app_caches()
+    try:
+        at = new_app("pages/analytics.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return (
+            [(metric.label, metric.value, metric.delta) for metric in at.metric],
+            [caption.value for caption in at.caption],
+            [frame.value for frame in at.dataframe],
+        )
+    finally:
+        for name in env:
+            monkeypatch.delenv(name)
+        clear_app_caches()
+
+
+def test_the_analytics_page_shows_the_same_figures_in_server_mode(
+    both, server_project, live_server, monkeypatch
+):
+    local_page = analytics_page(
+        monkeypatch, BILAN_DATABASE_URL=server_project.engine.url.render_as_string(False)
+    )
+    server_page = analytics_page(
+        monkeypatch, BILAN_MODE="server", BILAN_ENDPOINT=live_server.url, BILAN_API_KEY=server_project.key
+    )
+    metrics, captions, frames = server_page
+    assert metrics == local_page[0]
+    assert len(metrics) >= 4 and any("10" in str(value) for _, value, _ in metrics)
+    # only the exports differ: in server mode they are made where the server's database is
+    local_captions = [
+        caption for caption in local_page[1] if not caption.startswith("With the filters above")
+    ]
+    assert captions == local_captions
+    assert len(frames) == len(local_page[2]) >= 1
+    for served, mine in zip(frames, local_page[2], strict=True):
+        if "When (UTC)" in mine:  # each store got the votes milliseconds apart
+            assert (served.pop("When (UTC)") - mine.pop("When (UTC)")).abs().max() < pd.Timedelta(seconds=5)
+        pd.testing.assert_frame_equal(served, mine)
+
+
+def test_frames_survive_json_with_their_dtypes():
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime([1_795_000_000_000, 1_795_000_000_994, None], unit="ms"),
+            "count": pd.Series([1, 2, 3], dtype="int64"),
+            "share": [0.5, float("nan"), 1.0],
+            "flag": [True, False, True],
+            "name": pd.Series(["a", None, "c"], dtype="str"),
+            "label": pd.Series(["x", None, "z"], dtype="object"),
+        }
+    )
+    wire = FrameJson.model_validate_json(frame_to_json(frame).model_dump_json())
+    pd.testing.assert_frame_equal(frame_from_json(wire), frame)
+    empty = pd.DataFrame(columns=["model", "votes"])
+    pd.testing.assert_frame_equal(frame_from_json(frame_to_json(empty)), empty)
