@@ -239,6 +239,32 @@ def test_stop_keeps_the_partial_answer_which_can_be_rated(page, app_url, app_db,
     assert (vote.value, vote.user_id) == (-1, "Stopper")
 
 
+def test_two_visitors_chatting_at_once_each_see_only_their_own_chat(browser, app_url, app_db, openai_server):
+    openai_server.configure(chunks=10, chunk_delay=0.1)
+    contexts = [browser.new_context() for _ in range(2)]
+    try:
+        alice, bob = (context.new_page() for context in contexts)
+        people = ("Alice", "Bob")
+        open_app(alice, f"{app_url}/?user=Alice")
+        open_app(bob, f"{app_url}/?user=Bob")
+        for page, prompt in ((alice, "Alice asks about apples"), (bob, "Bob asks about bananas")):
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill(prompt)
+            box.press("Enter")  # both answers stream at the same time
+        for page, mine, theirs in ((alice, "apples", "bananas"), (bob, "bananas", "apples")):
+            answer = page.get_by_label("Chat message from assistant")
+            expect(answer).to_contain_text(DEFAULT_ANSWER)
+            expect(answer).to_contain_text("TTFT")  # shown once the turn is recorded
+            expect(page.get_by_label("Chat message from user")).to_have_count(1)
+            expect(page.get_by_label("Chat message from user")).to_contain_text(mine)
+            expect(page.get_by_text(theirs)).to_have_count(0)
+        asked = {turn.user_id: turn.prompt_text for turn in rows(app_db, Turn) if turn.user_id in people}
+        assert asked == {"Alice": "Alice asks about apples", "Bob": "Bob asks about bananas"}
+    finally:
+        for context in contexts:
+            context.close()
+
+
 def test_a_fresh_server_asks_for_the_password_even_on_a_direct_page_link(
     page, tmp_path, sqlite_url, openai_server
 ):
