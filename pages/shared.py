@@ -45,7 +45,8 @@ def ensure_routed() -> None:
     Because this folder is named ``pages/``, Streamlit starts each process (and every AppTest run) in
     its legacy multipage mode, which runs ``pages/x.py`` without ``app.py`` — skipping the password —
     until the first ``st.navigation`` call. Turning that mode off and rerunning sends the run through
-    the router.
+    the router. So every page calls this (or ``app_client()``) before drawing anything, and reads
+    one-run triggers (a submitted chat message, a form submit) through callbacks: the rerun drops them.
     """
     if getattr(_router, "active", False) or _in_widget_callback():
         return
