@@ -355,3 +355,22 @@ def test_a_blank_message_is_not_sent_and_says_why(app_env, openai_server):
     with pytest.raises(ValueError, match="must be text"):
         validated_prompt(None)
     assert validated_prompt("  keep my spaces ") == "  keep my spaces "
+
+
+def test_new_chat_starts_an_empty_conversation_and_a_blank_title_is_refused(app_env):
+    at = new_app().run()
+    send(at, "first chat")
+    at.text_input(key="playground_rename_title").input("   ").run()
+    at.button(key="playground_rename_save").click().run()
+    [warning] = at.warning
+    assert warning.value.replace("\\", "") == (
+        "Could not rename the conversation: a conversation title must not be empty"
+    )
+    assert [c.title for c in list_conversations(app_env, user_id="anonymous")] == ["first chat"]
+
+    at.button(key="playground_new_chat").click().run()
+    assert not at.chat_message and "c" not in at.query_params
+    send(at, "second chat")
+    titles = [c.title for c in list_conversations(app_env, user_id="anonymous")]
+    assert sorted(titles) == ["first chat", "second chat"]
+    assert [m.text[0].value for m in at.chat_message[::2]] == ["second chat"]
