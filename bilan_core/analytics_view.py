@@ -173,7 +173,11 @@ class Metric:
 
 def headline_metrics(current: Headline, previous: Headline | None) -> list[Metric]:
     """The headline row: each figure formatted, with its change against the previous period."""
-    versus = "vs the previous period of the same length" if previous else "no previous period for this range"
+    versus = (
+        "Change: vs the previous period of the same length."
+        if previous
+        else "No change shown: this range has no previous period."
+    )
     return [
         _trust_metric(current, previous, versus),
         _count_metric("Votes", current.votes, previous and previous.votes, versus),
@@ -208,7 +212,7 @@ def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> 
         value=_percent(current.trust_score),
         delta=_points(current.trust_score, previous.trust_score if previous else None),
         delta_color="normal",
-        help=f"Recency-weighted share of 👍. {interval}. Trend: {current.trend}. Change {versus}.",
+        help=f"Recency-weighted share of 👍. {interval}. Trend: {current.trend}. {versus}",
     )
 
 
@@ -218,7 +222,7 @@ def _rate_metric(current: Headline, previous: Headline | None, versus: str) -> M
         value=_percent(current.positive_rate),
         delta=_points(current.positive_rate, previous.positive_rate if previous else None),
         delta_color="normal",
-        help=f"Plain share of 👍 among votes. Change {versus}.",
+        help=f"Plain share of 👍 among votes. {versus}",
     )
 
 
@@ -228,7 +232,7 @@ def _count_metric(label: str, now: int, before: int | None, versus: str) -> Metr
         value=f"{now:,}",
         delta=None if before is None else f"{now - before:+,}",
         delta_color="off" if label == "Tokens" else "normal",
-        help=f"Change {versus}.",
+        help=versus,
     )
 
 
@@ -248,7 +252,7 @@ def _cost_metric(current: Headline, previous: Headline | None, versus: str) -> M
         value=value,
         delta=delta,
         delta_color="inverse",
-        help=f"From tokens and the price table.{note} Change {versus}.",
+        help=f"From tokens and the price table.{note} {versus}",
     )
 
 
@@ -260,7 +264,7 @@ def _latency_metric(current: Headline, previous: Headline | None, versus: str) -
         value="—" if now is None else f"{now:,.0f} ms",
         delta=delta,
         delta_color="inverse",
-        help=f"Nearest-rank median of total answer time. Change {versus}.",
+        help=f"Nearest-rank median of total answer time. {versus}",
     )
 
 

@@ -192,7 +192,7 @@ def test_headline_without_a_previous_period_or_votes() -> None:
     assert metrics["Votes"] == ("0", None, "normal")
     assert metrics["Median latency"] == ("—", None, "inverse")
     assert metrics["Estimated cost"] == ("$0.00", None, "inverse")
-    assert "no previous period" in headline_metrics(empty, None)[1].help
+    assert headline_metrics(empty, None)[1].help == "No change shown: this range has no previous period."
 
 
 def test_unpriced_models_are_shown_as_unpriced_never_as_zero() -> None:
