@@ -111,6 +111,12 @@ def start_from_form(client: Bilan) -> str | None:
 
 def run_with_progress(client: Bilan, run_id: str) -> None:
     """Answer the run's pending items with a progress bar; Stop (or a closed tab) leaves it resumable."""
+    try:
+        run = get_batch_run(client.engine, run_id=run_id)
+    except BilanError as exc:
+        st.error(escape_markdown(f"The run cannot start: {exc}"))
+        return
+    st.caption(escape_markdown(f"Running {run.file_name}: {run.total} prompts (run {run.id[:8]})"))
     bar = st.progress(0.0, text="Starting…")
     st.button("⏹️ Stop", key="batch_stop", help="Stop here; done prompts are kept, the run can be resumed.")
 
@@ -118,7 +124,6 @@ def run_with_progress(client: Bilan, run_id: str) -> None:
         bar.progress(progress.fraction, text=progress.describe())
 
     try:
-        st.caption(escape_markdown(f"Running {describe_run(get_batch_run(client.engine, run_id=run_id))}"))
         final = run_batch(client, run_id, on_progress=show)
     except (BilanError, ValueError) as exc:
         note(f"The run stopped: {exc}. Resume it below.")
