@@ -118,13 +118,30 @@ def revoke_key(engine: Engine, *, key_id: int) -> KeyInfo:
 def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
     """The live key matching ``key``, or None; hashes are compared in constant time."""
     digest = hash_key(key)
-    with Session(engine) as session:
-        candidates = session.exec(
-            select(ApiKey, Project.name)
-            .join(Project, col(Project.id) == col(ApiKey.project_id))
-            .where(ApiKey.prefix == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
-        ).all()
-    for candidate, project in candidates:
-        if hmac.compare_digest(candidate.key_hash, digest):
-            return _info(candidate, project)
+    query = (
+        select(
+            col(ApiKey.id),
+            col(ApiKey.project_id),
+            col(Project.name),
+            col(ApiKey.prefix),
+            col(ApiKey.created_ms),
+            col(ApiKey.revoked_ms),
+            col(ApiKey.key_hash),
+        )
+        .join(Project, col(Project.id) == col(ApiKey.project_id))
+        .where(ApiKey.prefix == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
+    )
+    # A plain connection, not an ORM session: this runs on every request.
+    with engine.connect() as connection:
+        candidates = connection.execute(query).all()
+    for key_id, project_id, project, prefix, created_ms, revoked_ms, key_hash in candidates:
+        if hmac.compare_digest(key_hash, digest):
+            return KeyInfo(
+                id=key_id,
+                project_id=project_id,
+                project=project,
+                prefix=prefix,
+                created_ms=created_ms,
+                revoked_ms=revoked_ms,
+            )
     return None
