@@ -375,3 +375,51 @@ def test_frames_survive_json_with_their_dtypes():
     pd.testing.assert_frame_equal(frame_from_json(wire), frame)
     empty = pd.DataFrame(columns=["model", "votes"])
     pd.testing.assert_frame_equal(frame_from_json(frame_to_json(empty)), empty)
+
+
+class RefuseFirstPosts:
+    """Fault injection around the real app: the first ``count`` POSTs of events get ``status``."""
+
+    def __init__(self, app, *, status: int, count: int, headers: tuple[tuple[bytes, bytes], ...] = ()):
+        self.app, self.status, self.left, self.headers = app, status, count, headers
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and self.left > 0:
+            self.left -= 1
+            headers = [(b"content-type", b"application/json"), *self.headers]
+            await send({"type": "http.response.start", "status": self.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"error": "injected"}'})
+            return
+        await self.app(scope, receive, send)
+
+
+def send_votes_through(server_project, wrapper, caplog) -> float:
+    """Five votes through a server behind ``wrapper``; seconds until all were delivered."""
+    server = LiveServer(wrapper)
+    server.start()
+    client = init(
+        mode="server", api_key=server_project.key, endpoint=server.url, telemetry=False, batch_interval=0.05
+    )
+    try:
+        began = time.monotonic()
+        for i in range(5):
+            client.vote(f"t{i}", 1)
+        assert client.backend.flush(timeout=20), f"{client.backend.pending()} still pending"
+        elapsed = time.monotonic() - began
+        assert (client.backend.failed(), wrapper.left) == (0, 0)
+    finally:
+        client.close()
+        server.stop()
+    assert count_rows(server_project.engine, Vote) == 5
+    return elapsed
+
+
+def test_5xx_answers_are_retried_with_back_off_until_delivered(server_project, caplog):
+    send_votes_through(server_project, RefuseFirstPosts(server_project.app, status=503, count=3), caplog)
+    assert caplog.text.count("HTTP 503") == 3
+
+
+def test_429_waits_as_long_as_retry_after_says(server_project, caplog):
+    wrapper = RefuseFirstPosts(server_project.app, status=429, count=2, headers=((b"retry-after", b"1"),))
+    assert send_votes_through(server_project, wrapper, caplog) >= 1.9
+    assert caplog.text.count("waiting 1.0 s as Retry-After says") == 2

@@ -342,6 +342,26 @@ def test_projects_are_isolated(server_project):
     assert (theirs["positive_votes"], theirs["negative_votes"]) == (0, 1)
     listed = server_project.client.get("/api/events", headers=server_project.headers(other.key)).json()
     assert [e["properties"]["value"] for e in listed["events"]] == [-1]
+    # a turn of one project is invisible to the other, even by its id
+    turn = event("turn-a", "turn_started", {"turnId": "only-alpha", "model": "gpt-4o"})
+    assert server_project.post([turn]).json()["stats"]["processed"] == 1
+    stranger = server_project.client.get(
+        "/api/stats/prompts/only-alpha", headers=server_project.headers(other.key)
+    )
+    assert stranger.status_code == 404
+    assert (
+        server_project.client.get(
+            "/api/stats/prompts/only-alpha", headers=server_project.headers()
+        ).status_code
+        == 200
+    )
+    overview = server_project.client.get("/api/overview", headers=server_project.headers(other.key)).json()
+    assert (overview["events"], overview["turns"], overview["votes"]) == (1, 0, 1)
+    # clearing a vote in one project leaves the other's vote alone
+    clear = event("clear-1", "vote_cleared", {"turn_id": "t1"}, timestamp=T0 + 10_000)
+    assert server_project.post([clear], key=other.key).json()["stats"]["processed"] == 1
+    [kept] = [vote for vote in rows(server_project.engine, Vote)]
+    assert (kept.project_id, kept.value) == (server_project.project_id, 1)
 
 
 def test_a_server_on_sqlite_maps_events_the_same_way(sqlite_url):
