@@ -81,6 +81,7 @@ VOTE_COLUMNS = (
     "created_ms",
     "updated_ms",
 )
+VOTE_LABELS = ("model", "prompt_version")  # copied from the vote's turn
 CONVERSATION_COLUMNS = (
     "project_id",
     "conversation_id",
@@ -136,12 +137,13 @@ def _greatest(dialect: str, *values: Any) -> Any:
 
 
 @cache
-def _insert_from(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
+def _insert_from(dialect: str, table: Table, names: tuple[str, ...], from_turn: tuple[str, ...] = ()) -> Any:
     """An ``INSERT … ON CONFLICT``-able statement taking its rows from ``_rows_parameters``.
 
     On PostgreSQL the rows travel as one JSON parameter that ``json_to_recordset`` expands: one small
     statement whatever the batch size. (A multi-row VALUES list costs the driver a parse of thousands
-    of parameters; an executemany costs one statement per row.) Elsewhere it is an executemany.
+    of parameters; an executemany costs one statement per row.) There, the ``from_turn`` columns are
+    read from the turn with the row's prompt id, if it is stored. Elsewhere it is an executemany.
     Statements are built once per table and dialect.
     """
     statement = insert_for(dialect, table)
@@ -152,7 +154,13 @@ def _insert_from(dialect: str, table: Table, names: tuple[str, ...]) -> Any:
         .table_valued(*(column(name, table.c[name].type) for name in names))
         .render_derived(name="batch", with_types=True)
     )
-    return statement.from_select(list(names), select(*(source.c[name] for name in names)))
+    values = [_of_turn(source, name) if name in from_turn else source.c[name] for name in names]
+    return statement.from_select(list(names), select(*values))
+
+
+def _of_turn(source: Any, name: str) -> Any:
+    of_row = (TURNS.c.project_id == source.c.project_id, TURNS.c.prompt_id == source.c.prompt_id)
+    return select(TURNS.c[name]).where(*of_row).scalar_subquery()
 
 
 def _rows_parameters(connection: Connection, rows: list[dict[str, Any]]) -> Any:
@@ -283,7 +291,10 @@ def _turns_statement(dialect: str) -> Any:
 
 
 def _apply_votes(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
-    """Cast and cleared votes; per user and turn only the latest action of the request counts."""
+    """Cast and cleared votes; per user and turn only the latest action of the request counts.
+
+    Returns the turns whose votes still need their model and prompt version (SQLite only).
+    """
     latest: dict[tuple[str, str], Accepted] = {}
     for item in sorted(items, key=lambda one: (one.event.timestamp, one.index)):
         if item.event.eventType in (VOTE_CAST, VOTE_CLEARED):
@@ -311,12 +322,14 @@ def _apply_votes(connection: Connection, project_id: int, items: list[Accepted])
             ),
             clears,
         )
+    if connection.dialect.name == "postgresql":
+        return set()  # labelled from their turns as they were inserted
     return {row["prompt_id"] for row in casts}
 
 
 @cache
 def _votes_statement(dialect: str) -> Any:
-    statement = _insert_from(dialect, VOTES, VOTE_COLUMNS)
+    statement = _insert_from(dialect, VOTES, VOTE_COLUMNS, from_turn=VOTE_LABELS)
     new = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["project_id", "prompt_id", "user_id"],
@@ -325,6 +338,7 @@ def _votes_statement(dialect: str) -> Any:
             "comment": new.comment,
             "team_session": new.team_session,
             "updated_ms": new.updated_ms,
+            **{name: func.coalesce(new[name], VOTES.c[name]) for name in VOTE_LABELS},
         },
         where=VOTES.c.updated_ms <= new.updated_ms,
     )
