@@ -34,7 +34,7 @@ def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(server
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def call(case):
             case.call_and_validate(headers=server_project.headers(), checks=CHECKS)
 
