@@ -27,13 +27,14 @@ from bilan_core.server.auth import Caller
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
 from bilan_core.server.queries import data_version
+from bilan_core.wire import ErrorReply
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]
 Names = Annotated[list[Name], Field(max_length=100)]
 REFUSALS_AND_BAD_FILTER: dict[int | str, dict[str, object]] = {
     **REFUSALS,
-    400: {"description": "The filter's time range is empty"},
+    400: {"model": ErrorReply, "description": "The filter's time range is empty"},
 }
 
 
