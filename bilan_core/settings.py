@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -139,5 +139,12 @@ def _describe(error: ValidationError) -> str:
         field = str(item["loc"][0])
         info = BilanSettings.model_fields.get(field)
         name = info.validation_alias if info and isinstance(info.validation_alias, str) else field
-        problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+        shown = "a hidden value" if _is_secret(field) else repr(item.get("input"))
+        problems.append(f"{name}: {item['msg']} (got {shown})")
     return "; ".join(problems)
+
+
+def _is_secret(field: str) -> bool:
+    """True for settings that hold a secret, whose value an error message must never repeat."""
+    info = BilanSettings.model_fields.get(field)
+    return info is not None and (info.annotation is SecretStr or SecretStr in get_args(info.annotation))

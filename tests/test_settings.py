@@ -82,3 +82,10 @@ def test_telemetry_needs_an_endpoint_and_obeys_both_opt_outs(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert load_settings().telemetry_enabled is enabled
+
+
+@pytest.mark.parametrize("name", ["api_key", "openai_api_key", "app_password"])
+def test_an_invalid_secret_is_named_but_never_repeated_in_the_error(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="valid string") as caught:
+        load_settings(**{name: 987654321})
+    assert "hidden value" in str(caught.value) and "987654321" not in str(caught.value)
