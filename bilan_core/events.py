@@ -36,7 +36,7 @@ def validate_properties(properties: object) -> dict[str, Any]:
     if not isinstance(properties, dict):
         raise ValueError(f"properties must be a dict, got {type(properties).__name__}")
     try:
-        json.dumps(properties)
+        json.dumps(properties, allow_nan=False)  # NaN and Infinity are not JSON: a server refuses them
     except (TypeError, ValueError) as exc:
         raise ValueError(f"properties must be JSON-serialisable: {exc}") from exc
     return dict(properties)

@@ -73,6 +73,8 @@ def test_track_stores_a_custom_event_with_its_properties(bilan: Bilan) -> None:
         ("x" * 101, None, "longer than 100"),
         ("ok", ["not", "a", "dict"], "properties must be a dict"),
         ("ok", {"when": object()}, "JSON-serialisable"),
+        ("ok", {"score": float("nan")}, "JSON-serialisable"),
+        ("ok", {"score": float("inf")}, "JSON-serialisable"),
     ],
 )
 def test_track_refuses_bad_input_and_stores_nothing(
