@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bilan_core.db import session_scope
-from bilan_core.models import LOCAL_PROJECT, Turn, Vote
+from bilan_core.models import LOCAL_PROJECT, Turn
 
 
 def record_turn(engine: Engine, turn: Turn) -> Turn:
-    """Insert a finished turn and give its votes (if any arrived first) its model and version."""
+    """Insert a finished turn (a local vote needs its turn first, so no vote waits for it)."""
     with session_scope(engine) as session:
         session.add(turn)
-        session.flush()
-        _label_waiting_votes(session, turn)
     return turn
-
-
-def _label_waiting_votes(session: Session, turn: Turn) -> None:
-    session.exec(
-        update(Vote)
-        .where(col(Vote.project_id) == turn.project_id, col(Vote.prompt_id) == turn.prompt_id)
-        .values(model=turn.model, prompt_version=turn.prompt_version)
-    )
 
 
 def get_turn(engine: Engine, *, prompt_id: str, project_id: int = LOCAL_PROJECT) -> Turn | None:

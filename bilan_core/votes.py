@@ -47,7 +47,6 @@ def cast_vote(
     comment: str | None = None,
     team_session: str | None = None,
     project_id: int = LOCAL_PROJECT,
-    require_turn: bool = True,
     at_ms: int | None = None,
 ) -> Vote:
     """Store a user's vote on a turn, replacing that user's earlier vote on it."""
@@ -60,7 +59,7 @@ def cast_vote(
                 Turn.project_id == project_id, Turn.prompt_id == prompt_id
             )
         ).first()
-        if turn is None and require_turn:
+        if turn is None:
             raise UnknownPromptError(f"no turn has prompt id {prompt_id!r}; vote on a recorded answer")
         row = {
             "project_id": project_id,
@@ -69,8 +68,8 @@ def cast_vote(
             "value": value,
             "comment": comment,
             "team_session": team_session,
-            "model": turn.model if turn else None,
-            "prompt_version": turn.prompt_version if turn else None,
+            "model": turn.model,
+            "prompt_version": turn.prompt_version,
             "created_ms": moment,
             "updated_ms": moment,
         }
