@@ -204,7 +204,9 @@ def cached_leaderboard(version: tuple[int, int], team_session: str | None) -> Le
 def show_leaderboard(client: Bilan) -> None:
     st.header("Leaderboard")
     team = current_team_session()
-    team_only = team is not None and st.toggle(f"Only the team session “{team}”", key=TEAM_ONLY_KEY)
+    team_only = team is not None and st.toggle(
+        f"Only the team session “{escape_markdown(team)}”", key=TEAM_ONLY_KEY
+    )
     board = cached_leaderboard(comparisons_version(client.engine), team if team_only else None)
     if board.ratings.empty:
         st.info("No verdict yet: compare a few answers and vote to build the leaderboard.")

@@ -206,3 +206,10 @@ def test_the_leaderboard_says_when_there_are_not_enough_votes(
 def test_an_empty_leaderboard_invites_votes(app_env):
     at = open_page()
     assert any("No verdict yet" in info.value for info in at.info)
+
+
+def test_a_team_label_with_markdown_shows_as_typed_in_the_leaderboard_toggle(app_env):
+    team = "**June** [review](http://evil.test)"
+    at = open_page(team=team)
+    label = at.toggle(key="compare_team_only").label
+    assert label == f"Only the team session “{escape_markdown(team)}”"
