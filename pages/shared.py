@@ -13,6 +13,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import RunLocation,
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
 from bilan_core.access import password_matches, password_required
 from bilan_core.identity import team_session_label, user_id_from_display_name
+from bilan_core.markdown_text import escape_markdown
 from bilan_core.secret_settings import overrides_from_named
 
 USER_KEY = "identity_user_id"
@@ -193,5 +194,5 @@ def offline_banner() -> None:
 
 
 def show_error(exc: BilanError | ValueError) -> None:
-    """A clear error message, never a traceback."""
-    st.error(str(exc))
+    """A clear error message, never a traceback; any user text in it shows as typed."""
+    st.error(escape_markdown(str(exc)))
