@@ -1,4 +1,4 @@
-"""The model picker the Compare and Batch pages share: the endpoint's models, the default first."""
+"""The model picker every page shares: the endpoint's models (or the demo model), the default first."""
 
 from __future__ import annotations
 

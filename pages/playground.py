@@ -25,6 +25,7 @@ from bilan_core.playground import (
     validated_prompt,
 )
 from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
+from pages.model_choice import model_options
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
@@ -43,18 +44,6 @@ PENDING_PROMPT_KEY = "playground_pending_prompt"
 ANSWERING_KEY = "playground_answering"
 STOPPED_SAVE_WAIT_S = 10.0
 CONVERSATION_PARAM = "c"
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def model_options() -> list[str]:
-    """The endpoint's models (or the demo model), with the default model first."""
-    client = app_client()
-    default = client.settings.chat_model
-    try:
-        names = list(client.list_models())
-    except (BilanError, ValueError):
-        names = []
-    return [default, *sorted(name for name in names if name != default)]
 
 
 def note(message: str) -> None:
