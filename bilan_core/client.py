@@ -27,7 +27,7 @@ from bilan_core.models import Turn, Vote
 from bilan_core.pricing import Price, price_table
 from bilan_core.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.settings import BilanSettings, load_settings
-from bilan_core.stats import PromptStats, Stats, VoteFilter
+from bilan_core.stats import PromptStats, Stats, checked_vote_filter
 from bilan_core.telemetry import Telemetry
 from bilan_core.tools import Tool, ToolRegistry
 from bilan_core.votes import validate_comment, validate_vote_value
@@ -97,7 +97,7 @@ class Bilan(TrackedChat):
     ) -> Stats:
         """Trust score, vote counts, interval, trend and newest comments, filtered as asked."""
         return self.backend.stats(
-            VoteFilter(
+            checked_vote_filter(
                 model=model,
                 user_id=user_id,
                 since=since,

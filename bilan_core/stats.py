@@ -93,6 +93,31 @@ class VoteFilter:
         return found
 
 
+def checked_vote_filter(
+    *,
+    model: object = None,
+    user_id: object = None,
+    since: object = None,
+    conversation_id: object = None,
+    variant: object = None,
+    team_session: object = None,
+) -> VoteFilter:
+    """A ``VoteFilter`` from ``get_stats`` arguments; ValueError naming the first one of the wrong kind."""
+    texts = {
+        "model": model,
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "variant": variant,
+        "team_session": team_session,
+    }
+    for name, value in texts.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+    if since is not None and not isinstance(since, datetime) and (type(since) is not int or since < 0):
+        raise ValueError(f"since must be a datetime or epoch milliseconds (an int >= 0), got {since!r}")
+    return VoteFilter(since=since, **texts)  # type: ignore[arg-type]
+
+
 def _greatest(dialect: str, *values: Any) -> Any:
     return func.greatest(*values) if dialect == "postgresql" else func.max(*values)
 

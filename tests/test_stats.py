@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,33 @@ def test_the_95_percent_interval_covers_the_true_rate_about_95_percent_of_the_ti
         assert low is not None and high is not None
         covered += low <= true_rate <= high
     assert 0.93 <= covered / trials <= 0.97
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"since": "yesterday"}, "since must be a datetime or epoch milliseconds"),
+        ({"since": True}, "since must be a datetime or epoch milliseconds"),
+        ({"since": -1}, "since must be a datetime or epoch milliseconds"),
+        ({"since": 1.5}, "since must be a datetime or epoch milliseconds"),
+        ({"model": 5}, "model must be a non-empty string or None, got 5"),
+        ({"user_id": "  "}, "user_id must be a non-empty string or None"),
+        ({"conversation_id": ["c1"]}, "conversation_id must be a non-empty string"),
+        ({"variant": b"v2"}, "variant must be a non-empty string"),
+        ({"team_session": ""}, "team_session must be a non-empty string"),
+    ],
+)
+def test_get_stats_refuses_filters_of_the_wrong_kind_clearly(
+    bilan: Bilan, filters: dict[str, object], message: str
+) -> None:
+    vote_at(bilan, days_ago=1, value=1)
+    with pytest.raises(ValueError, match=message):
+        bilan.get_stats(**filters)  # type: ignore[arg-type]
+    assert bilan.get_stats().total_votes == 1
+
+
+def test_get_stats_takes_since_as_a_datetime_or_epoch_milliseconds(bilan: Bilan) -> None:
+    recent = vote_at(bilan, days_ago=0, value=1)
+    cast_vote(bilan.engine, prompt_id=recent, user_id="bob", value=-1, at_ms=1_000)
+    assert bilan.get_stats(since=datetime(2000, 1, 1)).total_votes == 1
+    assert bilan.get_stats(since=0).total_votes == 2
