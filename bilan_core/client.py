@@ -69,11 +69,9 @@ class Bilan(TrackedChat):
         """Record 👍 (1) or 👎 (-1) on an answer; voting again replaces the user's earlier vote."""
         validate_vote_value(value)
         comment = validate_comment(comment)
-        if not isinstance(prompt_id, str) or not prompt_id:
-            raise ValueError(f"prompt_id must be a non-empty string, got {prompt_id!r}")
         vote = self.backend.cast_vote(
-            prompt_id=prompt_id,
-            user_id=user_id or self.user_id,
+            prompt_id=_non_empty("prompt_id", prompt_id),
+            user_id=self._voter(user_id),
             value=value,
             comment=comment,
             team_session=self.team_session,
@@ -83,7 +81,12 @@ class Bilan(TrackedChat):
 
     def clear_vote(self, prompt_id: str, *, user_id: str | None = None) -> bool:
         """Remove the user's vote on an answer; True if there was one."""
-        return self.backend.clear_vote(prompt_id=prompt_id, user_id=user_id or self.user_id)
+        prompt_id = _non_empty("prompt_id", prompt_id)
+        return self.backend.clear_vote(prompt_id=prompt_id, user_id=self._voter(user_id))
+
+    def _voter(self, user_id: object) -> str:
+        """The user a vote belongs to: ``user_id`` when given (a non-empty string), else this client's."""
+        return self.user_id if user_id is None else _non_empty("user_id", user_id)
 
     def get_stats(
         self,
@@ -212,3 +215,10 @@ class Bilan(TrackedChat):
         self.backend.close()
         self.telemetry.close()
         self.close_chat_clients()
+
+
+def _non_empty(name: str, value: object) -> str:
+    """``value`` if it is a non-empty string, else ValueError naming the argument."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value

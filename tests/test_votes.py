@@ -115,3 +115,23 @@ def test_eight_processes_voting_into_one_file_store_every_vote_exactly_once(sqli
             )
         ).one()
     assert (total, distinct, negative) == (4000, 4000, 400)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda client, pid: client.vote(pid, -1, user_id="  "), "user_id must be a non-empty string"),
+        (lambda client, pid: client.vote(pid, -1, user_id=7), "user_id must be a non-empty string, got 7"),
+        (lambda client, pid: client.vote("   ", -1), "prompt_id must be a non-empty string"),
+        (lambda client, pid: client.clear_vote(None), "prompt_id must be a non-empty string, got None"),
+        (lambda client, pid: client.clear_vote(pid, user_id=""), "user_id must be a non-empty string"),
+    ],
+)
+def test_bad_prompt_or_user_ids_are_refused_and_the_stored_vote_is_kept(
+    bilan: Bilan, call: Any, message: str
+) -> None:
+    prompt_id = add_turn(bilan.engine)
+    bilan.vote(prompt_id, 1, "kept")
+    with pytest.raises(ValueError, match=message):
+        call(bilan, prompt_id)
+    assert stored_votes(bilan.engine) == [(prompt_id, "alice", 1, "kept")]
