@@ -10,6 +10,7 @@ from typing import Any
 from bilan_core.analytics import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
+from bilan_core.conversations import clean_title, validate_conversation_id, validate_status
 from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
 from bilan_core.function_calling import (
@@ -126,13 +127,20 @@ class Bilan(TrackedChat):
 
     def start_conversation(self, title: str | None = None, *, conversation_id: str | None = None) -> str:
         """Open a conversation for this user and return its id."""
+        if conversation_id is not None:
+            conversation_id = validate_conversation_id(conversation_id)
         return self.backend.start_conversation(
-            user_id=self.user_id, title=title, team_session=self.team_session, conversation_id=conversation_id
+            user_id=self.user_id,
+            title=clean_title(title),
+            team_session=self.team_session,
+            conversation_id=conversation_id,
         )
 
     def end_conversation(self, conversation_id: str, status: str = "completed") -> None:
         """Close a conversation with a status such as ``completed`` or ``abandoned``."""
-        self.backend.end_conversation(conversation_id=conversation_id, status=status)
+        self.backend.end_conversation(
+            conversation_id=validate_conversation_id(conversation_id), status=validate_status(status)
+        )
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
         """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
@@ -14,16 +15,38 @@ from bilan_core.errors import NotFoundError
 from bilan_core.models import LOCAL_PROJECT, Conversation, Turn, Vote
 
 MAX_TITLE_LENGTH = 200
+MAX_ID_LENGTH = 200
+MAX_STATUS_LENGTH = 40
 
 
 def clean_title(title: str | None) -> str | None:
     """A title on one line, at most 200 characters (longer first messages are shortened with …)."""
     if title is None:
         return None
+    if not isinstance(title, str):
+        raise ValueError(f"a conversation title must be text, got {type(title).__name__}")
     line = " ".join(title.split())
     if len(line) > MAX_TITLE_LENGTH:
         line = line[: MAX_TITLE_LENGTH - 1] + "…"
     return line or None
+
+
+def validate_conversation_id(conversation_id: object) -> str:
+    """Return a non-empty conversation id of at most 200 characters, else raise ValueError."""
+    if not isinstance(conversation_id, str) or not conversation_id.strip():
+        raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
+    if len(conversation_id) > MAX_ID_LENGTH:
+        raise ValueError(f"conversation_id is longer than {MAX_ID_LENGTH} characters")
+    return conversation_id
+
+
+def validate_status(status: object) -> str:
+    """Return a non-empty conversation status of at most 40 characters, else raise ValueError."""
+    if not isinstance(status, str) or not status.strip():
+        raise ValueError(f"status must be a non-empty string such as 'completed', got {status!r}")
+    if len(status) > MAX_STATUS_LENGTH:
+        raise ValueError(f"status is longer than {MAX_STATUS_LENGTH} characters")
+    return status.strip()
 
 
 def start_conversation(
@@ -46,8 +69,11 @@ def start_conversation(
         created_ms=moment,
         updated_ms=moment,
     )
-    with session_scope(engine) as session:
-        session.add(conversation)
+    try:
+        with session_scope(engine) as session:
+            session.add(conversation)
+    except IntegrityError as exc:
+        raise ValueError(f"a conversation with id {conversation.conversation_id!r} already exists") from exc
     return conversation
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -114,3 +116,32 @@ def test_conversation_errors_are_clear(bilan: Bilan) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
         rename_conversation(bilan.engine, conversation_id=conversation_id, title="   ")
     assert get_conversation(bilan.engine, conversation_id=conversation_id).title == "Title"
+
+
+def test_starting_a_conversation_with_a_taken_id_is_a_clear_error_and_keeps_the_first(bilan: Bilan) -> None:
+    bilan.start_conversation("First", conversation_id="c-1")
+    with pytest.raises(ValueError, match="a conversation with id 'c-1' already exists"):
+        bilan.start_conversation("Second", conversation_id="c-1")
+    assert get_conversation(bilan.engine, conversation_id="c-1").title == "First"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda client: client.start_conversation(42), "title must be text, got int"),
+        (lambda client: client.start_conversation(conversation_id="  "), "conversation_id must be"),
+        (lambda client: client.start_conversation(conversation_id="c" * 201), "longer than 200"),
+        (lambda client: client.end_conversation("kept", 5), "status must be a non-empty string"),
+        (lambda client: client.end_conversation("kept", " "), "status must be a non-empty string"),
+        (lambda client: client.end_conversation("kept", "x" * 41), "status is longer than 40"),
+        (lambda client: client.end_conversation(None), "conversation_id must be a non-empty string"),
+    ],
+)
+def test_bad_conversation_input_is_refused_and_stored_conversations_are_unchanged(
+    bilan: Bilan, call: Any, message: str
+) -> None:
+    bilan.start_conversation("Kept", conversation_id="kept")
+    with pytest.raises(ValueError, match=message):
+        call(bilan)
+    conversations = list_conversations(bilan.engine, user_id="alice")
+    assert [(c.conversation_id, c.title, c.status) for c in conversations] == [("kept", "Kept", "active")]
