@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import threading
 import time
@@ -328,6 +329,20 @@ def results_csv(frame: pd.DataFrame) -> bytes:
     spread = pd.json_normalize(frame["metadata"].map(lambda value: value or {}).tolist()).add_prefix("meta.")
     table = pd.concat([frame.drop(columns=["metadata"]).reset_index(drop=True), spread], axis=1)
     return table.to_csv(index=False).encode("utf-8")
+
+
+def results_finetune_jsonl(results: pd.DataFrame, options: BatchOptions) -> bytes:
+    """OpenAI chat fine-tuning JSONL from the 👍 rows: the messages the run sent, then the answer."""
+    liked = results[(results["vote"] == 1) & (results["status"] == OK) & results["response"].notna()]
+    lines = (
+        json.dumps(
+            {"messages": [*options.messages(prompt), {"role": "assistant", "content": response}]},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for prompt, response in zip(liked["prompt"], liked["response"], strict=True)
+    )
+    return "".join(lines).encode("utf-8")
 
 
 def start_batch(

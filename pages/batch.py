@@ -16,6 +16,7 @@ from bilan_core.batch import (
     rating_table,
     recent_runs,
     results_csv,
+    results_finetune_jsonl,
     run_batch,
     start_batch,
     unfinished_runs,
@@ -187,7 +188,7 @@ def results_section(client: Bilan) -> None:
         on_change=save_ratings,
         args=(run_id, editor_key),
     )
-    save_column, export_column, _ = st.columns([1, 1, 3])
+    save_column, export_column, finetune_column, _ = st.columns([1, 1, 2, 2])
     save_column.button("Save ratings", key="batch_save", on_click=save_ratings, args=(run_id, editor_key))
     export_column.download_button(
         "Download CSV",
@@ -196,6 +197,15 @@ def results_section(client: Bilan) -> None:
         mime="text/csv",
         key="batch_download",
     )
+    options = BatchOptions(**(next(run for run in runs if run.id == run_id).settings or {}))
+    finetune_column.download_button(
+        "Fine-tuning JSONL (your 👍 rows)",
+        data=results_finetune_jsonl(results, options),
+        file_name=f"batch-{run_id[:8]}-finetune.jsonl",
+        mime="application/jsonl",
+        key="batch_download_finetune",
+    )
+    st.caption("DPO preference pairs across runs and chats: the exports on the Analytics page.")
 
 
 client = app_client()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 
 import pandas as pd
@@ -20,6 +21,7 @@ from bilan_core.batch import (
     pending_items,
     rating_table,
     results_csv,
+    results_finetune_jsonl,
     run_batch,
     start_batch,
     unfinished_runs,
@@ -219,6 +221,31 @@ def test_results_can_be_rated_and_exported(client: Bilan) -> None:
     assert exported["prompt"].tolist() == ["Hi", "Bye"]
     assert exported["meta.expected"].tolist()[0] == "hello"
     assert exported["comment"].tolist()[0] == "wrong tone"
+
+
+def test_liked_rows_export_as_fine_tuning_jsonl_with_the_messages_sent(client: Bilan, openai_server) -> None:
+    options = BatchOptions(model="gpt-4o", system_prompt="Be brief.", concurrency=1)  # asked in file order
+    run = start_batch(client, file_name="p.txt", data=b"Fails\nLiked\nDisliked\nUnrated\n", options=options)
+    openai_server.fail(500, "boom", times=1)
+    run_batch(client, run.id)
+    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    assert results["status"].tolist() == ["failed", "ok", "ok", "ok"]
+    for position, value in ((0, 1), (1, 1), (2, -1)):  # a 👍 on a failed row has no answer to learn from
+        client.vote(results["prompt_id"][position], value)
+    rated = batch_results(client.engine, run_id=run.id, user_id="alice")
+
+    lines = [json.loads(line) for line in results_finetune_jsonl(rated, options).decode().splitlines()]
+    assert lines == [
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Liked"},
+                {"role": "assistant", "content": rated["response"][1]},
+            ]
+        }
+    ]
+    assert rated["response"][1]
+    assert results_finetune_jsonl(results, options) == b""  # nothing rated yet
 
 
 def test_unknown_runs_and_server_mode_are_refused(client: Bilan) -> None:

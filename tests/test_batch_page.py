@@ -77,7 +77,10 @@ def test_an_uploaded_csv_runs_with_the_chosen_settings(app_env, openai_server):
     assert table["prompt"].tolist() == ["What is two plus two?", "Name a colour", "Say hi"]
     assert table["response"].tolist() == [DEFAULT_ANSWER] * 3
     assert table["status"].tolist() == ["ok"] * 3
-    assert [button.label for button in at.get("download_button")] == ["Download CSV"]
+    assert [button.label for button in at.get("download_button")] == [
+        "Download CSV",
+        "Fine-tuning JSONL (your 👍 rows)",
+    ]
 
 
 def test_a_file_can_be_picked_from_the_batch_folder(app_env, openai_server):
