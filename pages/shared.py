@@ -20,6 +20,7 @@ USER_KEY = "identity_user_id"
 TEAM_SESSION_KEY = "identity_team_session"
 NAME_INPUT_KEY = "identity_name_input"
 TEAM_INPUT_KEY = "identity_team_input"
+IDENTITY_ERROR_KEY = "identity_error"
 ACCESS_KEY = "access_granted"
 ACCESS_ERROR_KEY = "access_wrong_password"
 PASSWORD_INPUT_KEY = "access_password"
@@ -135,8 +136,9 @@ def restore_identity() -> None:
     ):
         try:
             st.session_state[store] = cleaner(st.query_params.get(param))
-        except ValueError:
+        except ValueError as exc:
             st.session_state[store] = None
+            st.session_state[IDENTITY_ERROR_KEY] = f"The link's ?{param}= was not used: {exc}."
     st.session_state[NAME_INPUT_KEY] = st.session_state[USER_KEY] or ""
     st.session_state[TEAM_INPUT_KEY] = st.session_state[TEAM_SESSION_KEY] or ""
 
@@ -145,7 +147,7 @@ def _identity_changed(input_key: str, store: str, cleaner: object) -> None:
     try:
         st.session_state[store] = cleaner(st.session_state[input_key])  # type: ignore[operator]
     except ValueError as exc:
-        st.session_state["identity_error"] = str(exc)
+        st.session_state[IDENTITY_ERROR_KEY] = str(exc)
 
 
 def keep_identity_in_url() -> None:
@@ -177,7 +179,7 @@ def identity_sidebar() -> None:
             on_change=_identity_changed,
             args=(TEAM_INPUT_KEY, TEAM_SESSION_KEY, team_session_label),
         )
-        problem = st.session_state.pop("identity_error", None)
+        problem = st.session_state.pop(IDENTITY_ERROR_KEY, None)
         if problem:
             st.error(problem)
     keep_identity_in_url()

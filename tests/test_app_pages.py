@@ -126,3 +126,17 @@ def test_a_bad_display_name_is_refused_with_a_message(app_env):
     assert not at.exception
     assert any("display name" in e.value for e in at.error)
     assert at.session_state["identity_user_id"] is None
+
+
+def test_a_bad_identity_in_the_link_is_refused_with_a_message(app_env):
+    at = new_app()
+    at.query_params["user"] = "x" * 300
+    at.query_params["team"] = "sprint-9"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "The link's ?user= was not used: the display name is 300 characters; the limit is 200."
+    ]
+    assert at.session_state["identity_user_id"] is None
+    assert at.session_state["identity_team_session"] == "sprint-9"
+    assert "user" not in at.query_params
