@@ -170,7 +170,11 @@ def headline_row(board: Dashboard) -> None:
     for row in (metrics[:4], metrics[4:]):
         for column, metric in zip(st.columns(len(row)), row, strict=True):
             column.metric(
-                metric.label, metric.value, metric.delta, delta_color=metric.delta_color, help=metric.help
+                metric.label,
+                metric.value,
+                metric.delta,
+                delta_color=metric.delta_color,
+                help=escape_markdown(metric.help),  # it can name models, which callers choose freely
             )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.db import get_engine
+from bilan_core.markdown_text import escape_markdown
 from bilan_core.votes import cast_vote
 from tests.helpers import add_turn
 from tests.test_app_helpers import clear_app_caches, new_app
@@ -252,3 +253,13 @@ def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
     assert set(comments_table(at)["Comment"]) == {"too vague"}
     at.text_input(key="analytics_comment_search").input("nothing like this").run()
     assert any("No comments match" in info.value for info in at.info)
+
+
+def test_a_model_name_with_markdown_shows_as_typed_in_the_cost_help(app_env: Engine) -> None:
+    model = "**evil** [click](http://evil.test)"
+    add_turn(app_env, model=model, prompt_tokens=10, completion_tokens=10, created_ms=now_ms() - 60_000)
+    at = open_page()
+    cost = next(metric for metric in at.metric if metric.label == "Estimated cost")
+    assert cost.value == "unpriced"
+    assert escape_markdown(model) in cost.proto.help
+    assert model not in cost.proto.help
