@@ -153,6 +153,7 @@ def chat_settings_sidebar() -> None:
         st.text_input(
             "Prompt version",
             key=VERSION_KEY,
+            max_chars=200,
             placeholder="e.g. v3",
             help="A label stored with each answer, to compare prompt versions in Analytics.",
             persist_state="session",
@@ -282,7 +283,7 @@ def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversa
             temperature=st.session_state.get(TEMPERATURE_KEY),
             max_tokens=st.session_state.get(MAX_TOKENS_KEY),
             conversation_id=conversation_id,
-            variant=st.session_state.get(VERSION_KEY) or None,
+            variant=(st.session_state.get(VERSION_KEY) or "").strip() or None,
         )
         st.write_stream(response.stream)
     except (ProviderError, ToolStepLimitError):

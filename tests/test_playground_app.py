@@ -374,3 +374,17 @@ def test_new_chat_starts_an_empty_conversation_and_a_blank_title_is_refused(app_
     titles = [c.title for c in list_conversations(app_env, user_id="anonymous")]
     assert sorted(titles) == ["first chat", "second chat"]
     assert [m.text[0].value for m in at.chat_message[::2]] == ["second chat"]
+
+
+def test_the_prompt_version_is_stored_trimmed_and_a_blank_one_is_no_version(app_env):
+    at = new_app().run()
+    assert at.text_input(key="playground_prompt_version").max_chars == 200
+    at.text_input(key="playground_prompt_version").input("  v3  ")
+    send(at, "first")
+    at.text_input(key="playground_prompt_version").input("   ")
+    send(at, "second")
+    assert [(t.prompt_text, t.status, t.prompt_version) for t in turns(app_env)] == [
+        ("first", "ok", "v3"),
+        ("second", "ok", None),
+    ]
+    assert not at.warning
