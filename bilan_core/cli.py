@@ -16,8 +16,6 @@ from bilan_core.exports import add_export_command
 from bilan_core.server.cli import add_server_commands
 from bilan_core.settings import load_settings
 
-Command = Callable[[argparse.Namespace], int]
-
 
 def add_stats_command(commands: argparse._SubParsersAction) -> None:
     """``stats``: the trust figures, with the same filters as ``get_stats``."""
