@@ -113,7 +113,7 @@ class Bilan(TrackedChat):
 
     def get_prompt_stats(self, prompt_id: str) -> PromptStats:
         """Votes and comments on one answer."""
-        return self.backend.prompt_stats(prompt_id)
+        return self.backend.prompt_stats(_non_empty("prompt_id", prompt_id))
 
     def track(self, event_type: str, properties: dict[str, Any] | None = None) -> str:
         """Record a custom event and return its id."""

@@ -173,3 +173,9 @@ def test_get_stats_takes_since_as_a_datetime_or_epoch_milliseconds(bilan: Bilan)
     cast_vote(bilan.engine, prompt_id=recent, user_id="bob", value=-1, at_ms=1_000)
     assert bilan.get_stats(since=datetime(2000, 1, 1)).total_votes == 1
     assert bilan.get_stats(since=0).total_votes == 2
+
+
+@pytest.mark.parametrize("prompt_id", [None, 5, "", "  "])
+def test_prompt_stats_refuses_a_prompt_id_that_is_not_text(bilan: Bilan, prompt_id: object) -> None:
+    with pytest.raises(ValueError, match="prompt_id must be a non-empty string"):
+        bilan.get_prompt_stats(prompt_id)  # type: ignore[arg-type]
