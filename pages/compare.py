@@ -32,12 +32,21 @@ NOTICE_KEY = "compare_notice"
 PENDING_KEY = "compare_pending"
 PROMPT_KEY = "compare_prompt"
 BLIND_KEY = "compare_blind"
+BLIND_TEAM_KEY = "compare_blind_team_session"
 TEAM_ONLY_KEY = "compare_team_only"
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 RATING_COLUMNS = [
     "rank", "variant", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "both_bad", "status",
 ]  # fmt: skip
 VERDICT_ICONS = {"a": "🅰️", "b": "🅱️", "tie": "🤝", "both_bad": "👎"}
+
+
+def follow_team_session_for_blind_mode() -> None:
+    """Blind mode is on by default in a team session: reset the toggle when the team session changes."""
+    team = current_team_session()
+    if BLIND_KEY not in st.session_state or st.session_state.get(BLIND_TEAM_KEY) != team:
+        st.session_state[BLIND_KEY] = team is not None
+        st.session_state[BLIND_TEAM_KEY] = team
 
 
 def comparison_requested() -> None:
@@ -255,9 +264,9 @@ with first_column:
     variant_editor(1)
 with second_column:
     variant_editor(2)
+follow_team_session_for_blind_mode()
 st.toggle(
     "Blind mode",
-    value=current_team_session() is not None,
     key=BLIND_KEY,
     help="Label the answers A and B in random order; which variant wrote each is shown after your verdict. "
     "On by default in a team session.",

@@ -213,3 +213,17 @@ def test_a_team_label_with_markdown_shows_as_typed_in_the_leaderboard_toggle(app
     at = open_page(team=team)
     label = at.toggle(key="compare_team_only").label
     assert label == f"Only the team session “{escape_markdown(team)}”"
+
+
+def test_blind_mode_turns_on_when_a_team_session_is_set_on_the_page(app_env):
+    at = open_page()
+    assert at.toggle(key="compare_blind").value is False
+    at.text_input(key="identity_team_input").input("June review").run()
+    assert at.toggle(key="compare_blind").value is True
+    at.toggle(key="compare_blind").set_value(False).run()
+    assert at.toggle(key="compare_blind").value is False  # the visitor's own choice is kept
+    at.text_input(key="identity_team_input").input("").run()
+    assert at.toggle(key="compare_blind").value is False
+    at.text_input(key="identity_team_input").input("Next review").run()
+    assert at.toggle(key="compare_blind").value is True
+    assert not at.exception
