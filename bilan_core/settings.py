@@ -28,7 +28,10 @@ def default_database_url() -> str:
 class BilanSettings(BaseSettings):
     """Every setting Bilan reads; the README lists each one."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable (``export DO_NOT_TRACK=``) means "not set", not an invalid value.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     mode: Literal["local", "server"] = Field("local", validation_alias="BILAN_MODE")
     api_key: SecretStr | None = Field(None, validation_alias="BILAN_API_KEY")

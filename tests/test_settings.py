@@ -89,3 +89,12 @@ def test_an_invalid_secret_is_named_but_never_repeated_in_the_error(name: str) -
     with pytest.raises(ConfigurationError, match="valid string") as caught:
         load_settings(**{name: 987654321})
     assert "hidden value" in str(caught.value) and "987654321" not in str(caught.value)
+
+
+def test_an_empty_environment_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DO_NOT_TRACK", "BILAN_TELEMETRY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "BILAN_MODE"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("BILAN_TELEMETRY_ENDPOINT", "http://127.0.0.1:9/t")
+    settings = load_settings()
+    assert (settings.do_not_track, settings.telemetry, settings.mode) == (False, True, "local")
+    assert settings.uses_demo_model and settings.telemetry_enabled
