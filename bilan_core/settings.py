@@ -80,6 +80,16 @@ class BilanSettings(BaseSettings):
         parse_price_overrides(value)
         return value
 
+    @field_validator("endpoint", "openai_base_url", "telemetry_endpoint")
+    @classmethod
+    def _is_http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000")
+        return value.strip()
+
     @field_validator("user_id")
     @classmethod
     def _user_id_not_blank(cls, value: str) -> str:
@@ -142,7 +152,10 @@ def _describe(error: ValidationError) -> str:
         field = str(item["loc"][0])
         info = BilanSettings.model_fields.get(field)
         name = info.validation_alias if info and isinstance(info.validation_alias, str) else field
-        shown = "a hidden value" if _is_secret(field) else repr(item.get("input"))
+        given = item.get("input")
+        # A URL may carry a password (https://user:pw@host): never repeat one.
+        hidden = _is_secret(field) or (isinstance(given, str) and "@" in given)
+        shown = "a hidden value" if hidden else repr(given)
         problems.append(f"{name}: {item['msg']} (got {shown})")
     return "; ".join(problems)
 

@@ -98,3 +98,17 @@ def test_an_empty_environment_variable_counts_as_unset(monkeypatch: pytest.Monke
     settings = load_settings()
     assert (settings.do_not_track, settings.telemetry, settings.mode) == (False, True, "local")
     assert settings.uses_demo_model and settings.telemetry_enabled
+
+
+@pytest.mark.parametrize("name", ["endpoint", "openai_base_url", "telemetry_endpoint"])
+@pytest.mark.parametrize("url", ["nope", "ftp://host/x", "http://", "127.0.0.1:8000"])
+def test_a_url_setting_that_is_not_an_http_url_is_a_clear_error(name: str, url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"must be an http:// or https:// URL with a host"):
+        load_settings(**{name: url})
+
+
+def test_a_bad_url_with_a_password_is_refused_without_repeating_it() -> None:
+    with pytest.raises(ConfigurationError, match="BILAN_ENDPOINT") as caught:
+        load_settings(endpoint="htp://bob:hunter2@bilan.example")
+    assert "hunter2" not in str(caught.value)
+    assert load_settings(endpoint=" https://bob:pw@bilan.example/ ").endpoint == "https://bob:pw@bilan.example/"
