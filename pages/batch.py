@@ -68,22 +68,34 @@ def new_run_form(client: Bilan) -> None:
     picks = [path.name for path in files_to_pick(folder)]
     if picks:
         st.selectbox(
-            f"…or a file from {folder}", [None, *picks], key=PICK_KEY, format_func=lambda name: name or "—"
+            f"…or a file from {escape_markdown(str(folder))}",
+            [None, *picks],
+            key=PICK_KEY,
+            format_func=lambda name: name or "—",
         )
     settings_column, prompt_column = st.columns(2)
     with settings_column:
-        st.selectbox("Model", model_options(), key=MODEL_KEY)
+        st.selectbox("Model", model_options(), key=MODEL_KEY, persist_state="session")
         st.number_input(
             "Concurrency",
             min_value=1,
             max_value=MAX_CONCURRENCY,
             value=client.settings.batch_concurrency,
             key=CONCURRENCY_KEY,
+            persist_state="session",
             help="How many prompts are asked at once.",
         )
-        st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY)
+        st.slider(
+            "Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session"
+        )
     with prompt_column:
-        st.text_area("System prompt", key=SYSTEM_KEY, placeholder="You are a helpful assistant.", height=180)
+        st.text_area(
+            "System prompt",
+            key=SYSTEM_KEY,
+            placeholder="You are a helpful assistant.",
+            height=180,
+            persist_state="session",
+        )
     st.button("Start run", type="primary", key="batch_start", on_click=requested, args=("start",))
 
 

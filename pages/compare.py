@@ -61,10 +61,18 @@ def note(message: str) -> None:
 def variant_editor(number: int) -> None:
     options = model_options()
     st.subheader(f"Variant {number}")
-    st.selectbox("Model", options, index=min(number - 1, len(options) - 1), key=f"compare_model_{number}")
-    st.text_area("System prompt", key=f"compare_system_{number}", placeholder="You are a helpful assistant.")
-    st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=f"compare_temperature_{number}")
-    st.text_input("Prompt version", key=f"compare_version_{number}", placeholder="e.g. v2", max_chars=200)
+    # persist_state: what was typed is still there after a look at another page.
+    kept = {"persist_state": "session"}
+    st.selectbox(
+        "Model", options, index=min(number - 1, len(options) - 1), key=f"compare_model_{number}", **kept
+    )
+    st.text_area(
+        "System prompt", key=f"compare_system_{number}", placeholder="You are a helpful assistant.", **kept
+    )
+    st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=f"compare_temperature_{number}", **kept)
+    st.text_input(
+        "Prompt version", key=f"compare_version_{number}", placeholder="e.g. v2", max_chars=200, **kept
+    )
 
 
 def variant_from_editor(number: int) -> Variant:
@@ -258,7 +266,13 @@ notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.warning(escape_markdown(notice))
 
-st.text_area("Prompt", key=PROMPT_KEY, placeholder="Ask both variants the same thing.", max_chars=100_000)
+st.text_area(
+    "Prompt",
+    key=PROMPT_KEY,
+    placeholder="Ask both variants the same thing.",
+    max_chars=100_000,
+    persist_state="session",
+)
 first_column, second_column = st.columns(2)
 with first_column:
     variant_editor(1)

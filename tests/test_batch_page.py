@@ -191,3 +191,18 @@ def test_rows_are_rated_from_the_table(app_env, openai_server):
     assert warnings == ["Some ratings were not saved: row 3: choose 👍 or 👎 to go with the comment"]
     table = at.data_editor[0].value
     assert table["vote"].tolist()[:2] == ["👍", "👎"] and table["comment"].tolist()[0] == "spot on"
+
+
+def test_the_run_settings_are_kept_after_a_look_at_another_page(app_env):
+    at = open_page()
+    at.selectbox(key="batch_model").select("gpt-4o-mini")
+    at.number_input(key="batch_concurrency").set_value(3)
+    at.slider(key="batch_temperature").set_value(0.2)
+    at.text_area(key="batch_system_prompt").input("Answer in one word.")
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    at.switch_page(PAGE).run()
+    assert at.selectbox(key="batch_model").value == "gpt-4o-mini"
+    assert at.number_input(key="batch_concurrency").value == 3
+    assert at.slider(key="batch_temperature").value == 0.2
+    assert at.text_area(key="batch_system_prompt").value == "Answer in one word."

@@ -227,3 +227,15 @@ def test_blind_mode_turns_on_when_a_team_session_is_set_on_the_page(app_env):
     at.text_input(key="identity_team_input").input("Next review").run()
     assert at.toggle(key="compare_blind").value is True
     assert not at.exception
+
+
+def test_the_form_is_kept_after_a_look_at_another_page(app_env):
+    at = open_page()
+    fill(at, "Kept prompt")
+    at.run()
+    at.switch_page("pages/analytics.py").run()
+    at.switch_page(PAGE).run()
+    assert at.text_area(key="compare_prompt").value == "Kept prompt"
+    assert at.selectbox(key="compare_model_2").value == "gpt-4.1-mini"
+    assert at.slider(key="compare_temperature_2").value == 0.0
+    assert at.text_input(key="compare_version_1").value == "secret-one"
