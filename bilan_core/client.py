@@ -48,8 +48,8 @@ class Bilan(TrackedChat):
     def with_identity(self, *, user_id: str, team_session: str | None = None) -> Bilan:
         """A client for another user (and team session) sharing this one's backend and connections."""
         twin = copy.copy(self)
-        twin.user_id = user_id
-        twin.team_session = team_session
+        twin.user_id = _non_empty("user_id", user_id)
+        twin.team_session = None if team_session is None else _non_empty("team_session", team_session)
         return twin
 
     def _make_backend(self) -> Backend:

@@ -145,3 +145,19 @@ def test_bad_conversation_input_is_refused_and_stored_conversations_are_unchange
         call(bilan)
     conversations = list_conversations(bilan.engine, user_id="alice")
     assert [(c.conversation_id, c.title, c.status) for c in conversations] == [("kept", "Kept", "active")]
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"user_id": ""}, "user_id must be a non-empty string"),
+        ({"user_id": None}, "user_id must be a non-empty string, got None"),
+        ({"user_id": "bob", "team_session": "  "}, "team_session must be a non-empty string"),
+    ],
+)
+def test_with_identity_refuses_a_blank_user_or_team_session(
+    bilan: Bilan, identity: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        bilan.with_identity(**identity)  # type: ignore[arg-type]
+    assert (bilan.user_id, bilan.team_session) == ("alice", None)
