@@ -56,5 +56,14 @@ class Backend(Protocol):
     def data_version(self) -> tuple[int, ...]:
         """A value that changes whenever turns or votes change, for caching the analytics."""
 
+    def flush(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until nothing waits to be stored; True when nothing does."""
+
+    def pending(self) -> int:
+        """Events written but not stored yet (server mode's outbox)."""
+
+    def failed(self) -> int:
+        """Events the store refused for good (server mode: 4xx answers other than 429)."""
+
     def close(self) -> None:
         """Release what the backend holds (a server client drains its outbox first)."""

@@ -218,6 +218,18 @@ class Bilan(TrackedChat):
         """A marker that changes whenever turns or votes change (a cache key for the analytics)."""
         return self.backend.data_version()
 
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait up to ``timeout`` seconds for queued events to reach the server; True if none is left."""
+        return self.backend.flush(timeout=timeout)
+
+    def pending(self) -> int:
+        """Events queued in the outbox and not yet stored by the server (always 0 in local mode)."""
+        return self.backend.pending()
+
+    def failed(self) -> int:
+        """Events the server refused and will not be retried (always 0 in local mode)."""
+        return self.backend.failed()
+
     def close(self) -> None:
         """Flush what is pending (server outbox, telemetry) and release resources."""
         self.backend.close()

@@ -63,6 +63,20 @@ def get_client() -> Bilan:
         return _default
 
 
+def flush(timeout: float = 10.0) -> bool:
+    """Wait until the default client's queued events reach the server (server mode); True if none is left."""
+    return get_client().flush(timeout)
+
+
+def close() -> None:
+    """Drain and close the default client; the next module-level call makes a new one."""
+    global _default
+    with _lock:
+        previous, _default = _default, None
+    if previous is not None:
+        previous.close()
+
+
 def vote(prompt_id: str, value: int, comment: str | None = None, *, user_id: str | None = None) -> Vote:
     """Record 👍 (1) or 👎 (-1) on an answer with the default client."""
     return get_client().vote(prompt_id, value, comment, user_id=user_id)

@@ -95,5 +95,17 @@ class LocalBackend:
         """The database's change marker for turns and votes."""
         return analytics.data_version(self.engine)
 
+    def flush(self, timeout: float) -> bool:
+        """Nothing waits: every write is stored before it returns."""
+        return True
+
+    def pending(self) -> int:
+        """Always 0: writes are stored at once."""
+        return 0
+
+    def failed(self) -> int:
+        """Always 0: a refused write raises instead."""
+        return 0
+
     def close(self) -> None:
         """Nothing to drain; the shared engine stays open for other clients."""

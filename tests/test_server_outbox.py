@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+import bilan_core as bilan_module
+from bilan_core import BilanError
 from bilan_core.default_client import init
 from bilan_core.models import Vote
 from tests.fixtures.bilan_server import LiveServer, ServerProject, free_port
@@ -95,3 +97,27 @@ def test_a_crashed_client_s_votes_are_sent_by_the_next_client_exactly_once(serve
         client.close()
         server.stop()
     assert stored_votes(server_project) == (VOTES, VOTES)
+
+
+def test_flush_pending_failed_and_close_are_on_the_client_and_the_module(server_project, bilan):
+    assert (bilan.flush(timeout=0), bilan.pending(), bilan.failed()) == (True, 0, 0)  # local mode
+    server = LiveServer(server_project.app, port=free_port())  # down for now
+    client = bilan_module.init(
+        mode="server", api_key=server_project.key, endpoint=server.url, telemetry=False, batch_interval=0.05
+    )
+    try:
+        for i in range(5):
+            bilan_module.vote(f"turn-{i}", 1)
+        assert (client.pending(), client.failed()) == (5, 0)
+        assert bilan_module.flush(timeout=0.2) is False
+        server.start()
+        assert bilan_module.flush(timeout=20) is True
+        assert (client.pending(), client.failed()) == (0, 0)
+        bilan_module.close()
+        assert bilan_module.default_client._default is None
+        with pytest.raises(BilanError, match="closed"):
+            client.vote("turn-0", -1)
+    finally:
+        client.close()
+        server.stop()
+    assert stored_votes(server_project) == (5, 5)
