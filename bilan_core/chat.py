@@ -38,6 +38,7 @@ TRANSPORT_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "ti
 KEYLESS_PLACEHOLDER = "no-key"
 CUT_STREAM_MESSAGE = "the stream ended before the answer finished (no finish reason): the connection was cut"
 MODEL_LIST_TIMEOUT = 10.0
+MAX_LABEL_LENGTH = 200  # model, conversation id, variant and user id columns hold 200 characters
 
 
 @dataclass(frozen=True)
@@ -772,6 +773,8 @@ def validate_options(
     ):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        if isinstance(value, str) and len(value) > MAX_LABEL_LENGTH:
+            raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_LABEL_LENGTH}")
     if tools is not None and (
         not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools)
     ):

@@ -10,7 +10,12 @@ from typing import Any
 from bilan_core.analytics import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
-from bilan_core.conversations import clean_title, validate_conversation_id, validate_status
+from bilan_core.conversations import (
+    MAX_ID_LENGTH,
+    clean_title,
+    validate_conversation_id,
+    validate_status,
+)
 from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
 from bilan_core.function_calling import (
@@ -40,7 +45,7 @@ class Bilan(TrackedChat):
     def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:
         self.settings = settings or load_settings()
         self.user_id = self.settings.user_id
-        self.team_session = team_session
+        self.team_session = None if team_session is None else _non_empty("team_session", team_session)
         self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
         self.backend: Backend = self._make_backend()
         self.telemetry = Telemetry(self.settings)
@@ -238,7 +243,9 @@ class Bilan(TrackedChat):
 
 
 def _non_empty(name: str, value: object) -> str:
-    """``value`` if it is a non-empty string, else ValueError naming the argument."""
+    """``value`` if it is a non-empty string of at most 200 characters, else ValueError naming it."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_ID_LENGTH}")
     return value

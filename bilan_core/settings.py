@@ -15,6 +15,7 @@ from bilan_core.errors import ConfigurationError
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 DEMO_MODEL = "bilan-demo"
+MAX_USER_ID_LENGTH = 200
 
 
 def default_database_url() -> str:
@@ -96,6 +97,8 @@ class BilanSettings(BaseSettings):
         value = value.strip()
         if not value:
             raise ValueError("USER_ID must not be empty")
+        if len(value) > MAX_USER_ID_LENGTH:
+            raise ValueError(f"USER_ID is longer than {MAX_USER_ID_LENGTH} characters")
         return value
 
     @model_validator(mode="after")

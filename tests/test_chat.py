@@ -151,6 +151,10 @@ def test_per_visitor_copies_share_one_openai_client(client):
         (USER, {"tools": "get_weather"}, "tools must be a list"),
         (USER, {"route": "fast"}, "route must be a dict"),
         (USER, {"stream": True}, "stream cannot be passed"),
+        (USER, {"variant": "v" * 201}, "variant is 201 characters; the limit is 200"),
+        (USER, {"model": "m" * 201}, "model is 201 characters; the limit is 200"),
+        (USER, {"conversation_id": "c" * 201}, "conversation_id is 201 characters"),
+        (USER, {"user_id": "u" * 201}, "user_id is 201 characters"),
     ],
 )
 def test_bad_input_raises_value_error_before_any_call_and_records_nothing(
@@ -225,3 +229,15 @@ def test_async_client_works_across_event_loops(client, openai_server):
 
     assert first.prompt_id != second.prompt_id
     assert len(all_turns(client)) == 2
+
+
+def test_labels_up_to_the_column_width_are_recorded_on_postgresql_and_longer_ones_refused_first(
+    openai_server, postgres_url
+):
+    client = client_for(openai_server, postgres_url)
+    response = client.create_chat_completion(USER, variant="v" * 200, user_id="u" * 200)
+    with pytest.raises(ValueError, match="variant is 201 characters"):
+        client.create_chat_completion(USER, variant="v" * 201)
+    assert len(openai_server.chat_requests) == 1
+    turn = only_turn(client)
+    assert (turn.prompt_id, turn.prompt_version, turn.user_id) == (response.prompt_id, "v" * 200, "u" * 200)

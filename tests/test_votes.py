@@ -125,6 +125,7 @@ def test_eight_processes_voting_into_one_file_store_every_vote_exactly_once(sqli
         (lambda client, pid: client.vote("   ", -1), "prompt_id must be a non-empty string"),
         (lambda client, pid: client.clear_vote(None), "prompt_id must be a non-empty string, got None"),
         (lambda client, pid: client.clear_vote(pid, user_id=""), "user_id must be a non-empty string"),
+        (lambda client, pid: client.vote(pid, -1, user_id="u" * 201), "user_id is 201 characters"),
     ],
 )
 def test_bad_prompt_or_user_ids_are_refused_and_the_stored_vote_is_kept(
