@@ -13,6 +13,7 @@ from bilan_core.db import session_scope
 from bilan_core.models import LOCAL_PROJECT, Event
 
 MAX_EVENT_TYPE_LENGTH = 100
+MAX_ID_LENGTH = 200
 
 
 def new_event_id(at_ms: int | None = None) -> str:
@@ -39,6 +40,14 @@ def validate_properties(properties: object) -> dict[str, Any]:
         json.dumps(properties, allow_nan=False)  # NaN and Infinity are not JSON: a server refuses them
     except (TypeError, ValueError) as exc:
         raise ValueError(f"properties must be JSON-serialisable: {exc}") from exc
+    conversation_id = properties.get("conversation_id")
+    if conversation_id is not None and (
+        not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > MAX_ID_LENGTH
+    ):
+        raise ValueError(
+            f"properties.conversation_id must be a string of 1 to {MAX_ID_LENGTH} characters, "
+            f"got {conversation_id!r}"[:300]
+        )
     return dict(properties)
 
 

@@ -77,6 +77,8 @@ def test_track_stores_a_custom_event_with_its_properties(bilan: Bilan) -> None:
         ("ok", {"when": object()}, "JSON-serialisable"),
         ("ok", {"score": float("nan")}, "JSON-serialisable"),
         ("ok", {"score": float("inf")}, "JSON-serialisable"),
+        ("ok", {"conversation_id": 5}, "properties.conversation_id must be a string of 1 to 200"),
+        ("ok", {"conversation_id": "c" * 201}, "properties.conversation_id must be a string"),
     ],
 )
 def test_track_refuses_bad_input_and_stores_nothing(
