@@ -111,9 +111,15 @@ def end_conversation(
 def touch_conversation(
     engine: Engine, *, conversation_id: str, title: str | None = None, project_id: int = LOCAL_PROJECT
 ) -> None:
-    """Mark a conversation updated now, and give it a title if it has none yet."""
+    """Mark a conversation updated now, and give it a title if it has none yet (if it is stored)."""
     with session_scope(engine) as session:
-        conversation = _get(session, conversation_id, project_id)
+        conversation = session.exec(
+            select(Conversation).where(
+                Conversation.project_id == project_id, Conversation.conversation_id == conversation_id
+            )
+        ).first()
+        if conversation is None:
+            return  # a turn may name a conversation that was never started, as the server allows
         conversation.updated_ms = now_ms()
         if conversation.title is None:
             conversation.title = clean_title(title)

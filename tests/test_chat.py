@@ -241,3 +241,13 @@ def test_labels_up_to_the_column_width_are_recorded_on_postgresql_and_longer_one
     assert len(openai_server.chat_requests) == 1
     turn = only_turn(client)
     assert (turn.prompt_id, turn.prompt_version, turn.user_id) == (response.prompt_id, "v" * 200, "u" * 200)
+
+
+def test_a_conversation_id_never_started_is_kept_on_the_turn_and_the_answer_returned(client):
+    response = client.create_chat_completion(USER, conversation_id="never-started")
+    assert response.content
+    turn = only_turn(client)
+    assert (turn.prompt_id, turn.conversation_id) == (response.prompt_id, "never-started")
+    assert client.get_stats(conversation_id="never-started").total_votes == 0
+    client.vote(response.prompt_id, 1)
+    assert client.get_stats(conversation_id="never-started").total_votes == 1
