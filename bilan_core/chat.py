@@ -742,7 +742,19 @@ def validate_messages(messages: object) -> list[dict[str, Any]]:
             raise ValueError(
                 f"messages[{index}] content must be text or a list of parts, got {type(content).__name__}"
             )
+        if _contains_nul(message):  # PostgreSQL stores no NUL: refuse before the model is asked
+            raise ValueError(f"messages[{index}] contains a NUL character (\\x00), which cannot be stored")
     return messages
+
+
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def validate_options(
@@ -775,6 +787,8 @@ def validate_options(
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         if isinstance(value, str) and len(value) > MAX_LABEL_LENGTH:
             raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_LABEL_LENGTH}")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} contains a NUL character (\\x00), which cannot be stored")
     if tools is not None and (
         not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools)
     ):

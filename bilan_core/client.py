@@ -248,4 +248,6 @@ def _non_empty(name: str, value: object) -> str:
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_ID_LENGTH}")
+    if "\x00" in value:
+        raise ValueError(f"{name} contains a NUL character (\\x00), which cannot be stored")
     return value

@@ -25,7 +25,7 @@ def clean_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str):
         raise ValueError(f"a conversation title must be text, got {type(title).__name__}")
-    line = " ".join(title.split())
+    line = " ".join(title.replace("\x00", "").split())
     if len(line) > MAX_TITLE_LENGTH:
         line = line[: MAX_TITLE_LENGTH - 1] + "…"
     return line or None
@@ -37,6 +37,8 @@ def validate_conversation_id(conversation_id: object) -> str:
         raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
     if len(conversation_id) > MAX_ID_LENGTH:
         raise ValueError(f"conversation_id is longer than {MAX_ID_LENGTH} characters")
+    if "\x00" in conversation_id:
+        raise ValueError("conversation_id contains a NUL character (\\x00), which cannot be stored")
     return conversation_id
 
 

@@ -27,6 +27,8 @@ def validate_event_type(event_type: object) -> str:
         raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
     if len(event_type) > MAX_EVENT_TYPE_LENGTH:
         raise ValueError(f"event_type is longer than {MAX_EVENT_TYPE_LENGTH} characters")
+    if "\x00" in event_type:
+        raise ValueError("event_type contains a NUL character (\\x00), which cannot be stored")
     return event_type.strip()
 
 

@@ -30,6 +30,8 @@ def validate_comment(comment: object) -> str | None:
     if not isinstance(comment, str):
         raise ValueError(f"comment must be text, got {type(comment).__name__}")
     stripped = comment.strip()
+    if "\x00" in stripped:
+        raise ValueError("comment contains a NUL character (\\x00), which cannot be stored")
     if len(stripped) > MAX_COMMENT_LENGTH:
         raise ValueError(
             f"comment is {len(stripped):,} characters; the limit is {MAX_COMMENT_LENGTH:,}. "
