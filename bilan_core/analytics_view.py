@@ -216,6 +216,17 @@ def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> 
     )
 
 
+def trust_summary(current: Headline) -> str | None:
+    """The trust score with its 95 % interval and trend in words, for under the headline row."""
+    if current.trust_score is None or current.trust_low is None or current.trust_high is None:
+        return None
+    return (
+        f"Trust score {_percent(current.trust_score)} {TREND_ARROWS.get(current.trend, '')} "
+        f"(95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)}), "
+        f"{current.trend} over this range."
+    )
+
+
 def _rate_metric(current: Headline, previous: Headline | None, versus: str) -> Metric:
     return Metric(
         label="Positive rate",
@@ -241,7 +252,8 @@ def _cost_metric(current: Headline, previous: Headline | None, versus: str) -> M
     if current.cost_usd is None:
         value = "unpriced" if current.unpriced_models else "$0.00"
     else:
-        value = f"${current.cost_usd:,.2f}" + (" + unpriced" if unpriced else "")
+        # Short enough for a metric tile: "≥" says models without a price are left out.
+        value = ("≥ " if unpriced else "") + f"${current.cost_usd:,.2f}"
     delta = None
     if previous is not None and current.cost_usd is not None and previous.cost_usd is not None:
         change = current.cost_usd - previous.cost_usd

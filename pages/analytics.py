@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from bilan_core import BilanError
-from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics import LOW_VOTE_DAY, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics_view import (
     QUERY_KEYS,
     TIME_RANGES,
@@ -16,6 +16,7 @@ from bilan_core.analytics_view import (
     filters_from_query,
     headline_metrics,
     price_rows,
+    trust_summary,
 )
 from bilan_core.charts import (
     LATENCY_LABELS,
@@ -138,7 +139,11 @@ def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
     )
     sessions = [None, *with_selected(options["team_sessions"], st.session_state[SESSION_KEY])]
     team_session = top[3].selectbox(
-        "Team session", sessions, format_func=lambda value: "All" if value is None else value, key=SESSION_KEY
+        "Team session",
+        sessions,
+        format_func=lambda value: "All" if value is None else value,
+        key=SESSION_KEY,
+        placeholder="All",  # None ("All") reads as no choice to Streamlit, which shows the placeholder
     )
     versions = top[4].multiselect(
         "Prompt versions",
@@ -176,6 +181,9 @@ def headline_row(board: Dashboard) -> None:
                 delta_color=metric.delta_color,
                 help=escape_markdown(metric.help),  # it can name models, which callers choose freely
             )
+    summary = trust_summary(board.headline)
+    if summary:
+        st.caption(summary)
 
 
 def price_table(board: Dashboard) -> None:
@@ -197,10 +205,12 @@ def charts(board: Dashboard, filters: PageFilters) -> None:
     left, right = st.columns(2)
     with left:
         chart_or_note(trust_by_model_chart, board.trust_by_model, no_votes)
+        if not board.trust_by_model.empty:
+            st.caption("Bar: 95 % interval of the share of 👍 · dot: share of 👍 · black tick: trust score.")
     with right:
         chart_or_note(votes_by_model_chart, board.trust_by_model, no_votes)
     chart_or_note(daily_trust_chart, board.daily_trust, no_votes)
-    st.caption("Hollow points: days with fewer than 5 votes for that model, too few to trust.")
+    st.caption(f"Hollow points: days with fewer than {LOW_VOTE_DAY} votes for that model, too few to trust.")
     left, right = st.columns(2)
     with left:
         chart_or_note(tokens_chart, board.tokens, no_turns)

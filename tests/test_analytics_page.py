@@ -135,8 +135,13 @@ def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engi
     assert shown["Positive rate"] == "50.0 %"
     assert shown["Tokens"] == "4,520"
     # gpt-4o is priced (3,000 in and 1,500 out at $2.50/$10 per million); llama is not.
-    assert shown["Estimated cost"] == "$0.02 + unpriced"
+    assert shown["Estimated cost"] == "≥ $0.02"  # at least: llama's turn has no price
     assert shown["Median latency"] == "100 ms"
+    captions = [caption.value for caption in at.caption]
+    assert any(c.startswith("Trust score ") and "(95 % interval " in c for c in captions)
+    assert any(c.startswith("Bar: 95 % interval") for c in captions)
+    team = at.selectbox(key="analytics_team_session")
+    assert team.value is None and team.proto.placeholder == "All"  # not "Choose an option"
     titles = {spec.get("title") for spec in chart_specs(at)}
     assert titles == CHART_TITLES
     prices = at.expander[0]

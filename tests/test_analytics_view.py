@@ -13,6 +13,7 @@ from bilan_core.analytics_view import (
     filters_from_query,
     headline_metrics,
     price_rows,
+    trust_summary,
 )
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.pricing import price_table
@@ -200,8 +201,15 @@ def test_unpriced_models_are_shown_as_unpriced_never_as_zero() -> None:
     assert only_unpriced["Estimated cost"][0] == "unpriced"
     mixed = headline_metrics(headline(unpriced_models=("llama", "mistral")), headline(cost_usd=None))
     cost = next(metric for metric in mixed if metric.label == "Estimated cost")
-    assert (cost.value, cost.delta) == ("$1.25 + unpriced", None)
+    assert (cost.value, cost.delta) == ("≥ $1.25", None)  # at least: the unpriced models are not counted
     assert "llama, mistral" in cost.help and "BILAN_PRICES" in cost.help
+
+
+def test_trust_summary_gives_the_interval_and_trend_in_words() -> None:
+    assert trust_summary(headline()) == (
+        "Trust score 80.0 % ↑ (95 % interval 70.0 % – 88.0 %), improving over this range."
+    )
+    assert trust_summary(headline(trust_score=None, trust_low=None, trust_high=None)) is None
 
 
 def test_price_rows_list_priced_models_then_the_unpriced_ones_in_view() -> None:
