@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bilan_core.experiment_charts import rating_intervals_chart, win_rate_chart
+from bilan_core.experiment_charts import LABEL_LIMIT, rating_intervals_chart, win_rate_chart
 from bilan_core.leaderboard import leaderboard
 
 VOTES = pd.DataFrame(
@@ -41,3 +41,14 @@ def test_win_rate_chart_has_one_cell_per_pair_that_met() -> None:
     # A and C never met, and nobody plays themselves: those cells are left out.
     assert set(found) == {("A", "B"), ("B", "A"), ("B", "C"), ("C", "B")}
     assert math.isclose(found[("A", "B")], 0.75) and math.isclose(found[("C", "B")], 1 / 7)
+
+
+def test_variant_labels_are_shown_whole_on_both_charts() -> None:
+    long_labels = VOTES.replace({"A": "gpt-4o · t=0.7 · system 3f2a1b · v1", "B": "gpt-4o · t=0.7 · v2"})
+    board = leaderboard(long_labels, min_votes=1, rounds=10)
+    ratings = rating_intervals_chart(board.ratings).to_dict()
+    wins = win_rate_chart(board.win_rates).to_dict()
+    assert ratings["layer"][0]["encoding"]["y"]["axis"]["labelLimit"] == LABEL_LIMIT >= 400
+    cells = wins["layer"][0]["encoding"]
+    assert cells["y"]["axis"]["labelLimit"] == cells["x"]["axis"]["labelLimit"] == LABEL_LIMIT
+    assert ratings["height"] == wins["height"] == {"step": 32}  # a readable row per variant
