@@ -38,6 +38,14 @@ VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "B
 RATING_COLUMNS = [
     "rank", "variant", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "both_bad", "status",
 ]  # fmt: skip
+RATING_HEADINGS = {
+    "rank": "Rank", "variant": "Variant", "votes": "Votes", "wins": "Wins", "losses": "Losses",
+    "ties": "Ties", "both_bad": "Both bad", "status": "Status",
+}  # fmt: skip
+PAIR_HEADINGS = {
+    "variant_a": "Variant", "variant_b": "Against", "wins_a": "Wins", "wins_b": "Losses", "ties": "Ties",
+    "both_bad": "Both bad", "decisive": "Decisive votes", "verdict": "Verdict",
+}  # fmt: skip
 VERDICT_ICONS = {"a": "🅰️", "b": "🅱️", "tie": "🤝", "both_bad": "👎"}
 
 
@@ -233,12 +241,15 @@ def show_leaderboard(client: Bilan) -> None:
             f"Not enough votes yet: ratings settle once a variant has {board.min_votes} rated votes "
             "(BILAN_LEADERBOARD_MIN_VOTES). The figures below are provisional."
         )
-    whole = st.column_config.NumberColumn(format="%.0f")
     st.dataframe(
         board.ratings[RATING_COLUMNS],
         hide_index=True,
         width="stretch",
-        column_config={"rating": whole, "ci_low": whole, "ci_high": whole},
+        column_config=RATING_HEADINGS
+        | {
+            name: st.column_config.NumberColumn(label, format="%.0f")
+            for name, label in (("rating", "Rating"), ("ci_low", "95% low"), ("ci_high", "95% high"))
+        },
     )
     st.altair_chart(rating_intervals_chart(board.ratings), width="stretch")
     st.subheader("Head to head")
@@ -251,7 +262,7 @@ def show_leaderboard(client: Bilan) -> None:
         board.pairs,
         hide_index=True,
         width="stretch",
-        column_config={"p_value": st.column_config.NumberColumn(format="%.4f")},
+        column_config=PAIR_HEADINGS | {"p_value": st.column_config.NumberColumn("p-value", format="%.4f")},
     )
 
 

@@ -185,6 +185,11 @@ def test_the_leaderboard_shows_ratings_charts_and_tests(app_env, openai_server, 
     assert ratings.iloc[0]["rating"] > 1000 > ratings.iloc[1]["rating"]
     assert (pairs.iloc[0]["wins_a"], pairs.iloc[0]["wins_b"], pairs.iloc[0]["ties"]) == (3, 1, 1)
     assert pairs.iloc[0]["p_value"] == pytest.approx(0.625)
+    columns = json.loads(at.dataframe[0].proto.columns)
+    headings = [columns[name]["label"] for name in ("ci_low", "ci_high", "both_bad")]
+    assert headings == ["95% low", "95% high", "Both bad"]
+    pair_headings = json.loads(at.dataframe[1].proto.columns)
+    assert pair_headings["p_value"]["label"] == "p-value"
     titles = [json.loads(chart.proto.spec).get("title") for chart in at.get("vega_lite_chart")]
     assert titles == [
         "Bradley–Terry ratings with 95% intervals",
