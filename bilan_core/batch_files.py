@@ -31,6 +31,11 @@ class BatchPrompt:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def upload_limit_mb(max_bytes: int) -> int:
+    """The file uploader's limit in its whole megabytes (MiB), rounded up so the exact byte check decides."""
+    return max(1, -(-max_bytes // (1024 * 1024)))
+
+
 def batch_folder() -> Path:
     """Where the Batch page finds files to pick: ``batch/`` in ``BILAN_DATA_DIR`` (or the working folder)."""
     return Path(os.environ.get("BILAN_DATA_DIR") or ".") / "batch"

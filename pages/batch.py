@@ -21,7 +21,7 @@ from bilan_core.batch import (
     start_batch,
     unfinished_runs,
 )
-from bilan_core.batch_files import FORMATS, batch_folder, files_to_pick
+from bilan_core.batch_files import FORMATS, batch_folder, files_to_pick, upload_limit_mb
 from bilan_core.markdown_text import escape_markdown
 from pages.model_choice import model_options
 from pages.shared import app_client, current_user, offline_banner, visitor_client
@@ -61,6 +61,7 @@ def new_run_form(client: Bilan) -> None:
         "Prompts file",
         type=[suffix.lstrip(".") for suffix in FORMATS],
         key=UPLOAD_KEY,
+        max_upload_size=upload_limit_mb(client.settings.batch_max_file_bytes),
         help="CSV with a `prompt` column (other columns are kept as metadata), TXT with one prompt a line, "
         f"or JSONL objects with a `prompt`. Up to {client.settings.batch_max_file_bytes:,} bytes.",
     )

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bilan_core.batch import BatchOptions, BatchProgress, run_batch, start_batch
+from bilan_core.batch_files import upload_limit_mb
 from bilan_core.client import Bilan
 from bilan_core.db import get_engine
 from bilan_core.models import BatchItem, BatchRun, Turn, Vote
@@ -206,3 +207,11 @@ def test_the_run_settings_are_kept_after_a_look_at_another_page(app_env):
     assert at.number_input(key="batch_concurrency").value == 3
     assert at.slider(key="batch_temperature").value == 0.2
     assert at.text_area(key="batch_system_prompt").value == "Answer in one word."
+
+
+def test_the_uploader_offers_the_batch_size_limit_not_streamlits_200_mb(app_env, monkeypatch):
+    assert open_page().file_uploader(key="batch_upload").proto.max_upload_size_mb == 10  # 10,000,000 bytes
+    monkeypatch.setenv("BILAN_BATCH_MAX_FILE_BYTES", "50000000")
+    clear_app_caches()
+    assert open_page().file_uploader(key="batch_upload").proto.max_upload_size_mb == 48
+    assert (upload_limit_mb(100), upload_limit_mb(1024 * 1024), upload_limit_mb(1024 * 1024 + 1)) == (1, 1, 2)
