@@ -278,11 +278,13 @@ THUMBS = {1: "👍", -1: "👎"}
 
 
 def rating_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The results as the rating table shows them: the vote as 👍/👎 text, rating columns first."""
-    table = results.drop(columns=["metadata"]).copy()
+    """The results as the rating table shows them: rows numbered from 1 (as messages name them), the vote
+    as 👍/👎 text, rating columns first."""
+    table = results.drop(columns=["metadata"]).rename(columns={"position": "row"})
+    table["row"] = results["position"] + 1
     thumbs = [THUMBS.get(int(value)) if pd.notna(value) else None for value in results["vote"]]
     table["vote"] = pd.Series(thumbs, index=table.index, dtype=object)
-    first = ["position", "prompt", "response", "vote", "comment"]
+    first = ["row", "prompt", "response", "vote", "comment"]
     return table[[*first, *(column for column in table.columns if column not in first)]]
 
 

@@ -38,6 +38,11 @@ RESUME_KEY = "batch_resume_run"
 RESULTS_RUN_KEY = "batch_results_run"
 EDITOR_VERSION_KEY = "batch_editor_version"
 EDITABLE = ("vote", "comment")
+RESULT_HEADINGS = {
+    "row": "Row", "prompt": "Prompt", "response": "Answer", "status": "Status", "error": "Error",
+    "model": "Model", "latency_ms": "Latency (ms)", "prompt_tokens": "Prompt tokens",
+    "completion_tokens": "Completion tokens",
+}  # fmt: skip
 
 
 def note(message: str, kind: str = "warning") -> None:
@@ -197,7 +202,8 @@ def results_section(client: Bilan) -> None:
             "vote": st.column_config.SelectboxColumn("Rating", options=["👍", "👎"]),
             "comment": st.column_config.TextColumn("Comment", max_chars=10_000),
             "prompt_id": None,
-        },
+        }
+        | RESULT_HEADINGS,
         on_change=save_ratings,
         args=(run_id, editor_key),
     )

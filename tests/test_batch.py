@@ -285,7 +285,8 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     rated = rating_table(batch_results(client.engine, run_id=run.id, user_id="alice"))
     assert rated["vote"].tolist() == ["👍", "👎", None, None, None]
     assert rated["comment"].tolist()[0] == "clear" and "metadata" not in rated
-    assert rated.columns.tolist()[:5] == ["position", "prompt", "response", "vote", "comment"]
+    assert rated.columns.tolist()[:5] == ["row", "prompt", "response", "vote", "comment"]
+    assert rated["row"].tolist() == [1, 2, 3, 4, 5]  # as the messages above name them
     # A comment edited alone keeps the stored vote.
     again = batch_results(client.engine, run_id=run.id, user_id="alice")
     assert apply_ratings(client, again, {1: {"comment": "too long"}}) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -78,6 +79,9 @@ def test_an_uploaded_csv_runs_with_the_chosen_settings(app_env, openai_server):
     assert table["prompt"].tolist() == ["What is two plus two?", "Name a colour", "Say hi"]
     assert table["response"].tolist() == [DEFAULT_ANSWER] * 3
     assert table["status"].tolist() == ["ok"] * 3
+    assert table["row"].tolist() == [1, 2, 3]  # numbered as the rating messages name rows
+    headings = json.loads(at.data_editor[0].proto.columns)
+    assert (headings["response"]["label"], headings["vote"]["label"]) == ("Answer", "Rating")
     assert [button.label for button in at.get("download_button")] == [
         "Download CSV",
         "Fine-tuning JSONL (your 👍 rows)",
