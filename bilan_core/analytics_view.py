@@ -190,6 +190,11 @@ def headline_metrics(current: Headline, previous: Headline | None) -> list[Metri
     ]
 
 
+def _unless_zero(delta: str) -> str:
+    """A signed change as shown, or "0" when it rounds to nothing: Streamlit draws no arrow only for "0"."""
+    return "0" if not any(char in "123456789" for char in delta) else delta
+
+
 def _percent(share: float | None) -> str:
     return "—" if share is None else f"{share * 100:.1f} %"
 
@@ -197,7 +202,7 @@ def _percent(share: float | None) -> str:
 def _points(now: float | None, before: float | None) -> str | None:
     if now is None or before is None:
         return None
-    return f"{(now - before) * 100:+.1f} pts"
+    return _unless_zero(f"{(now - before) * 100:+.1f} pts")
 
 
 def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> Metric:
@@ -241,7 +246,7 @@ def _count_metric(label: str, now: int, before: int | None, versus: str) -> Metr
     return Metric(
         label=label,
         value=f"{now:,}",
-        delta=None if before is None else f"{now - before:+,}",
+        delta=None if before is None else _unless_zero(f"{now - before:+,}"),
         delta_color="off" if label == "Tokens" else "normal",
         help=versus,
     )
@@ -257,7 +262,7 @@ def _cost_metric(current: Headline, previous: Headline | None, versus: str) -> M
     delta = None
     if previous is not None and current.cost_usd is not None and previous.cost_usd is not None:
         change = current.cost_usd - previous.cost_usd
-        delta = f"{'-' if change < 0 else '+'}${abs(change):,.2f}"
+        delta = _unless_zero(f"{'-' if change < 0 else '+'}${abs(change):,.2f}")
     note = f" Not counted (no price, set BILAN_PRICES): {unpriced}." if unpriced else ""
     return Metric(
         label="Estimated cost",
@@ -270,7 +275,7 @@ def _cost_metric(current: Headline, previous: Headline | None, versus: str) -> M
 
 def _latency_metric(current: Headline, previous: Headline | None, versus: str) -> Metric:
     now, before = current.median_latency_ms, previous.median_latency_ms if previous else None
-    delta = None if now is None or before is None else f"{now - before:+,.0f} ms"
+    delta = None if now is None or before is None else _unless_zero(f"{now - before:+,.0f} ms")
     return Metric(
         label="Median latency",
         value="—" if now is None else f"{now:,.0f} ms",

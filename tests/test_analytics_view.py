@@ -205,6 +205,21 @@ def test_unpriced_models_are_shown_as_unpriced_never_as_zero() -> None:
     assert "llama, mistral" in cost.help and "BILAN_PRICES" in cost.help
 
 
+def test_no_change_shows_a_plain_zero_without_an_up_arrow() -> None:
+    same = headline_metrics(headline(), headline(trust_score=0.8004))
+    # Streamlit draws no arrow only for the string "0"; "+0" would show a green ↑ for no change.
+    assert {metric.label: metric.delta for metric in same} == {
+        "Trust score ↑": "0",
+        "Votes": "0",
+        "Positive rate": "0",
+        "Comments": "0",
+        "Turns": "0",
+        "Tokens": "0",
+        "Estimated cost": "0",
+        "Median latency": "0",
+    }
+
+
 def test_trust_summary_gives_the_interval_and_trend_in_words() -> None:
     assert trust_summary(headline()) == (
         "Trust score 80.0 % ↑ (95 % interval 70.0 % – 88.0 %), improving over this range."
