@@ -125,11 +125,11 @@ class _Call:
             tool_calls=tool_calls or None,
             route=_plain(self.route),
             prompt_text=last_user_text(self.messages),
-            response=response,
+            response=_storable(response),
             finish_reason=finish_reason,
             status=status,
             error_type=error.error_type if error else None,
-            error_message=error.message if error else None,
+            error_message=_storable(error.message) if error else None,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
@@ -745,6 +745,11 @@ def validate_messages(messages: object) -> list[dict[str, Any]]:
         if _contains_nul(message):  # PostgreSQL stores no NUL: refuse before the model is asked
             raise ValueError(f"messages[{index}] contains a NUL character (\\x00), which cannot be stored")
     return messages
+
+
+def _storable(text: str) -> str:
+    """Provider text as a database can keep it: a NUL (refused by PostgreSQL) becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _contains_nul(value: object) -> bool:

@@ -64,3 +64,16 @@ def test_nul_characters_are_refused_before_anything_is_stored_or_asked(
 def test_a_conversation_title_loses_its_nul_characters(client) -> None:
     conversation_id = client.start_conversation(NUL)
     assert get_conversation(client.engine, conversation_id=conversation_id).title == "beforeafter"
+
+
+def test_a_nul_in_the_model_s_answer_is_returned_as_sent_and_stored_as_a_replacement_character(
+    client, openai_server
+) -> None:
+    openai_server.configure(answer="one\x00two three")
+    response = client.create_chat_completion(USER)
+    streamed = client.create_streaming_chat(USER)
+    text = "".join(streamed.stream)
+    assert response.content == text == "one\x00two three"
+    with Session(client.engine) as session:
+        answers = [turn.response for turn in session.exec(select(Turn).order_by(Turn.id)).all()]
+    assert answers == ["one\ufffdtwo three", "one\ufffdtwo three"]
