@@ -46,6 +46,8 @@ SEARCH_KEY = "analytics_comment_search"
 SIGN_KEY = "analytics_comment_sign"
 PAGE_KEY = "analytics_comment_page"
 PROBLEMS_KEY = "analytics_link_problems"
+# Streamlit empties the query string on a page switch: the filters live on in the session instead.
+KEPT = {"persist_state": "session"}
 SIGNS = {"all": None, "up": 1, "down": -1}
 SIGN_LABELS = {"all": "All", "up": "👍 only", "down": "👎 only"}
 EXPORT_LABELS = {
@@ -124,17 +126,21 @@ def with_selected(options: list[str], selected: list[str] | str | None) -> list[
 def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
     """The filter row; returns what is picked."""
     top = st.columns([2, 3, 3, 2, 2])
-    time_range = top[0].selectbox("Time range", list(TIME_RANGES), format_func=TIME_RANGES.get, key=RANGE_KEY)
+    time_range = top[0].selectbox(
+        "Time range", list(TIME_RANGES), format_func=TIME_RANGES.get, key=RANGE_KEY, **KEPT
+    )
     models = top[1].multiselect(
         "Models",
         with_selected(options["models"], st.session_state[MODELS_KEY]),
         key=MODELS_KEY,
+        **KEPT,
         placeholder="All models",
     )
     users = top[2].multiselect(
         "Users",
         with_selected(options["users"], st.session_state[USERS_KEY]),
         key=USERS_KEY,
+        **KEPT,
         placeholder="All users",
     )
     sessions = [None, *with_selected(options["team_sessions"], st.session_state[SESSION_KEY])]
@@ -143,19 +149,21 @@ def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
         sessions,
         format_func=lambda value: "All" if value is None else value,
         key=SESSION_KEY,
+        **KEPT,
         placeholder="All",  # None ("All") reads as no choice to Streamlit, which shows the placeholder
     )
     versions = top[4].multiselect(
         "Prompt versions",
         with_selected(options["prompt_versions"], st.session_state[VERSIONS_KEY]),
         key=VERSIONS_KEY,
+        **KEPT,
         placeholder="All versions",
     )
     start_day = end_day = None
     if time_range == "custom":
         days = st.columns([2, 2, 8])
-        start_day = days[0].date_input("From (UTC)", key=FROM_KEY)
-        end_day = days[1].date_input("To (UTC, included)", key=TO_KEY)
+        start_day = days[0].date_input("From (UTC)", key=FROM_KEY, **KEPT)
+        end_day = days[1].date_input("To (UTC, included)", key=TO_KEY, **KEPT)
     return PageFilters(
         time_range=time_range,
         start_day=start_day if isinstance(start_day, date) else None,

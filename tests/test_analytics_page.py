@@ -268,3 +268,18 @@ def test_a_model_name_with_markdown_shows_as_typed_in_the_cost_help(app_env: Eng
     assert cost.value == "unpriced"
     assert escape_markdown(model) in cost.proto.help
     assert model not in cost.proto.help
+
+
+def test_the_filters_survive_a_visit_to_another_page(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page()
+    at.selectbox(key="analytics_range").select("90d").run()
+    at.multiselect(key="analytics_models").select("llama-3.1-8b").run()
+    at.switch_page("pages/playground.py").run()
+    at.query_params.clear()  # what the browser does on a page switch: the filters are no longer in the URL
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.selectbox(key="analytics_range").value == "90d"
+    assert at.multiselect(key="analytics_models").value == ["llama-3.1-8b"]
+    assert metrics(at)["Votes"] == "1"
+    assert (at.query_params["range"], at.query_params["model"]) == ("90d", "llama-3.1-8b")  # link again
