@@ -4,48 +4,23 @@ the CSV download, and a comment holding HTML and script shown as text, never run
 from __future__ import annotations
 
 import csv
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bilan_core.clock import now_ms
 from bilan_core.db import get_engine
 from bilan_core.votes import cast_vote
-from tests.conftest import ISOLATED_VARIABLES
+from tests.browser_support import CHART, app_environment, chromium, streamlit_app
 from tests.helpers import add_turn
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A fresh server's first run imports pandas and Altair and reroutes through app.py: slow on a busy machine.
 WAIT_MS = 30_000
-CHART = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
 SCRIPT_COMMENT = "<script>window.__pwned = 1</script><b id='injected'>bold?</b> & more"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def seed(database_url: str) -> None:
@@ -70,49 +45,16 @@ def seed(database_url: str) -> None:
 def app_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port over a seeded SQLite file."""
     seed(sqlite_url)
-    env = {name: value for name, value in os.environ.items() if name not in ISOLATED_VARIABLES}
-    env.update(BILAN_DATABASE_URL=sqlite_url, BILAN_TELEMETRY="false")
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-    ]  # fmt: skip
-    log_path = tmp_path / "streamlit.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log_path)
+    with streamlit_app(app_environment(BILAN_DATABASE_URL=sqlite_url), tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"streamlit did not answer on {url} within 30 s:\n{log_path.read_text()}")
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (bash tests/run.sh does).")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         context.set_default_timeout(WAIT_MS)
         yield context.new_page()
-        browser.close()
 
 
 def test_a_filtered_link_draws_charts_downloads_filtered_csv_and_shows_html_as_text(

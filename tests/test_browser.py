@@ -5,114 +5,39 @@ These tests never skip: without Chromium they fail and say how to install it (te
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
 from bilan_core.db import get_engine
 from bilan_core.models import Turn, Vote
-from tests.conftest import ISOLATED_VARIABLES
+from tests.browser_support import CHART, app_environment, chromium, streamlit_app
 from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-START_TIMEOUT_S = 30
 WAIT_MS = 20_000
 expect.set_options(timeout=WAIT_MS)
-CHART = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def app_environment(database_url: str, openai: FakeOpenAIServer, **extra: str) -> dict[str, str]:
-    """The test process's environment without any Bilan/OpenAI setting, then only the ones given."""
-    env = {name: value for name, value in os.environ.items() if name not in ISOLATED_VARIABLES}
-    env.update(
+def chat_environment(database_url: str, openai: FakeOpenAIServer, **extra: str) -> dict[str, str]:
+    """The app's environment: the loopback model, no retries, this database."""
+    return app_environment(
         OPENAI_BASE_URL=openai.base_url,
         OPENAI_API_KEY="sk-test-browser",
         BILAN_DATABASE_URL=database_url,
         BILAN_MAX_RETRIES="0",
-        BILAN_TELEMETRY="false",
         **extra,
     )
-    return env
-
-
-@contextmanager
-def streamlit_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`python -m streamlit run app.py` on a free loopback port; yields its URL, stops it after."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"streamlit did not answer on {url} within {START_TIMEOUT_S} s:\n{log_path.read_text()}")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (its own browser download is not used)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (`apt-get install chromium`, "
-            "which `bash tests/run.sh` does) to run the browser tests."
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    """One headless Chromium for the module's tests."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +51,7 @@ def app_url(
 ) -> Iterator[str]:
     """One running app for the chat tests (each test is its own visitor), on a fresh SQLite file."""
     log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
-    with streamlit_app(app_environment(app_db, _openai_server_session), log_path) as url:
+    with streamlit_app(chat_environment(app_db, _openai_server_session), log_path) as url:
         yield url
 
 
@@ -268,7 +193,7 @@ def test_two_visitors_chatting_at_once_each_see_only_their_own_chat(browser, app
 def test_a_fresh_server_asks_for_the_password_even_on_a_direct_page_link(
     page, tmp_path, sqlite_url, openai_server
 ):
-    env = app_environment(sqlite_url, openai_server, BILAN_APP_PASSWORD="open-sesame")
+    env = chat_environment(sqlite_url, openai_server, BILAN_APP_PASSWORD="open-sesame")
     with streamlit_app(env, tmp_path / "streamlit.log") as url:
         # The very first run of the process: Streamlit's legacy pages/ mode would run the page file itself.
         open_app(page, f"{url}/compare")
