@@ -152,7 +152,7 @@ def first_render(url: str) -> dict[str, float]:
     """The page's first render in AppTest with empty Streamlit caches (after a warm-up on an empty DB)."""
     import streamlit as st
 
-    from tests.test_app_helpers import new_app
+    from tests.app_support import new_app
 
     def render(database_url: str) -> tuple[float, Any]:
         os.environ["BILAN_DATABASE_URL"] = database_url

@@ -14,7 +14,7 @@ from bilan_core.client import Bilan
 from bilan_core.db import dispose_engines
 from bilan_core.settings import load_settings
 
-pytest_plugins = ["tests.fixtures.openai_server", "tests.fixtures.bilan_server"]
+pytest_plugins = ["tests.fixtures.openai_server", "tests.fixtures.bilan_server", "tests.app_support"]
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"

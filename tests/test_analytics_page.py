@@ -12,8 +12,8 @@ from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.db import get_engine
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.votes import cast_vote
+from tests.app_support import clear_app_caches, new_app
 from tests.helpers import add_turn
-from tests.test_app_helpers import clear_app_caches, new_app
 
 PAGE = "pages/analytics.py"
 HTML_COMMENT = "<script>alert('pwned')</script><b>bold</b> [link](http://x.test) **no**"

@@ -8,8 +8,8 @@ from streamlit.proto.TextInput_pb2 import TextInput
 from bilan_core.conversations import start_conversation
 from bilan_core.db import get_engine
 from bilan_core.votes import cast_vote
+from tests.app_support import PAGES, clear_app_caches, new_app
 from tests.helpers import add_turn
-from tests.test_app_helpers import PAGES, clear_app_caches, new_app
 
 
 @pytest.fixture

@@ -8,36 +8,23 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
 
 from bilan_core.batch import BatchOptions, BatchProgress, run_batch, start_batch
 from bilan_core.batch_files import upload_limit_mb
 from bilan_core.client import Bilan
-from bilan_core.db import get_engine
 from bilan_core.models import BatchItem, BatchRun, Turn, Vote
 from bilan_core.settings import load_settings
+from tests.app_support import clear_app_caches, new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
-from tests.test_app_helpers import clear_app_caches, new_app
 
 PAGE = "pages/batch.py"
 
 
 @pytest.fixture
-def app_env(sqlite_url, openai_server, monkeypatch):
-    """The app on a fresh SQLite file, its model calls going to the loopback server through the real SDK."""
-    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("BILAN_MAX_RETRIES", "0")
+def app_env(app_env, monkeypatch):
+    """The shared loopback app (tests/app_support.py), with gpt-4o as the default model."""
     monkeypatch.setenv("BILAN_DEFAULT_MODEL", "gpt-4o")
-    clear_app_caches()
-    yield get_engine(sqlite_url)
-    clear_app_caches()
-
-
-def rows(engine, table):
-    with Session(engine) as session:
-        return list(session.exec(select(table)).all())
+    return app_env
 
 
 def open_page():

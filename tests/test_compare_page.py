@@ -5,36 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import Session, select
 
 from bilan_core.client import Bilan
 from bilan_core.comparisons import Variant, compare, record_preference
-from bilan_core.db import get_engine
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.models import Comparison, Turn, Vote
 from bilan_core.settings import load_settings
+from tests.app_support import new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
-from tests.test_app_helpers import clear_app_caches, new_app
 
 PAGE = "pages/compare.py"
 HIDDEN = ("gpt-4o", "gpt-4.1-mini", "secret-one", "secret-two")
-
-
-@pytest.fixture
-def app_env(sqlite_url, openai_server, monkeypatch):
-    """The app on a fresh SQLite file, its model calls going to the loopback server through the real SDK."""
-    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("BILAN_MAX_RETRIES", "0")
-    clear_app_caches()
-    yield get_engine(sqlite_url)
-    clear_app_caches()
-
-
-def rows(engine, table):
-    with Session(engine) as session:
-        return list(session.exec(select(table)).all())
 
 
 TEXT_ELEMENTS = (

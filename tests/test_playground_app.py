@@ -12,26 +12,13 @@ from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 
 from bilan_core.conversations import list_conversations, start_conversation
-from bilan_core.db import get_engine
 from bilan_core.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
 from bilan_core.models import Turn, Vote
 from bilan_core.playground import validated_prompt
 from bilan_core.votes import cast_vote
+from tests.app_support import new_app
 from tests.fixtures.openai_server import DEFAULT_ANSWER
 from tests.helpers import add_turn
-from tests.test_app_helpers import clear_app_caches, new_app
-
-
-@pytest.fixture
-def app_env(sqlite_url, openai_server, monkeypatch):
-    """The app on a fresh SQLite file, its model calls going to the loopback server through the real SDK."""
-    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("BILAN_MAX_RETRIES", "0")
-    clear_app_caches()
-    yield get_engine(sqlite_url)
-    clear_app_caches()
 
 
 def turns(engine) -> list[Turn]:

@@ -15,26 +15,20 @@ from bilan_core.playground import load_chat
 from bilan_core.routing import describe_route
 from bilan_core.tools import builtin_tools
 from bilan_core.votes import cast_vote
+from tests.app_support import clear_app_caches, new_app
 from tests.helpers import add_turn
-from tests.test_app_helpers import clear_app_caches, new_app
 from tests.test_playground_app import send, thumbs, turns, votes
 
 FINAL = "Six times seven is 42."
 
 
 @pytest.fixture
-def app_env(sqlite_url, openai_server, monkeypatch):
-    """The app on a fresh SQLite file; model calls go to the loopback server through the real SDK."""
-    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("BILAN_MAX_RETRIES", "0")
+def app_env(app_env, openai_server, monkeypatch):
+    """The shared loopback app (tests/app_support.py): two models, a low routing minimum, a fixed answer."""
     monkeypatch.setenv("BILAN_MODELS", "gpt-4o-mini,gpt-4o")
     monkeypatch.setenv("BILAN_ROUTE_MIN_VOTES", "3")
     openai_server.configure(answer=FINAL)
-    clear_app_caches()
-    yield get_engine(sqlite_url)
-    clear_app_caches()
+    return app_env
 
 
 def shown_texts(at) -> list[str]:

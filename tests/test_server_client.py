@@ -23,8 +23,8 @@ from bilan_core.default_client import init
 from bilan_core.keys import create_key, revoke_key
 from bilan_core.models import Event, Turn, Vote
 from bilan_core.settings import load_settings
+from tests.app_support import clear_app_caches, new_app
 from tests.fixtures.bilan_server import LiveServer
-from tests.test_app_helpers import clear_app_caches, new_app
 
 pytestmark = pytest.mark.postgres
 HOUR = 3_600_000
