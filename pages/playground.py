@@ -44,6 +44,8 @@ PENDING_PROMPT_KEY = "playground_pending_prompt"
 ANSWERING_KEY = "playground_answering"
 STOPPED_SAVE_WAIT_S = 10.0
 CONVERSATION_PARAM = "c"
+LIST_LIMIT_KEY = "playground_conversations_shown"
+CONVERSATIONS_PER_PAGE = 30
 
 
 def note(message: str) -> None:
@@ -103,10 +105,11 @@ def conversations_sidebar(current: str | None) -> None:
     with st.sidebar:
         st.button("➕ New chat", key="playground_new_chat", on_click=open_conversation, args=(None,))
         st.subheader("Conversations")
-        past = list_conversations(app_client().engine, user_id=current_user(), limit=30)
+        shown = st.session_state.get(LIST_LIMIT_KEY, CONVERSATIONS_PER_PAGE)
+        past = list_conversations(app_client().engine, user_id=current_user(), limit=shown + 1)
         if not past:
             st.caption("No conversation yet.")
-        for conversation in past:
+        for conversation in past[:shown]:
             title = escape_markdown(conversation.title or "Untitled")
             st.button(
                 title,
@@ -116,6 +119,14 @@ def conversations_sidebar(current: str | None) -> None:
                 type="primary" if conversation.conversation_id == current else "secondary",
                 width="stretch",
             )
+        if len(past) > shown:
+            st.button("Show older conversations", key="playground_show_older", on_click=show_older)
+
+
+def show_older() -> None:
+    st.session_state[LIST_LIMIT_KEY] = (
+        st.session_state.get(LIST_LIMIT_KEY, CONVERSATIONS_PER_PAGE) + CONVERSATIONS_PER_PAGE
+    )
 
 
 def chat_settings_sidebar() -> None:

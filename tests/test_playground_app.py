@@ -375,3 +375,19 @@ def test_the_prompt_version_is_stored_trimmed_and_a_blank_one_is_no_version(app_
         ("second", "ok", None),
     ]
     assert not at.warning
+
+
+def test_older_conversations_can_be_listed_beyond_the_first_thirty(app_env):
+    ids = [
+        start_conversation(app_env, user_id="anonymous", title=f"chat {number}").conversation_id
+        for number in range(35)
+    ]
+    at = new_app().run()
+    listed = [button.key for button in at.button if button.key.startswith("playground_open_")]
+    assert len(listed) == 30
+    at.button(key="playground_show_older").click().run()
+    listed = {button.key for button in at.button if button.key.startswith("playground_open_")}
+    assert listed == {f"playground_open_{conversation_id}" for conversation_id in ids}
+    assert "playground_show_older" not in {button.key for button in at.button}
+    at.button(key=f"playground_open_{ids[0]}").click().run()
+    assert at.query_params["c"] == ids[0]
