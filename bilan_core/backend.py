@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.conversations_wire import ConversationSummary
 from bilan_core.models import Turn, Vote
+from bilan_core.playground import ChatEntry
 from bilan_core.pricing import Price
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 
@@ -35,6 +37,21 @@ class Backend(Protocol):
 
     def end_conversation(self, *, conversation_id: str, status: str) -> None:
         """Close a conversation."""
+
+    def list_conversations(self, *, user_id: str, limit: int) -> list[ConversationSummary]:
+        """A user's conversations, most recently updated first."""
+
+    def get_conversation(self, *, conversation_id: str) -> ConversationSummary:
+        """One conversation; NotFoundError if there is none."""
+
+    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
+        """A conversation's turns, oldest first, each with ``user_id``'s vote and comment."""
+
+    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
+        """Give a conversation a new title; NotFoundError if there is none."""
+
+    def delete_conversation(self, *, conversation_id: str) -> None:
+        """Delete a conversation with its turns and their votes; NotFoundError if there is none."""
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures for the votes ``where`` selects."""

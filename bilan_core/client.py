@@ -16,6 +16,7 @@ from bilan_core.conversations import (
     validate_conversation_id,
     validate_status,
 )
+from bilan_core.conversations_wire import ConversationSummary
 from bilan_core.db import get_engine
 from bilan_core.events import validate_event_type, validate_properties
 from bilan_core.function_calling import (
@@ -30,6 +31,7 @@ from bilan_core.function_calling import (
 )
 from bilan_core.local_backend import LocalBackend
 from bilan_core.models import Turn, Vote
+from bilan_core.playground import ChatEntry
 from bilan_core.pricing import Price, price_table
 from bilan_core.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.settings import BilanSettings, load_settings
@@ -146,6 +148,35 @@ class Bilan(TrackedChat):
         self.backend.end_conversation(
             conversation_id=validate_conversation_id(conversation_id), status=validate_status(status)
         )
+
+    def list_conversations(self, *, limit: int = 50) -> list[ConversationSummary]:
+        """This user's conversations, most recently updated first (at most ``limit``, 1 to 1000)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValueError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
+        return self.backend.list_conversations(user_id=self.user_id, limit=limit)
+
+    def get_conversation(self, conversation_id: str) -> ConversationSummary:
+        """One conversation; NotFoundError if there is none with this id."""
+        return self.backend.get_conversation(conversation_id=validate_conversation_id(conversation_id))
+
+    def load_chat(self, conversation_id: str) -> list[ChatEntry]:
+        """A conversation's turns, oldest first, each with this user's vote and comment."""
+        return self.backend.load_chat(
+            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+        )
+
+    def rename_conversation(self, conversation_id: str, title: str) -> ConversationSummary:
+        """Give a conversation a new title (one line, not blank); NotFoundError if there is none."""
+        cleaned = clean_title(title)
+        if not cleaned:
+            raise ValueError("a conversation title must not be empty")
+        return self.backend.rename_conversation(
+            conversation_id=validate_conversation_id(conversation_id), title=cleaned
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation with its turns and their votes; NotFoundError if there is none."""
+        self.backend.delete_conversation(conversation_id=validate_conversation_id(conversation_id))
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
         """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bilan_core import analytics, conversations, events, stats, turns, votes
+from bilan_core import analytics, conversations, events, playground, stats, turns, votes
 from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.conversations_wire import ConversationSummary
 from bilan_core.models import Turn, Vote
+from bilan_core.playground import ChatEntry
 from bilan_core.pricing import Price
 from bilan_core.stats import PromptStats, Stats, VoteFilter
 
@@ -66,6 +68,31 @@ class LocalBackend:
     def end_conversation(self, *, conversation_id: str, status: str) -> None:
         """Mark a conversation ended."""
         conversations.end_conversation(self.engine, conversation_id=conversation_id, status=status)
+
+    def list_conversations(self, *, user_id: str, limit: int) -> list[ConversationSummary]:
+        """A user's conversations from SQL, most recently updated first."""
+        found = conversations.list_conversations(self.engine, user_id=user_id, limit=limit)
+        return [ConversationSummary.of(conversation) for conversation in found]
+
+    def get_conversation(self, *, conversation_id: str) -> ConversationSummary:
+        """One conversation from SQL."""
+        return ConversationSummary.of(
+            conversations.get_conversation(self.engine, conversation_id=conversation_id)
+        )
+
+    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
+        """A conversation's turns with the user's votes, in one query."""
+        return playground.load_chat(self.engine, conversation_id=conversation_id, user_id=user_id)
+
+    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
+        """Update a conversation's title in SQL."""
+        return ConversationSummary.of(
+            conversations.rename_conversation(self.engine, conversation_id=conversation_id, title=title)
+        )
+
+    def delete_conversation(self, *, conversation_id: str) -> None:
+        """Delete a conversation, its turns and their votes in SQL."""
+        conversations.delete_conversation(self.engine, conversation_id=conversation_id)
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures from SQL."""

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bilan_core.analytics import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics_wire import (
@@ -34,9 +34,11 @@ from bilan_core.analytics_wire import (
     dashboard_from_json,
 )
 from bilan_core.clock import now_ms, to_ms
-from bilan_core.errors import BilanError, ConfigurationError, UnknownPromptError
+from bilan_core.conversations_wire import CHAT_ENTRIES, SUMMARIES, ConversationSummary
+from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, UnknownPromptError
 from bilan_core.models import Turn, Vote
 from bilan_core.outbox import FAILED, PENDING, Outbox, OutboxRow
+from bilan_core.playground import ChatEntry
 from bilan_core.pricing import Price
 from bilan_core.settings import BilanSettings
 from bilan_core.stats import PromptStats, Stats, VoteFilter
@@ -55,6 +57,7 @@ MAX_BACKOFF_SECONDS = 30.0
 CLOSE_TIMEOUT_SECONDS = 10.0
 READ_FLUSH_SECONDS = 5.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
 
 
 class ServerRequestError(BilanError):
@@ -194,6 +197,34 @@ class ServerBackend:
         self._queue(
             [make_event(CONVERSATION_ENDED, user_id=user_id, properties=properties, timestamp_ms=moment)]
         )
+
+    def list_conversations(self, *, user_id: str, limit: int) -> list[ConversationSummary]:
+        """The user's conversations on the server, newest first (after a flush, so new ones show)."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        reply = self._get("/api/conversations", {"user_id": user_id, "limit": limit})
+        return _parse_list(SUMMARIES, reply)
+
+    def get_conversation(self, *, conversation_id: str) -> ConversationSummary:
+        """One conversation on the server; NotFoundError if it has none with this id."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        return _parse(ConversationSummary, self._get(_conversation_path(conversation_id), {}))
+
+    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
+        """A conversation's turns with the user's votes, from the server (after a flush)."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        reply = self._get(f"{_conversation_path(conversation_id)}/chat", {"user_id": user_id})
+        return _parse_list(CHAT_ENTRIES, reply)
+
+    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
+        """Rename a conversation on the server, once its queued events are delivered."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        reply = self._request("PATCH", _conversation_path(conversation_id), json={"title": title})
+        return _parse(ConversationSummary, reply)
+
+    def delete_conversation(self, *, conversation_id: str) -> None:
+        """Delete a conversation (turns and votes) on the server, once its queued events are delivered."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        self._request("DELETE", _conversation_path(conversation_id))
 
     def stats(self, where: VoteFilter) -> Stats:
         """The server's trust figures (after trying to deliver what is queued, for up to 5 s)."""
@@ -393,6 +424,8 @@ class ServerBackend:
             raise ServerRequestError(f"the Bilan server did not answer: {type(exc).__name__}: {exc}") from exc
         if reply.status_code == 404 and path.startswith("/api/stats/prompts/"):
             raise UnknownPromptError(_error_text(reply))
+        if reply.status_code == 404 and path.startswith("/api/conversations/"):
+            raise NotFoundError(_error_text(reply))
         if reply.status_code != 200:
             raise ServerRequestError(
                 f"the Bilan server answered HTTP {reply.status_code}: {_error_text(reply)}"
@@ -423,6 +456,17 @@ def _parse(model: type[ModelT], reply: httpx2.Response) -> ModelT:
         return model.model_validate_json(reply.content)
     except ValidationError as exc:
         raise ServerRequestError(f"the Bilan server's answer is not a {model.__name__}: {exc}") from exc
+
+
+def _parse_list(adapter: TypeAdapter[list[ItemT]], reply: httpx2.Response) -> list[ItemT]:
+    try:
+        return adapter.validate_json(reply.content)
+    except ValidationError as exc:
+        raise ServerRequestError(f"the Bilan server's answer is not the expected list: {exc}") from exc
+
+
+def _conversation_path(conversation_id: str) -> str:
+    return f"/api/conversations/{quote(conversation_id, safe='')}"
 
 
 def _error_text(reply: httpx2.Response) -> str:

@@ -7,12 +7,6 @@ import threading
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
-from bilan_core.conversations import (
-    delete_conversation,
-    get_conversation,
-    list_conversations,
-    rename_conversation,
-)
 from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
 from bilan_core.function_calling import describe_tool_call
 from bilan_core.markdown_text import escape_markdown
@@ -21,12 +15,11 @@ from bilan_core.playground import (
     chat_messages,
     failure_text,
     figures_line,
-    load_chat,
     validated_prompt,
 )
 from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
 from pages.model_choice import model_options
-from pages.shared import app_client, current_user, offline_banner, visitor_client
+from pages.shared import app_client, offline_banner, show_error, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
 COMMENT_FOR_KEY = "playground_comment_for"
@@ -72,7 +65,7 @@ def sync_conversation_with_url() -> str | None:
     linked = st.query_params.get(CONVERSATION_PARAM)
     if linked and linked != st.session_state.get(CONVERSATION_KEY):
         try:
-            get_conversation(app_client().engine, conversation_id=linked)
+            visitor_client().get_conversation(linked)
         except NotFoundError:
             note(f"No conversation has the id in this link ({linked}). Starting a new chat.")
             linked = None
@@ -85,16 +78,14 @@ def sync_conversation_with_url() -> str | None:
 
 def renamed(conversation_id: str) -> None:
     try:
-        rename_conversation(
-            app_client().engine, conversation_id=conversation_id, title=st.session_state[RENAME_KEY]
-        )
+        visitor_client().rename_conversation(conversation_id, st.session_state[RENAME_KEY])
     except (BilanError, ValueError) as exc:
         note(f"Could not rename the conversation: {exc}")
 
 
 def deleted(conversation_id: str) -> None:
     try:
-        delete_conversation(app_client().engine, conversation_id=conversation_id)
+        visitor_client().delete_conversation(conversation_id)
     except (BilanError, ValueError) as exc:
         note(f"Could not delete the conversation: {exc}")
         return
@@ -106,7 +97,7 @@ def conversations_sidebar(current: str | None) -> None:
         st.button("➕ New chat", key="playground_new_chat", on_click=open_conversation, args=(None,))
         st.subheader("Conversations")
         shown = st.session_state.get(LIST_LIMIT_KEY, CONVERSATIONS_PER_PAGE)
-        past = list_conversations(app_client().engine, user_id=current_user(), limit=shown + 1)
+        past = visitor_client().list_conversations(limit=shown + 1)
         if not past:
             st.caption("No conversation yet.")
         for conversation in past[:shown]:
@@ -306,26 +297,27 @@ def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversa
             response.close()
 
 
-client = app_client()
+def read_chat() -> tuple[str | None, list[ChatEntry]]:
+    """The open conversation and its turns, with the sidebar's list; the same calls in either mode."""
+    conversation_id = sync_conversation_with_url()
+    conversations_sidebar(conversation_id)
+    chat_settings_sidebar()
+    wait_for_stopped_answer()
+    return conversation_id, visitor_client().load_chat(conversation_id) if conversation_id else []
+
+
+app_client()
 st.title("Playground")
 offline_banner()
-if client.engine is None:
-    st.info("The Playground keeps conversations in a local database: set BILAN_MODE=local to use it.")
+try:
+    conversation_id, entries = read_chat()
+except BilanError as exc:  # server mode: the Bilan server did not answer or refused the read
+    show_error(exc)
     st.stop()
-
-conversation_id = sync_conversation_with_url()
-conversations_sidebar(conversation_id)
-chat_settings_sidebar()
-wait_for_stopped_answer()
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.warning(escape_markdown(notice))
 
-entries = (
-    load_chat(client.engine, conversation_id=conversation_id, user_id=current_user())
-    if conversation_id
-    else []
-)
 if conversation_id:
     conversation_actions(conversation_id)
 for entry in entries:

@@ -14,6 +14,7 @@ from bilan_core.pricing import price_table
 from bilan_core.server.errors import ApiError
 from bilan_core.server.ratelimit import RateLimiter
 from bilan_core.server.routes_analytics import router as analytics_router
+from bilan_core.server.routes_conversations import router as conversations_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.server.statistics import StatisticsKeeper
@@ -40,6 +41,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(stats_router)
     app.include_router(analytics_router)
+    app.include_router(conversations_router)
     _add_event_schemas(app)
     return app
 
