@@ -12,6 +12,7 @@ from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
 from bilan_core.conversations import (
     MAX_ID_LENGTH,
+    check_owner,
     clean_title,
     validate_conversation_id,
     validate_status,
@@ -166,16 +167,18 @@ class Bilan(TrackedChat):
         )
 
     def rename_conversation(self, conversation_id: str, title: str) -> ConversationSummary:
-        """Give a conversation a new title (one line, not blank); NotFoundError if there is none."""
+        """Give this user's conversation a new title (one line, not blank); NotOwnerError for another's."""
         cleaned = clean_title(title)
         if not cleaned:
             raise ValueError("a conversation title must not be empty")
+        check_owner(self.get_conversation(conversation_id), self.user_id, "rename")
         return self.backend.rename_conversation(
             conversation_id=validate_conversation_id(conversation_id), title=cleaned
         )
 
     def delete_conversation(self, conversation_id: str) -> None:
-        """Delete a conversation with its turns and their votes; NotFoundError if there is none."""
+        """Delete this user's conversation with its turns and their votes; NotOwnerError for another's."""
+        check_owner(self.get_conversation(conversation_id), self.user_id, "delete")
         self.backend.delete_conversation(conversation_id=validate_conversation_id(conversation_id))
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:

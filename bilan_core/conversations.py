@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.db import session_scope
-from bilan_core.errors import NotFoundError
+from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.models import LOCAL_PROJECT, Conversation, Turn, Vote
 
 MAX_TITLE_LENGTH = 200
@@ -90,6 +91,34 @@ def _get(session: Session, conversation_id: str, project_id: int) -> Conversatio
     return conversation
 
 
+class Owned(Protocol):
+    """A conversation as stored or as summarised: it knows its id and the user who started it."""
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation's id."""
+        ...
+
+    @property
+    def user_id(self) -> str:
+        """The user id (display name) that started the conversation."""
+        ...
+
+
+def can_edit_conversation(conversation: Owned | None, user_id: str) -> bool:
+    """True when ``user_id`` may continue, rename or delete it: its owner (anyone, for a chat not started)."""
+    return conversation is None or conversation.user_id == user_id
+
+
+def check_owner(conversation: Owned, user_id: str | None, action: str) -> None:
+    """NotOwnerError unless ``user_id`` owns the conversation (None: no check, as for the SDK's own calls)."""
+    if user_id is not None and not can_edit_conversation(conversation, user_id):
+        raise NotOwnerError(
+            f"only {conversation.user_id!r}, who started conversation {conversation.conversation_id!r}, "
+            f"may {action} it (you are {user_id!r})"
+        )
+
+
 def get_conversation(
     engine: Engine, *, conversation_id: str, project_id: int = LOCAL_PROJECT
 ) -> Conversation:
@@ -129,23 +158,31 @@ def touch_conversation(
 
 
 def rename_conversation(
-    engine: Engine, *, conversation_id: str, title: str, project_id: int = LOCAL_PROJECT
+    engine: Engine,
+    *,
+    conversation_id: str,
+    title: str,
+    user_id: str | None = None,
+    project_id: int = LOCAL_PROJECT,
 ) -> Conversation:
-    """Give a conversation a new title (not empty)."""
+    """Give a conversation a new title (not empty); with ``user_id``, only if that user owns it."""
     cleaned = clean_title(title)
     if not cleaned:
         raise ValueError("a conversation title must not be empty")
     with session_scope(engine) as session:
         conversation = _get(session, conversation_id, project_id)
+        check_owner(conversation, user_id, "rename")
         conversation.title = cleaned
         session.add(conversation)
     return conversation
 
 
-def delete_conversation(engine: Engine, *, conversation_id: str, project_id: int = LOCAL_PROJECT) -> None:
-    """Delete a conversation with its turns and their votes."""
+def delete_conversation(
+    engine: Engine, *, conversation_id: str, user_id: str | None = None, project_id: int = LOCAL_PROJECT
+) -> None:
+    """Delete a conversation with its turns and their votes; with ``user_id``, only if that user owns it."""
     with session_scope(engine) as session:
-        _get(session, conversation_id, project_id)
+        check_owner(_get(session, conversation_id, project_id), user_id, "delete")
         prompt_ids = select(Turn.prompt_id).where(
             Turn.project_id == project_id, Turn.conversation_id == conversation_id
         )

@@ -19,6 +19,10 @@ class NotFoundError(BilanError, LookupError):
     """A conversation, comparison or batch run does not exist."""
 
 
+class NotOwnerError(BilanError, PermissionError):
+    """Someone other than a conversation's owner tried to change it."""
+
+
 class ProviderError(BilanError):
     """A model call failed; ``error_type`` is one of the wire format's values."""
 

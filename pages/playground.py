@@ -7,6 +7,7 @@ import threading
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
+from bilan_core.conversations import Owned, can_edit_conversation
 from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
 from bilan_core.function_calling import describe_tool_call
 from bilan_core.markdown_text import escape_markdown
@@ -19,7 +20,7 @@ from bilan_core.playground import (
 )
 from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
 from pages.model_choice import model_options
-from pages.shared import app_client, offline_banner, show_error, visitor_client
+from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
 COMMENT_FOR_KEY = "playground_comment_for"
@@ -74,6 +75,24 @@ def sync_conversation_with_url() -> str | None:
     if current and st.query_params.get(CONVERSATION_PARAM) != current:
         st.query_params[CONVERSATION_PARAM] = current
     return current
+
+
+def stored_conversation(conversation_id: str | None) -> Owned | None:
+    """The open conversation as stored, which says who owns it; None for a chat not stored (yet)."""
+    if conversation_id is None:
+        return None
+    try:
+        return visitor_client().get_conversation(conversation_id)
+    except NotFoundError:
+        return None
+
+
+def read_only_notice(owner: str) -> None:
+    st.info(
+        f"This conversation belongs to {escape_markdown(owner)}. You can read it and rate its answers; "
+        "only its owner can continue, rename or delete it."
+    )
+    st.button("➕ New chat", key="playground_new_chat_instead", on_click=open_conversation, args=(None,))
 
 
 def renamed(conversation_id: str) -> None:
@@ -311,6 +330,7 @@ st.title("Playground")
 offline_banner()
 try:
     conversation_id, entries = read_chat()
+    conversation = stored_conversation(conversation_id)
 except BilanError as exc:  # server mode: the Bilan server did not answer or refused the read
     show_error(exc)
     st.stop()
@@ -318,10 +338,15 @@ notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.warning(escape_markdown(notice))
 
-if conversation_id:
+editable = can_edit_conversation(conversation, current_user())
+if conversation_id and editable:
     conversation_actions(conversation_id)
+elif conversation is not None:
+    read_only_notice(conversation.user_id)
 for entry in entries:
     show_entry(entry)
+if not editable:
+    st.stop()  # anyone with the link may read and rate; only the owner may continue the chat
 if not entries:
     st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
 

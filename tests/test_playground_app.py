@@ -13,6 +13,7 @@ from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 
 from bilan_core.conversations import list_conversations, start_conversation
 from bilan_core.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
+from bilan_core.markdown_text import escape_markdown
 from bilan_core.models import Turn, Vote
 from bilan_core.playground import validated_prompt
 from bilan_core.votes import cast_vote
@@ -391,3 +392,55 @@ def test_older_conversations_can_be_listed_beyond_the_first_thirty(app_env):
     assert "playground_show_older" not in {button.key for button in at.button}
     at.button(key=f"playground_open_{ids[0]}").click().run()
     assert at.query_params["c"] == ids[0]
+
+
+def test_a_shared_link_lets_others_read_and_rate_but_only_the_owner_continue_rename_or_delete(app_env):
+    alice = new_app()
+    alice.query_params["user"] = "Alice"
+    alice.run()
+    send(alice, "alice's question")
+    thumbs(alice)[0].set_value(1).run()
+    conversation_id = alice.query_params["c"]
+    [turn] = turns(app_env)
+
+    bob = new_app()
+    bob.query_params["user"] = "Bob"
+    bob.query_params["c"] = conversation_id
+    bob.run()
+    assert not bob.exception
+    assert [m.text[0].value for m in bob.chat_message[::2]] == ["alice's question"]
+    assert bob.chat_message[1].markdown[0].value == DEFAULT_ANSWER
+    assert [i.value for i in bob.info if "belongs to Alice" in i.value]
+    assert not bob.chat_input
+    assert "playground_rename_title" not in {w.key for w in bob.text_input}
+    assert {"playground_rename_save", "playground_delete_confirm"}.isdisjoint(b.key for b in bob.button)
+    assert [w.value for w in thumbs(bob)] == [None]  # Bob's own vote, not Alice's
+    thumbs(bob)[0].set_value(0).run()
+    assert sorted((v.user_id, v.value) for v in votes(app_env)) == [("Alice", 1), ("Bob", -1)]
+    assert bob.text_area(key=f"playground_comment_{turn.prompt_id}").label == THUMBS_DOWN_QUESTION
+    assert bob.query_params["c"] == conversation_id
+    bob.button(key="playground_new_chat_instead").click().run()
+    assert not bob.chat_message and "c" not in bob.query_params and bob.chat_input
+
+    alice.run()
+    assert not any("belongs to" in i.value for i in alice.info)
+    alice.text_input(key="playground_rename_title").input("Shared chat").run()
+    alice.button(key="playground_rename_save").click().run()
+    send(alice, "a follow-up")
+    [conversation] = list_conversations(app_env, user_id="Alice")
+    assert conversation.title == "Shared chat"
+    assert [t.conversation_id for t in turns(app_env)] == [conversation_id, conversation_id]
+    alice.button(key="playground_delete_confirm").click().run()
+    assert list_conversations(app_env, user_id="Alice") == [] and turns(app_env) == []
+
+
+def test_the_owner_shown_to_others_is_plain_text(app_env):
+    owner = "**Eve** [x](http://example.com)"
+    conversation_id = start_conversation(app_env, user_id=owner, title="t").conversation_id
+    add_turn(app_env, user_id=owner, conversation_id=conversation_id, prompt_text="q", response="A")
+    at = new_app()
+    at.query_params["c"] = conversation_id
+    at.run()
+    [notice] = [i.value for i in at.info if "belongs to" in i.value]
+    assert escape_markdown(owner) in notice
+    assert not at.chat_input and len(thumbs(at)) == 1

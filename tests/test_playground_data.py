@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event
 
-from bilan_core.conversations import start_conversation
+from bilan_core.client import Bilan
+from bilan_core.conversations import (
+    can_edit_conversation,
+    delete_conversation,
+    get_conversation,
+    rename_conversation,
+    start_conversation,
+)
 from bilan_core.db import get_engine
+from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.playground import ChatEntry, chat_messages, failure_text, figures_line, load_chat
+from bilan_core.settings import load_settings
 from bilan_core.votes import cast_vote
 from tests.helpers import add_turn
 
@@ -114,3 +124,63 @@ def test_figures_line_and_failure_text():
     )
     assert failure_text(failed) == "The model call failed (rate limit): Rate limit reached"
     assert failure_text(bare) == "The model call failed (error): no reason given"
+
+
+def test_only_the_owner_may_rename_or_delete_a_conversation(sqlite_url):
+    engine = get_engine(sqlite_url)
+    conversation_id, [prompt_id] = _conversation(engine, 1)
+    cast_vote(engine, prompt_id=prompt_id, user_id="bob", value=1)
+    conversation = get_conversation(engine, conversation_id=conversation_id)
+    assert can_edit_conversation(conversation, "alice")
+    assert not can_edit_conversation(conversation, "bob")
+    assert not can_edit_conversation(conversation, "Alice")  # user ids are exact
+    assert can_edit_conversation(None, "bob")  # a chat not started yet is the visitor's own
+
+    with pytest.raises(NotOwnerError, match=r"only 'alice', who started conversation .* may rename it"):
+        rename_conversation(engine, conversation_id=conversation_id, title="Bob's now", user_id="bob")
+    with pytest.raises(NotOwnerError, match=r"only 'alice', who started conversation .* may delete it"):
+        delete_conversation(engine, conversation_id=conversation_id, user_id="bob")
+    assert get_conversation(engine, conversation_id=conversation_id).title is None
+    assert [e.vote for e in load_chat(engine, conversation_id=conversation_id, user_id="bob")] == [1]
+
+    rename_conversation(engine, conversation_id=conversation_id, title="Mine", user_id="alice")
+    assert get_conversation(engine, conversation_id=conversation_id).title == "Mine"
+    delete_conversation(engine, conversation_id=conversation_id, user_id="alice")
+    with pytest.raises(NotFoundError):
+        get_conversation(engine, conversation_id=conversation_id)
+
+
+def _client_refuses_others_and_lets_the_owner(alice: Bilan) -> None:
+    conversation_id = alice.start_conversation("Shared")
+    bob = alice.with_identity(user_id="bob")
+    with pytest.raises(NotOwnerError, match=r"only 'alice', who started .* may rename it \(you are 'bob'\)"):
+        bob.rename_conversation(conversation_id, "Bob's now")
+    with pytest.raises(NotOwnerError, match=r"only 'alice', who started .* may delete it"):
+        bob.delete_conversation(conversation_id)
+    assert bob.get_conversation(conversation_id).title == "Shared"  # anyone may still read it
+    assert alice.rename_conversation(conversation_id, "Mine").title == "Mine"
+    alice.delete_conversation(conversation_id)
+    with pytest.raises(NotFoundError):
+        alice.get_conversation(conversation_id)
+
+
+def test_a_local_client_changes_only_its_own_users_conversations(bilan):
+    _client_refuses_others_and_lets_the_owner(bilan)
+
+
+@pytest.mark.postgres
+def test_a_server_mode_client_changes_only_its_own_users_conversations(server_project, live_server):
+    alice = Bilan(
+        load_settings(
+            mode="server",
+            api_key=server_project.key,
+            endpoint=live_server.url,
+            user_id="alice",
+            telemetry=False,
+            batch_interval=0.05,
+        )
+    )
+    try:
+        _client_refuses_others_and_lets_the_owner(alice)
+    finally:
+        alice.close()
