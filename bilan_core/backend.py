@@ -47,11 +47,11 @@ class Backend(Protocol):
     def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
         """A conversation's turns, oldest first, each with ``user_id``'s vote and comment."""
 
-    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
-        """Give a conversation a new title; NotFoundError if there is none."""
+    def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
+        """Give the user's conversation a new title; NotFoundError, or NotOwnerError for another's."""
 
-    def delete_conversation(self, *, conversation_id: str) -> None:
-        """Delete a conversation with its turns and their votes; NotFoundError if there is none."""
+    def delete_conversation(self, *, conversation_id: str, user_id: str) -> None:
+        """Delete the user's conversation with its turns and votes; NotFoundError, or NotOwnerError."""
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures for the votes ``where`` selects."""

@@ -12,7 +12,6 @@ from bilan_core.backend import Backend
 from bilan_core.chat import TrackedChat
 from bilan_core.conversations import (
     MAX_ID_LENGTH,
-    check_owner,
     clean_title,
     validate_conversation_id,
     validate_status,
@@ -171,15 +170,15 @@ class Bilan(TrackedChat):
         cleaned = clean_title(title)
         if not cleaned:
             raise ValueError("a conversation title must not be empty")
-        check_owner(self.get_conversation(conversation_id), self.user_id, "rename")
         return self.backend.rename_conversation(
-            conversation_id=validate_conversation_id(conversation_id), title=cleaned
+            conversation_id=validate_conversation_id(conversation_id), title=cleaned, user_id=self.user_id
         )
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete this user's conversation with its turns and their votes; NotOwnerError for another's."""
-        check_owner(self.get_conversation(conversation_id), self.user_id, "delete")
-        self.backend.delete_conversation(conversation_id=validate_conversation_id(conversation_id))
+        self.backend.delete_conversation(
+            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+        )
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
         """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""

@@ -84,15 +84,17 @@ class LocalBackend:
         """A conversation's turns with the user's votes, in one query."""
         return playground.load_chat(self.engine, conversation_id=conversation_id, user_id=user_id)
 
-    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
-        """Update a conversation's title in SQL."""
+    def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
+        """Update the owner's conversation title in SQL."""
         return ConversationSummary.of(
-            conversations.rename_conversation(self.engine, conversation_id=conversation_id, title=title)
+            conversations.rename_conversation(
+                self.engine, conversation_id=conversation_id, title=title, user_id=user_id
+            )
         )
 
-    def delete_conversation(self, *, conversation_id: str) -> None:
-        """Delete a conversation, its turns and their votes in SQL."""
-        conversations.delete_conversation(self.engine, conversation_id=conversation_id)
+    def delete_conversation(self, *, conversation_id: str, user_id: str) -> None:
+        """Delete the owner's conversation, its turns and their votes in SQL."""
+        conversations.delete_conversation(self.engine, conversation_id=conversation_id, user_id=user_id)
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures from SQL."""

@@ -35,7 +35,7 @@ from bilan_core.analytics_wire import (
 )
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.conversations_wire import CHAT_ENTRIES, SUMMARIES, ConversationSummary
-from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, UnknownPromptError
+from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, NotOwnerError, UnknownPromptError
 from bilan_core.models import Turn, Vote
 from bilan_core.outbox import FAILED, PENDING, Outbox, OutboxRow
 from bilan_core.playground import ChatEntry
@@ -215,16 +215,18 @@ class ServerBackend:
         reply = self._get(f"{_conversation_path(conversation_id)}/chat", {"user_id": user_id})
         return _parse_list(CHAT_ENTRIES, reply)
 
-    def rename_conversation(self, *, conversation_id: str, title: str) -> ConversationSummary:
-        """Rename a conversation on the server, once its queued events are delivered."""
+    def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
+        """Rename the user's conversation on the server, once its queued events are delivered."""
         self.flush(timeout=READ_FLUSH_SECONDS)
-        reply = self._request("PATCH", _conversation_path(conversation_id), json={"title": title})
+        reply = self._request(
+            "PATCH", _conversation_path(conversation_id), params={"user_id": user_id}, json={"title": title}
+        )
         return _parse(ConversationSummary, reply)
 
-    def delete_conversation(self, *, conversation_id: str) -> None:
-        """Delete a conversation (turns and votes) on the server, once its queued events are delivered."""
+    def delete_conversation(self, *, conversation_id: str, user_id: str) -> None:
+        """Delete the user's conversation (turns and votes) on the server, once queued events are sent."""
         self.flush(timeout=READ_FLUSH_SECONDS)
-        self._request("DELETE", _conversation_path(conversation_id))
+        self._request("DELETE", _conversation_path(conversation_id), params={"user_id": user_id})
 
     def stats(self, where: VoteFilter) -> Stats:
         """The server's trust figures (after trying to deliver what is queued, for up to 5 s)."""
@@ -426,6 +428,8 @@ class ServerBackend:
             raise UnknownPromptError(_error_text(reply))
         if reply.status_code == 404 and path.startswith("/api/conversations/"):
             raise NotFoundError(_error_text(reply))
+        if reply.status_code == 403 and path.startswith("/api/conversations/"):
+            raise NotOwnerError(_error_text(reply))
         if reply.status_code != 200:
             raise ServerRequestError(
                 f"the Bilan server answered HTTP {reply.status_code}: {_error_text(reply)}"

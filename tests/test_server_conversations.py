@@ -123,7 +123,8 @@ def test_one_project_never_reads_or_changes_another_ones_conversations(alpha, se
         beta.close()
     http, headers = server_project.client, server_project.headers(stranger.key)
     assert http.get("/api/conversations", params={"user_id": "alice"}, headers=headers).json() == []
-    assert http.delete(f"/api/conversations/{conversation_id}", headers=headers).status_code == 404
+    gone = http.delete(f"/api/conversations/{conversation_id}", params={"user_id": "alice"}, headers=headers)
+    assert gone.status_code == 404
     [kept] = client.list_conversations()
     assert kept.title == "Trip to Lyon"
     assert len(client.load_chat(conversation_id)) == 3
@@ -139,8 +140,8 @@ def test_conversation_endpoints_refuse_missing_keys_and_bad_input(alpha, server_
         ("GET", "/api/conversations?user_id=alice", None),
         ("GET", path, None),
         ("GET", f"{path}/chat?user_id=alice", None),
-        ("PATCH", path, {"title": "x"}),
-        ("DELETE", path, None),
+        ("PATCH", f"{path}?user_id=alice", {"title": "x"}),
+        ("DELETE", f"{path}?user_id=alice", None),
     ]
     for method, url, body in calls:
         for bad in ({}, server_project.headers("bk_not-a-real-key")):
@@ -149,10 +150,18 @@ def test_conversation_endpoints_refuse_missing_keys_and_bad_input(alpha, server_
             assert reply.json()["error"] in ("Missing API key", "Invalid API key")
     assert len(rows(server_project.engine, Turn)) == 3  # nothing deleted by the refused calls
 
-    blank = http.patch(path, json={"title": " \n "}, headers=headers)
+    owner, other = {"user_id": "alice"}, {"user_id": "bob"}
+    blank = http.patch(path, params=owner, json={"title": " \n "}, headers=headers)
     assert blank.status_code == 400 and "must not be empty" in blank.json()["error"]
-    assert http.patch(path, json={"title": "a\x00b"}, headers=headers).status_code == 422
-    assert http.patch(path, json={}, headers=headers).status_code == 422
+    assert http.patch(path, params=owner, json={"title": "a\x00b"}, headers=headers).status_code == 422
+    assert http.patch(path, params=owner, json={}, headers=headers).status_code == 422
+    assert http.patch(path, json={"title": "x"}, headers=headers).status_code == 422  # user_id is required
+    assert http.delete(path, headers=headers).status_code == 422
+    for refused in (
+        http.patch(path, params=other, json={"title": "bob's now"}, headers=headers),
+        http.delete(path, params=other, headers=headers),
+    ):
+        assert refused.status_code == 403 and "only 'alice'" in refused.json()["error"], refused.text
     assert http.get("/api/conversations", headers=headers).status_code == 422  # user_id is required
     assert http.get("/api/conversations?user_id=alice&limit=0", headers=headers).status_code == 422
     assert http.get(f"{path}/chat", headers=headers).status_code == 422
@@ -163,7 +172,7 @@ def test_conversation_endpoints_refuse_missing_keys_and_bad_input(alpha, server_
 
     chat = http.get(f"{path}/chat", params={"user_id": "bob"}, headers=headers).json()
     assert [entry["vote"] for entry in chat] == [None, 1, None]
-    assert http.delete(path, headers=headers).json() == {"deleted": conversation_id}
+    assert http.delete(path, params=owner, headers=headers).json() == {"deleted": conversation_id}
     assert rows(server_project.engine, Turn) == [] and rows(server_project.engine, Vote) == []
 
 

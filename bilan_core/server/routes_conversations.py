@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from bilan_core import conversations, playground
 from bilan_core.conversations_wire import ConversationSummary
-from bilan_core.errors import NotFoundError
+from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.playground import ChatEntry
 from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
@@ -27,6 +27,10 @@ UserId = Annotated[
 NOT_FOUND: dict[int | str, dict[str, object]] = {
     **REFUSALS,
     404: {"model": ErrorReply, "description": "The project has no conversation with this id"},
+}
+OWNED: dict[int | str, dict[str, object]] = {
+    **NOT_FOUND,
+    403: {"model": ErrorReply, "description": "The conversation belongs to another user"},
 }
 LIST_LIMIT = 1000
 
@@ -88,38 +92,46 @@ def get_chat(
 @router.patch(
     "/{conversation_id}",
     summary="Rename a conversation",
-    responses={**NOT_FOUND, 400: {"model": ErrorReply, "description": "The title is blank"}},
+    responses={**OWNED, 400: {"model": ErrorReply, "description": "The title is blank"}},
 )
 def patch_conversation(
     request: Request,
     caller: CallerDep,
     conversation_id: ConversationId,
+    user_id: UserId,
     body: Annotated[RenameRequest, Body()],
 ) -> ConversationSummary:
-    """Give the conversation a new title."""
+    """Give the user's conversation a new title (403 when another user started it)."""
     try:
         renamed = conversations.rename_conversation(
             engine_of(request),
             conversation_id=conversation_id,
             title=body.title,
+            user_id=user_id,
             project_id=caller.project_id,
         )
     except NotFoundError as exc:
         raise ApiError(404, str(exc)) from exc
+    except NotOwnerError as exc:
+        raise ApiError(403, str(exc)) from exc
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
     return ConversationSummary.of(renamed)
 
 
 @router.delete(
-    "/{conversation_id}", summary="Delete a conversation with its turns and votes", responses=NOT_FOUND
+    "/{conversation_id}", summary="Delete a conversation with its turns and votes", responses=OWNED
 )
-def delete_conversation(request: Request, caller: CallerDep, conversation_id: ConversationId) -> Deleted:
-    """Delete the conversation, its turns and their votes (this cannot be undone)."""
+def delete_conversation(
+    request: Request, caller: CallerDep, conversation_id: ConversationId, user_id: UserId
+) -> Deleted:
+    """Delete the user's conversation, its turns and their votes (403 when another user started it)."""
     try:
         conversations.delete_conversation(
-            engine_of(request), conversation_id=conversation_id, project_id=caller.project_id
+            engine_of(request), conversation_id=conversation_id, user_id=user_id, project_id=caller.project_id
         )
     except NotFoundError as exc:
         raise ApiError(404, str(exc)) from exc
+    except NotOwnerError as exc:
+        raise ApiError(403, str(exc)) from exc
     return Deleted(deleted=conversation_id)
