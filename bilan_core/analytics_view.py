@@ -208,9 +208,10 @@ def _points(now: float | None, before: float | None) -> str | None:
 def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> Metric:
     arrow = TREND_ARROWS.get(current.trend, "")
     interval = (
-        f"95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)}"
+        f"Unweighted share of 👍 {_percent(current.positive_rate)}, 95 % interval "
+        f"{_percent(current.trust_low)} – {_percent(current.trust_high)}"
         if current.trust_low is not None
-        else "no votes yet"
+        else "No votes yet"
     )
     return Metric(
         label=f"Trust score {arrow}".strip(),
@@ -222,13 +223,15 @@ def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> 
 
 
 def trust_summary(current: Headline) -> str | None:
-    """The trust score with its 95 % interval and trend in words, for under the headline row."""
+    """The trust score and trend, and the share of 👍 with its 95 % interval, in words under the headline."""
     if current.trust_score is None or current.trust_low is None or current.trust_high is None:
         return None
+    # The interval is the unweighted share's (Wilson), so it is stated next to that share: the
+    # recency-weighted trust score may lie outside it.
     return (
         f"Trust score {_percent(current.trust_score)} {TREND_ARROWS.get(current.trend, '')} "
-        f"(95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)}), "
-        f"{current.trend} over this range."
+        f"(recency-weighted), {current.trend} over this range; share of 👍 {_percent(current.positive_rate)} "
+        f"(95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)})."
     )
 
 

@@ -34,6 +34,7 @@ PROMPT_KEY = "compare_prompt"
 BLIND_KEY = "compare_blind"
 BLIND_TEAM_KEY = "compare_blind_team_session"
 TEAM_ONLY_KEY = "compare_team_only"
+DEFAULT_TEMPERATURES = (0.7, 0.2)
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 RATING_COLUMNS = [
     "rank", "variant", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "both_bad", "status",
@@ -77,7 +78,9 @@ def variant_editor(number: int) -> None:
     st.text_area(
         "System prompt", key=f"compare_system_{number}", placeholder="You are a helpful assistant.", **kept
     )
-    st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=f"compare_temperature_{number}", **kept)
+    # Different default temperatures, so two variants differ even when only one model answers (offline).
+    default = DEFAULT_TEMPERATURES[number - 1]
+    st.slider("Temperature", 0.0, 2.0, value=default, step=0.1, key=f"compare_temperature_{number}", **kept)
     st.text_input(
         "Prompt version", key=f"compare_version_{number}", placeholder="e.g. v2", max_chars=200, **kept
     )

@@ -222,7 +222,8 @@ def test_no_change_shows_a_plain_zero_without_an_up_arrow() -> None:
 
 def test_trust_summary_gives_the_interval_and_trend_in_words() -> None:
     assert trust_summary(headline()) == (
-        "Trust score 80.0 % ↑ (95 % interval 70.0 % – 88.0 %), improving over this range."
+        "Trust score 80.0 % ↑ (recency-weighted), improving over this range; "
+        "share of 👍 80.0 % (95 % interval 70.0 % – 88.0 %)."
     )
     assert trust_summary(headline(trust_score=None, trust_low=None, trust_high=None)) is None
 

@@ -8,10 +8,11 @@ import pytest
 
 from bilan_core.client import Bilan
 from bilan_core.comparisons import Variant, compare, record_preference
+from bilan_core.db import get_engine
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.models import Comparison, Turn, Vote
 from bilan_core.settings import load_settings
-from tests.app_support import new_app, rows
+from tests.app_support import clear_app_caches, new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
 
 PAGE = "pages/compare.py"
@@ -225,3 +226,16 @@ def test_the_form_is_kept_after_a_look_at_another_page(app_env):
     assert at.selectbox(key="compare_model_2").value == "gpt-4.1-mini"
     assert at.slider(key="compare_temperature_2").value == 0.0
     assert at.text_input(key="compare_version_1").value == "secret-one"
+
+
+def test_offline_the_default_variants_differ_so_the_first_compare_works(sqlite_url, monkeypatch):
+    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)  # no key, no base URL: the demo model answers
+    clear_app_caches()
+    at = open_page()
+    at.text_area(key="compare_prompt").input("What is Bilan?")
+    click(at, "compare_run")
+
+    [comparison] = rows(get_engine(sqlite_url), Comparison)
+    assert {comparison.variant_a["temperature"], comparison.variant_b["temperature"]} == {0.7, 0.2}
+    assert {turn.model for turn in rows(get_engine(sqlite_url), Turn)} == {"bilan-demo"}
+    clear_app_caches()
