@@ -5,7 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-UP, DOWN = "👍", "👎"
+# Words beside the emoji: the legend stays readable where no emoji font is installed.
+UP, DOWN = "👍 up", "👎 down"
 VOTE_COLORS = alt.Scale(domain=[UP, DOWN], range=["#2e9d5b", "#d64545"])
 PERCENT = ".1%"
 

@@ -63,9 +63,9 @@ def test_votes_charts_stack_up_and_down(dashboard: Any) -> None:
     ):
         spec = chart.to_dict()
         assert spec["encoding"]["color"]["field"] == "vote"
-        assert spec["encoding"]["color"]["scale"]["domain"] == ["👍", "👎"]
+        assert spec["encoding"]["color"]["scale"]["domain"] == ["👍 up", "👎 down"]
         assert spec["encoding"]["y"]["field"] == key and spec["encoding"]["x"]["stack"] == "zero"
-        assert {row["vote"] for row in dataset(spec)} == {"👍", "👎"}
+        assert {row["vote"] for row in dataset(spec)} == {"👍 up", "👎 down"}
 
 
 def test_daily_trust_marks_low_vote_days(dashboard: Any) -> None:
