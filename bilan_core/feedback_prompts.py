@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bilan_core.client import Bilan
+
 THUMBS_UP_QUESTION = "What made this response helpful?"
 THUMBS_DOWN_QUESTION = "How could this response be improved?"
 
@@ -15,6 +20,16 @@ def vote_from_thumbs(selection: int | None) -> int | None:
     if selection == 0:
         return -1
     raise ValueError(f"a thumbs selection is 0, 1 or None, got {selection!r}")
+
+
+def apply_thumbs(client: Bilan, prompt_id: str, selection: int | None) -> int | None:
+    """Store the vote a thumbs widget now shows (None clears it); returns that vote, or None."""
+    value = vote_from_thumbs(selection)
+    if value is None:
+        client.clear_vote(prompt_id)
+    else:
+        client.vote(prompt_id, value)
+    return value
 
 
 def thumbs_from_vote(value: int | None) -> int | None:

@@ -20,7 +20,7 @@ from bilan_core.comparisons import (
     stream_comparison,
 )
 from bilan_core.experiment_charts import rating_intervals_chart, win_rate_chart
-from bilan_core.feedback_prompts import thumbs_from_vote, vote_from_thumbs
+from bilan_core.feedback_prompts import apply_thumbs, thumbs_from_vote
 from bilan_core.leaderboard import Leaderboard
 from bilan_core.markdown_text import escape_markdown
 from pages.model_choice import model_options
@@ -138,13 +138,8 @@ def run_comparison(client: Bilan) -> None:
 
 
 def thumbs_changed(prompt_id: str, widget_key: str) -> None:
-    client = visitor_client()
     try:
-        value = vote_from_thumbs(st.session_state[widget_key])
-        if value is None:
-            client.clear_vote(prompt_id)
-        else:
-            client.vote(prompt_id, value)
+        apply_thumbs(visitor_client(), prompt_id, st.session_state[widget_key])
     except (BilanError, ValueError) as exc:
         note(f"Your vote was not saved: {exc}")
 

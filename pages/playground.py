@@ -8,7 +8,7 @@ import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
 from bilan_core.conversations import Owned, can_edit_conversation
-from bilan_core.feedback_prompts import comment_question, thumbs_from_vote, vote_from_thumbs
+from bilan_core.feedback_prompts import apply_thumbs, comment_question, thumbs_from_vote
 from bilan_core.function_calling import describe_tool_call
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.playground import (
@@ -198,17 +198,15 @@ def conversation_actions(conversation_id: str) -> None:
 
 
 def thumbs_changed(prompt_id: str, widget_key: str) -> None:
-    client = visitor_client()
     try:
-        value = vote_from_thumbs(st.session_state[widget_key])
-        if value is None:
-            client.clear_vote(prompt_id)
-            st.session_state.pop(COMMENT_FOR_KEY, None)
-        else:
-            client.vote(prompt_id, value)
-            st.session_state[COMMENT_FOR_KEY] = prompt_id
+        value = apply_thumbs(visitor_client(), prompt_id, st.session_state[widget_key])
     except (BilanError, ValueError) as exc:
         note(f"Your vote was not saved: {exc}")
+        return
+    if value is None:
+        st.session_state.pop(COMMENT_FOR_KEY, None)
+    else:
+        st.session_state[COMMENT_FOR_KEY] = prompt_id
 
 
 def comment_saved(prompt_id: str, value: int, text_key: str) -> None:

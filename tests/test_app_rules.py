@@ -10,6 +10,7 @@ from bilan_core.db import get_engine, head_revision
 from bilan_core.feedback_prompts import (
     THUMBS_DOWN_QUESTION,
     THUMBS_UP_QUESTION,
+    apply_thumbs,
     comment_question,
     thumbs_from_vote,
     vote_from_thumbs,
@@ -18,6 +19,7 @@ from bilan_core.identity import MAX_LABEL_LENGTH, team_session_label, user_id_fr
 from bilan_core.markdown_text import escape_markdown
 from bilan_core.secret_settings import overrides_from_named
 from bilan_core.settings import load_settings
+from tests.helpers import add_turn
 
 
 def test_no_password_means_open_access():
@@ -70,6 +72,20 @@ def test_thumbs_map_to_votes_and_back():
         vote_from_thumbs(3)
     with pytest.raises(ValueError):
         thumbs_from_vote(0)
+
+
+def test_thumbs_cast_change_and_clear_the_stored_vote(bilan):
+    prompt_id = add_turn(bilan.engine)
+    assert apply_thumbs(bilan, prompt_id, 1) == 1
+    assert bilan.get_prompt_stats(prompt_id).positive_votes == 1
+    assert apply_thumbs(bilan, prompt_id, 0) == -1
+    assert bilan.get_prompt_stats(prompt_id).negative_votes == 1
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 1
+    assert apply_thumbs(bilan, prompt_id, None) is None
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
+    with pytest.raises(ValueError):
+        apply_thumbs(bilan, prompt_id, 2)
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
 
 
 def test_comment_question_follows_the_vote():
