@@ -213,6 +213,27 @@ def test_conversation_end_before_start_keeps_both(server_project):
     )
 
 
+def test_a_conversations_turns_move_its_updated_time_on_and_title_it(server_project):
+    started = event("s1", "conversation_started", {"conversation_id": "c1", "started_at": T0}, timestamp=T0)
+    turn = {"turnId": "t1", "conversation_id": "c1", "model": "gpt-4o"}
+    asked = event("t1a", "turn_started", turn, timestamp=T0 + 1000, promptText="Where is Lyon?\nThanks")
+    answered = event("t1b", "turn_completed", {**turn, "responseTime": 0.5}, timestamp=T0 + 2000)
+    server_project.post([started])
+    server_project.post([answered, asked])
+    [conversation] = rows(server_project.engine, Conversation)
+    assert (conversation.title, conversation.created_ms, conversation.updated_ms) == (
+        "Where is Lyon? Thanks",
+        T0,
+        T0 + 2000,
+    )
+    late = event("t0", "turn_completed", {**turn, "turnId": "t0", "responseTime": 0.1}, timestamp=T0 + 500)
+    second = {"turnId": "t2", "conversation_id": "c1"}
+    asked_again = event("t2a", "turn_started", second, timestamp=T0 + 3000, promptText="Other")
+    server_project.post([late, asked_again])
+    [conversation] = rows(server_project.engine, Conversation)
+    assert (conversation.title, conversation.updated_ms) == ("Where is Lyon? Thanks", T0 + 3000)
+
+
 def test_unknown_event_types_are_stored_as_events_only(server_project):
     reply = server_project.post([event("u1", "my_app_signal", {"turnId": "t1", "x": [1, 2]})]).json()
     assert reply["stats"]["processed"] == 1

@@ -109,6 +109,7 @@ def ingest(engine: Engine, *, project_id: int, items: list[Any], check_text: boo
         new = [item for item in unique if item.event.eventId in stored]
         touched = _upsert_turns(connection, project_id, new) | _apply_votes(connection, project_id, new)
         _upsert_conversations(connection, project_id, new)
+        _touch_conversations(connection, project_id, new)
         _label_votes(connection, project_id, touched)
     processed = len(new)
     return IngestReply(
@@ -431,6 +432,36 @@ def _upsert_conversations(connection: Connection, project_id: int, items: list[A
         for conversation_id, fields in sorted(merged.items())
     ]
     connection.execute(_conversations_statement(connection.dialect.name), _rows_parameters(connection, rows))
+
+
+def _touch_conversations(connection: Connection, project_id: int, items: list[Accepted]) -> None:
+    """As locally: a turn moves its conversation's updated time on, and the first prompt titles it."""
+    touched: dict[str, dict[str, Any]] = {}
+    for item in sorted(items, key=lambda item: item.event.timestamp):
+        if item.event.eventType not in TURN_EVENT_TYPES or not item.conversation_id:
+            continue
+        entry = touched.setdefault(item.conversation_id, {"moment": 0, "first_prompt": None})
+        entry["moment"] = item.event.timestamp
+        if entry["first_prompt"] is None and item.event.promptText:
+            entry["first_prompt"] = clean_title(item.event.promptText)
+    if touched:
+        connection.execute(
+            _touch_statement(connection.dialect.name),
+            [{"project": project_id, "conversation": key, **entry} for key, entry in sorted(touched.items())],
+        )
+
+
+@cache
+def _touch_statement(dialect: str) -> Any:
+    table = CONVERSATIONS.c
+    return (
+        update(CONVERSATIONS)
+        .where(table.project_id == bindparam("project"), table.conversation_id == bindparam("conversation"))
+        .values(
+            updated_ms=_greatest(dialect, table.updated_ms, bindparam("moment")),
+            title=func.coalesce(table.title, bindparam("first_prompt")),
+        )
+    )
 
 
 @cache
