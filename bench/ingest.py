@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -31,26 +30,12 @@ import psycopg
 
 from bilan_core.db import dispose_engines, get_engine
 from bilan_core.keys import create_key
+from tests.postgres_support import fresh_postgres_database
 
-ADMIN_DSN = os.environ.get("BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 T0 = 1_800_000_000_000
 EVENTS_TARGET = 10_000.0
 P99_TARGET_MS = 20.0
 VOTE_WARM_UP = 50
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database for this run, dropped afterwards."""
-    name = f"bilan_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        dispose_engines()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -276,7 +261,7 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=1000, help="single-vote round trips to time")
     args = parser.parse_args()
     sent = 0
-    with fresh_database() as database_url:
+    with fresh_postgres_database("bilan_bench") as database_url:
         key = create_key(get_engine(database_url), project="bench").key
         dispose_engines()
         with served(database_url, args.workers) as url:

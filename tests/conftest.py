@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -13,12 +12,10 @@ import pytest
 from bilan_core.client import Bilan
 from bilan_core.db import dispose_engines
 from bilan_core.settings import load_settings
+from tests.postgres_support import POSTGRES_ADMIN_DSN, fresh_postgres_database
 
 pytest_plugins = ["tests.fixtures.openai_server", "tests.fixtures.bilan_server", "tests.app_support"]
 
-POSTGRES_ADMIN_DSN = os.environ.get(
-    "BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
-)
 ISOLATED_VARIABLES = (
     "BILAN_MODE",
     "BILAN_API_KEY",
@@ -77,16 +74,10 @@ def bilan(sqlite_url: str) -> Bilan:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL for a new, empty PostgreSQL database, dropped after the test. Never skipped."""
-    name = f"bilan_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN!r} (tests/run.sh starts it): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        dispose_engines()
-        with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database("bilan_test"))
+        except psycopg.OperationalError as exc:
+            where = f"{POSTGRES_ADMIN_DSN!r} (tests/run.sh starts it)"
+            pytest.fail(f"PostgreSQL is not reachable at {where}: {exc}")
+        yield url
