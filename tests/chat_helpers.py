@@ -29,9 +29,14 @@ CALCULATOR_TOOL = {
 
 
 def client_for(
-    server: FakeOpenAIServer, sqlite_url: str, *, max_retries: int = 0, timeout: float = 5.0
+    server: FakeOpenAIServer,
+    sqlite_url: str,
+    *,
+    max_retries: int = 0,
+    timeout: float = 5.0,
+    **settings: object,
 ) -> Bilan:
-    """A local client for ``alice`` whose chat calls go to the loopback server."""
+    """A local client for ``alice`` whose chat calls go to the loopback server (``settings`` added)."""
     return Bilan(
         load_settings(
             database_url=sqlite_url,
@@ -41,6 +46,7 @@ def client_for(
             openai_api_key="sk-test-key",
             max_retries=max_retries,
             timeout=timeout,
+            **settings,
         )
     )
 

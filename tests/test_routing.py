@@ -19,6 +19,7 @@ from bilan_core.routing import (
 )
 from bilan_core.settings import DEMO_MODEL, load_settings
 from bilan_core.votes import cast_vote
+from tests.chat_helpers import client_for
 from tests.fixtures.openai_server import FakeOpenAIServer
 from tests.helpers import add_turn
 
@@ -125,18 +126,7 @@ def test_bad_policies_are_refused(fields: dict[str, object], message: str) -> No
 
 def routed_client(server: FakeOpenAIServer, sqlite_url: str, **settings: object) -> Bilan:
     """A client on the loopback server routing between gpt-4o-mini and gpt-4o after 20 votes."""
-    return Bilan(
-        load_settings(
-            database_url=sqlite_url,
-            user_id="alice",
-            telemetry=False,
-            openai_base_url=server.base_url,
-            openai_api_key="sk-test-key",
-            max_retries=0,
-            models=["gpt-4o-mini", "gpt-4o"],
-            **settings,
-        )
-    )
+    return client_for(server, sqlite_url, models=["gpt-4o-mini", "gpt-4o"], **settings)
 
 
 def test_auto_model_answers_with_the_chosen_model_and_stores_the_decision(
