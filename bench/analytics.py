@@ -85,8 +85,8 @@ def page_queries(client: Any, where: Any, search: str | None = None) -> dict[str
 
 def measure(url: str) -> dict[str, Any]:
     """Everything for one database, as JSON-able numbers."""
-    from bilan_core.analytics_view import PageFilters
-    from bilan_core.client import Bilan
+    from bilan_core.app.analytics_view import PageFilters
+    from bilan_core.client.bilan import Bilan
     from bilan_core.clock import now_ms
     from bilan_core.settings import load_settings
 
@@ -123,7 +123,7 @@ def measure(url: str) -> dict[str, Any]:
 
 def dashboard_parts(client: Any, where: Any) -> dict[str, float]:
     """The queries inside ``dashboard``, each timed on its own (so they add up to more than the call)."""
-    from bilan_core import analytics
+    from bilan_core.analytics import dashboard as analytics
 
     engine, prices = client.engine, client.prices()
     turns = analytics.turn_rollup(engine, where)
@@ -141,7 +141,7 @@ def dashboard_parts(client: Any, where: Any) -> dict[str, float]:
 
 def export_times(client: Any, where: Any) -> dict[str, float]:
     """The three downloads of the default view (made only when clicked), measured after the page's peak."""
-    from bilan_core.exports import EXPORT_KINDS, export_bytes
+    from bilan_core.analytics.exports import EXPORT_KINDS, export_bytes
 
     return {
         kind: timed(lambda kind=kind: export_bytes(client.engine, kind, where))[0] for kind in EXPORT_KINDS

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bilan_core.batch import BatchOptions, run_batch, start_batch
-from bilan_core.client import Bilan
+from bilan_core.client.bilan import Bilan
+from bilan_core.experiments.batch_runs import BatchOptions, run_batch, start_batch
 from bilan_core.settings import load_settings
 from tests.fixtures.openai_server import FakeOpenAIServer
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import httpx2
 import psycopg
 
-from bilan_core.db import dispose_engines, get_engine
-from bilan_core.keys import create_key
+from bilan_core.server.api_keys import create_key
+from bilan_core.store.engine import dispose_engines, get_engine
 from tests.postgres_support import fresh_postgres_database
 
 T0 = 1_800_000_000_000

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import openai
 
-from bilan_core.client import Bilan
+from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
 from tests.fixtures.openai_server import FakeOpenAIServer
 

@@ -34,10 +34,10 @@ TARGET_MS = 300.0
 
 def seed_conversation(engine: Engine, *, turns: int, title: str) -> str:
     """A conversation of ``turns`` answered turns (2 messages each), with votes and comments; its id."""
-    from bilan_core.conversations import start_conversation
-    from bilan_core.models import Turn
-    from bilan_core.turns import record_turn
-    from bilan_core.votes import cast_vote
+    from bilan_core.store.conversations import start_conversation
+    from bilan_core.store.models import Turn
+    from bilan_core.store.turns import record_turn
+    from bilan_core.store.votes import cast_vote
 
     conversation_id = start_conversation(engine, user_id=USER, title=title).conversation_id
     base_ms = int(time.time() * 1000) - turns * 1000
@@ -125,7 +125,7 @@ def main() -> None:
             os.environ.pop(name, None)
         os.chdir(REPO)
 
-        from bilan_core.db import get_engine
+        from bilan_core.store.engine import get_engine
 
         engine = get_engine(url)
         short_id = seed_conversation(engine, turns=1, title="short")

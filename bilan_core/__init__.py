@@ -1,10 +1,7 @@
 """Bilan for Python: capture 👍/👎 and comments on AI answers, tied to the exact call, as trust analytics."""
 
-from bilan_core.batch import BatchOptions
-from bilan_core.chat import AsyncStreamingChatResponse, StreamingChatResponse, TrackedChatResponse, Usage
-from bilan_core.client import Bilan
-from bilan_core.comparisons import ComparisonResult, Variant
-from bilan_core.default_client import (
+from bilan_core.analytics.stats import Feedback, PromptStats, Stats
+from bilan_core.api import (
     acreate_chat_completion,
     acreate_streaming_chat,
     arun_with_tools,
@@ -32,6 +29,21 @@ from bilan_core.default_client import (
     track,
     vote,
 )
+from bilan_core.chat.routing import RouteDecision, RoutingPolicy
+from bilan_core.chat.tool_loop import (
+    AsyncToolStreamingResponse,
+    ToolLoopResponse,
+    ToolStepLimitError,
+    ToolStreamingResponse,
+)
+from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
+from bilan_core.chat.tracked import (
+    AsyncStreamingChatResponse,
+    StreamingChatResponse,
+    TrackedChatResponse,
+    Usage,
+)
+from bilan_core.client.bilan import Bilan
 from bilan_core.errors import (
     AuthError,
     BilanError,
@@ -47,16 +59,9 @@ from bilan_core.errors import (
     ServiceUnavailableError,
     UnknownPromptError,
 )
-from bilan_core.function_calling import (
-    AsyncToolStreamingResponse,
-    ToolLoopResponse,
-    ToolStepLimitError,
-    ToolStreamingResponse,
-)
-from bilan_core.routing import RouteDecision, RoutingPolicy
+from bilan_core.experiments.batch_runs import BatchOptions
+from bilan_core.experiments.comparisons import ComparisonResult, Variant
 from bilan_core.settings import BilanSettings, load_settings
-from bilan_core.stats import Feedback, PromptStats, Stats
-from bilan_core.tools import Tool, ToolRegistry, builtin_tools
 from bilan_core.version import __version__
 
 __all__ = [

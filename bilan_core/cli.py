@@ -7,14 +7,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bilan_core.batch import add_batch_command
-from bilan_core.client import Bilan
-from bilan_core.db import get_engine, head_revision, schema_version
-from bilan_core.demo_data import add_demo_data_command
+from bilan_core.analytics.exports import add_export_command
+from bilan_core.client.bilan import Bilan
 from bilan_core.errors import BilanError
-from bilan_core.exports import add_export_command
+from bilan_core.experiments.batch_runs import add_batch_command
 from bilan_core.server.cli import add_server_commands
 from bilan_core.settings import load_settings
+from bilan_core.store.demo_data import add_demo_data_command
+from bilan_core.store.engine import get_engine, head_revision, schema_version
 
 
 def add_stats_command(commands: argparse._SubParsersAction) -> None:

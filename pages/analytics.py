@@ -8,17 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from bilan_core import BilanError
-from bilan_core.analytics import LOW_VOTE_DAY, AnalyticsFilter, CommentsPage, Dashboard
-from bilan_core.analytics_view import (
-    QUERY_KEYS,
-    TIME_RANGES,
-    PageFilters,
-    filters_from_query,
-    headline_metrics,
-    price_rows,
-    trust_summary,
-)
-from bilan_core.charts import (
+from bilan_core.analytics.charts import (
     LATENCY_LABELS,
     daily_trust_chart,
     error_rate_chart,
@@ -29,9 +19,19 @@ from bilan_core.charts import (
     votes_by_model_chart,
     votes_by_user_chart,
 )
+from bilan_core.analytics.dashboard import LOW_VOTE_DAY, AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics.exports import EXPORT_FILES, export_bytes
+from bilan_core.app.analytics_view import (
+    QUERY_KEYS,
+    TIME_RANGES,
+    PageFilters,
+    filters_from_query,
+    headline_metrics,
+    price_rows,
+    trust_summary,
+)
+from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.clock import now_ms
-from bilan_core.exports import EXPORT_FILES, export_bytes
-from bilan_core.markdown_text import escape_markdown
 from pages.shared import app_client, show_error
 
 CACHE_SECONDS = 60

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from bilan_core import Bilan, BilanError
-from bilan_core.batch import (
+from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.experiments.batch_files import FORMATS, batch_folder, files_to_pick, upload_limit_mb
+from bilan_core.experiments.batch_runs import (
     MAX_CONCURRENCY,
     BatchOptions,
     BatchProgress,
@@ -21,8 +23,6 @@ from bilan_core.batch import (
     start_batch,
     unfinished_runs,
 )
-from bilan_core.batch_files import FORMATS, batch_folder, files_to_pick, upload_limit_mb
-from bilan_core.markdown_text import escape_markdown
 from pages.model_choice import model_options
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 

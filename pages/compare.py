@@ -7,7 +7,11 @@ from contextlib import closing
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError
-from bilan_core.comparisons import (
+from bilan_core.app.feedback_prompts import apply_thumbs, thumbs_from_vote
+from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.experiments.bradley_terry import Leaderboard
+from bilan_core.experiments.charts import rating_intervals_chart, win_rate_chart
+from bilan_core.experiments.comparisons import (
     SIDES,
     ComparisonView,
     SideView,
@@ -19,10 +23,6 @@ from bilan_core.comparisons import (
     start_comparison,
     stream_comparison,
 )
-from bilan_core.experiment_charts import rating_intervals_chart, win_rate_chart
-from bilan_core.feedback_prompts import apply_thumbs, thumbs_from_vote
-from bilan_core.leaderboard import Leaderboard
-from bilan_core.markdown_text import escape_markdown
 from pages.model_choice import model_options
 from pages.shared import app_client, current_team_session, current_user, offline_banner, visitor_client
 

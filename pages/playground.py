@@ -7,18 +7,18 @@ import threading
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
-from bilan_core.conversations import Owned, can_edit_conversation
-from bilan_core.feedback_prompts import apply_thumbs, comment_question, thumbs_from_vote
-from bilan_core.function_calling import describe_tool_call
-from bilan_core.markdown_text import escape_markdown
-from bilan_core.playground import (
+from bilan_core.app.feedback_prompts import apply_thumbs, comment_question, thumbs_from_vote
+from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.app.playground import (
     ChatEntry,
     chat_messages,
     failure_text,
     figures_line,
     validated_prompt,
 )
-from bilan_core.routing import AUTO_MODEL, describe_route, model_choice_label
+from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
+from bilan_core.chat.tool_loop import describe_tool_call
+from bilan_core.store.conversations import Owned, can_edit_conversation
 from pages.model_choice import model_options
 from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from bilan_core.config_view import schema_status, setting_rows, summary_rows
+from bilan_core.app.config_view import schema_status, setting_rows, summary_rows
 from pages.shared import app_client, current_team_session, current_user
 
 client = app_client()

@@ -11,10 +11,10 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import RunLocation, ThreadState
 
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
-from bilan_core.access import password_matches, password_required
-from bilan_core.identity import team_session_label, user_id_from_display_name
-from bilan_core.markdown_text import escape_markdown
-from bilan_core.secret_settings import overrides_from_named
+from bilan_core.app.identity import team_session_label, user_id_from_display_name
+from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.app.password_gate import password_matches, password_required
+from bilan_core.app.secret_settings import overrides_from_named
 
 USER_KEY = "identity_user_id"
 TEAM_SESSION_KEY = "identity_team_session"

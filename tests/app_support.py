@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from bilan_core.db import get_engine
+from bilan_core.store.engine import get_engine
 from tests.fixtures.openai_server import FakeOpenAIServer
 
 APP_PATH = Path(__file__).resolve().parent.parent / "app.py"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from bilan_core.client import Bilan
-from bilan_core.models import Turn
+from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
+from bilan_core.store.models import Turn
 from tests.fixtures.openai_server import FakeOpenAIServer
 
 USER = [{"role": "user", "content": "Say hello"}]

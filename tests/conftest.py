@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bilan_core.client import Bilan
-from bilan_core.db import dispose_engines
+from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
+from bilan_core.store.engine import dispose_engines
 from tests.postgres_support import POSTGRES_ADMIN_DSN, fresh_postgres_database
 
 pytest_plugins = ["tests.fixtures.openai_server", "tests.fixtures.bilan_server", "tests.app_support"]

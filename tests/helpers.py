@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy import Engine
 
 from bilan_core.clock import now_ms
-from bilan_core.models import Turn
-from bilan_core.turns import record_turn
+from bilan_core.store.models import Turn
+from bilan_core.store.turns import record_turn
 
 
 def add_turn(engine: Engine, *, model: str = "gpt-4o-mini", user_id: str = "alice", **fields: object) -> str:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from bilan_core.db import dispose_engines
+from bilan_core.store.engine import dispose_engines
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "BILAN_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"

@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 import bilan_core as bilan
 from bilan_core import Bilan, NotFoundError, load_settings
-from bilan_core.conversations import (
+from bilan_core.store.conversations import (
     delete_conversation,
     get_conversation,
     list_conversations,
     rename_conversation,
 )
-from bilan_core.models import Event, Turn, Vote
+from bilan_core.store.models import Event, Turn, Vote
 from tests.helpers import add_turn
 
 
@@ -33,7 +33,7 @@ def test_init_makes_the_default_client_used_by_the_module_functions(sqlite_url: 
 def test_the_default_client_is_made_from_the_environment_when_init_was_not_called(
     monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
-    monkeypatch.setattr("bilan_core.default_client._default", None)
+    monkeypatch.setattr("bilan_core.api._default", None)
     monkeypatch.setenv("USER_ID", "from-env")
     monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
     assert bilan.get_client().user_id == "from-env"

@@ -1,1 +1,4 @@
-"""The Bilan server: a FastAPI app (``bilan_core.server.app.create_app``) that ingests wire events."""
+"""The Bilan server (FastAPI): ingestion of the event format, keys, rate limit, reads over HTTP.
+
+May import: the base modules, ``store``, ``analytics`` and ``remote.wire_events``. Never ``client``.
+"""

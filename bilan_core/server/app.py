@@ -9,18 +9,18 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
-from bilan_core.db import get_engine
 from bilan_core.pricing import price_table
+from bilan_core.remote.wire_events import RequestBody
 from bilan_core.server.errors import ApiError
+from bilan_core.server.planner_statistics import StatisticsKeeper
 from bilan_core.server.ratelimit import RateLimiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_conversations import router as conversations_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_stats import router as stats_router
-from bilan_core.server.statistics import StatisticsKeeper
 from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.store.engine import get_engine
 from bilan_core.version import __version__
-from bilan_core.wire import RequestBody
 
 
 def create_app(settings: BilanSettings | None = None) -> FastAPI:

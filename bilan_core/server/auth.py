@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from bilan_core.keys import verify_key
+from bilan_core.server.api_keys import verify_key
 from bilan_core.server.errors import ApiError
 from bilan_core.server.ratelimit import RateLimiter
 

@@ -6,9 +6,9 @@ import argparse
 import json
 import socket
 
-from bilan_core.db import get_engine
-from bilan_core.keys import create_key, list_keys, revoke_key
+from bilan_core.server.api_keys import create_key, list_keys, revoke_key
 from bilan_core.settings import load_settings
+from bilan_core.store.engine import get_engine
 
 
 def add_server_commands(commands: argparse._SubParsersAction) -> None:

@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
+from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller, authenticate
-from bilan_core.wire import ErrorReply
 
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31
 bearer = HTTPBearer(auto_error=False, description="An API key made by `python -m bilan_core keys create`")

@@ -26,18 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from bilan_core.conversations import clean_title
-from bilan_core.models import Conversation, Event, Turn, Vote
-from bilan_core.server.validation import (
-    MAX_ID_LENGTH,
-    Accepted,
-    number_property,
-    text_property,
-    validate_events,
-)
-from bilan_core.upsert import insert_for
-from bilan_core.votes import validate_comment
-from bilan_core.wire import (
+from bilan_core.remote.wire_events import (
     CANCELLED,
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
@@ -50,6 +39,17 @@ from bilan_core.wire import (
     IngestReply,
     IngestStats,
 )
+from bilan_core.server.validation import (
+    MAX_ID_LENGTH,
+    Accepted,
+    number_property,
+    text_property,
+    validate_events,
+)
+from bilan_core.store.conversations import clean_title
+from bilan_core.store.models import Conversation, Event, Turn, Vote
+from bilan_core.store.upsert import insert_for
+from bilan_core.store.votes import validate_comment
 
 UNKNOWN_MODEL = "unknown"
 PENDING = "pending"  # a turn whose turn_completed / turn_failed has not arrived yet

@@ -1,4 +1,4 @@
-"""The Analytics page over HTTP: the same ``bilan_core.analytics`` functions, scoped to the caller's project.
+"""The Analytics page over HTTP: the dashboard functions, scoped to the caller's project.
 
 ``POST /api/analytics/dashboard`` answers everything the page shows for a filter (the client's price
 table travels in the body); ``comments``, ``filter-options`` and ``data-version`` serve the rest of
@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from bilan_core import analytics
-from bilan_core.analytics import AnalyticsFilter
-from bilan_core.analytics_wire import (
+from bilan_core.analytics import dashboard as analytics
+from bilan_core.analytics.dashboard import AnalyticsFilter
+from bilan_core.pricing import Price
+from bilan_core.remote.dashboard_json import (
     CommentsPageJson,
     DashboardJson,
     FrameJson,
@@ -22,12 +23,11 @@ from bilan_core.analytics_wire import (
     dashboard_to_json,
     frame_to_json,
 )
-from bilan_core.pricing import Price
+from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
 from bilan_core.server.queries import data_version
-from bilan_core.wire import ErrorReply
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]

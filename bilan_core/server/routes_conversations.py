@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from bilan_core import conversations, playground
-from bilan_core.conversations_wire import ConversationSummary
+from bilan_core.app import playground
+from bilan_core.app.playground import ChatEntry
 from bilan_core.errors import NotFoundError, NotOwnerError
-from bilan_core.playground import ChatEntry
+from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
-from bilan_core.wire import ErrorReply
+from bilan_core.store import conversations
+from bilan_core.store.conversation_summary import ConversationSummary
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 ConversationId = Annotated[str, Path(min_length=1, max_length=200), CleanText]

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
+from bilan_core.remote.wire_events import ErrorReply, IngestReply, RequestBody
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
 from bilan_core.server.ingest import ingest
 from bilan_core.server.queries import EventPage, EventQuery, list_events
 from bilan_core.server.validation import needs_text_check, parse_body
-from bilan_core.wire import ErrorReply, IngestReply, RequestBody
 
 router = APIRouter(prefix="/api", tags=["events"])
 _BODY_SCHEMA = TypeAdapter(RequestBody).json_schema(ref_template="#/components/schemas/{model}")

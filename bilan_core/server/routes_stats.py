@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter, compute_prompt_stats, compute_stats
 from bilan_core.errors import UnknownPromptError
+from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
 from bilan_core.server.queries import Overview, overview
-from bilan_core.stats import PromptStats, Stats, VoteFilter, compute_prompt_stats, compute_stats
-from bilan_core.wire import ErrorReply
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 EpochMs = Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]

@@ -9,9 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bilan_core.server.errors import ApiError
-from bilan_core.votes import validate_comment
-from bilan_core.wire import (
+from bilan_core.remote.wire_events import (
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
     MAX_BATCH_EVENTS,
@@ -21,6 +19,8 @@ from bilan_core.wire import (
     EventError,
     WireEvent,
 )
+from bilan_core.server.errors import ApiError
+from bilan_core.store.votes import validate_comment
 
 MAX_ID_LENGTH = 200
 # Only JSON escapes can put NUL or lone surrogates into text (PostgreSQL refuses both); bodies

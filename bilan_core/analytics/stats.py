@@ -1,0 +1,210 @@
+"""Trust statistics computed in SQL: ``get_stats`` and ``get_prompt_stats``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session, col
+
+from bilan_core.analytics.trust import HALF_LIFE_DAYS, MIN_WEIGHT, trend, weighted_share, wilson_interval
+from bilan_core.clock import MS_PER_DAY, now_ms, to_ms
+from bilan_core.errors import UnknownPromptError
+from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
+
+TOP_FEEDBACK = 5
+
+
+class Feedback(BaseModel):
+    """One comment left with a vote."""
+
+    prompt_id: str
+    user_id: str
+    value: int
+    comment: str
+    model: str | None
+    created_ms: int
+
+
+class Stats(BaseModel):
+    """Trust figures over a set of votes; the README explains each one."""
+
+    trust_score: float | None
+    total_votes: int
+    positive_votes: int
+    negative_votes: int
+    positive_rate: float | None
+    confidence_low: float | None
+    confidence_high: float | None
+    recent_trend: str
+    top_feedback: list[Feedback]
+
+
+class PromptStats(BaseModel):
+    """The votes and comments on one turn."""
+
+    prompt_id: str
+    model: str
+    status: str
+    total_votes: int
+    positive_votes: int
+    negative_votes: int
+    positive_rate: float | None
+    comments: list[Feedback]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteFilter:
+    """Which votes a figure covers; None means no restriction."""
+
+    project_id: int = LOCAL_PROJECT
+    model: str | None = None
+    user_id: str | None = None
+    since: datetime | int | None = None
+    until: datetime | int | None = None
+    conversation_id: str | None = None
+    variant: str | None = None
+    team_session: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions on the votes table."""
+        found: list[ColumnElement[bool]] = [col(Vote.project_id) == self.project_id]
+        if self.model is not None:
+            found.append(col(Vote.model) == self.model)
+        if self.user_id is not None:
+            found.append(col(Vote.user_id) == self.user_id)
+        if self.since is not None:
+            found.append(col(Vote.created_ms) >= to_ms(self.since))
+        if self.until is not None:
+            found.append(col(Vote.created_ms) < to_ms(self.until))
+        if self.variant is not None:
+            found.append(col(Vote.prompt_version) == self.variant)
+        if self.team_session is not None:
+            found.append(col(Vote.team_session) == self.team_session)
+        if self.conversation_id is not None:
+            in_conversation = select(Turn.prompt_id).where(
+                col(Turn.project_id) == self.project_id, col(Turn.conversation_id) == self.conversation_id
+            )
+            found.append(col(Vote.prompt_id).in_(in_conversation))
+        return found
+
+
+def checked_vote_filter(
+    *,
+    model: object = None,
+    user_id: object = None,
+    since: object = None,
+    conversation_id: object = None,
+    variant: object = None,
+    team_session: object = None,
+) -> VoteFilter:
+    """A ``VoteFilter`` from ``get_stats`` arguments; ValueError naming the first one of the wrong kind."""
+    texts = {
+        "model": model,
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "variant": variant,
+        "team_session": team_session,
+    }
+    for name, value in texts.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+    if since is not None and not isinstance(since, datetime) and (type(since) is not int or since < 0):
+        raise ValueError(f"since must be a datetime or epoch milliseconds (an int >= 0), got {since!r}")
+    return VoteFilter(since=since, **texts)  # type: ignore[arg-type]
+
+
+def _greatest(dialect: str, *values: Any) -> Any:
+    return func.greatest(*values) if dialect == "postgresql" else func.max(*values)
+
+
+def _weight_expression(dialect: str, at_ms: int) -> Any:
+    age_days = _greatest(dialect, literal(0.0), (literal(at_ms) - col(Vote.created_ms)) / float(MS_PER_DAY))
+    return _greatest(dialect, literal(MIN_WEIGHT), func.power(0.5, age_days / HALF_LIFE_DAYS))
+
+
+def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None) -> Stats:
+    """Every ``Stats`` figure for the votes ``where`` selects, aggregated in SQL."""
+    moment = now_ms() if at_ms is None else at_ms
+    conditions = and_(*where.conditions())
+    positive = case((col(Vote.value) > 0, 1), else_=0)
+    weight = _weight_expression(engine.dialect.name, moment)
+    with Session(engine) as session:
+        total, positives, total_weight, positive_weight = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(positive), 0),
+                func.coalesce(func.sum(weight), 0.0),
+                func.coalesce(func.sum(case((col(Vote.value) > 0, weight), else_=0.0)), 0.0),
+            ).where(conditions)
+        ).one()
+        first_half_positive = _first_half_positive(session, conditions, total // 2)
+        top = _comments(session, conditions, TOP_FEEDBACK)
+    low, high = wilson_interval(positives, total)
+    return Stats(
+        trust_score=weighted_share(float(positive_weight), float(total_weight)),
+        total_votes=total,
+        positive_votes=positives,
+        negative_votes=total - positives,
+        positive_rate=positives / total if total else None,
+        confidence_low=low,
+        confidence_high=high,
+        recent_trend=trend(total, first_half_positive, positives),
+        top_feedback=top,
+    )
+
+
+def _first_half_positive(session: Session, conditions: ColumnElement[bool], half: int) -> int:
+    if half == 0:
+        return 0
+    earliest = (
+        select(col(Vote.value).label("value"))
+        .where(conditions)
+        .order_by(col(Vote.created_ms), col(Vote.id))
+        .limit(half)
+        .subquery()
+    )
+    return int(session.execute(select(func.count()).where(earliest.c.value > 0)).scalar_one())
+
+
+def _comments(session: Session, conditions: ColumnElement[bool], limit: int) -> list[Feedback]:
+    rows = session.execute(
+        select(Vote.prompt_id, Vote.user_id, Vote.value, Vote.comment, Vote.model, Vote.created_ms)
+        .where(conditions, col(Vote.comment).is_not(None), col(Vote.comment) != "")
+        .order_by(col(Vote.created_ms).desc(), col(Vote.id).desc())
+        .limit(limit)
+    ).all()
+    return [Feedback(**row._mapping) for row in rows]
+
+
+def compute_prompt_stats(engine: Engine, *, prompt_id: str, project_id: int = LOCAL_PROJECT) -> PromptStats:
+    """Votes and comments on one turn; UnknownPromptError if no turn has that id."""
+    with Session(engine) as session:
+        turn = session.execute(
+            select(Turn.model, Turn.status).where(
+                col(Turn.project_id) == project_id, col(Turn.prompt_id) == prompt_id
+            )
+        ).first()
+        if turn is None:
+            raise UnknownPromptError(f"no turn has prompt id {prompt_id!r}")
+        conditions = and_(col(Vote.project_id) == project_id, col(Vote.prompt_id) == prompt_id)
+        total, positives = session.execute(
+            select(func.count(), func.coalesce(func.sum(case((col(Vote.value) > 0, 1), else_=0)), 0)).where(
+                conditions
+            )
+        ).one()
+        comments = _comments(session, conditions, 100)
+    return PromptStats(
+        prompt_id=prompt_id,
+        model=turn.model,
+        status=turn.status,
+        total_votes=total,
+        positive_votes=positives,
+        negative_votes=total - positives,
+        positive_rate=positives / total if total else None,
+        comments=comments,
+    )

@@ -1,0 +1,231 @@
+"""The module-level API: ``init()`` makes a default client that the plain functions use."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from bilan_core.analytics.stats import PromptStats, Stats
+from bilan_core.client.bilan import Bilan
+from bilan_core.experiments import batch_runs as _batch
+from bilan_core.experiments import comparisons as _comparisons
+from bilan_core.experiments.bradley_terry import Leaderboard
+from bilan_core.settings import load_settings
+from bilan_core.store.models import BatchRun, Comparison, Vote
+
+_default: Bilan | None = None
+_lock = threading.Lock()
+
+
+def init(
+    mode: str | None = None,
+    api_key: str | None = None,
+    user_id: str | None = None,
+    telemetry: bool | None = None,
+    database_url: str | None = None,
+    *,
+    endpoint: str | None = None,
+    openai_api_key: str | None = None,
+    openai_base_url: str | None = None,
+    team_session: str | None = None,
+    **settings: Any,
+) -> Bilan:
+    """Create a client from arguments and the environment, and make it the module default."""
+    global _default
+    client = Bilan(
+        load_settings(
+            mode=mode,
+            api_key=api_key,
+            user_id=user_id,
+            telemetry=telemetry,
+            database_url=database_url,
+            endpoint=endpoint,
+            openai_api_key=openai_api_key,
+            openai_base_url=openai_base_url,
+            **settings,
+        ),
+        team_session=team_session,
+    )
+    with _lock:
+        previous, _default = _default, client
+    if previous is not None:
+        previous.close()
+    return client
+
+
+def get_client() -> Bilan:
+    """The default client; made from the environment on first use if ``init()`` was not called."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Bilan()
+        return _default
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Wait until the default client's queued events reach the server (server mode); True if none is left."""
+    return get_client().flush(timeout)
+
+
+def close() -> None:
+    """Drain and close the default client; the next module-level call makes a new one."""
+    global _default
+    with _lock:
+        previous, _default = _default, None
+    if previous is not None:
+        previous.close()
+
+
+def vote(prompt_id: str, value: int, comment: str | None = None, *, user_id: str | None = None) -> Vote:
+    """Record 👍 (1) or 👎 (-1) on an answer with the default client."""
+    return get_client().vote(prompt_id, value, comment, user_id=user_id)
+
+
+def clear_vote(prompt_id: str, *, user_id: str | None = None) -> bool:
+    """Remove the user's vote on an answer with the default client."""
+    return get_client().clear_vote(prompt_id, user_id=user_id)
+
+
+def get_stats(
+    *,
+    model: str | None = None,
+    user_id: str | None = None,
+    since: datetime | int | None = None,
+    conversation_id: str | None = None,
+    variant: str | None = None,
+    team_session: str | None = None,
+) -> Stats:
+    """Trust figures with the default client."""
+    return get_client().get_stats(
+        model=model,
+        user_id=user_id,
+        since=since,
+        conversation_id=conversation_id,
+        variant=variant,
+        team_session=team_session,
+    )
+
+
+def get_prompt_stats(prompt_id: str) -> PromptStats:
+    """Votes and comments on one answer with the default client."""
+    return get_client().get_prompt_stats(prompt_id)
+
+
+def track(event_type: str, properties: dict[str, Any] | None = None) -> str:
+    """Record a custom event with the default client."""
+    return get_client().track(event_type, properties)
+
+
+def start_conversation(title: str | None = None, *, conversation_id: str | None = None) -> str:
+    """Open a conversation with the default client."""
+    return get_client().start_conversation(title, conversation_id=conversation_id)
+
+
+def end_conversation(conversation_id: str, status: str = "completed") -> None:
+    """Close a conversation with the default client."""
+    get_client().end_conversation(conversation_id, status)
+
+
+def create_chat_completion(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """A tracked chat completion with the default client (see ``Bilan.create_chat_completion``)."""
+    return get_client().create_chat_completion(messages, **options)
+
+
+def create_streaming_chat(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """A tracked streaming chat with the default client (see ``Bilan.create_streaming_chat``)."""
+    return get_client().create_streaming_chat(messages, **options)
+
+
+async def acreate_chat_completion(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``create_chat_completion``."""
+    return await get_client().acreate_chat_completion(messages, **options)
+
+
+async def acreate_streaming_chat(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``create_streaming_chat``."""
+    return await get_client().acreate_streaming_chat(messages, **options)
+
+
+def run_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The tool loop with the default client (see ``Bilan.run_with_tools``)."""
+    return get_client().run_with_tools(messages, **options)
+
+
+async def arun_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``run_with_tools``."""
+    return await get_client().arun_with_tools(messages, **options)
+
+
+def stream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The streamed tool loop with the default client (see ``Bilan.stream_with_tools``)."""
+    return get_client().stream_with_tools(messages, **options)
+
+
+async def astream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+    """The async twin of ``stream_with_tools``."""
+    return await get_client().astream_with_tools(messages, **options)
+
+
+def route_model() -> Any:
+    """The routing policy's choice of model now, with the default client."""
+    return get_client().route_model()
+
+
+def list_models() -> list[str]:
+    """The models the configured endpoint offers (or the configured default list)."""
+    return get_client().list_models()
+
+
+def compare(
+    prompt: str,
+    variant_a: _comparisons.Variant | str | dict[str, Any],
+    variant_b: _comparisons.Variant | str | dict[str, Any],
+    *,
+    blind: bool | None = None,
+    max_tokens: int | None = None,
+) -> _comparisons.ComparisonResult:
+    """Ask two variants one prompt and store the A/B comparison, with the default client."""
+    client = get_client()
+    return _comparisons.compare(client, prompt, variant_a, variant_b, blind=blind, max_tokens=max_tokens)
+
+
+def record_preference(comparison_id: str, winner: str, comment: str | None = None) -> Comparison:
+    """Record the verdict on a comparison (``a``, ``b``, ``tie``, ``both_bad``) with the default client."""
+    return _comparisons.record_preference(get_client(), comparison_id, winner, comment)
+
+
+def leaderboard(
+    *, since: datetime | int | None = None, team_session: str | None = None, min_votes: int | None = None
+) -> Leaderboard:
+    """The Bradley–Terry leaderboard of the stored comparisons, with the default client."""
+    return _comparisons.comparison_leaderboard(
+        get_client(), since=since, team_session=team_session, min_votes=min_votes
+    )
+
+
+def run_batch_file(
+    path: str,
+    *,
+    model: str | None = None,
+    concurrency: int | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    system_prompt: str | None = None,
+) -> BatchRun:
+    """Run a CSV/TXT/JSONL file of prompts as a stored batch run with the default client."""
+    client = get_client()
+    options = _batch.BatchOptions(
+        model=model or client.settings.chat_model,
+        concurrency=client.settings.batch_concurrency if concurrency is None else concurrency,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        system_prompt=system_prompt,
+    )
+    run = _batch.start_batch(client, file_name=path, options=options)
+    return _batch.run_batch(client, run.id)
+
+
+def resume_batch(run_id: str) -> BatchRun:
+    """Finish the pending items of a stored batch run with the default client."""
+    return _batch.run_batch(get_client(), run_id)

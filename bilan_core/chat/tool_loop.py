@@ -1,0 +1,510 @@
+"""The tool loop: ask with ``tools``, run the model's tool calls through a registry, send the results back
+as ``tool`` messages, and repeat until the model answers, at most ``max_steps`` tool rounds.
+
+The whole exchange is recorded as ONE turn, under one ``prompt_id``: the final answer, with every tool
+call (name, arguments, result or error, time) in ``turns.tool_calls``, tokens summed over the rounds and
+the latency of the whole loop. Votes on that ``prompt_id`` rate the final answer. A tool call that goes
+wrong (bad JSON, schema mismatch, unknown tool, tool error) goes back to the model as an error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from bilan_core.chat.routing import AUTO_MODEL
+from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
+from bilan_core.chat.tracked import (
+    AsyncStreamingChatResponse,
+    StreamingChatResponse,
+    TrackedChat,
+    TrackedChatResponse,
+    Usage,
+    validate_messages,
+)
+from bilan_core.clock import now_ms
+from bilan_core.errors import BilanError, ProviderError
+from bilan_core.store.models import Turn
+
+if TYPE_CHECKING:
+    from bilan_core.client.bilan import Bilan
+
+DEFAULT_MAX_STEPS = 5
+MAX_STEPS_LIMIT = 50
+STEP_LIMIT_ERROR = "tool_step_limit"
+SHOWN_TEXT_CHARS = 300
+
+
+class ToolStepLimitError(BilanError):
+    """The model still asked for tools after ``max_steps`` tool rounds; the loop stopped."""
+
+    error_type = STEP_LIMIT_ERROR
+
+    def __init__(self, message: str, *, prompt_id: str, tool_calls: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prompt_id = prompt_id
+        self.tool_calls = tool_calls
+
+
+@dataclass
+class ToolLoopResponse(TrackedChatResponse):
+    """The final answer of a tool loop, its ``prompt_id`` to vote on, and every tool call made."""
+
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    route: dict[str, Any] | None = None
+
+
+class _RoundClient(TrackedChat):
+    """Makes the loop's model calls on the owner's connections, handing each round's turn to the loop."""
+
+    def __init__(self, owner: Bilan, rounds: list[Turn]) -> None:
+        self.settings = owner.settings
+        self.user_id = owner.user_id
+        self.team_session = owner.team_session
+        self._rounds = rounds
+        self.__dict__["_chat_holder"] = owner._chat_clients()
+
+    def record_turn(self, turn: Turn) -> None:
+        """Keep the round's turn for the loop; only the loop's final turn is recorded."""
+        self._rounds.append(turn)
+
+
+def as_registry(tools: ToolRegistry | Iterable[Tool] | None) -> ToolRegistry:
+    """The registry to use: the given one, one made of the given tools, or the built-in tools."""
+    if tools is None:
+        return builtin_tools()
+    if isinstance(tools, ToolRegistry):
+        registry = tools
+    else:
+        items = list(tools)
+        strangers = [type(item).__name__ for item in items if not isinstance(item, Tool)]
+        if strangers:
+            raise ValueError(
+                "tools must be a ToolRegistry or Tool objects (a function with a JSON Schema), "
+                f"got {strangers[0]}"
+            )
+        registry = ToolRegistry(items)
+    if not registry.names:
+        raise ValueError("the tool loop needs at least one tool")
+    return registry
+
+
+def validate_max_steps(max_steps: object) -> int:
+    """``max_steps`` if it is a whole number from 1 to ``MAX_STEPS_LIMIT``, else ValueError."""
+    if type(max_steps) is not int or not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ValueError(f"max_steps must be a whole number from 1 to {MAX_STEPS_LIMIT}, got {max_steps!r}")
+    return max_steps
+
+
+def call_record(call: dict[str, Any], step: int, registry: ToolRegistry) -> dict[str, Any]:
+    """Run one tool call of the model and describe it as stored in ``turns.tool_calls``."""
+    function = call.get("function") or {}
+    outcome = registry.run(str(function.get("name") or ""), function.get("arguments"))
+    return {
+        "id": call.get("id"),
+        "type": "function",
+        "function": {"name": outcome.name, "arguments": outcome.arguments},
+        "step": step,
+        "result": outcome.result,
+        "error": outcome.error,
+        "duration_ms": round(outcome.duration_ms, 3),
+    }
+
+
+def describe_tool_call(record: dict[str, Any]) -> str:
+    """One plain-text line for a stored tool call: name, arguments, result or error, and time."""
+    function = record.get("function") or {}
+    call = f"{function.get('name') or '?'}({_shorten(function.get('arguments') or '')})"
+    if record.get("error") is not None:
+        outcome = f"error: {_shorten(record['error'])}"
+    elif record.get("result") is not None:
+        outcome = _shorten(record["result"])
+    else:
+        return f"🔧 {call} → not run"
+    duration = record.get("duration_ms")
+    timing = f" ({duration:.1f} ms)" if isinstance(duration, int | float) else ""
+    return f"🔧 {call} → {outcome}{timing}"
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= SHOWN_TEXT_CHARS else text[: SHOWN_TEXT_CHARS - 1] + "…"
+
+
+def _sum(values: Iterable[int | None]) -> int | None:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+class _ToolLoop:
+    """One run of the loop: the transcript so far, the rounds' turns and the tool calls made."""
+
+    def __init__(
+        self,
+        client: Bilan,
+        messages: list[dict[str, Any]],
+        tools: ToolRegistry | Iterable[Tool] | None,
+        max_steps: int,
+        model: str | None,
+        tool_choice: str | dict[str, Any] | None,
+        options: dict[str, Any],
+    ) -> None:
+        validate_messages(messages)
+        if "route" in options:
+            raise ValueError("route= is not an option of the tool loop; pass model='auto' to route")
+        self.client = client
+        self.registry = as_registry(tools)
+        self.max_steps = validate_max_steps(max_steps)
+        self.route: dict[str, Any] | None = None
+        if model == AUTO_MODEL:
+            decision = client.route_model()
+            model, self.route = decision.model, decision.as_dict()
+        self.model = model
+        self.tool_choice = tool_choice
+        self.options = options
+        self.prompt_id = str(uuid.uuid4())
+        self.transcript = list(messages)
+        self.rounds: list[Turn] = []
+        self.records: list[dict[str, Any]] = []
+        self.steps = 0
+        self.created_ms = now_ms()
+        self.started = time.perf_counter()
+        self.ttft_ms: float | None = None
+        self.final: Turn | None = None
+        self.rounds_client = _RoundClient(client, self.rounds)
+
+    def round_options(self) -> dict[str, Any]:
+        """The keyword arguments of the next model call (``tool_choice`` only forces the first round)."""
+        options = dict(self.options, model=self.model, tools=self.registry.specs(), route=self.route)
+        if self.steps == 0 and self.tool_choice is not None:
+            options["tool_choice"] = self.tool_choice
+        return options
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the loop started."""
+        return (time.perf_counter() - self.started) * 1000
+
+    def saw_text(self) -> None:
+        """Note the time of the first answer text (the loop's time to first token)."""
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def run_tools(self, calls: list[dict[str, Any]], content: str = "") -> None:
+        """Run the round's tool calls and append them (with any text said along) and their results.
+
+        Records the turn and raises ToolStepLimitError when ``max_steps`` tool rounds are used up.
+        """
+        if self.steps >= self.max_steps:
+            self._stop_at_step_limit(calls)
+        self.steps += 1
+        calls = [
+            dict(call, id=call.get("id") or f"call_{self.steps}_{index}") for index, call in enumerate(calls)
+        ]
+        records = [call_record(call, self.steps, self.registry) for call in calls]
+        self.records.extend(records)
+        self.transcript.append({"role": "assistant", "content": content or None, "tool_calls": calls})
+        self.transcript.extend(
+            {"role": "tool", "tool_call_id": record["id"], "content": _tool_message(record)}
+            for record in records
+        )
+
+    def _stop_at_step_limit(self, calls: list[dict[str, Any]]) -> None:
+        message = (
+            f"the model still asked for tools after {self.max_steps} tool round(s); "
+            f"stopped (raise max_steps to allow more)"
+        )
+        not_run = {"step": self.steps + 1, "result": None, "error": None, "duration_ms": None}
+        self.records.extend(
+            {"id": call.get("id"), "type": "function", "function": call.get("function") or {}, **not_run}
+            for call in calls
+        )
+        self.finish(status="error", error_type=STEP_LIMIT_ERROR, error_message=message, response="")
+        raise ToolStepLimitError(message, prompt_id=self.prompt_id, tool_calls=self.records)
+
+    def finish(self, **overrides: Any) -> Turn:
+        """Record the loop's one turn: the last round's, with the loop's id, tool calls, tokens and time."""
+        if self.final is not None:
+            return self.final
+        turn = self.rounds[-1]
+        turn.prompt_id = self.prompt_id
+        turn.tool_calls = self.records or None
+        turn.prompt_tokens = _sum(r.prompt_tokens for r in self.rounds)
+        turn.completion_tokens = _sum(r.completion_tokens for r in self.rounds)
+        turn.total_tokens = _sum(r.total_tokens for r in self.rounds)
+        turn.latency_ms = self.elapsed_ms()
+        turn.ttft_ms = self.ttft_ms
+        turn.created_ms = self.created_ms
+        for name, value in overrides.items():
+            setattr(turn, name, value)
+        self.final = turn
+        self.client.record_turn(turn)
+        return turn
+
+    def failed(self, error: ProviderError) -> ProviderError:
+        """Record the loop's turn as failed with the provider's reason; the error names the loop's id."""
+        self.finish()
+        error.prompt_id = self.prompt_id
+        return error
+
+    def response(self, answer: TrackedChatResponse) -> ToolLoopResponse:
+        """The final answer as returned to the caller."""
+        turn = self.finish()
+        metadata = dict(
+            answer.metadata, latency_ms=turn.latency_ms, tool_calls=self.records, steps=self.steps
+        )
+        return ToolLoopResponse(
+            content=answer.content,
+            prompt_id=self.prompt_id,
+            model=answer.model,
+            usage=Usage(turn.prompt_tokens, turn.completion_tokens, turn.total_tokens),
+            metadata=metadata,
+            tool_calls=self.records,
+            steps=self.steps,
+            route=self.route,
+        )
+
+
+def _tool_message(record: dict[str, Any]) -> str:
+    if record["error"] is not None:
+        return json.dumps({"error": record["error"]})
+    return record["result"]
+
+
+def run_with_tools(
+    client: Bilan,
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    model: str | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> ToolLoopResponse:
+    """Run the tool loop to a final answer (not streamed) and record it as one turn."""
+    loop = _ToolLoop(client, messages, tools, max_steps, model, tool_choice, options)
+    while True:
+        try:
+            answer = loop.rounds_client.create_chat_completion(loop.transcript, **loop.round_options())
+        except ProviderError as exc:
+            raise loop.failed(exc) from exc
+        calls = answer.metadata["tool_calls"]
+        if not calls:
+            return loop.response(answer)
+        loop.run_tools(calls, answer.content)
+
+
+async def arun_with_tools(
+    client: Bilan,
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    model: str | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> ToolLoopResponse:
+    """The async twin of ``run_with_tools``; tools and the database work run in worker threads."""
+    loop = await asyncio.to_thread(_ToolLoop, client, messages, tools, max_steps, model, tool_choice, options)
+    while True:
+        try:
+            answer = await loop.rounds_client.acreate_chat_completion(loop.transcript, **loop.round_options())
+        except ProviderError as exc:
+            raise await asyncio.to_thread(loop.failed, exc) from exc
+        calls = answer.metadata["tool_calls"]
+        if not calls:
+            return await asyncio.to_thread(loop.response, answer)
+        await asyncio.to_thread(loop.run_tools, calls, answer.content)
+
+
+class _ToolStreamState:
+    """What the sync and async streamed loops share: the loop, the current round and the figures."""
+
+    def __init__(
+        self, loop: _ToolLoop, first_round: StreamingChatResponse | AsyncStreamingChatResponse
+    ) -> None:
+        self._loop = loop
+        self._round = first_round
+        self.prompt_id = loop.prompt_id
+        self.route = loop.route
+
+    @property
+    def model(self) -> str:
+        """The model that answers."""
+        return self._round.model
+
+    @property
+    def content(self) -> str:
+        """The final answer's text so far."""
+        return self._round.content
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """The tool calls made so far, with their results or errors."""
+        return self._loop.records
+
+    @property
+    def steps(self) -> int:
+        """How many tool rounds ran."""
+        return self._loop.steps
+
+    @property
+    def status(self) -> str:
+        """``streaming`` until the turn is recorded, then its status (``ok``, ``cancelled``, ``error``)."""
+        final = self._loop.final
+        return "streaming" if final is None else final.status
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens over every round, once the turn is recorded."""
+        final = self._loop.final
+        if final is None:
+            return Usage()
+        return Usage(final.prompt_tokens, final.completion_tokens, final.total_tokens)
+
+
+class ToolStreamingResponse(_ToolStreamState):
+    """A streamed tool loop: iterate ``stream`` for the answer's text; tool rounds run in between.
+
+    The turn is recorded when the stream ends, fails or is closed (``cancelled``, text so far kept).
+    ``prompt_id`` is known from the start.
+    """
+
+    def __init__(self, loop: _ToolLoop, first_round: StreamingChatResponse) -> None:
+        super().__init__(loop, first_round)
+        self._round: StreamingChatResponse = first_round
+        self.stream: Iterator[str] = self._iterate()
+
+    def __iter__(self) -> Iterator[str]:
+        return self.stream
+
+    def __enter__(self) -> ToolStreamingResponse:
+        return self
+
+    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def _iterate(self) -> Iterator[str]:
+        loop = self._loop
+        try:
+            while True:
+                for text in self._round.stream:
+                    loop.saw_text()
+                    yield text
+                if not self._round.tool_calls:
+                    break
+                loop.run_tools(self._round.tool_calls, self._round.content)
+                self._round = _next_round(loop)
+        except GeneratorExit:
+            self._round.close()
+            loop.finish()
+            raise
+        except ProviderError as exc:
+            raise loop.failed(exc) from exc
+        loop.finish()
+
+    def close(self) -> None:
+        """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
+        self.stream.close()
+        if self._loop.final is None:
+            self._round.close()
+            self._loop.finish()
+
+    cancel = close
+
+
+def _next_round(loop: _ToolLoop) -> StreamingChatResponse:
+    try:
+        return loop.rounds_client.create_streaming_chat(loop.transcript, **loop.round_options())
+    except ProviderError as exc:
+        raise loop.failed(exc) from exc
+
+
+def stream_with_tools(
+    client: Bilan,
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    model: str | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> ToolStreamingResponse:
+    """Start a streamed tool loop; the final answer streams, tool rounds run between (streamed too)."""
+    loop = _ToolLoop(client, messages, tools, max_steps, model, tool_choice, options)
+    return ToolStreamingResponse(loop, _next_round(loop))
+
+
+class AsyncToolStreamingResponse(_ToolStreamState):
+    """The async twin of ``ToolStreamingResponse``: ``async for`` over it; ``aclose()`` stops early."""
+
+    def __init__(self, loop: _ToolLoop, first_round: AsyncStreamingChatResponse) -> None:
+        super().__init__(loop, first_round)
+        self._round: AsyncStreamingChatResponse = first_round
+        self.stream: AsyncIterator[str] = self._iterate()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.stream
+
+    async def __aenter__(self) -> AsyncToolStreamingResponse:
+        return self
+
+    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.aclose()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        loop = self._loop
+        try:
+            while True:
+                async for text in self._round.stream:
+                    loop.saw_text()
+                    yield text
+                if not self._round.tool_calls:
+                    break
+                await asyncio.to_thread(loop.run_tools, self._round.tool_calls, self._round.content)
+                self._round = await _anext_round(loop)
+        except (GeneratorExit, asyncio.CancelledError):
+            await self._round.aclose()
+            loop.finish()  # cancellation must not await again: record on this thread
+            raise
+        except ProviderError as exc:
+            raise await asyncio.to_thread(loop.failed, exc) from exc
+        await asyncio.to_thread(loop.finish)
+
+    async def aclose(self) -> None:
+        """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
+        await self.stream.aclose()  # type: ignore[attr-defined]
+        if self._loop.final is None:
+            await self._round.aclose()
+            self._loop.finish()
+
+    cancel = aclose
+
+
+async def _anext_round(loop: _ToolLoop) -> AsyncStreamingChatResponse:
+    try:
+        return await loop.rounds_client.acreate_streaming_chat(loop.transcript, **loop.round_options())
+    except ProviderError as exc:
+        raise await asyncio.to_thread(loop.failed, exc) from exc
+
+
+async def astream_with_tools(
+    client: Bilan,
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    model: str | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> AsyncToolStreamingResponse:
+    """The async twin of ``stream_with_tools``: ``async for`` over the result."""
+    loop = await asyncio.to_thread(_ToolLoop, client, messages, tools, max_steps, model, tool_choice, options)
+    return AsyncToolStreamingResponse(loop, await _anext_round(loop))

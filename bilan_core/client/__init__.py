@@ -1,0 +1,8 @@
+"""The ``Bilan`` client and the backends it writes through (the local database or a Bilan server).
+
+May import: the base modules, ``store``, ``analytics``, ``chat`` and ``remote``.
+"""
+
+from bilan_core.client.bilan import Bilan
+
+__all__ = ["Bilan"]

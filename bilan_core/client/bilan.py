@@ -1,0 +1,286 @@
+"""The ``Bilan`` client: votes, stats, events, conversations and tracked chat for one user."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bilan_core.analytics.dashboard import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics.stats import PromptStats, Stats, checked_vote_filter
+from bilan_core.app.playground import ChatEntry
+from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
+from bilan_core.chat.tool_loop import (
+    DEFAULT_MAX_STEPS,
+    AsyncToolStreamingResponse,
+    ToolLoopResponse,
+    ToolStreamingResponse,
+    arun_with_tools,
+    astream_with_tools,
+    run_with_tools,
+    stream_with_tools,
+)
+from bilan_core.chat.tools import Tool, ToolRegistry
+from bilan_core.chat.tracked import TrackedChat
+from bilan_core.client.backend import Backend
+from bilan_core.client.local import LocalBackend
+from bilan_core.pricing import Price, price_table
+from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.store.conversation_summary import ConversationSummary
+from bilan_core.store.conversations import (
+    MAX_ID_LENGTH,
+    clean_title,
+    validate_conversation_id,
+    validate_status,
+)
+from bilan_core.store.engine import get_engine
+from bilan_core.store.events import validate_event_type, validate_properties
+from bilan_core.store.models import Turn, Vote
+from bilan_core.store.votes import validate_comment, validate_vote_value
+from bilan_core.telemetry import Telemetry
+
+
+class Bilan(TrackedChat):
+    """A Bilan client. Several can live side by side, each with its own settings and user."""
+
+    def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.user_id = self.settings.user_id
+        self.team_session = None if team_session is None else _non_empty("team_session", team_session)
+        self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
+        self.backend: Backend = self._make_backend()
+        self.telemetry = Telemetry(self.settings)
+
+    def with_identity(self, *, user_id: str, team_session: str | None = None) -> Bilan:
+        """A client for another user (and team session) sharing this one's backend and connections."""
+        twin = copy.copy(self)
+        twin.user_id = _non_empty("user_id", user_id)
+        twin.team_session = None if team_session is None else _non_empty("team_session", team_session)
+        return twin
+
+    def _make_backend(self) -> Backend:
+        if self.engine is not None:
+            return LocalBackend(self.engine)
+        from bilan_core.remote.backend import ServerBackend
+
+        return ServerBackend(self.settings)
+
+    def record_turn(self, turn: Turn) -> None:
+        """Keep a finished turn (called by the tracked chat calls)."""
+        self.backend.record_turn(turn)
+        self.telemetry.count("turn")
+
+    def vote(
+        self, prompt_id: str, value: int, comment: str | None = None, *, user_id: str | None = None
+    ) -> Vote:
+        """Record 👍 (1) or 👎 (-1) on an answer; voting again replaces the user's earlier vote."""
+        validate_vote_value(value)
+        comment = validate_comment(comment)
+        vote = self.backend.cast_vote(
+            prompt_id=_non_empty("prompt_id", prompt_id),
+            user_id=self._voter(user_id),
+            value=value,
+            comment=comment,
+            team_session=self.team_session,
+        )
+        self.telemetry.count("vote")
+        return vote
+
+    def clear_vote(self, prompt_id: str, *, user_id: str | None = None) -> bool:
+        """Remove the user's vote on an answer; True if there was one."""
+        prompt_id = _non_empty("prompt_id", prompt_id)
+        return self.backend.clear_vote(prompt_id=prompt_id, user_id=self._voter(user_id))
+
+    def _voter(self, user_id: object) -> str:
+        """The user a vote belongs to: ``user_id`` when given (a non-empty string), else this client's."""
+        return self.user_id if user_id is None else _non_empty("user_id", user_id)
+
+    def get_stats(
+        self,
+        *,
+        model: str | None = None,
+        user_id: str | None = None,
+        since: datetime | int | None = None,
+        conversation_id: str | None = None,
+        variant: str | None = None,
+        team_session: str | None = None,
+    ) -> Stats:
+        """Trust score, vote counts, interval, trend and newest comments, filtered as asked."""
+        return self.backend.stats(
+            checked_vote_filter(
+                model=model,
+                user_id=user_id,
+                since=since,
+                conversation_id=conversation_id,
+                variant=variant,
+                team_session=team_session,
+            )
+        )
+
+    def get_prompt_stats(self, prompt_id: str) -> PromptStats:
+        """Votes and comments on one answer."""
+        return self.backend.prompt_stats(_non_empty("prompt_id", prompt_id))
+
+    def track(self, event_type: str, properties: dict[str, Any] | None = None) -> str:
+        """Record a custom event and return its id."""
+        event_id = self.backend.track(
+            event_type=validate_event_type(event_type),
+            user_id=self.user_id,
+            properties=validate_properties(properties),
+        )
+        self.telemetry.count("event")
+        return event_id
+
+    def start_conversation(self, title: str | None = None, *, conversation_id: str | None = None) -> str:
+        """Open a conversation for this user and return its id."""
+        if conversation_id is not None:
+            conversation_id = validate_conversation_id(conversation_id)
+        return self.backend.start_conversation(
+            user_id=self.user_id,
+            title=clean_title(title),
+            team_session=self.team_session,
+            conversation_id=conversation_id,
+        )
+
+    def end_conversation(self, conversation_id: str, status: str = "completed") -> None:
+        """Close a conversation with a status such as ``completed`` or ``abandoned``."""
+        self.backend.end_conversation(
+            conversation_id=validate_conversation_id(conversation_id), status=validate_status(status)
+        )
+
+    def list_conversations(self, *, limit: int = 50) -> list[ConversationSummary]:
+        """This user's conversations, most recently updated first (at most ``limit``, 1 to 1000)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValueError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
+        return self.backend.list_conversations(user_id=self.user_id, limit=limit)
+
+    def get_conversation(self, conversation_id: str) -> ConversationSummary:
+        """One conversation; NotFoundError if there is none with this id."""
+        return self.backend.get_conversation(conversation_id=validate_conversation_id(conversation_id))
+
+    def load_chat(self, conversation_id: str) -> list[ChatEntry]:
+        """A conversation's turns, oldest first, each with this user's vote and comment."""
+        return self.backend.load_chat(
+            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+        )
+
+    def rename_conversation(self, conversation_id: str, title: str) -> ConversationSummary:
+        """Give this user's conversation a new title (one line, not blank); NotOwnerError for another's."""
+        cleaned = clean_title(title)
+        if not cleaned:
+            raise ValueError("a conversation title must not be empty")
+        return self.backend.rename_conversation(
+            conversation_id=validate_conversation_id(conversation_id), title=cleaned, user_id=self.user_id
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete this user's conversation with its turns and their votes; NotOwnerError for another's."""
+        self.backend.delete_conversation(
+            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+        )
+
+    def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
+        """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""
+        return choose_model(self, policy or policy_from_settings(self.settings))
+
+    def run_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolLoopResponse:
+        """Answer with tools (built-in ones by default), running the model's tool calls; one turn recorded."""
+        return run_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    async def arun_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolLoopResponse:
+        """The async twin of ``run_with_tools``."""
+        return await arun_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    async def astream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> AsyncToolStreamingResponse:
+        """The async twin of ``stream_with_tools``: ``async for`` over the result."""
+        return await astream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    def stream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: ToolRegistry | Iterable[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        **options: Any,
+    ) -> ToolStreamingResponse:
+        """``run_with_tools`` with the answer streamed: iterate ``stream``; the turn is kept at the end."""
+        return stream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+
+    def prices(self) -> dict[str, Price]:
+        """The model price table: defaults with ``BILAN_PRICES`` applied."""
+        return price_table(self.settings.prices)
+
+    def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price] | None = None) -> Dashboard:
+        """Every figure of the Analytics page for one filter, from the database or the server."""
+        return self.backend.dashboard(where, prices=self.prices() if prices is None else prices)
+
+    def comments(
+        self,
+        where: AnalyticsFilter,
+        *,
+        search: str | None = None,
+        sign: int | None = None,
+        page: int = 1,
+        page_size: int = COMMENTS_PAGE_SIZE,
+    ) -> CommentsPage:
+        """One page of comments, newest first, matching the filter, a search text and a sign."""
+        return self.backend.comments(where, search=search, sign=sign, page=page, page_size=page_size)
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The models, users, team sessions and prompt versions to offer as filters."""
+        return self.backend.filter_options()
+
+    def data_version(self) -> tuple[int, ...]:
+        """A marker that changes whenever turns or votes change (a cache key for the analytics)."""
+        return self.backend.data_version()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait up to ``timeout`` seconds for queued events to reach the server; True if none is left."""
+        return self.backend.flush(timeout=timeout)
+
+    def pending(self) -> int:
+        """Events queued in the outbox and not yet stored by the server (always 0 in local mode)."""
+        return self.backend.pending()
+
+    def failed(self) -> int:
+        """Events the server refused and will not be retried (always 0 in local mode)."""
+        return self.backend.failed()
+
+    def close(self) -> None:
+        """Flush what is pending (server outbox, telemetry) and release resources."""
+        self.backend.close()
+        self.telemetry.close()
+        self.close_chat_clients()
+
+
+def _non_empty(name: str, value: object) -> str:
+    """``value`` if it is a non-empty string of at most 200 characters, else ValueError naming it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_ID_LENGTH}")
+    if "\x00" in value:
+        raise ValueError(f"{name} contains a NUL character (\\x00), which cannot be stored")
+    return value

@@ -1,0 +1,76 @@
+"""Altair charts for the A/B leaderboard frames (no Streamlit here: the Compare page only shows them)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from bilan_core.experiments.bradley_terry import ANCHOR
+
+PERCENT = ".0%"
+# Variant labels differ often only at their end (" · v2"), so they are shown whole, not cut at 180 px.
+LABEL_LIMIT = 480
+ROW_STEP = 32
+
+
+def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart:
+    """Each variant's Bradley–Terry rating as a point on its 95 % bootstrap interval, best on top."""
+    frame = ratings.dropna(subset=["rating"])
+    order = frame.sort_values("rating", ascending=False)["variant"].tolist()
+    base = alt.Chart(frame).encode(
+        y=alt.Y("variant:N", title="Variant", sort=order, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+    )
+    tooltip = [
+        alt.Tooltip("variant:N", title="Variant"),
+        alt.Tooltip("rating:Q", title="Rating", format=".0f"),
+        alt.Tooltip("ci_low:Q", title="95% interval low", format=".0f"),
+        alt.Tooltip("ci_high:Q", title="95% interval high", format=".0f"),
+        alt.Tooltip("rank:Q", title="Rank"),
+        alt.Tooltip("votes:Q", title="Votes"),
+    ]
+    interval = base.mark_rule(strokeWidth=3, opacity=0.6).encode(
+        x=alt.X("ci_low:Q", title="Rating (95% interval)", scale=alt.Scale(zero=False)),
+        x2="ci_high:Q",
+        tooltip=tooltip,
+    )
+    point = base.mark_circle(size=100).encode(
+        x="rating:Q",
+        color=alt.Color(
+            "enough_votes:N",
+            title="Enough votes",
+            scale=alt.Scale(domain=[True, False]),
+            legend=alt.Legend(labelExpr="datum.value ? 'yes' : 'not yet'"),
+        ),
+        tooltip=tooltip,
+    )
+    anchor = alt.Chart(pd.DataFrame({"anchor": [ANCHOR]})).mark_rule(strokeDash=[4, 4], color="gray")
+    return alt.layer(interval, point, anchor.encode(x="anchor:Q")).properties(
+        title="Bradley–Terry ratings with 95% intervals", height=alt.Step(ROW_STEP)
+    )
+
+
+def win_rate_chart(win_rates: pd.DataFrame) -> alt.LayerChart:
+    """The head-to-head matrix: how often the row variant beat the column variant (ties count half)."""
+    long = (
+        win_rates.rename_axis(index="variant", columns="opponent")
+        .stack(future_stack=True)
+        .rename("win_rate")
+        .reset_index()
+        .dropna(subset=["win_rate"])
+    )
+    base = alt.Chart(long).encode(
+        y=alt.Y("variant:N", title="Variant", axis=alt.Axis(labelLimit=LABEL_LIMIT)),
+        x=alt.X("opponent:N", title="Against", axis=alt.Axis(labelLimit=LABEL_LIMIT, labelAngle=-30)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("win_rate:Q", title="Win rate", scale=alt.Scale(domain=[0, 1], scheme="redblue")),
+        tooltip=[
+            alt.Tooltip("variant:N", title="Variant"),
+            alt.Tooltip("opponent:N", title="Against"),
+            alt.Tooltip("win_rate:Q", title="Win rate", format=PERCENT),
+        ],
+    )
+    labels = base.mark_text(baseline="middle").encode(text=alt.Text("win_rate:Q", format=PERCENT))
+    return alt.layer(cells, labels).properties(
+        title="Head-to-head win rate (row against column)", height=alt.Step(ROW_STEP)
+    )

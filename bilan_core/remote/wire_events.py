@@ -1,0 +1,201 @@
+"""The server-mode event format (see the wire document): one event, a request's reply, event builders.
+
+Shared by the server (validation) and the client (building the events it sends). Besides Bilan's
+own event types, Bilan for Python defines ``vote_cleared`` (``properties.turn_id``): the user took
+their vote on that turn back. Any other ``eventType`` is accepted and stored as an event only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from bilan_core.store.events import new_event_id
+from bilan_core.store.models import Turn
+
+MAX_BATCH_EVENTS = 1_000
+MIN_TIMESTAMP_MS = 1_000_000_000_000  # 2001-09-09: anything smaller is not epoch ms
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31
+
+TURN_STARTED = "turn_started"
+TURN_COMPLETED = "turn_completed"
+TURN_FAILED = "turn_failed"
+VOTE_CAST = "vote_cast"
+VOTE_CLEARED = "vote_cleared"
+CONVERSATION_STARTED = "conversation_started"
+CONVERSATION_ENDED = "conversation_ended"
+CANCELLED = "cancelled"  # turn_completed status of an answer the user stopped (Bilan for Python)
+TURN_EVENT_TYPES = frozenset({TURN_STARTED, TURN_COMPLETED, TURN_FAILED})
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class WireEvent(BaseModel):
+    """One event as the TypeScript SDK and our client send it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eventId: Identifier
+    eventType: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    userId: Identifier
+    timestamp: Annotated[
+        StrictInt,
+        Field(
+            ge=MIN_TIMESTAMP_MS,
+            le=MAX_TIMESTAMP_MS,
+            description="epoch milliseconds (13 digits: a 10-digit value is in seconds)",
+        ),
+    ]
+    properties: dict[str, Any] = Field(default_factory=dict)
+    promptText: str | None = None
+    aiResponse: str | None = None
+
+
+class EventBatch(BaseModel):
+    """The usual request body: ``{"events": [...]}`` (a bare array or one bare event also works)."""
+
+    events: list[WireEvent] = Field(max_length=MAX_BATCH_EVENTS)
+
+
+RequestBody = EventBatch | Annotated[list[WireEvent], Field(max_length=MAX_BATCH_EVENTS)] | WireEvent
+
+
+class IngestStats(BaseModel):
+    """How many events of a request were stored, skipped as already known, or refused."""
+
+    processed: int
+    skipped: int
+    errors: int
+    total: int
+
+
+class EventError(BaseModel):
+    """Why one event of a request was refused."""
+
+    index: int
+    eventId: str | None
+    message: str
+
+
+class IngestReply(BaseModel):
+    """The answer to ``POST /api/events``."""
+
+    success: bool
+    message: str
+    stats: IngestStats
+    errors: list[EventError]
+
+
+class ErrorReply(BaseModel):
+    """Any refused request: ``{"error": "..."}``."""
+
+    error: str
+
+
+def make_event(
+    event_type: str,
+    *,
+    user_id: str,
+    properties: dict[str, Any],
+    timestamp_ms: int,
+    prompt_text: str | None = None,
+    ai_response: str | None = None,
+) -> dict[str, Any]:
+    """One wire event as a JSON-ready dict with a new ``evt_<ms>_<random>`` id."""
+    event: dict[str, Any] = {
+        "eventId": new_event_id(timestamp_ms),
+        "eventType": event_type,
+        "timestamp": timestamp_ms,
+        "userId": user_id,
+        "properties": properties,
+    }
+    if prompt_text is not None:
+        event["promptText"] = prompt_text
+    if ai_response is not None:
+        event["aiResponse"] = ai_response
+    return event
+
+
+def _turn_context(turn: Turn) -> dict[str, Any]:
+    context = {
+        "turnId": turn.prompt_id,
+        "conversation_id": turn.conversation_id,
+        "model": turn.model,
+        "modelUsed": turn.model,
+        "systemPromptVersion": turn.prompt_version,
+        "provider": turn.provider,
+        "team_session": turn.team_session,
+        "retryCount": 0,
+    }
+    return {key: value for key, value in context.items() if value is not None}
+
+
+def turn_events(turn: Turn) -> list[dict[str, Any]]:
+    """``turn_started`` then ``turn_completed`` or ``turn_failed`` for one recorded turn."""
+    context = _turn_context(turn)
+    started = dict(context, startedAt=turn.created_ms)
+    for name in ("messages", "parameters", "tools", "route"):
+        if getattr(turn, name) is not None:
+            started[name] = getattr(turn, name)
+    seconds = (turn.latency_ms or 0.0) / 1000.0
+    finished_ms = turn.created_ms + round(turn.latency_ms or 0)
+    first = make_event(
+        TURN_STARTED,
+        user_id=turn.user_id,
+        properties=started,
+        timestamp_ms=turn.created_ms,
+        prompt_text=turn.prompt_text,
+    )
+    return [first, _turn_outcome_event(turn, context, seconds, finished_ms)]
+
+
+def _usage(turn: Turn) -> dict[str, Any]:
+    usage = {
+        "finish_reason": turn.finish_reason,
+        "prompt_tokens": turn.prompt_tokens,
+        "completion_tokens": turn.completion_tokens,
+        "total_tokens": turn.total_tokens,
+        "ttft_ms": turn.ttft_ms,
+        "tool_calls": turn.tool_calls,
+    }
+    return {key: value for key, value in usage.items() if value is not None}
+
+
+def _turn_outcome_event(
+    turn: Turn, context: dict[str, Any], seconds: float, finished_ms: int
+) -> dict[str, Any]:
+    if turn.status == "error":
+        properties = dict(
+            context,
+            status="failed",
+            errorType=turn.error_type or "unknown_error",
+            attemptedDuration=seconds,
+            failedAt=finished_ms,
+            **_usage(turn),
+        )
+        if turn.error_message:
+            properties["errorMessage"] = turn.error_message
+        return make_event(
+            TURN_FAILED,
+            user_id=turn.user_id,
+            properties=properties,
+            timestamp_ms=finished_ms,
+            prompt_text=turn.prompt_text,
+        )
+    properties = dict(
+        context,
+        status=CANCELLED if turn.status == CANCELLED else "success",
+        responseTime=seconds,
+        responseLength=len(turn.response or ""),
+        completedAt=finished_ms,
+        **_usage(turn),
+    )
+    return make_event(
+        TURN_COMPLETED,
+        user_id=turn.user_id,
+        properties=properties,
+        timestamp_ms=finished_ms,
+        prompt_text=turn.prompt_text,
+        ai_response=turn.response,
+    )

@@ -1,0 +1,41 @@
+"""Conversations as the Playground reads them, in either mode: the list entry and the JSON of a chat."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from bilan_core.app.playground import ChatEntry
+from bilan_core.store.models import Conversation
+
+
+class ConversationSummary(BaseModel):
+    """One conversation as listed and opened (no store-internal ids)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    user_id: str
+    title: str | None = None
+    team_session: str | None = None
+    status: str = "active"
+    created_ms: int
+    updated_ms: int
+    ended_ms: int | None = None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationSummary:
+        """The summary of a stored conversation."""
+        return cls(
+            conversation_id=conversation.conversation_id,
+            user_id=conversation.user_id,
+            title=conversation.title,
+            team_session=conversation.team_session,
+            status=conversation.status,
+            created_ms=conversation.created_ms,
+            updated_ms=conversation.updated_ms,
+            ended_ms=conversation.ended_ms,
+        )
+
+
+CHAT_ENTRIES = TypeAdapter(list[ChatEntry])
+SUMMARIES = TypeAdapter(list[ConversationSummary])

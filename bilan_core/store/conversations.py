@@ -1,0 +1,215 @@
+"""Conversations: start, end, list, rename and delete (with their turns and votes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bilan_core.clock import now_ms
+from bilan_core.errors import NotFoundError, NotOwnerError
+from bilan_core.store.engine import session_scope
+from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn, Vote
+
+MAX_TITLE_LENGTH = 200
+MAX_ID_LENGTH = 200
+MAX_STATUS_LENGTH = 40
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title on one line, at most 200 characters (longer first messages are shortened with …)."""
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise ValueError(f"a conversation title must be text, got {type(title).__name__}")
+    line = " ".join(title.replace("\x00", "").split())
+    if len(line) > MAX_TITLE_LENGTH:
+        line = line[: MAX_TITLE_LENGTH - 1] + "…"
+    return line or None
+
+
+def validate_conversation_id(conversation_id: object) -> str:
+    """Return a non-empty conversation id of at most 200 characters, else raise ValueError."""
+    if not isinstance(conversation_id, str) or not conversation_id.strip():
+        raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
+    if len(conversation_id) > MAX_ID_LENGTH:
+        raise ValueError(f"conversation_id is longer than {MAX_ID_LENGTH} characters")
+    if "\x00" in conversation_id:
+        raise ValueError("conversation_id contains a NUL character (\\x00), which cannot be stored")
+    return conversation_id
+
+
+def validate_status(status: object) -> str:
+    """Return a non-empty conversation status of at most 40 characters, else raise ValueError."""
+    if not isinstance(status, str) or not status.strip():
+        raise ValueError(f"status must be a non-empty string such as 'completed', got {status!r}")
+    if len(status) > MAX_STATUS_LENGTH:
+        raise ValueError(f"status is longer than {MAX_STATUS_LENGTH} characters")
+    return status.strip()
+
+
+def start_conversation(
+    engine: Engine,
+    *,
+    user_id: str,
+    title: str | None = None,
+    team_session: str | None = None,
+    conversation_id: str | None = None,
+    project_id: int = LOCAL_PROJECT,
+) -> Conversation:
+    """Create a conversation and return it."""
+    moment = now_ms()
+    conversation = Conversation(
+        project_id=project_id,
+        conversation_id=conversation_id or str(uuid.uuid4()),
+        user_id=user_id,
+        title=clean_title(title),
+        team_session=team_session,
+        created_ms=moment,
+        updated_ms=moment,
+    )
+    try:
+        with session_scope(engine) as session:
+            session.add(conversation)
+    except IntegrityError as exc:
+        raise ValueError(f"a conversation with id {conversation.conversation_id!r} already exists") from exc
+    return conversation
+
+
+def _get(session: Session, conversation_id: str, project_id: int) -> Conversation:
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.project_id == project_id, Conversation.conversation_id == conversation_id
+        )
+    ).first()
+    if conversation is None:
+        raise NotFoundError(f"no conversation has id {conversation_id!r}")
+    return conversation
+
+
+class Owned(Protocol):
+    """A conversation as stored or as summarised: it knows its id and the user who started it."""
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation's id."""
+        ...
+
+    @property
+    def user_id(self) -> str:
+        """The user id (display name) that started the conversation."""
+        ...
+
+
+def can_edit_conversation(conversation: Owned | None, user_id: str) -> bool:
+    """True when ``user_id`` may continue, rename or delete it: its owner (anyone, for a chat not started)."""
+    return conversation is None or conversation.user_id == user_id
+
+
+def check_owner(conversation: Owned, user_id: str | None, action: str) -> None:
+    """NotOwnerError unless ``user_id`` owns the conversation (None: no check, as for the SDK's own calls)."""
+    if user_id is not None and not can_edit_conversation(conversation, user_id):
+        raise NotOwnerError(
+            f"only {conversation.user_id!r}, who started conversation {conversation.conversation_id!r}, "
+            f"may {action} it (you are {user_id!r})"
+        )
+
+
+def get_conversation(
+    engine: Engine, *, conversation_id: str, project_id: int = LOCAL_PROJECT
+) -> Conversation:
+    """The conversation with this id; NotFoundError if there is none."""
+    with Session(engine) as session:
+        return _get(session, conversation_id, project_id)
+
+
+def end_conversation(
+    engine: Engine, *, conversation_id: str, status: str = "completed", project_id: int = LOCAL_PROJECT
+) -> Conversation:
+    """Mark a conversation ended with a status (``completed``, ``abandoned``…)."""
+    with session_scope(engine) as session:
+        conversation = _get(session, conversation_id, project_id)
+        conversation.status = status
+        conversation.ended_ms = conversation.updated_ms = now_ms()
+        session.add(conversation)
+    return conversation
+
+
+def touch_conversation(
+    engine: Engine, *, conversation_id: str, title: str | None = None, project_id: int = LOCAL_PROJECT
+) -> None:
+    """Mark a conversation updated now, and give it a title if it has none yet (if it is stored)."""
+    with session_scope(engine) as session:
+        conversation = session.exec(
+            select(Conversation).where(
+                Conversation.project_id == project_id, Conversation.conversation_id == conversation_id
+            )
+        ).first()
+        if conversation is None:
+            return  # a turn may name a conversation that was never started, as the server allows
+        conversation.updated_ms = now_ms()
+        if conversation.title is None:
+            conversation.title = clean_title(title)
+        session.add(conversation)
+
+
+def rename_conversation(
+    engine: Engine,
+    *,
+    conversation_id: str,
+    title: str,
+    user_id: str | None = None,
+    project_id: int = LOCAL_PROJECT,
+) -> Conversation:
+    """Give a conversation a new title (not empty); with ``user_id``, only if that user owns it."""
+    cleaned = clean_title(title)
+    if not cleaned:
+        raise ValueError("a conversation title must not be empty")
+    with session_scope(engine) as session:
+        conversation = _get(session, conversation_id, project_id)
+        check_owner(conversation, user_id, "rename")
+        conversation.title = cleaned
+        session.add(conversation)
+    return conversation
+
+
+def delete_conversation(
+    engine: Engine, *, conversation_id: str, user_id: str | None = None, project_id: int = LOCAL_PROJECT
+) -> None:
+    """Delete a conversation with its turns and their votes; with ``user_id``, only if that user owns it."""
+    with session_scope(engine) as session:
+        check_owner(_get(session, conversation_id, project_id), user_id, "delete")
+        prompt_ids = select(Turn.prompt_id).where(
+            Turn.project_id == project_id, Turn.conversation_id == conversation_id
+        )
+        session.exec(
+            delete(Vote).where(col(Vote.project_id) == project_id, col(Vote.prompt_id).in_(prompt_ids))
+        )
+        session.exec(
+            delete(Turn).where(
+                col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id
+            )
+        )
+        session.exec(
+            delete(Conversation).where(
+                col(Conversation.project_id) == project_id,
+                col(Conversation.conversation_id) == conversation_id,
+            )
+        )
+
+
+def list_conversations(
+    engine: Engine, *, user_id: str, limit: int = 50, project_id: int = LOCAL_PROJECT
+) -> Sequence[Conversation]:
+    """A user's conversations, most recently updated first."""
+    with Session(engine) as session:
+        return session.exec(
+            select(Conversation)
+            .where(Conversation.project_id == project_id, Conversation.user_id == user_id)
+            .order_by(col(Conversation.updated_ms).desc())
+            .limit(limit)
+        ).all()

@@ -1,0 +1,153 @@
+"""Rules behind the app: access password, identity labels, thumbs, masked configuration, secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from bilan_core.app.config_view import HIDDEN, NOT_SET, mask_url, schema_status, setting_rows, summary_rows
+from bilan_core.app.feedback_prompts import (
+    THUMBS_DOWN_QUESTION,
+    THUMBS_UP_QUESTION,
+    apply_thumbs,
+    comment_question,
+    thumbs_from_vote,
+    vote_from_thumbs,
+)
+from bilan_core.app.identity import MAX_LABEL_LENGTH, team_session_label, user_id_from_display_name
+from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.app.password_gate import password_matches, password_required
+from bilan_core.app.secret_settings import overrides_from_named
+from bilan_core.settings import load_settings
+from bilan_core.store.engine import get_engine, head_revision
+from tests.helpers import add_turn
+
+
+def test_no_password_means_open_access():
+    settings = load_settings()
+    assert not password_required(settings)
+    assert password_matches(settings, None)
+    assert not password_required(load_settings(app_password=""))
+
+
+def test_password_must_match_exactly():
+    settings = load_settings(app_password="s3cret-pass")
+    assert password_required(settings)
+    assert password_matches(settings, "s3cret-pass")
+    for wrong in ("", None, "s3cret", "s3cret-pass ", "S3CRET-PASS", "s3cret-pass-more", 42):
+        assert not password_matches(settings, wrong)  # type: ignore[arg-type]
+
+
+def test_password_with_non_ascii_characters():
+    settings = load_settings(app_password="mot-de-passe-été")
+    assert password_matches(settings, "mot-de-passe-été")
+    assert not password_matches(settings, "mot-de-passe-ete")
+
+
+def test_display_name_becomes_user_id():
+    assert user_id_from_display_name("  Alice   Martin ") == "Alice Martin"
+    assert user_id_from_display_name("") is None
+    assert user_id_from_display_name("   ") is None
+    assert user_id_from_display_name(None) is None
+    assert team_session_label(" review  June ") == "review June"
+
+
+@pytest.mark.parametrize("bad", ["line\nbreak", "bell\x07", "x" * (MAX_LABEL_LENGTH + 1)])
+def test_bad_display_names_are_refused_with_a_reason(bad):
+    with pytest.raises(ValueError, match="display name"):
+        user_id_from_display_name(bad)
+    with pytest.raises(ValueError, match="team-session"):
+        team_session_label(bad)
+
+
+def test_thumbs_map_to_votes_and_back():
+    assert vote_from_thumbs(1) == 1
+    assert vote_from_thumbs(0) == -1
+    assert vote_from_thumbs(None) is None
+    assert thumbs_from_vote(1) == 1
+    assert thumbs_from_vote(-1) == 0
+    assert thumbs_from_vote(None) is None
+    for value in (1, 0, None):
+        assert thumbs_from_vote(vote_from_thumbs(value)) == value
+    with pytest.raises(ValueError):
+        vote_from_thumbs(3)
+    with pytest.raises(ValueError):
+        thumbs_from_vote(0)
+
+
+def test_thumbs_cast_change_and_clear_the_stored_vote(bilan):
+    prompt_id = add_turn(bilan.engine)
+    assert apply_thumbs(bilan, prompt_id, 1) == 1
+    assert bilan.get_prompt_stats(prompt_id).positive_votes == 1
+    assert apply_thumbs(bilan, prompt_id, 0) == -1
+    assert bilan.get_prompt_stats(prompt_id).negative_votes == 1
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 1
+    assert apply_thumbs(bilan, prompt_id, None) is None
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
+    with pytest.raises(ValueError):
+        apply_thumbs(bilan, prompt_id, 2)
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
+
+
+def test_comment_question_follows_the_vote():
+    assert comment_question(1) == THUMBS_UP_QUESTION == "What made this response helpful?"
+    assert comment_question(-1) == THUMBS_DOWN_QUESTION == "How could this response be improved?"
+    with pytest.raises(ValueError):
+        comment_question(0)
+
+
+def test_mask_url_hides_passwords_only():
+    assert mask_url("postgresql+psycopg://bilan:hunter2@db.example:5432/bilan") == (
+        "postgresql+psycopg://bilan:***@db.example:5432/bilan"
+    )
+    assert mask_url("sqlite:////tmp/bilan.db") == "sqlite:////tmp/bilan.db"
+    assert "hunter2" not in (mask_url("https://user:hunter2@proxy.example/v1") or "")
+    assert mask_url(None) is None
+
+
+def test_configuration_never_shows_a_secret(sqlite_url):
+    secrets = ("sk-live-123456", "hunter2", "gate-pass", "bk_server_key")
+    settings = load_settings(
+        database_url=sqlite_url,
+        openai_api_key=secrets[0],
+        openai_base_url="https://bob:hunter2@llm.example/v1",
+        app_password=secrets[2],
+    )
+    rows = summary_rows(settings) + setting_rows(settings)
+    shown = " ".join(f"{row.label} {row.value}" for row in rows)
+    for secret in secrets:
+        assert secret not in shown
+    values = {row.setting: row.value for row in setting_rows(settings)}
+    assert values["OPENAI_API_KEY"] == HIDDEN
+    assert values["BILAN_API_KEY"] == NOT_SET
+    assert values["BILAN_APP_PASSWORD"] == HIDDEN
+    assert values["OPENAI_BASE_URL"] == "https://bob:***@llm.example/v1"
+    summary = {row.label: row.value for row in summary_rows(settings)}
+    assert summary["Model endpoint"] == "llm.example"
+    assert summary["Mode"] == "local"
+
+
+def test_configuration_of_a_postgres_url_masks_the_password():
+    settings = load_settings(database_url="postgresql+psycopg://bilan:hunter2@db.example/bilan")
+    summary = {row.label: row.value for row in summary_rows(settings)}
+    assert summary["Database"] == "postgresql+psycopg://bilan:***@db.example/bilan"
+    assert summary["Model endpoint"].startswith("offline demo model")
+
+
+def test_schema_status_reports_the_migration(sqlite_url):
+    assert schema_status(get_engine(sqlite_url)) == head_revision()
+    assert "server mode" in schema_status(None)
+
+
+def test_secrets_map_to_setting_overrides():
+    overrides = overrides_from_named(
+        {"BILAN_DATABASE_URL": "sqlite:///x.db", "OPENAI_API_KEY": "sk-1", "unrelated": 1, "USER_ID": None}
+    )
+    assert overrides == {"database_url": "sqlite:///x.db", "openai_api_key": "sk-1"}
+    settings = load_settings(**overrides)
+    assert settings.database_url == "sqlite:///x.db"
+    assert not settings.uses_demo_model
+
+
+def test_escape_markdown_keeps_text_literal():
+    assert escape_markdown("**bold** <b>x</b> :red[hi]") == r"\*\*bold\*\* \<b\>x\</b\> \:red\[hi\]"
+    assert escape_markdown("plain words") == "plain words"
