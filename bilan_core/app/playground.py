@@ -1,107 +1,10 @@
-"""What the Playground shows of a conversation: its turns with this user's votes, read in one query."""
+"""The Playground's rules: a submitted prompt, the messages sent, the figures line under an answer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Engine, and_
-from sqlmodel import Session, col, select
-
-from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
-
-ANSWERED_STATUSES = ("ok", "cancelled")
-
-
-@dataclass(frozen=True)
-class ChatEntry:
-    """One turn as the chat shows it: the question, the answer or error, its figures and the user's vote."""
-
-    prompt_id: str
-    prompt_text: str | None
-    response: str | None
-    status: str
-    model: str
-    prompt_version: str | None = None
-    finish_reason: str | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency_ms: float | None = None
-    ttft_ms: float | None = None
-    vote: int | None = None
-    comment: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    route: dict[str, Any] | None = None
-
-    @property
-    def answered(self) -> bool:
-        """True when the turn has an answer (complete or stopped early) that can be rated."""
-        return self.status in ANSWERED_STATUSES
-
-
-_COLUMNS = (
-    Turn.prompt_id,
-    Turn.prompt_text,
-    Turn.response,
-    Turn.status,
-    Turn.model,
-    Turn.prompt_version,
-    Turn.finish_reason,
-    Turn.error_type,
-    Turn.error_message,
-    Turn.prompt_tokens,
-    Turn.completion_tokens,
-    Turn.latency_ms,
-    Turn.ttft_ms,
-    Vote.value,
-    Vote.comment,
-    Turn.tool_calls,
-    Turn.route,
-)
-
-
-def load_chat(
-    engine: Engine, *, conversation_id: str, user_id: str, project_id: int = LOCAL_PROJECT
-) -> list[ChatEntry]:
-    """Every turn of a conversation, oldest first, each with ``user_id``'s vote and comment (one query)."""
-    vote_of_user = and_(
-        col(Vote.project_id) == col(Turn.project_id),
-        col(Vote.prompt_id) == col(Turn.prompt_id),
-        col(Vote.user_id) == user_id,
-    )
-    statement = (
-        select(*_COLUMNS)
-        .outerjoin(Vote, vote_of_user)
-        .where(Turn.project_id == project_id, Turn.conversation_id == conversation_id)
-        .order_by(col(Turn.created_ms), col(Turn.id))
-    )
-    with Session(engine) as session:
-        rows = session.exec(statement).all()
-    return [
-        ChatEntry(
-            prompt_id=row[0],
-            prompt_text=row[1],
-            response=row[2],
-            status=row[3],
-            model=row[4],
-            prompt_version=row[5],
-            finish_reason=row[6],
-            error_type=row[7],
-            error_message=row[8],
-            prompt_tokens=row[9],
-            completion_tokens=row[10],
-            latency_ms=row[11],
-            ttft_ms=row[12],
-            vote=row[13],
-            comment=row[14],
-            tool_calls=row[15],
-            route=row[16],
-        )
-        for row in rows
-    ]
+from bilan_core.store.chat_history import ChatEntry
 
 
 def validated_prompt(text: object) -> str:

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
-from bilan_core.app.playground import ChatEntry
 from bilan_core.pricing import Price
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.models import Turn, Vote
 

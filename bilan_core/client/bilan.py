@@ -9,7 +9,6 @@ from typing import Any
 
 from bilan_core.analytics.dashboard import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, checked_vote_filter
-from bilan_core.app.playground import ChatEntry
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.chat.tool_loop import (
     DEFAULT_MAX_STEPS,
@@ -27,6 +26,7 @@ from bilan_core.client.backend import Backend
 from bilan_core.client.local import LocalBackend
 from bilan_core.pricing import Price, price_table
 from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.conversations import (
     MAX_ID_LENGTH,

@@ -11,10 +11,9 @@ from bilan_core.analytics import dashboard as analytics
 from bilan_core.analytics import stats
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
-from bilan_core.app import playground
-from bilan_core.app.playground import ChatEntry
 from bilan_core.pricing import Price
-from bilan_core.store import conversations, events, turns, votes
+from bilan_core.store import chat_history, conversations, events, turns, votes
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.models import Turn, Vote
 
@@ -85,7 +84,7 @@ class LocalBackend:
 
     def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
         """A conversation's turns with the user's votes, in one query."""
-        return playground.load_chat(self.engine, conversation_id=conversation_id, user_id=user_id)
+        return chat_history.load_chat(self.engine, conversation_id=conversation_id, user_id=user_id)
 
     def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
         """Update the owner's conversation title in SQL."""

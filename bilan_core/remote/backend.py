@@ -28,7 +28,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
-from bilan_core.app.playground import ChatEntry
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, NotOwnerError, UnknownPromptError
 from bilan_core.pricing import Price
@@ -48,6 +47,7 @@ from bilan_core.remote.wire_events import (
     turn_events,
 )
 from bilan_core.settings import BilanSettings
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import CHAT_ENTRIES, SUMMARIES, ConversationSummary
 from bilan_core.store.models import Turn, Vote
 

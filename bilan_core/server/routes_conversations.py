@@ -11,13 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from bilan_core.app import playground
-from bilan_core.app.playground import ChatEntry
 from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
-from bilan_core.store import conversations
+from bilan_core.store import chat_history, conversations
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -85,7 +84,7 @@ def get_chat(
     request: Request, caller: CallerDep, conversation_id: ConversationId, user_id: UserId
 ) -> list[ChatEntry]:
     """Every turn of the conversation with ``user_id``'s vote and comment (empty when it has none)."""
-    return playground.load_chat(
+    return chat_history.load_chat(
         engine_of(request), conversation_id=conversation_id, user_id=user_id, project_id=caller.project_id
     )
 

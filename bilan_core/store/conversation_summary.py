@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from bilan_core.app.playground import ChatEntry
+from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.models import Conversation
 
 

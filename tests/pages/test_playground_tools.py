@@ -8,11 +8,11 @@ import json
 import pytest
 
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.app.playground import load_chat
 from bilan_core.chat.routing import describe_route
 from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, describe_tool_call
 from bilan_core.chat.tools import builtin_tools
 from bilan_core.clock import now_ms
+from bilan_core.store.chat_history import load_chat
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote
 from tests.app_support import clear_app_caches, new_app

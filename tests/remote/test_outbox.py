@@ -114,7 +114,7 @@ def test_flush_pending_failed_and_close_are_on_the_client_and_the_module(server_
         assert bilan_module.flush(timeout=20) is True
         assert (client.pending(), client.failed()) == (0, 0)
         bilan_module.close()
-        assert bilan_module.default_client._default is None
+        assert bilan_module.api._default is None
         with pytest.raises(BilanError, match="closed"):
             client.vote("turn-0", -1)
     finally:

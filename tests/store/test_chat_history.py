@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from bilan_core.app.playground import ChatEntry, chat_messages, failure_text, figures_line, load_chat
+from bilan_core.app.playground import chat_messages, failure_text, figures_line
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.settings import load_settings
+from bilan_core.store.chat_history import ChatEntry, load_chat
 from bilan_core.store.conversations import (
     can_edit_conversation,
     delete_conversation,
