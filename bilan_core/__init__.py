@@ -29,20 +29,13 @@ from bilan_core.api import (
     track,
     vote,
 )
+from bilan_core.chat.options import ChatOptions, ToolLoopOptions
+from bilan_core.chat.responses import TrackedChatResponse, Usage
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy
-from bilan_core.chat.tool_loop import (
-    AsyncToolStreamingResponse,
-    ToolLoopResponse,
-    ToolStepLimitError,
-    ToolStreamingResponse,
-)
+from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
+from bilan_core.chat.tool_loop import ToolLoopResponse, ToolStepLimitError
+from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
 from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
-from bilan_core.chat.tracked import (
-    AsyncStreamingChatResponse,
-    StreamingChatResponse,
-    TrackedChatResponse,
-    Usage,
-)
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import (
     AuthError,
@@ -72,6 +65,7 @@ __all__ = [
     "Bilan",
     "BilanError",
     "BilanSettings",
+    "ChatOptions",
     "ComparisonResult",
     "ConfigurationError",
     "ContextLimitError",
@@ -90,6 +84,7 @@ __all__ = [
     "Stats",
     "StreamingChatResponse",
     "Tool",
+    "ToolLoopOptions",
     "ToolLoopResponse",
     "ToolRegistry",
     "ToolStepLimitError",

@@ -167,8 +167,8 @@ def evaluate_arithmetic(expression: str) -> float | None:
 
 
 def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
+    if isinstance(node, ast.Constant):
+        return _number(node.value)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         value = _evaluate(node.operand)
         return -value if isinstance(node.op, ast.USub) else value
@@ -177,6 +177,12 @@ def _evaluate(node: ast.AST) -> float:
         if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
             raise ValueError("exponent too large for the demo model")
         return BINARY_OPERATORS[type(node.op)](left, right)
+    raise ValueError("not plain arithmetic")
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
     raise ValueError("not plain arithmetic")
 
 

@@ -22,7 +22,8 @@ def provider_message(exc: openai.OpenAIError) -> str:
     """The provider's own error text (the ``error.message`` of the body when there is one)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         message = inner.get("message")
         if isinstance(message, str) and message:
             return message

@@ -7,14 +7,16 @@ its reason in words and is stored on the turn it routed (``turns.route``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bilan_core.analytics.stats import Stats
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.settings import BilanSettings
 
 AUTO_MODEL = "auto"
+
 
 class StatsSource(Protocol):
     """Anything with ``get_stats(model=..., since=...)``, such as ``Bilan``."""
@@ -87,6 +89,40 @@ def policy_from_settings(settings: BilanSettings) -> RoutingPolicy:
     )
 
 
+class ModelChoice(NamedTuple):
+    """The model a call uses, and the routing decision behind it for ``turns.route`` (or None)."""
+
+    model: str
+    route: dict[str, Any] | None
+
+
+def needs_routing(requested: object) -> bool:
+    """True when the model asked for is ``"auto"``: the routing policy picks it (a database read)."""
+    return requested == AUTO_MODEL
+
+
+def resolve_model(
+    requested: str | None,
+    settings: BilanSettings,
+    *,
+    route: dict[str, Any] | None = None,
+    decide: Callable[[], RouteDecision] | None = None,
+) -> ModelChoice:
+    """The model a call uses: the configured default when none is asked for, the routing policy's pick
+    (``decide``) for ``"auto"``, else the model asked for; ``route`` is kept unless routing decides.
+
+    Without ``decide``, ``"auto"`` stays as asked, to be routed call by call when the calls are made.
+    """
+    if requested is None:
+        return ModelChoice(settings.chat_model, route)
+    if not needs_routing(requested) or decide is None:
+        return ModelChoice(requested, route)
+    if route is not None:
+        raise ValueError("model='auto' stores its own routing decision; do not pass route= with it")
+    decision = decide()
+    return ModelChoice(decision.model, decision.as_dict())
+
+
 def choose_model(source: StatsSource, policy: RoutingPolicy, *, at_ms: int | None = None) -> RouteDecision:
     """Apply the policy to the default model's recent trust figures."""
     moment = now_ms() if at_ms is None else at_ms
@@ -136,4 +172,4 @@ def describe_route(route: dict[str, Any]) -> str:
 
 def model_choice_label(name: str) -> str:
     """How a model reads in a model picker: ``auto`` says what it does, other names stay as they are."""
-    return "Auto (picked by trust score)" if name == AUTO_MODEL else name
+    return "Auto (picked by trust score)" if needs_routing(name) else name

@@ -5,6 +5,7 @@ The whole exchange is recorded as ONE turn, under one ``prompt_id``: the final a
 call (name, arguments, result or error, time) in ``turns.tool_calls``, tokens summed over the rounds and
 the latency of the whole loop. Votes on that ``prompt_id`` rate the final answer. A tool call that goes
 wrong (bad JSON, schema mismatch, unknown tool, tool error) goes back to the model as an error text.
+The streamed loops are in ``tool_streaming``.
 """
 
 from __future__ import annotations
@@ -13,27 +14,19 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
-from bilan_core.chat.routing import AUTO_MODEL
+from bilan_core.chat.options import ToolLoopOptions
+from bilan_core.chat.responses import TrackedChatResponse, Usage
+from bilan_core.chat.routing import RouteDecision, resolve_model
 from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
-from bilan_core.chat.tracked import (
-    AsyncStreamingChatResponse,
-    StreamingChatResponse,
-    TrackedChat,
-    TrackedChatResponse,
-    Usage,
-    validate_messages,
-)
+from bilan_core.chat.tracked import TrackedChat
+from bilan_core.chat.validation import validate_messages
 from bilan_core.clock import now_ms
 from bilan_core.errors import BilanError, ProviderError
 from bilan_core.store.models import Turn
-
-if TYPE_CHECKING:
-    from bilan_core.client.bilan import Bilan
 
 DEFAULT_MAX_STEPS = 5
 MAX_STEPS_LIMIT = 50
@@ -65,16 +58,21 @@ class ToolLoopResponse(TrackedChatResponse):
 class _RoundClient(TrackedChat):
     """Makes the loop's model calls on the owner's connections, handing each round's turn to the loop."""
 
-    def __init__(self, owner: Bilan, rounds: list[Turn]) -> None:
+    def __init__(self, owner: TrackedChat, rounds: list[Turn]) -> None:
         self.settings = owner.settings
         self.user_id = owner.user_id
         self.team_session = owner.team_session
+        self._owner = owner
         self._rounds = rounds
         self.__dict__["_chat_holder"] = owner._chat_clients()
 
     def record_turn(self, turn: Turn) -> None:
         """Keep the round's turn for the loop; only the loop's final turn is recorded."""
         self._rounds.append(turn)
+
+    def route_model(self) -> RouteDecision:
+        """The owner's routing policy's choice (the loop routes once, before its first round)."""
+        return self._owner.route_model()
 
 
 def as_registry(tools: ToolRegistry | Iterable[Tool] | None) -> ToolRegistry:
@@ -144,18 +142,16 @@ def _sum(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-class _ToolLoop:
+class ToolLoop:
     """One run of the loop: the transcript so far, the rounds' turns and the tool calls made."""
 
     def __init__(
         self,
-        client: Bilan,
+        client: TrackedChat,
         messages: list[dict[str, Any]],
         tools: ToolRegistry | Iterable[Tool] | None,
         max_steps: int,
-        model: str | None,
-        tool_choice: str | dict[str, Any] | None,
-        options: dict[str, Any],
+        options: Mapping[str, Any],
     ) -> None:
         validate_messages(messages)
         if "route" in options:
@@ -163,12 +159,11 @@ class _ToolLoop:
         self.client = client
         self.registry = as_registry(tools)
         self.max_steps = validate_max_steps(max_steps)
-        self.route: dict[str, Any] | None = None
-        if model == AUTO_MODEL:
-            decision = client.route_model()
-            model, self.route = decision.model, decision.as_dict()
-        self.model = model
-        self.tool_choice = tool_choice
+        options = dict(options)
+        self.model, self.route = resolve_model(
+            options.pop("model", None), client.settings, decide=client.route_model
+        )
+        self.tool_choice = options.pop("tool_choice", None)
         self.options = options
         self.prompt_id = str(uuid.uuid4())
         self.transcript = list(messages)
@@ -279,17 +274,15 @@ def _tool_message(record: dict[str, Any]) -> str:
 
 
 def run_with_tools(
-    client: Bilan,
+    client: TrackedChat,
     messages: list[dict[str, Any]],
     *,
     tools: ToolRegistry | Iterable[Tool] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
-    model: str | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    **options: Any,
+    **options: Unpack[ToolLoopOptions],
 ) -> ToolLoopResponse:
     """Run the tool loop to a final answer (not streamed) and record it as one turn."""
-    loop = _ToolLoop(client, messages, tools, max_steps, model, tool_choice, options)
+    loop = ToolLoop(client, messages, tools, max_steps, options)
     while True:
         try:
             answer = loop.rounds_client.create_chat_completion(loop.transcript, **loop.round_options())
@@ -302,17 +295,15 @@ def run_with_tools(
 
 
 async def arun_with_tools(
-    client: Bilan,
+    client: TrackedChat,
     messages: list[dict[str, Any]],
     *,
     tools: ToolRegistry | Iterable[Tool] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
-    model: str | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    **options: Any,
+    **options: Unpack[ToolLoopOptions],
 ) -> ToolLoopResponse:
     """The async twin of ``run_with_tools``; tools and the database work run in worker threads."""
-    loop = await asyncio.to_thread(_ToolLoop, client, messages, tools, max_steps, model, tool_choice, options)
+    loop = await asyncio.to_thread(ToolLoop, client, messages, tools, max_steps, options)
     while True:
         try:
             answer = await loop.rounds_client.acreate_chat_completion(loop.transcript, **loop.round_options())
@@ -322,189 +313,3 @@ async def arun_with_tools(
         if not calls:
             return await asyncio.to_thread(loop.response, answer)
         await asyncio.to_thread(loop.run_tools, calls, answer.content)
-
-
-class _ToolStreamState:
-    """What the sync and async streamed loops share: the loop, the current round and the figures."""
-
-    def __init__(
-        self, loop: _ToolLoop, first_round: StreamingChatResponse | AsyncStreamingChatResponse
-    ) -> None:
-        self._loop = loop
-        self._round = first_round
-        self.prompt_id = loop.prompt_id
-        self.route = loop.route
-
-    @property
-    def model(self) -> str:
-        """The model that answers."""
-        return self._round.model
-
-    @property
-    def content(self) -> str:
-        """The final answer's text so far."""
-        return self._round.content
-
-    @property
-    def tool_calls(self) -> list[dict[str, Any]]:
-        """The tool calls made so far, with their results or errors."""
-        return self._loop.records
-
-    @property
-    def steps(self) -> int:
-        """How many tool rounds ran."""
-        return self._loop.steps
-
-    @property
-    def status(self) -> str:
-        """``streaming`` until the turn is recorded, then its status (``ok``, ``cancelled``, ``error``)."""
-        final = self._loop.final
-        return "streaming" if final is None else final.status
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens over every round, once the turn is recorded."""
-        final = self._loop.final
-        if final is None:
-            return Usage()
-        return Usage(final.prompt_tokens, final.completion_tokens, final.total_tokens)
-
-
-class ToolStreamingResponse(_ToolStreamState):
-    """A streamed tool loop: iterate ``stream`` for the answer's text; tool rounds run in between.
-
-    The turn is recorded when the stream ends, fails or is closed (``cancelled``, text so far kept).
-    ``prompt_id`` is known from the start.
-    """
-
-    def __init__(self, loop: _ToolLoop, first_round: StreamingChatResponse) -> None:
-        super().__init__(loop, first_round)
-        self._round: StreamingChatResponse = first_round
-        self.stream: Iterator[str] = self._iterate()
-
-    def __iter__(self) -> Iterator[str]:
-        return self.stream
-
-    def __enter__(self) -> ToolStreamingResponse:
-        return self
-
-    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.close()
-
-    def _iterate(self) -> Iterator[str]:
-        loop = self._loop
-        try:
-            while True:
-                for text in self._round.stream:
-                    loop.saw_text()
-                    yield text
-                if not self._round.tool_calls:
-                    break
-                loop.run_tools(self._round.tool_calls, self._round.content)
-                self._round = _next_round(loop)
-        except GeneratorExit:
-            self._round.close()
-            loop.finish()
-            raise
-        except ProviderError as exc:
-            raise loop.failed(exc) from exc
-        loop.finish()
-
-    def close(self) -> None:
-        """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
-        self.stream.close()
-        if self._loop.final is None:
-            self._round.close()
-            self._loop.finish()
-
-    cancel = close
-
-
-def _next_round(loop: _ToolLoop) -> StreamingChatResponse:
-    try:
-        return loop.rounds_client.create_streaming_chat(loop.transcript, **loop.round_options())
-    except ProviderError as exc:
-        raise loop.failed(exc) from exc
-
-
-def stream_with_tools(
-    client: Bilan,
-    messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    model: str | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    **options: Any,
-) -> ToolStreamingResponse:
-    """Start a streamed tool loop; the final answer streams, tool rounds run between (streamed too)."""
-    loop = _ToolLoop(client, messages, tools, max_steps, model, tool_choice, options)
-    return ToolStreamingResponse(loop, _next_round(loop))
-
-
-class AsyncToolStreamingResponse(_ToolStreamState):
-    """The async twin of ``ToolStreamingResponse``: ``async for`` over it; ``aclose()`` stops early."""
-
-    def __init__(self, loop: _ToolLoop, first_round: AsyncStreamingChatResponse) -> None:
-        super().__init__(loop, first_round)
-        self._round: AsyncStreamingChatResponse = first_round
-        self.stream: AsyncIterator[str] = self._iterate()
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self.stream
-
-    async def __aenter__(self) -> AsyncToolStreamingResponse:
-        return self
-
-    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        await self.aclose()
-
-    async def _iterate(self) -> AsyncIterator[str]:
-        loop = self._loop
-        try:
-            while True:
-                async for text in self._round.stream:
-                    loop.saw_text()
-                    yield text
-                if not self._round.tool_calls:
-                    break
-                await asyncio.to_thread(loop.run_tools, self._round.tool_calls, self._round.content)
-                self._round = await _anext_round(loop)
-        except (GeneratorExit, asyncio.CancelledError):
-            await self._round.aclose()
-            loop.finish()  # cancellation must not await again: record on this thread
-            raise
-        except ProviderError as exc:
-            raise await asyncio.to_thread(loop.failed, exc) from exc
-        await asyncio.to_thread(loop.finish)
-
-    async def aclose(self) -> None:
-        """Stop; an unfinished answer is recorded as ``cancelled`` with its tool calls and text so far."""
-        await self.stream.aclose()  # type: ignore[attr-defined]
-        if self._loop.final is None:
-            await self._round.aclose()
-            self._loop.finish()
-
-    cancel = aclose
-
-
-async def _anext_round(loop: _ToolLoop) -> AsyncStreamingChatResponse:
-    try:
-        return await loop.rounds_client.acreate_streaming_chat(loop.transcript, **loop.round_options())
-    except ProviderError as exc:
-        raise await asyncio.to_thread(loop.failed, exc) from exc
-
-
-async def astream_with_tools(
-    client: Bilan,
-    messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    model: str | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    **options: Any,
-) -> AsyncToolStreamingResponse:
-    """The async twin of ``stream_with_tools``: ``async for`` over the result."""
-    loop = await asyncio.to_thread(_ToolLoop, client, messages, tools, max_steps, model, tool_choice, options)
-    return AsyncToolStreamingResponse(loop, await _anext_round(loop))

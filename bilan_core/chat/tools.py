@@ -68,7 +68,9 @@ class ToolOutcome:
     @property
     def content(self) -> str:
         """The text sent back to the model as the tool message."""
-        return self.result if self.error is None else json.dumps({"error": self.error})
+        if self.error is not None or self.result is None:
+            return json.dumps({"error": self.error})
+        return self.result
 
 
 class ToolRegistry:
@@ -161,7 +163,7 @@ def get_weather(city: str, unit: str = "celsius") -> dict[str, Any]:
 MAX_EXPRESSION_CHARS = 200
 MAX_EXPONENT = 100
 MAX_MAGNITUDE = 10**300
-_BINARY = {
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -170,7 +172,7 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 
 
 def calculator(expression: str) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+"""The keyword options of the tracked chat calls and the tool loop, typed for ``**options: Unpack[...]``.
+
+The ``Bilan`` methods and the module-level functions share these, so a type checker knows every option.
+At run time any other keyword still reaches the provider as an extra option, as the openai SDK allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+# Options of the openai SDK's transport: sent with the request but not parameters of the answer.
+TRANSPORT_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+
+
+class ToolLoopOptions(TypedDict, total=False):
+    """The options of a tool loop call: every chat option but ``tools`` and ``route``.
+
+    ``model="auto"`` lets the routing policy pick the model; ``None`` (or leaving it out) means the
+    configured default model. Besides Bilan's labels, the common provider options are listed; they
+    are sent as given and kept in ``turns.parameters`` (the transport ones are sent only).
+    """
+
+    model: str | None
+    temperature: float | None
+    max_tokens: int | None
+    tool_choice: str | dict[str, Any] | None
+    conversation_id: str | None
+    variant: str | None
+    user_id: str | None
+    seed: int
+    top_p: float
+    stop: str | list[str]
+    frequency_penalty: float
+    presence_penalty: float
+    response_format: dict[str, Any]
+    parallel_tool_calls: bool
+    logit_bias: dict[str, int]
+    extra_headers: dict[str, str]
+    extra_query: dict[str, object]
+    extra_body: dict[str, object]
+    timeout: float
+
+
+class ChatOptions(ToolLoopOptions, total=False):
+    """The options of a tracked chat call: the tool loop's, plus tool definitions and a routing record."""
+
+    tools: list[dict[str, Any]] | None
+    route: dict[str, Any] | None
