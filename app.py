@@ -2,23 +2,15 @@
 
 import streamlit as st
 
-from pages.shared import access_allowed, identity_sidebar, restore_identity, routed
+from pages.shared import access_allowed, app_pages, identity_sidebar, restore_identity, routed
 
 st.set_page_config(page_title="Bilan", page_icon="👍", layout="wide")
 
-pages = [
-    st.Page("pages/playground.py", title="Playground", icon="💬", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/batch.py", title="Batch", icon="📦"),
-    st.Page("pages/analytics.py", title="Analytics", icon="📊"),
-    st.Page("pages/settings.py", title="Settings", icon="⚙️"),
-]
-
 with routed():
     if access_allowed():
-        page = st.navigation(pages)
+        page = st.navigation(app_pages())
         restore_identity()
         identity_sidebar()
         page.run()
     else:
-        st.navigation(pages, position="hidden")
+        st.navigation(app_pages(), position="hidden")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner_utils.script_run_context import RunLocation, ThreadState
 
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
 from bilan_core.app.identity import team_session_label, user_id_from_display_name
@@ -28,13 +28,28 @@ USER_PARAM = "user"
 TEAM_PARAM = "team"
 
 
+PAGES_DIR = Path(__file__).resolve().parent
+REROUTED_KEY = "router_rerun_asked"
+
 _router = threading.local()
+
+
+def app_pages() -> list[st.Page]:
+    """The app's pages, in menu order (the router's ``st.navigation`` list)."""
+    return [
+        st.Page(PAGES_DIR / "playground.py", title="Playground", icon="💬", default=True),
+        st.Page(PAGES_DIR / "compare.py", title="Compare", icon="⚖️"),
+        st.Page(PAGES_DIR / "batch.py", title="Batch", icon="📦"),
+        st.Page(PAGES_DIR / "analytics.py", title="Analytics", icon="📊"),
+        st.Page(PAGES_DIR / "settings.py", title="Settings", icon="⚙️"),
+    ]
 
 
 @contextmanager
 def routed() -> Iterator[None]:
     """Mark this script run as going through ``app.py`` (the access gate and the shared sidebar)."""
     _router.active = True
+    st.session_state.pop(REROUTED_KEY, None)
     try:
         yield
     finally:
@@ -42,31 +57,42 @@ def routed() -> Iterator[None]:
 
 
 def ensure_routed() -> None:
-    """Rerun through ``app.py`` when Streamlit ran a page file directly.
+    """Send a page file that Streamlit ran on its own through ``app.py``; failing that, guard it here.
 
     Because this folder is named ``pages/``, Streamlit starts each process (and every AppTest run) in
     its legacy multipage mode, which runs ``pages/x.py`` without ``app.py`` — skipping the password —
-    until the first ``st.navigation`` call. Turning that mode off and rerunning sends the run through
-    the router. So every page calls this (or ``app_client()``) before drawing anything, and reads
-    one-run triggers (a submitted chat message, a form submit) through callbacks: the rerun drops them.
+    until some session calls ``st.navigation``, which (as its documentation says) turns that mode off
+    for the whole process. So a page run on its own calls ``st.navigation`` and reruns once, through the
+    router. If it is still not routed after that (a page file run as the main script, or a Streamlit
+    that changed), the page shows the password form itself and stops. Every page calls this (or
+    ``app_client()``) before drawing anything, and reads one-run triggers (a submitted chat message, a
+    form submit) through callbacks: the rerun drops them.
     """
-    if getattr(_router, "active", False) or _in_widget_callback():
+    if getattr(_router, "active", False) or not _page_file_running():
         return
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+    if not st.session_state.get(REROUTED_KEY):
+        st.session_state[REROUTED_KEY] = True
+        st.navigation(app_pages(), position="hidden")
+        st.rerun()
+    if not access_allowed():
+        st.stop()
 
 
-def _in_widget_callback() -> bool:
-    # Callbacks run before any script, so never inside ``routed()``; a rerun there would abort the
-    # callback (its vote or rename lost). Their widgets were drawn by a routed run, behind the gate.
-    try:
-        return ThreadState.get().run_location is RunLocation.CALLBACK
-    except RuntimeError:  # no script run at all (bare mode)
-        return False
+def _page_file_running() -> bool:
+    # True while a page file's own top-level code runs. Widget callbacks and fragments run functions,
+    # never a page's module code: they are left alone (a rerun would abort a callback's vote or rename),
+    # and their widgets were drawn by a guarded run.
+    frame = inspect.currentframe()
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "<module>" and Path(code.co_filename).resolve().parent == PAGES_DIR:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def app_client() -> Bilan:
-    """One Bilan client (engine, OpenAI connections) for the whole running app."""
+    """One Bilan client (engine, OpenAI connections) for the whole running app; guards the page first."""
     ensure_routed()
     return _shared_client()
 
@@ -104,7 +130,7 @@ def visitor_client() -> Bilan:
 
 def access_allowed() -> bool:
     """True when no password is set or this visitor already gave it; else show the password form."""
-    settings = app_client().settings
+    settings = _shared_client().settings
     if not password_required(settings) or st.session_state.get(ACCESS_KEY):
         return True
     st.title("Bilan")
@@ -120,7 +146,7 @@ def access_allowed() -> bool:
 def _password_submitted() -> None:
     attempt = st.session_state.get(PASSWORD_INPUT_KEY) or ""
     st.session_state[PASSWORD_INPUT_KEY] = ""  # the password is not kept in the session
-    if password_matches(app_client().settings, attempt):
+    if password_matches(_shared_client().settings, attempt):
         st.session_state[ACCESS_KEY] = True
     else:
         st.session_state[ACCESS_ERROR_KEY] = True

@@ -47,6 +47,20 @@ ISOLATED_VARIABLES = (
 )
 
 
+POSTGRES_FIXTURES = frozenset({"postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches PostgreSQL (directly or through a fixture built on it) ``postgres``.
+
+    So ``-m "not postgres"`` never runs one by accident, even when its author forgot the marker.
+    """
+    for item in items:
+        uses_postgres = POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_postgres and not item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No test sees the developer's settings, keys or database; the data folder is temporary."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from streamlit.proto.TextInput_pb2 import TextInput
+from streamlit.testing.v1 import AppTest
 
 from bilan_core.store.conversations import start_conversation
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote
-from tests.app_support import PAGES, clear_app_caches, new_app
+from pages.shared import REROUTED_KEY
+from tests.app_support import APP_PATH, PAGES, clear_app_caches, new_app
 from tests.helpers import add_turn
 
 
@@ -78,6 +80,44 @@ def test_password_gate_blocks_every_page_until_the_password_is_given(app_env, mo
     assert at.title[0].value == "Playground"
     at.switch_page("pages/settings.py").run()
     assert at.title[0].value == "Settings"
+
+
+def drawn(at: AppTest) -> list[str]:
+    """The type of every element the run drew, in order, containers left out."""
+    found: list[str] = []
+    stack = [at._tree]
+    while stack:
+        node = stack.pop(0)
+        children = getattr(node, "children", None) or {}
+        for child in children.values() if isinstance(children, dict) else children:
+            if child.type not in {"main", "sidebar", "event", "form"}:
+                found.append(child.type)
+            stack.append(child)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_file_run_on_its_own_shows_nothing_but_the_password_form(app_env, monkeypatch, page):
+    # No router at all (the page file is the main script): the page guards itself through public calls.
+    monkeypatch.setenv("BILAN_APP_PASSWORD", "open-sesame")
+    at = AppTest.from_file(str(APP_PATH.parent / page), default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert drawn(at) == ["title", "text_input", "button"], f"{page} drew more than the password form"
+    assert [t.value for t in at.title] == ["Bilan"]
+    assert at.text_input(key="access_password").proto.type == TextInput.PASSWORD
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_opened_on_a_fresh_server_runs_through_the_router(app_env, page):
+    # Each AppTest run starts in Streamlit's legacy pages/ mode, which runs the page file without app.py.
+    # ensure_routed relies on st.navigation turning that mode off (documented on st.navigation): if a
+    # Streamlit upgrade breaks that, the page draws without the router's sidebar and this fails.
+    at = new_app(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key="identity_name_input"), f"{page} ran without app.py's sidebar"
+    assert REROUTED_KEY not in at.session_state
+    at.run()  # a second run (a fresh process again, for AppTest) is routed too
+    assert at.text_input(key="identity_name_input"), f"{page} ran without app.py's sidebar on a rerun"
 
 
 def test_settings_page_masks_secrets_and_shows_schema_version(app_env, monkeypatch):
