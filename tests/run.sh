@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need, make sure PostgreSQL and Chromium are there, run the whole suite.
+# Install everything the tests need, make sure PostgreSQL and Chromium are there, run the checks
+# (ruff, mypy, the import layers) and the whole suite.
 # Usage: bash tests/run.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 
 python3 -m ruff check .
+python3 -m mypy
+lint-imports
 status=0
 python3 -m pytest "$@" || status=$?
 if [ "$status" = 5 ]; then
