@@ -20,7 +20,7 @@ from bilan_core.analytics.charts import (
     votes_by_user_chart,
 )
 from bilan_core.analytics.dashboard import LOW_VOTE_DAY, AnalyticsFilter, CommentsPage, Dashboard
-from bilan_core.analytics.exports import EXPORT_FILES, export_bytes
+from bilan_core.analytics.exports import EXPORT_FILES
 from bilan_core.app.analytics_view import (
     QUERY_KEYS,
     TIME_RANGES,
@@ -291,16 +291,13 @@ def comments_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def exports(where: AnalyticsFilter) -> None:
     st.subheader("Export")
-    engine = app_client().engine
-    if engine is None:
-        st.info("In server mode, run `python -m bilan_core export` where the server's database is.")
-        return
+    client = app_client()
     st.caption("With the filters above. Also from the command line: `python -m bilan_core export --help`.")
     for column, kind in zip(st.columns(len(EXPORT_LABELS)), EXPORT_LABELS, strict=True):
         file_name, mime = EXPORT_FILES[kind]
         column.download_button(
             EXPORT_LABELS[kind],
-            data=lambda kind=kind: export_bytes(engine, kind, where),
+            data=lambda kind=kind: client.export(kind, where),
             file_name=file_name,
             mime=mime,
             on_click="ignore",

@@ -8,21 +8,18 @@ from bilan_core import Bilan, BilanError
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.experiments.batch_files import FORMATS, batch_folder, files_to_pick, upload_limit_mb
 from bilan_core.experiments.batch_runs import (
-    MAX_CONCURRENCY,
     BatchOptions,
     BatchProgress,
     apply_ratings,
     batch_results,
     describe_run,
-    get_batch_run,
     rating_table,
-    recent_runs,
     results_csv,
     results_finetune_jsonl,
     run_batch,
     start_batch,
-    unfinished_runs,
 )
+from bilan_core.store.batch_runs import MAX_CONCURRENCY
 from pages.model_choice import model_options
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
@@ -131,7 +128,7 @@ def start_from_form(client: Bilan) -> str | None:
 def run_with_progress(client: Bilan, run_id: str) -> None:
     """Answer the run's pending items with a progress bar; Stop (or a closed tab) leaves it resumable."""
     try:
-        run = get_batch_run(client.engine, run_id=run_id)
+        run = client.get_batch_run(run_id)
     except BilanError as exc:
         st.error(escape_markdown(f"The run cannot start: {exc}"))
         return
@@ -154,7 +151,7 @@ def run_with_progress(client: Bilan, run_id: str) -> None:
 
 
 def resume_section(client: Bilan) -> None:
-    runs = unfinished_runs(client.engine)
+    runs = client.unfinished_batch_runs()
     if not runs:
         return
     st.subheader("Unfinished runs")
@@ -168,7 +165,7 @@ def save_ratings(run_id: str, editor_key: str) -> None:
     edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
     if not edits:
         return
-    results = batch_results(app_client().engine, run_id=run_id, user_id=current_user())
+    results = batch_results(app_client(), run_id, user_id=current_user())
     problems = apply_ratings(visitor_client(), results, edits)
     # A new editor key starts from the stored ratings, dropping edits that were refused.
     st.session_state[EDITOR_VERSION_KEY] = st.session_state.get(EDITOR_VERSION_KEY, 0) + 1
@@ -179,7 +176,7 @@ def save_ratings(run_id: str, editor_key: str) -> None:
 
 
 def results_section(client: Bilan) -> None:
-    runs = recent_runs(client.engine, limit=50)
+    runs = client.recent_batch_runs(limit=50)
     st.subheader("Results")
     if not runs:
         st.caption("No batch run yet.")
@@ -188,7 +185,7 @@ def results_section(client: Bilan) -> None:
     if st.session_state.get(RESULTS_RUN_KEY) not in labels:
         st.session_state[RESULTS_RUN_KEY] = runs[0].id
     run_id = st.selectbox("Run", list(labels), key=RESULTS_RUN_KEY, format_func=labels.get)
-    results = batch_results(client.engine, run_id=run_id, user_id=current_user())
+    results = batch_results(client, run_id, user_id=current_user())
     editor_key = f"batch_ratings_{run_id}_{st.session_state.get(EDITOR_VERSION_KEY, 0)}"
     table = rating_table(results)
     st.data_editor(
@@ -230,9 +227,6 @@ def results_section(client: Bilan) -> None:
 client = app_client()
 st.title("Batch")
 offline_banner()
-if client.engine is None:
-    st.info("Batch runs are kept in a local database: set BILAN_MODE=local to use this page.")
-    st.stop()
 
 show_notice()
 new_run_form(client)

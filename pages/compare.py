@@ -12,17 +12,13 @@ from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.experiments.bradley_terry import Leaderboard
 from bilan_core.experiments.charts import rating_intervals_chart, win_rate_chart
 from bilan_core.experiments.comparisons import (
-    SIDES,
-    ComparisonView,
-    SideView,
     Variant,
     comparison_leaderboard,
-    comparison_view,
-    comparisons_version,
     record_preference,
     start_comparison,
     stream_comparison,
 )
+from bilan_core.store.comparisons import SIDES, ComparisonView, SideView
 from pages.model_choice import model_options
 from pages.shared import app_client, current_team_session, current_user, offline_banner, visitor_client
 
@@ -98,9 +94,9 @@ def variant_from_editor(number: int) -> Variant:
 
 
 def side_heading(view: SideView) -> str:
-    if view.variant is None:
+    if view.label is None:
         return view.side.upper()
-    return f"{view.side.upper()} · {escape_markdown(view.variant.display_label)}"
+    return f"{view.side.upper()} · {escape_markdown(view.label)}"
 
 
 def run_comparison(client: Bilan) -> None:
@@ -158,7 +154,7 @@ def show_side(view: SideView, error: str | None) -> None:
         st.error(escape_markdown(f"Side {view.side.upper()} did not answer: {reason}"))
         return
     st.markdown(view.answer)
-    if view.variant is not None:
+    if view.label is not None:
         figures = f"{view.latency_ms or 0:,.0f} ms · {view.completion_tokens or 0} completion tokens"
         st.caption(figures)
     widget_key = f"compare_thumbs_{view.prompt_id}"
@@ -203,7 +199,7 @@ def show_current(client: Bilan) -> None:
     if not comparison_id:
         return
     try:
-        view = comparison_view(client.engine, comparison_id=comparison_id, user_id=current_user())
+        view = client.comparison_view(comparison_id, user_id=current_user())
     except NotFoundError:
         st.session_state.pop(CURRENT_KEY, None)
         return
@@ -230,7 +226,7 @@ def show_leaderboard(client: Bilan) -> None:
     team_only = team is not None and st.toggle(
         f"Only the team session “{escape_markdown(team)}”", key=TEAM_ONLY_KEY
     )
-    board = cached_leaderboard(comparisons_version(client.engine), team if team_only else None)
+    board = cached_leaderboard(client.comparisons_version(), team if team_only else None)
     if board.ratings.empty:
         st.info("No verdict yet: compare a few answers and vote to build the leaderboard.")
         return
@@ -267,9 +263,6 @@ def show_leaderboard(client: Bilan) -> None:
 client = app_client()
 st.title("Compare")
 offline_banner()
-if client.engine is None:
-    st.info("Comparisons are kept in a local database: set BILAN_MODE=local to use this page.")
-    st.stop()
 
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:

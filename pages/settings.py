@@ -1,9 +1,10 @@
-"""Settings: the effective configuration with secrets masked, and the database's schema version."""
+"""Settings: the effective configuration with secrets masked, and the store's schema version."""
 
 import pandas as pd
 import streamlit as st
 
-from bilan_core.app.config_view import schema_status, setting_rows, summary_rows
+from bilan_core import BilanError
+from bilan_core.app.config_view import setting_rows, summary_rows
 from pages.shared import app_client, current_team_session, current_user
 
 client = app_client()
@@ -23,7 +24,11 @@ st.subheader("Effective configuration")
 st.dataframe(rows_table(summary_rows(settings)), hide_index=True, width="stretch")
 
 st.subheader("Database")
-st.dataframe(pd.DataFrame({"": ["Schema version"], "Value": [schema_status(client.engine)]}), hide_index=True)
+try:
+    schema = client.schema_status()
+except BilanError as exc:
+    schema = f"unknown: {exc}"
+st.dataframe(pd.DataFrame({"": ["Schema version"], "Value": [schema]}), hide_index=True)
 
 st.subheader("You")
 st.dataframe(

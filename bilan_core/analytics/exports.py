@@ -24,7 +24,7 @@ from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.clock import MS_PER_DAY, now_ms, to_datetime
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
-from bilan_core.store.models import Comparison, Turn, Vote
+from bilan_core.store.models import TURNS, VOTES, Comparison, Turn, Vote
 
 CHUNK_ROWS = 2_000
 EXPORT_KINDS = ("csv", "finetune", "dpo")
@@ -63,8 +63,8 @@ def _stream(engine: Engine, statement: Any) -> Iterator[Any]:
 
 def write_csv(engine: Engine, where: AnalyticsFilter, out: TextIO) -> int:
     """One CSV row per vote on each selected turn (a turn without votes gets one row); returns rows."""
-    joined = Turn.__table__.outerjoin(
-        Vote.__table__,
+    joined = TURNS.outerjoin(
+        VOTES,
         and_(col(Vote.project_id) == col(Turn.project_id), col(Vote.prompt_id) == col(Turn.prompt_id)),
     )
     turn_columns = [getattr(Turn, name) for name in CSV_COLUMNS[:17] if name != "created"]
@@ -189,7 +189,7 @@ def _pairs_of(group: dict[str, _Request]) -> Iterator[dict[str, Any]]:
 
 
 def _comparison_pairs(engine: Engine, where: AnalyticsFilter) -> Iterator[dict[str, Any]]:
-    a_turn, b_turn = Turn.__table__.alias("turn_a"), Turn.__table__.alias("turn_b")
+    a_turn, b_turn = TURNS.alias("turn_a"), TURNS.alias("turn_b")
     conditions = [
         col(Comparison.project_id) == where.project_id,
         col(Comparison.winner).in_(("a", "b")),

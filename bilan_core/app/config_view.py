@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from bilan_core.client.local import schema_status as database_schema_status
 from bilan_core.settings import BilanSettings
-from bilan_core.store.engine import head_revision, schema_version
 
 HIDDEN = "set (hidden)"
 NOT_SET = "not set"
@@ -104,8 +104,4 @@ def schema_status(engine: Engine | None) -> str:
     """The database's migration revision, and whether it is the newest this code knows."""
     if engine is None:
         return "no local database (server mode)"
-    current = schema_version(engine)
-    if current is None:
-        return "empty database (not migrated)"
-    head = head_revision()
-    return current if current == head else f"{current} (newest known: {head})"
+    return database_schema_status(engine)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
+from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison
 from bilan_core.store.conversation_summary import ConversationSummary
-from bilan_core.store.models import Turn, Vote
+from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
 
 
 class Backend(Protocol):
@@ -72,6 +74,73 @@ class Backend(Protocol):
 
     def data_version(self) -> tuple[int, ...]:
         """A value that changes whenever turns or votes change, for caching the analytics."""
+
+    def create_comparison(
+        self,
+        *,
+        user_id: str,
+        team_session: str | None,
+        prompt: str,
+        variant_a: Mapping[str, Any],
+        variant_b: Mapping[str, Any],
+        blind: bool,
+        a_shown_first: bool,
+    ) -> Comparison:
+        """Store a new, undecided comparison of two variants (stored form, each with its label)."""
+
+    def attach_answer(self, *, comparison_id: str, side: str, prompt_id: str) -> Comparison:
+        """Link the turn that answered one side of a comparison."""
+
+    def decide_comparison(self, *, comparison_id: str, winner: str, comment: str | None) -> Comparison:
+        """Record the verdict on a comparison whose two answers exist (once)."""
+
+    def get_comparison(self, *, comparison_id: str) -> Comparison:
+        """One comparison; NotFoundError if there is none."""
+
+    def comparison_view(self, *, comparison_id: str, user_id: str) -> ComparisonView:
+        """A comparison with its answers and ``user_id``'s votes, the variants hidden while blind."""
+
+    def decided_comparisons(
+        self, *, since_ms: int | None, team_session: str | None
+    ) -> list[DecidedComparison]:
+        """The verdicts the leaderboard is computed from, oldest first."""
+
+    def comparisons_version(self) -> tuple[int, int]:
+        """The number of verdicts and the newest one's time (a cache key for the leaderboard)."""
+
+    def create_batch_run(
+        self, *, user_id: str, file_name: str, items: Sequence[NewBatchItem], options: BatchOptions
+    ) -> BatchRun:
+        """Store a run and all of its pending items at once."""
+
+    def get_batch_run(self, *, run_id: str) -> BatchRun:
+        """One run; NotFoundError if there is none."""
+
+    def pending_batch_items(self, *, run_id: str) -> list[BatchItem]:
+        """The items of a run not finished yet, in file order."""
+
+    def finish_batch_item(
+        self, *, run_id: str, position: int, prompt_id: str | None, error: str | None
+    ) -> bool:
+        """Mark a pending item done (with its turn or error); False if it was done already."""
+
+    def set_batch_status(self, *, run_id: str, status: str) -> None:
+        """Set a run's status."""
+
+    def unfinished_batch_runs(self, *, user_id: str | None) -> list[BatchRun]:
+        """Runs with items still pending, newest first."""
+
+    def recent_batch_runs(self, *, limit: int) -> list[BatchRun]:
+        """The newest runs."""
+
+    def batch_results(self, *, run_id: str, user_id: str) -> list[BatchResult]:
+        """One row per item of a run, with ``user_id``'s vote on its answer."""
+
+    def export(self, kind: str, where: AnalyticsFilter) -> bytes:
+        """A CSV, fine-tuning or DPO export of what the filter selects, as bytes."""
+
+    def schema_status(self) -> str:
+        """The database's migration revision, and whether it is the newest the store knows."""
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until nothing waits to be stored; True when nothing does."""

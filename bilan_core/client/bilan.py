@@ -20,17 +20,14 @@ from bilan_core.chat.tool_streaming import (
 from bilan_core.chat.tools import Tool, ToolRegistry
 from bilan_core.chat.tracked import TrackedChat
 from bilan_core.client.backend import Backend
+from bilan_core.client.experiment_calls import ExperimentCalls
 from bilan_core.client.local import LocalBackend
+from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
-from bilan_core.store.conversations import (
-    MAX_ID_LENGTH,
-    clean_title,
-    validate_conversation_id,
-    validate_status,
-)
+from bilan_core.store.conversations import clean_title, validate_conversation_id, validate_status
 from bilan_core.store.engine import get_engine
 from bilan_core.store.events import validate_event_type, validate_properties
 from bilan_core.store.models import Turn, Vote
@@ -38,13 +35,13 @@ from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
 
 
-class Bilan(TrackedChat):
+class Bilan(ExperimentCalls, TrackedChat):
     """A Bilan client. Several can live side by side, each with its own settings and user."""
 
     def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:
         self.settings = settings or load_settings()
         self.user_id = self.settings.user_id
-        self.team_session = None if team_session is None else _non_empty("team_session", team_session)
+        self.team_session = None if team_session is None else check_label("team_session", team_session)
         self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
         self.backend: Backend = self._make_backend()
         self.telemetry = Telemetry(self.settings)
@@ -52,8 +49,8 @@ class Bilan(TrackedChat):
     def with_identity(self, *, user_id: str, team_session: str | None = None) -> Bilan:
         """A client for another user (and team session) sharing this one's backend and connections."""
         twin = copy.copy(self)
-        twin.user_id = _non_empty("user_id", user_id)
-        twin.team_session = None if team_session is None else _non_empty("team_session", team_session)
+        twin.user_id = check_label("user_id", user_id)
+        twin.team_session = None if team_session is None else check_label("team_session", team_session)
         return twin
 
     def _make_backend(self) -> Backend:
@@ -75,7 +72,7 @@ class Bilan(TrackedChat):
         validate_vote_value(value)
         comment = validate_comment(comment)
         vote = self.backend.cast_vote(
-            prompt_id=_non_empty("prompt_id", prompt_id),
+            prompt_id=check_label("prompt_id", prompt_id),
             user_id=self._voter(user_id),
             value=value,
             comment=comment,
@@ -86,12 +83,8 @@ class Bilan(TrackedChat):
 
     def clear_vote(self, prompt_id: str, *, user_id: str | None = None) -> bool:
         """Remove the user's vote on an answer; True if there was one."""
-        prompt_id = _non_empty("prompt_id", prompt_id)
+        prompt_id = check_label("prompt_id", prompt_id)
         return self.backend.clear_vote(prompt_id=prompt_id, user_id=self._voter(user_id))
-
-    def _voter(self, user_id: object) -> str:
-        """The user a vote belongs to: ``user_id`` when given (a non-empty string), else this client's."""
-        return self.user_id if user_id is None else _non_empty("user_id", user_id)
 
     def get_stats(
         self,
@@ -117,7 +110,7 @@ class Bilan(TrackedChat):
 
     def get_prompt_stats(self, prompt_id: str) -> PromptStats:
         """Votes and comments on one answer."""
-        return self.backend.prompt_stats(_non_empty("prompt_id", prompt_id))
+        return self.backend.prompt_stats(check_label("prompt_id", prompt_id))
 
     def track(self, event_type: str, properties: dict[str, Any] | None = None) -> str:
         """Record a custom event and return its id."""
@@ -270,14 +263,3 @@ class Bilan(TrackedChat):
         self.backend.close()
         self.telemetry.close()
         self.close_chat_clients()
-
-
-def _non_empty(name: str, value: object) -> str:
-    """``value`` if it is a non-empty string of at most 200 characters, else ValueError naming it."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > MAX_ID_LENGTH:
-        raise ValueError(f"{name} is {len(value):,} characters; the limit is {MAX_ID_LENGTH}")
-    if "\x00" in value:
-        raise ValueError(f"{name} contains a NUL character (\\x00), which cannot be stored")
-    return value

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bilan_core.analytics import dashboard as analytics
-from bilan_core.analytics import stats
+from bilan_core.analytics import exports, stats
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
-from bilan_core.store import chat_history, conversations, events, turns, votes
+from bilan_core.store import batch_runs, chat_history, comparisons, conversations, events, turns, votes
+from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison
 from bilan_core.store.conversation_summary import ConversationSummary
-from bilan_core.store.models import Turn, Vote
+from bilan_core.store.engine import head_revision, schema_version
+from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
+
+
+def schema_status(engine: Engine) -> str:
+    """The database's migration revision, and whether it is the newest this code knows."""
+    current = schema_version(engine)
+    if current is None:
+        return "empty database (not migrated)"
+    head = head_revision()
+    return current if current == head else f"{current} (newest known: {head})"
 
 
 class LocalBackend:
@@ -23,6 +35,7 @@ class LocalBackend:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.project_id = LOCAL_PROJECT
 
     def record_turn(self, turn: Turn) -> None:
         """Insert a finished turn."""
@@ -125,6 +138,134 @@ class LocalBackend:
     def data_version(self) -> tuple[int, ...]:
         """The database's change marker for turns and votes."""
         return analytics.data_version(self.engine)
+
+    def create_comparison(
+        self,
+        *,
+        user_id: str,
+        team_session: str | None,
+        prompt: str,
+        variant_a: Mapping[str, Any],
+        variant_b: Mapping[str, Any],
+        blind: bool,
+        a_shown_first: bool,
+    ) -> Comparison:
+        """Insert a comparison."""
+        return comparisons.create_comparison(
+            self.engine,
+            project_id=self.project_id,
+            user_id=user_id,
+            team_session=team_session,
+            prompt=prompt,
+            variant_a=variant_a,
+            variant_b=variant_b,
+            blind=blind,
+            a_shown_first=a_shown_first,
+        )
+
+    def attach_answer(self, *, comparison_id: str, side: str, prompt_id: str) -> Comparison:
+        """Link a side's turn in SQL."""
+        return comparisons.attach_answer(
+            self.engine,
+            project_id=self.project_id,
+            comparison_id=comparison_id,
+            side=side,
+            prompt_id=prompt_id,
+        )
+
+    def decide_comparison(self, *, comparison_id: str, winner: str, comment: str | None) -> Comparison:
+        """Store the verdict in SQL."""
+        return comparisons.decide_comparison(
+            self.engine,
+            project_id=self.project_id,
+            comparison_id=comparison_id,
+            winner=winner,
+            comment=comment,
+        )
+
+    def get_comparison(self, *, comparison_id: str) -> Comparison:
+        """One comparison from SQL."""
+        return comparisons.get_comparison(
+            self.engine, project_id=self.project_id, comparison_id=comparison_id
+        )
+
+    def comparison_view(self, *, comparison_id: str, user_id: str) -> ComparisonView:
+        """A comparison with its answers and the user's votes from SQL."""
+        return comparisons.comparison_view(
+            self.engine, project_id=self.project_id, comparison_id=comparison_id, user_id=user_id
+        )
+
+    def decided_comparisons(
+        self, *, since_ms: int | None, team_session: str | None
+    ) -> list[DecidedComparison]:
+        """The verdicts from SQL."""
+        return comparisons.decided_comparisons(
+            self.engine, project_id=self.project_id, since_ms=since_ms, team_session=team_session
+        )
+
+    def comparisons_version(self) -> tuple[int, int]:
+        """The verdicts' count and newest time from SQL."""
+        return comparisons.comparisons_version(self.engine, project_id=self.project_id)
+
+    def create_batch_run(
+        self, *, user_id: str, file_name: str, items: Sequence[NewBatchItem], options: BatchOptions
+    ) -> BatchRun:
+        """Insert a run and its items in one transaction."""
+        return batch_runs.create_batch_run(
+            self.engine,
+            project_id=self.project_id,
+            user_id=user_id,
+            file_name=file_name,
+            items=items,
+            options=options,
+        )
+
+    def get_batch_run(self, *, run_id: str) -> BatchRun:
+        """One run from SQL."""
+        return batch_runs.get_batch_run(self.engine, project_id=self.project_id, run_id=run_id)
+
+    def pending_batch_items(self, *, run_id: str) -> list[BatchItem]:
+        """A run's pending items from SQL."""
+        return batch_runs.pending_items(self.engine, project_id=self.project_id, run_id=run_id)
+
+    def finish_batch_item(
+        self, *, run_id: str, position: int, prompt_id: str | None, error: str | None
+    ) -> bool:
+        """Mark an item done in SQL."""
+        return batch_runs.finish_item(
+            self.engine,
+            project_id=self.project_id,
+            run_id=run_id,
+            position=position,
+            prompt_id=prompt_id,
+            error=error,
+        )
+
+    def set_batch_status(self, *, run_id: str, status: str) -> None:
+        """Update a run's status in SQL."""
+        batch_runs.set_run_status(self.engine, project_id=self.project_id, run_id=run_id, status=status)
+
+    def unfinished_batch_runs(self, *, user_id: str | None) -> list[BatchRun]:
+        """Resumable runs from SQL."""
+        return batch_runs.unfinished_runs(self.engine, project_id=self.project_id, user_id=user_id)
+
+    def recent_batch_runs(self, *, limit: int) -> list[BatchRun]:
+        """The newest runs from SQL."""
+        return batch_runs.recent_runs(self.engine, project_id=self.project_id, limit=limit)
+
+    def batch_results(self, *, run_id: str, user_id: str) -> list[BatchResult]:
+        """A run's rows with the user's votes, in one query."""
+        return batch_runs.batch_results(
+            self.engine, project_id=self.project_id, run_id=run_id, user_id=user_id
+        )
+
+    def export(self, kind: str, where: AnalyticsFilter) -> bytes:
+        """An export straight from SQL."""
+        return exports.export_bytes(self.engine, kind, where)
+
+    def schema_status(self) -> str:
+        """This database's migration revision."""
+        return schema_status(self.engine)
 
     def flush(self, timeout: float) -> bool:
         """Nothing waits: every write is stored before it returns."""

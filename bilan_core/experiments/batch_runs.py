@@ -1,9 +1,10 @@
 """Batch runs: many prompts through the tracked async chat with bounded concurrency, resumable.
 
-A run and all of its items are stored in one transaction before the first call, so a bad file or
-setting leaves nothing behind. Each item is marked done (with its turn or its error) as soon as it
-finishes; resuming a run asks only the items still pending. An item whose call was in flight when
-the process died is asked again on resume (its answer never reached the run).
+A run and its items are stored through the client (``bilan_core.store.batch_runs`` holds their SQL),
+in the local database or on a Bilan server alike, all at once before the first call. Each item is
+marked done (with its turn or its error) as soon as it finishes; resuming a run asks only the items
+still pending. An item whose call was in flight when the process died is asked again on resume (its
+answer never reached the run).
 """
 
 from __future__ import annotations
@@ -14,56 +15,31 @@ import json
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, update
-from sqlmodel import Session, col, select
 
-from bilan_core.clock import now_ms, to_datetime
-from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, ProviderError
-from bilan_core.experiments.batch_files import BatchFileError, BatchPrompt, parse_batch_file, read_batch_path
-from bilan_core.store.engine import session_scope
-from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Turn, Vote
+from bilan_core.clock import to_datetime
+from bilan_core.errors import BilanError, ConfigurationError, ProviderError
+from bilan_core.experiments.batch_files import BatchPrompt, parse_batch_file, read_batch_path
+from bilan_core.store.batch_runs import (
+    COMPLETED,
+    INTERRUPTED,
+    OK,
+    RUNNING,
+    BatchOptions,
+    BatchResult,
+    NewBatchItem,
+)
+from bilan_core.store.models import BatchItem, BatchRun
 
 if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
 
-MAX_CONCURRENCY = 256
-PENDING, OK, FAILED = "pending", "ok", "failed"
-RUNNING, COMPLETED, INTERRUPTED = "running", "completed", "interrupted"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatchOptions:
-    """How every prompt of a run is asked."""
-
-    model: str
-    concurrency: int = 8
-    temperature: float | None = None
-    max_tokens: int | None = None
-    system_prompt: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ValueError("a batch run needs a model name")
-        if type(self.concurrency) is not int or not 1 <= self.concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {self.concurrency!r}"
-            )
-        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be between 0 and 2, got {self.temperature}")
-        if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
-            raise ValueError(f"max_tokens must be a whole number of at least 1, got {self.max_tokens!r}")
-
-    def messages(self, prompt: str) -> list[dict[str, str]]:
-        """The chat messages for one prompt."""
-        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return [*system, {"role": "user", "content": prompt}]
+RESULT_COLUMNS = list(BatchResult.model_fields)
 
 
 @dataclass(frozen=True)
@@ -105,166 +81,10 @@ class BatchProgress:
 ProgressCallback = Callable[[BatchProgress], None]
 
 
-def create_batch_run(
-    engine: Engine,
-    *,
-    user_id: str,
-    file_name: str,
-    prompts: Sequence[BatchPrompt],
-    options: BatchOptions,
-    project_id: int = LOCAL_PROJECT,
-) -> BatchRun:
-    """Store a run and all of its pending items in one transaction."""
-    if not prompts:
-        raise BatchFileError(f"{file_name} has no prompts")
-    moment = now_ms()
-    run = BatchRun(
-        id=uuid.uuid4().hex,
-        project_id=project_id,
-        user_id=user_id,
-        file_name=file_name[:400],
-        settings=asdict(options),
-        status=PENDING,
-        total=len(prompts),
-        created_ms=moment,
-        updated_ms=moment,
-    )
-    with session_scope(engine) as session:
-        session.add(run)
-        session.flush()
-        session.add_all(
-            BatchItem(
-                run_id=run.id,
-                position=position,
-                prompt=item.prompt,
-                item_metadata=item.metadata or None,
-                updated_ms=moment,
-            )
-            for position, item in enumerate(prompts)
-        )
-    return run
-
-
-def get_batch_run(engine: Engine, *, run_id: str) -> BatchRun:
-    """One run; NotFoundError if none has that id."""
-    with Session(engine) as session:
-        run = session.get(BatchRun, run_id)
-    if run is None:
-        raise NotFoundError(f"no batch run has id {run_id!r}")
-    return run
-
-
-def pending_items(engine: Engine, *, run_id: str) -> list[BatchItem]:
-    """The items of a run not yet finished, in file order."""
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(BatchItem)
-                .where(BatchItem.run_id == run_id, BatchItem.status == PENDING)
-                .order_by(col(BatchItem.position))
-            ).all()
-        )
-
-
-def finish_item(
-    engine: Engine, *, run_id: str, position: int, prompt_id: str | None, error: str | None = None
-) -> bool:
-    """Mark a pending item done and count it on its run; False if it was already done."""
-    status = FAILED if error is not None else OK
-    moment = now_ms()
-    with session_scope(engine) as session:
-        changed = session.exec(
-            update(BatchItem)
-            .where(
-                and_(
-                    col(BatchItem.run_id) == run_id,
-                    col(BatchItem.position) == position,
-                    col(BatchItem.status) == PENDING,
-                )
-            )
-            .values(status=status, prompt_id=prompt_id, error=error, updated_ms=moment)
-        ).rowcount
-        if changed:
-            counter = col(BatchRun.failed) if error is not None else col(BatchRun.succeeded)
-            session.exec(
-                update(BatchRun)
-                .where(col(BatchRun.id) == run_id)
-                .values({counter: counter + 1, col(BatchRun.updated_ms): moment})
-            )
-    return bool(changed)
-
-
-def set_run_status(engine: Engine, *, run_id: str, status: str) -> None:
-    """Set a run's status (``running``, ``completed``, ``interrupted``)."""
-    with session_scope(engine) as session:
-        session.exec(
-            update(BatchRun).where(col(BatchRun.id) == run_id).values(status=status, updated_ms=now_ms())
-        )
-
-
-def unfinished_runs(
-    engine: Engine, *, user_id: str | None = None, project_id: int = LOCAL_PROJECT
-) -> list[BatchRun]:
-    """Runs with items still pending, newest first: the ones that can be resumed."""
-    statement = select(BatchRun).where(
-        col(BatchRun.project_id) == project_id,
-        col(BatchRun.succeeded) + col(BatchRun.failed) < col(BatchRun.total),
-    )
-    if user_id is not None:
-        statement = statement.where(col(BatchRun.user_id) == user_id)
-    with Session(engine) as session:
-        return list(session.exec(statement.order_by(col(BatchRun.created_ms).desc())).all())
-
-
-def recent_runs(engine: Engine, *, limit: int = 20, project_id: int = LOCAL_PROJECT) -> list[BatchRun]:
-    """The newest runs."""
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(BatchRun)
-                .where(col(BatchRun.project_id) == project_id)
-                .order_by(col(BatchRun.created_ms).desc())
-                .limit(limit)
-            ).all()
-        )
-
-
-def batch_results(engine: Engine, *, run_id: str, user_id: str) -> pd.DataFrame:
-    """One row per item: prompt, answer or error, figures, metadata and ``user_id``'s vote."""
-    vote_of_user = and_(
-        col(Vote.project_id) == col(Turn.project_id),
-        col(Vote.prompt_id) == col(Turn.prompt_id),
-        col(Vote.user_id) == user_id,
-    )
-    statement = (
-        select(
-            BatchItem.position,
-            BatchItem.prompt,
-            BatchItem.status,
-            Turn.response,
-            BatchItem.error,
-            Turn.model,
-            Turn.latency_ms,
-            Turn.prompt_tokens,
-            Turn.completion_tokens,
-            BatchItem.prompt_id,
-            Vote.value,
-            Vote.comment,
-            BatchItem.item_metadata,
-        )
-        .select_from(BatchItem)
-        .outerjoin(Turn, col(Turn.prompt_id) == col(BatchItem.prompt_id))
-        .outerjoin(Vote, vote_of_user)
-        .where(BatchItem.run_id == run_id)
-        .order_by(col(BatchItem.position))
-    )
-    with Session(engine) as session:
-        rows = session.exec(statement).all()
-    columns = [
-        "position", "prompt", "status", "response", "error", "model", "latency_ms",
-        "prompt_tokens", "completion_tokens", "prompt_id", "vote", "comment", "metadata",
-    ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+def batch_results(client: Bilan, run_id: str, *, user_id: str | None = None) -> pd.DataFrame:
+    """One row per item: prompt, answer or error, figures, metadata and the user's vote (the client's)."""
+    rows = client.batch_results(run_id, user_id=user_id)
+    return pd.DataFrame([row.model_dump() for row in rows], columns=RESULT_COLUMNS)
 
 
 def describe_run(run: BatchRun) -> str:
@@ -351,16 +171,19 @@ def start_batch(
     client: Bilan, *, file_name: str, data: bytes | None = None, options: BatchOptions
 ) -> BatchRun:
     """Check a file (given bytes, or read from ``file_name``) and the options, then store the run."""
-    engine = _engine_of(client)
     max_bytes = client.settings.batch_max_file_bytes
     if data is None:
         prompts = read_batch_path(file_name, max_bytes=max_bytes)
     else:
         prompts = parse_batch_file(file_name, data, max_bytes=max_bytes)
     check_model(client, options.model)
-    return create_batch_run(
-        engine, user_id=client.user_id, file_name=Path(file_name).name, prompts=prompts, options=options
+    return client.create_batch_run(
+        file_name=Path(file_name).name, items=[_new_item(prompt) for prompt in prompts], options=options
     )
+
+
+def _new_item(prompt: BatchPrompt) -> NewBatchItem:
+    return NewBatchItem(prompt=prompt.prompt, metadata=prompt.metadata)
 
 
 def check_model(client: Bilan, model: str) -> None:
@@ -368,12 +191,6 @@ def check_model(client: Bilan, model: str) -> None:
     offered = client.list_models()
     if offered and model not in offered:
         raise ConfigurationError(f"unknown model {model!r}; the endpoint offers: {', '.join(offered)}")
-
-
-def _engine_of(client: Bilan) -> Engine:
-    if client.engine is None:
-        raise ConfigurationError("batch runs are stored in the local database; they need local mode")
-    return client.engine
 
 
 async def run_batch_async(
@@ -384,13 +201,12 @@ async def run_batch_async(
     stop: threading.Event | None = None,
 ) -> BatchRun:
     """Answer the run's pending items, at most ``concurrency`` at a time; returns the updated run."""
-    engine = _engine_of(client)
-    run = get_batch_run(engine, run_id=run_id)
+    run = await asyncio.to_thread(client.get_batch_run, run_id)
     options = BatchOptions(**(run.settings or {}))
-    items = await asyncio.to_thread(pending_items, engine, run_id=run_id)
+    items = await asyncio.to_thread(client.pending_batch_items, run_id)
     tracker = _ProgressTracker(run, on_progress)
     semaphore = asyncio.Semaphore(options.concurrency)
-    await asyncio.to_thread(set_run_status, engine, run_id=run_id, status=RUNNING)
+    await asyncio.to_thread(client.set_batch_status, run_id, RUNNING)
 
     async def answer(item: BatchItem) -> None:
         async with semaphore:
@@ -398,19 +214,25 @@ async def run_batch_async(
                 return
             prompt_id, error = await _ask(client, options, item)
             await asyncio.to_thread(
-                finish_item, engine, run_id=run_id, position=item.position, prompt_id=prompt_id, error=error
+                client.finish_batch_item, run_id, position=item.position, prompt_id=prompt_id, error=error
             )
             tracker.finished(ok=error is None)
 
     try:
         await asyncio.gather(*(answer(item) for item in items))
     except BaseException:
-        await asyncio.shield(asyncio.to_thread(set_run_status, engine, run_id=run_id, status=INTERRUPTED))
+        await asyncio.shield(asyncio.to_thread(client.set_batch_status, run_id, INTERRUPTED))
         raise
-    final = get_batch_run(engine, run_id=run_id)
-    status = COMPLETED if final.succeeded + final.failed >= final.total else INTERRUPTED
-    set_run_status(engine, run_id=run_id, status=status)
-    return get_batch_run(engine, run_id=run_id)
+    return await asyncio.to_thread(_settle_run, client, run_id)
+
+
+def _settle_run(client: Bilan, run_id: str) -> BatchRun:
+    """Mark a run completed when every item is done, else interrupted; the run as stored then."""
+    final = client.get_batch_run(run_id)
+    client.set_batch_status(
+        run_id, COMPLETED if final.succeeded + final.failed >= final.total else INTERRUPTED
+    )
+    return client.get_batch_run(run_id)
 
 
 async def _ask(client: Bilan, options: BatchOptions, item: BatchItem) -> tuple[str | None, str | None]:
@@ -494,7 +316,7 @@ def _run_batch_command(args: argparse.Namespace) -> int:
     if args.resume:
         if args.file:
             raise ValueError("give either a FILE or --resume RUN_ID, not both")
-        run = get_batch_run(_engine_of(client), run_id=args.resume)
+        run = client.get_batch_run(args.resume)
     elif args.file:
         options = BatchOptions(
             model=args.model or client.settings.chat_model,

@@ -15,6 +15,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from bilan_core.store.comparisons import WINNERS
+
 SCALE = 400.0
 BASE = 10.0
 ANCHOR = 1000.0
@@ -22,7 +24,6 @@ DEFAULT_PRIOR = 1.0
 DEFAULT_BOOTSTRAP_ROUNDS = 200
 DEFAULT_SEED = 20240607
 DEFAULT_MIN_VOTES = 10
-WINNERS = ("a", "b", "tie", "both_bad")
 NOT_ENOUGH_VOTES = "not enough votes yet"
 _MAX_ITERATIONS = 10_000
 _TOLERANCE = 1e-10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import altair as alt
 import pandas as pd
 
@@ -13,7 +15,7 @@ LABEL_LIMIT = 480
 ROW_STEP = 32
 
 
-def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart:
+def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Each variant's Bradley–Terry rating as a point on its 95 % bootstrap interval, best on top."""
     frame = ratings.dropna(subset=["rating"])
     order = frame.sort_values("rating", ascending=False)["variant"].tolist()
@@ -49,15 +51,12 @@ def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart:
     )
 
 
-def win_rate_chart(win_rates: pd.DataFrame) -> alt.LayerChart:
+def win_rate_chart(win_rates: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """The head-to-head matrix: how often the row variant beat the column variant (ties count half)."""
-    long = (
-        win_rates.rename_axis(index="variant", columns="opponent")
-        .stack(future_stack=True)
-        .rename("win_rate")
-        .reset_index()
-        .dropna(subset=["win_rate"])
+    stacked = cast(
+        pd.Series, win_rates.rename_axis(index="variant", columns="opponent").stack(future_stack=True)
     )
+    long = stacked.rename("win_rate").reset_index().dropna(subset=["win_rate"])
     base = alt.Chart(long).encode(
         y=alt.Y("variant:N", title="Variant", axis=alt.Axis(labelLimit=LABEL_LIMIT)),
         x=alt.X("opponent:N", title="Against", axis=alt.Axis(labelLimit=LABEL_LIMIT, labelAngle=-30)),

@@ -17,6 +17,8 @@ from bilan_core.server.ratelimit import RateLimiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_conversations import router as conversations_router
 from bilan_core.server.routes_events import router as events_router
+from bilan_core.server.routes_experiments import router as experiments_router
+from bilan_core.server.routes_exports import router as exports_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.engine import get_engine
@@ -42,6 +44,8 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(stats_router)
     app.include_router(analytics_router)
     app.include_router(conversations_router)
+    app.include_router(experiments_router)
+    app.include_router(exports_router)
     _add_event_schemas(app)
     return app
 

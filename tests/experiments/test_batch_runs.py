@@ -20,14 +20,11 @@ from bilan_core.experiments.batch_runs import (
     apply_ratings,
     batch_results,
     describe_run,
-    get_batch_run,
-    pending_items,
     rating_table,
     results_csv,
     results_finetune_jsonl,
     run_batch,
     start_batch,
-    unfinished_runs,
 )
 from bilan_core.settings import load_settings
 from bilan_core.store.models import BatchItem, BatchRun, Turn, Vote
@@ -68,7 +65,7 @@ def test_a_csv_run_answers_every_prompt_and_keeps_metadata(client: Bilan, openai
     final = run_batch(client, run.id, on_progress=seen.append)
     assert (final.status, final.succeeded, final.failed) == ("completed", 3, 0)
     assert seen[-1].done == 3 and seen[-1].fraction == 1.0
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     assert results["prompt"].tolist() == ["What is six times seven?", "Say hi", "Name a fruit"]
     assert results["response"].tolist() == ["Forty-two."] * 3
     assert results["model"].tolist() == ["gpt-4o"] * 3
@@ -107,7 +104,7 @@ def test_a_failed_item_is_recorded_and_the_run_goes_on(client: Bilan, openai_ser
     openai_server.fail(500, "The server had an error while processing your request.")
     final = run_batch(client, run.id)
     assert (final.status, final.succeeded, final.failed) == ("completed", 3, 1)
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     failed = results[results["status"] == "failed"].iloc[0]
     assert failed["position"] == 0
     assert failed["error"] == "service_unavailable: The server had an error while processing your request."
@@ -145,18 +142,18 @@ def test_a_stopped_run_resumes_without_repeating_finished_items(client: Bilan, o
 
     halfway = run_batch(client, run.id, on_progress=stop_halfway, stop=stop)
     assert (halfway.status, halfway.succeeded) == ("interrupted", 5)
-    assert [item.position for item in pending_items(client.engine, run_id=run.id)] == [5, 6, 7, 8, 9]
-    assert [found.id for found in unfinished_runs(client.engine)] == [run.id]
+    assert [item.position for item in client.pending_batch_items(run.id)] == [5, 6, 7, 8, 9]
+    assert [found.id for found in client.unfinished_batch_runs()] == [run.id]
     final = run_batch(client, run.id)
     assert (final.status, final.succeeded, final.failed) == ("completed", 10, 0)
     asked = [request.body["messages"][-1]["content"] for request in openai_server.chat_requests]
     assert sorted(asked) == sorted(f"Question number {n}" for n in range(10))
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     assert results["position"].tolist() == list(range(10)) and results["prompt_id"].nunique() == 10
     with Session(client.engine) as session:
         assert session.exec(select(func.count()).select_from(BatchItem)).one() == 10
         assert session.exec(select(func.count()).select_from(Turn)).one() == 10  # one answer per item
-    assert unfinished_runs(client.engine) == []
+    assert client.unfinished_batch_runs() == []
 
 
 @pytest.mark.parametrize(
@@ -212,9 +209,9 @@ def test_results_can_be_rated_and_exported(client: Bilan) -> None:
     data = b'{"prompt": "Hi", "expected": "hello"}\n{"prompt": "Bye"}\n'
     run = start_batch(client, file_name="p.jsonl", data=data, options=BatchOptions(model="gpt-4o"))
     run_batch(client, run.id)
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     client.vote(results["prompt_id"][0], -1, "wrong tone")
-    rated = batch_results(client.engine, run_id=run.id, user_id="alice")
+    rated = batch_results(client, run.id, user_id="alice")
     assert rated["vote"].tolist()[0] == -1 and rated["comment"].tolist()[0] == "wrong tone"
     assert pd.isna(rated["vote"].tolist()[1])
     exported = pd.read_csv(io.BytesIO(results_csv(rated)))
@@ -228,11 +225,11 @@ def test_liked_rows_export_as_fine_tuning_jsonl_with_the_messages_sent(client: B
     run = start_batch(client, file_name="p.txt", data=b"Fails\nLiked\nDisliked\nUnrated\n", options=options)
     openai_server.fail(500, "boom", times=1)
     run_batch(client, run.id)
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     assert results["status"].tolist() == ["failed", "ok", "ok", "ok"]
     for position, value in ((0, 1), (1, 1), (2, -1)):  # a 👍 on a failed row has no answer to learn from
         client.vote(results["prompt_id"][position], value)
-    rated = batch_results(client.engine, run_id=run.id, user_id="alice")
+    rated = batch_results(client, run.id, user_id="alice")
 
     lines = [json.loads(line) for line in results_finetune_jsonl(rated, options).decode().splitlines()]
     assert lines == [
@@ -252,7 +249,7 @@ def test_unknown_runs_and_server_mode_are_refused(client: Bilan) -> None:
     with pytest.raises(NotFoundError, match="no batch run has id 'nope'"):
         run_batch(client, "nope")
     with pytest.raises(NotFoundError):
-        get_batch_run(client.engine, run_id="nope")
+        client.get_batch_run("nope")
 
 
 def test_progress_describes_counts_and_time_left() -> None:
@@ -264,7 +261,7 @@ def test_progress_describes_counts_and_time_left() -> None:
 def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     run = start_batch(client, file_name="p.txt", data=prompts_txt(5), options=BatchOptions(model="gpt-4o"))
     run_batch(client, run.id)
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     ids = results["prompt_id"].tolist()
     client.vote(ids[3], 1, "kept")
     problems = apply_ratings(
@@ -282,13 +279,13 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
         "row 3: choose 👍 or 👎 to go with the comment",
         "row 5: a rating is 👍 or 👎, got 'meh'",
     ]
-    rated = rating_table(batch_results(client.engine, run_id=run.id, user_id="alice"))
+    rated = rating_table(batch_results(client, run.id, user_id="alice"))
     assert rated["vote"].tolist() == ["👍", "👎", None, None, None]
     assert rated["comment"].tolist()[0] == "clear" and "metadata" not in rated
     assert rated.columns.tolist()[:5] == ["row", "prompt", "response", "vote", "comment"]
     assert rated["row"].tolist() == [1, 2, 3, 4, 5]  # as the messages above name them
     # A comment edited alone keeps the stored vote.
-    again = batch_results(client.engine, run_id=run.id, user_id="alice")
+    again = batch_results(client, run.id, user_id="alice")
     assert apply_ratings(client, again, {1: {"comment": "too long"}}) == []
     with Session(client.engine) as session:
         vote = session.exec(select(Vote).where(Vote.prompt_id == ids[1])).one()
@@ -297,7 +294,7 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
 
 def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan) -> None:
     run = start_batch(client, file_name="p.txt", data=prompts_txt(2), options=BatchOptions(model="gpt-4o"))
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     problems = apply_ratings(client, results, {0: {"vote": "👍"}, 1: {"prompt": "changed"}})
     assert problems == [
         "row 1: this prompt has no answer yet; resume the run first",
@@ -307,7 +304,7 @@ def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan)
 
 def test_runs_are_described_and_batch_folder_files_listed(client: Bilan, tmp_path, monkeypatch) -> None:
     run = start_batch(client, file_name="p.txt", data=prompts_txt(3), options=BatchOptions(model="gpt-4o"))
-    line = describe_run(get_batch_run(client.engine, run_id=run.id))
+    line = describe_run(client.get_batch_run(run.id))
     assert line.startswith("p.txt · 0/3 done · pending · ") and line.endswith(run.id[:8])
     monkeypatch.setenv("BILAN_DATA_DIR", str(tmp_path / "data"))
     assert files_to_pick(batch_folder()) == []
@@ -349,8 +346,8 @@ def test_a_run_stopped_and_resumed_on_postgresql(postgres_url: str, openai_serve
     assert (halfway.status, halfway.succeeded) == ("interrupted", 3)
     final = run_batch(client, run.id)
     assert (final.status, final.succeeded, final.failed) == ("completed", 6, 0)
-    results = batch_results(client.engine, run_id=run.id, user_id="alice")
+    results = batch_results(client, run.id, user_id="alice")
     assert results["prompt_id"].nunique() == 6 and len(openai_server.chat_requests) == 6
     assert apply_ratings(client, results, {0: {"vote": "👍", "comment": "good"}}) == []
-    assert rating_table(batch_results(client.engine, run_id=run.id, user_id="alice"))["vote"][0] == "👍"
+    assert rating_table(batch_results(client, run.id, user_id="alice"))["vote"][0] == "👍"
     client.close()

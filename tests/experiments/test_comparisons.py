@@ -11,21 +11,18 @@ from sqlmodel import Session, select
 import bilan_core
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.client.bilan import Bilan
-from bilan_core.errors import ConfigurationError, NotFoundError, ProviderError
+from bilan_core.errors import NotFoundError, ProviderError
 from bilan_core.experiments.bradley_terry import NOT_ENOUGH_VOTES
 from bilan_core.experiments.comparisons import (
     Variant,
     compare,
     comparison_leaderboard,
-    comparison_view,
-    comparisons_version,
-    get_comparison,
     record_preference,
-    revealed,
     start_comparison,
     stream_comparison,
 )
 from bilan_core.settings import load_settings
+from bilan_core.store.comparisons import revealed
 from bilan_core.store.models import Comparison, Turn, Vote
 from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
 
@@ -89,7 +86,7 @@ def test_blind_compare_records_both_answers_as_turns_in_random_order(
     expected_a, expected_b = (FAST, STRONG) if side == "a" else (STRONG, FAST)
     shown = (result.variant_a.display_label, result.variant_b.display_label)
     assert shown == (expected_a.display_label, expected_b.display_label)
-    stored = get_comparison(client.engine, comparison_id=result.comparison_id)
+    stored = client.get_comparison(result.comparison_id)
     assert stored.blind and stored.a_shown_first == (side == "a")
     assert (stored.label_a, stored.label_b) == (expected_a.display_label, expected_b.display_label)
     assert (stored.prompt_id_a, stored.prompt_id_b) == (result.prompt_id_a, result.prompt_id_b)
@@ -132,7 +129,7 @@ def test_both_sides_stream_at_the_same_time(client: Bilan, openai_server: FakeOp
     for side in ("a", "b"):
         assert "".join(piece.text for piece in pieces if piece.side == side) == DEFAULT_ANSWER
     [end_a] = [piece for piece in pieces if piece.finished and piece.side == "a"]
-    stored = get_comparison(client.engine, comparison_id=row.id)
+    stored = client.get_comparison(row.id)
     assert end_a.error is None and end_a.prompt_id == stored.prompt_id_a
 
 
@@ -144,7 +141,7 @@ def test_closing_the_stream_early_cancels_both_sides(client: Bilan, openai_serve
     stream.close()
     recorded = wait_for_turns(client, 2)
     assert {turn.status for turn in recorded.values()} == {"cancelled"}
-    stored = get_comparison(client.engine, comparison_id=row.id)
+    stored = client.get_comparison(row.id)
     assert (stored.prompt_id_a, stored.prompt_id_b) == (None, None)
 
 
@@ -156,7 +153,7 @@ def test_a_preference_casts_the_votes_it_implies(client: Bilan, winner: str, imp
     result = compare(client, "Which is better?", FAST, STRONG, blind=False)
     row = record_preference(client, result.comparison_id, winner, comment="  A was clearer.  ")
     assert (row.winner, row.comment) == (winner, "A was clearer.") and row.decided_ms
-    assert revealed(get_comparison(client.engine, comparison_id=result.comparison_id))
+    assert revealed(client.get_comparison(result.comparison_id))
     stored = votes(client)
     assert (stored.get(result.prompt_id_a), stored.get(result.prompt_id_b)) == implied
 
@@ -189,12 +186,12 @@ def test_bad_preferences_are_refused_clearly(client: Bilan) -> None:
         record_preference(client, result.comparison_id, "left")
     with pytest.raises(ValueError, match="comment is 10,001 characters"):
         record_preference(client, result.comparison_id, "a", comment="x" * 10_001)
-    assert get_comparison(client.engine, comparison_id=result.comparison_id).winner is None
+    assert client.get_comparison(result.comparison_id).winner is None
     assert votes(client) == {}
     record_preference(client, result.comparison_id, "a")
     with pytest.raises(ValueError, match="already decided"):
         record_preference(client, result.comparison_id, "b")
-    assert get_comparison(client.engine, comparison_id=result.comparison_id).winner == "a"
+    assert client.get_comparison(result.comparison_id).winner == "a"
 
 
 @pytest.mark.parametrize(
@@ -235,14 +232,6 @@ def test_a_failed_side_raises_and_the_comparison_cannot_be_decided(
     assert caught.value.prompt_id not in (row.prompt_id_a, row.prompt_id_b)
     with pytest.raises(ValueError, match="does not have both answers yet"):
         record_preference(client, row.id, "a")
-
-
-def test_server_mode_is_refused(openai_server: FakeOpenAIServer) -> None:
-    settings = load_settings(mode="server", api_key="bk_test", endpoint="http://127.0.0.1:9")
-    remote = Bilan(settings)
-    with pytest.raises(ConfigurationError, match="need local mode"):
-        compare(remote, "Hi", FAST, STRONG)
-    remote.close()
 
 
 def test_the_leaderboard_reads_the_stored_comparisons(client: Bilan) -> None:
@@ -286,16 +275,16 @@ def test_the_module_level_functions(sqlite_url: str, openai_server: FakeOpenAISe
 
 def test_the_view_hides_the_variants_until_the_verdict(client: Bilan) -> None:
     result = compare(client, "Which is better?", FAST, STRONG, blind=True)
-    before = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="alice")
+    before = client.comparison_view(result.comparison_id, user_id="alice")
     assert not before.revealed and before.can_decide
-    assert [view.variant for view in before.sides.values()] == [None, None]
+    assert [view.label for view in before.sides.values()] == [None, None]
     assert [view.latency_ms for view in before.sides.values()] == [None, None]
     assert [view.answer for view in before.sides.values()] == [DEFAULT_ANSWER, DEFAULT_ANSWER]
     record_preference(client, result.comparison_id, "b")
-    after = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="alice")
+    after = client.comparison_view(result.comparison_id, user_id="alice")
     assert after.revealed and not after.can_decide
-    assert after.sides["a"].variant.display_label == result.variant_a.display_label
+    assert after.sides["a"].label == result.variant_a.display_label
     assert (after.sides["a"].vote, after.sides["b"].vote) == (-1, 1)
-    other = comparison_view(client.engine, comparison_id=result.comparison_id, user_id="bob")
+    other = client.comparison_view(result.comparison_id, user_id="bob")
     assert other.sides["a"].vote is None
-    assert comparisons_version(client.engine)[0] == 1
+    assert client.comparisons_version()[0] == 1
