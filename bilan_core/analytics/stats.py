@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
-from bilan_core.analytics.trust import HALF_LIFE_DAYS, MIN_WEIGHT, trend, weighted_share, wilson_interval
-from bilan_core.clock import MS_PER_DAY, now_ms, to_ms
+from bilan_core.analytics.sql_parts import weight_expression
+from bilan_core.analytics.trust import trust_figures
+from bilan_core.clock import now_ms, to_ms
 from bilan_core.errors import UnknownPromptError
 from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
 
@@ -118,21 +118,12 @@ def checked_vote_filter(
     return VoteFilter(since=since, **texts)  # type: ignore[arg-type]
 
 
-def _greatest(dialect: str, *values: Any) -> Any:
-    return func.greatest(*values) if dialect == "postgresql" else func.max(*values)
-
-
-def _weight_expression(dialect: str, at_ms: int) -> Any:
-    age_days = _greatest(dialect, literal(0.0), (literal(at_ms) - col(Vote.created_ms)) / float(MS_PER_DAY))
-    return _greatest(dialect, literal(MIN_WEIGHT), func.power(0.5, age_days / HALF_LIFE_DAYS))
-
-
 def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None) -> Stats:
     """Every ``Stats`` figure for the votes ``where`` selects, aggregated in SQL."""
     moment = now_ms() if at_ms is None else at_ms
     conditions = and_(*where.conditions())
     positive = case((col(Vote.value) > 0, 1), else_=0)
-    weight = _weight_expression(engine.dialect.name, moment)
+    weight = weight_expression(engine.dialect.name, moment)
     with Session(engine) as session:
         total, positives, total_weight, positive_weight = session.execute(
             select(
@@ -144,16 +135,22 @@ def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None
         ).one()
         first_half_positive = _first_half_positive(session, conditions, total // 2)
         top = _comments(session, conditions, TOP_FEEDBACK)
-    low, high = wilson_interval(positives, total)
+    trust = trust_figures(
+        votes=total,
+        positive=positives,
+        weight=float(total_weight),
+        positive_weight=float(positive_weight),
+        first_half_positive=first_half_positive,
+    )
     return Stats(
-        trust_score=weighted_share(float(positive_weight), float(total_weight)),
+        trust_score=trust.trust_score,
         total_votes=total,
         positive_votes=positives,
         negative_votes=total - positives,
-        positive_rate=positives / total if total else None,
-        confidence_low=low,
-        confidence_high=high,
-        recent_trend=trend(total, first_half_positive, positives),
+        positive_rate=trust.positive_rate,
+        confidence_low=trust.low,
+        confidence_high=trust.high,
+        recent_trend=trust.trend,
         top_feedback=top,
     )
 

@@ -1,11 +1,13 @@
 """The trust-score arithmetic: vote weights, the Wilson interval and the trend rule.
 
-Pure functions on counts, so SQL does the aggregation and these only finish the sums.
+Pure functions on counts, so SQL does the aggregation and these only finish the sums. ``get_stats``
+and the Analytics headline both finish theirs with ``trust_figures``, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 HALF_LIFE_DAYS = 7.0
 MIN_WEIGHT = 0.01
@@ -49,3 +51,32 @@ def trend(total: int, first_half_positive: int, positive: int) -> str:
     if later - earlier < -TREND_THRESHOLD:
         return "declining"
     return "stable"
+
+
+@dataclass(frozen=True)
+class TrustFigures:
+    """The trust figures of a set of votes."""
+
+    trust_score: float | None
+    low: float | None
+    high: float | None
+    positive_rate: float | None
+    trend: str
+
+
+def trust_figures(
+    *, votes: int, positive: int, weight: float, positive_weight: float, first_half_positive: int
+) -> TrustFigures:
+    """Score, 95% interval, positive rate and trend from the sums over a set of votes.
+
+    ``weight`` and ``positive_weight`` sum ``vote_weight`` over all and over the positive votes;
+    ``first_half_positive`` counts the positive votes among the earliest ``votes // 2``.
+    """
+    low, high = wilson_interval(positive, votes)
+    return TrustFigures(
+        trust_score=weighted_share(positive_weight, weight),
+        low=low,
+        high=high,
+        positive_rate=positive / votes if votes else None,
+        trend=trend(votes, first_half_positive, positive),
+    )

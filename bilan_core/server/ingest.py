@@ -8,23 +8,9 @@ re-send a batch safely. Rows are written in key order so concurrent requests do 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Connection,
-    Engine,
-    Table,
-    bindparam,
-    case,
-    column,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine
 
 from bilan_core.remote.wire_events import (
     CANCELLED,
@@ -46,58 +32,15 @@ from bilan_core.server.validation import (
     text_property,
     validate_events,
 )
-from bilan_core.store.conversations import clean_title
-from bilan_core.store.models import Conversation, Event, Turn, Vote
-from bilan_core.store.upsert import insert_for
-from bilan_core.store.votes import validate_comment
-
-UNKNOWN_MODEL = "unknown"
-PENDING = "pending"  # a turn whose turn_completed / turn_failed has not arrived yet
-TURNS: Table = Turn.__table__  # type: ignore[attr-defined]
-VOTES: Table = Vote.__table__  # type: ignore[attr-defined]
-EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
-TURN_COLUMNS = [column.name for column in TURNS.columns if column.name != "id"]
-EVENT_COLUMNS = (
-    "project_id",
-    "event_id",
-    "event_type",
-    "user_id",
-    "conversation_id",
-    "timestamp_ms",
-    "properties",
-    "prompt_text",
-    "ai_response",
+from bilan_core.store.conversations import (
+    ConversationTouch,
+    clean_title,
+    touch_conversations,
+    upsert_conversations,
 )
-VOTE_COLUMNS = (
-    "project_id",
-    "prompt_id",
-    "user_id",
-    "value",
-    "comment",
-    "team_session",
-    "model",
-    "prompt_version",
-    "created_ms",
-    "updated_ms",
-)
-VOTE_LABELS = ("model", "prompt_version")  # copied from the vote's turn
-CONVERSATION_COLUMNS = (
-    "project_id",
-    "conversation_id",
-    "user_id",
-    "title",
-    "team_session",
-    "status",
-    "created_ms",
-    "updated_ms",
-    "ended_ms",
-)
-TURN_KEEP_IF_NULL = [
-    name
-    for name in TURN_COLUMNS
-    if name not in ("project_id", "prompt_id", "user_id", "model", "status", "created_ms")
-]
+from bilan_core.store.events import insert_events
+from bilan_core.store.turns import merge_turns
+from bilan_core.store.votes import VoteClear, clear_votes, upsert_votes, vote_row
 
 
 def ingest(engine: Engine, *, project_id: int, items: list[Any], check_text: bool) -> IngestReply:
@@ -107,10 +50,10 @@ def ingest(engine: Engine, *, project_id: int, items: list[Any], check_text: boo
     with engine.begin() as connection:
         stored = _insert_events(connection, project_id, unique)
         new = [item for item in unique if item.event.eventId in stored]
-        touched = _upsert_turns(connection, project_id, new) | _apply_votes(connection, project_id, new)
-        _upsert_conversations(connection, project_id, new)
-        _touch_conversations(connection, project_id, new)
-        _label_votes(connection, project_id, touched)
+        merge_turns(connection, project_id, _turns_of(new))
+        _apply_votes(connection, project_id, new)
+        upsert_conversations(connection, project_id, _conversations_of(new))
+        touch_conversations(connection, project_id, _touches_of(new))
     processed = len(new)
     return IngestReply(
         success=True,
@@ -127,54 +70,6 @@ def _first_of_each_id(accepted: list[Accepted]) -> list[Accepted]:
     for item in accepted:
         seen.setdefault(item.event.eventId, item)
     return sorted(seen.values(), key=lambda item: item.event.eventId)
-
-
-def _least(dialect: str, *values: Any) -> Any:
-    return func.least(*values) if dialect == "postgresql" else func.min(*values)
-
-
-def _greatest(dialect: str, *values: Any) -> Any:
-    return func.greatest(*values) if dialect == "postgresql" else func.max(*values)
-
-
-@cache
-def _insert_from(dialect: str, table: Table, names: tuple[str, ...], from_turn: tuple[str, ...] = ()) -> Any:
-    """An ``INSERT … ON CONFLICT``-able statement taking its rows from ``_rows_parameters``.
-
-    On PostgreSQL the rows travel as one JSON parameter that ``json_to_recordset`` expands: one small
-    statement whatever the batch size. (A multi-row VALUES list costs the driver a parse of thousands
-    of parameters; an executemany costs one statement per row.) There, the ``from_turn`` columns are
-    read from the turn with the row's prompt id, if it is stored. Elsewhere it is an executemany.
-    Statements are built once per table and dialect.
-    """
-    statement = insert_for(dialect, table)
-    if dialect != "postgresql":
-        return statement
-    source = (
-        func.json_to_recordset(bindparam("batch_rows", type_=JSON))
-        .table_valued(*(column(name, table.c[name].type) for name in names))
-        .render_derived(name="batch", with_types=True)
-    )
-    values = [_of_turn(source, name) if name in from_turn else source.c[name] for name in names]
-    return statement.from_select(list(names), select(*values))
-
-
-def _of_turn(source: Any, name: str) -> Any:
-    of_row = (TURNS.c.project_id == source.c.project_id, TURNS.c.prompt_id == source.c.prompt_id)
-    return select(TURNS.c[name]).where(*of_row).scalar_subquery()
-
-
-def _rows_parameters(connection: Connection, rows: list[dict[str, Any]]) -> Any:
-    return {"batch_rows": rows} if connection.dialect.name == "postgresql" else rows
-
-
-@cache
-def _events_statement(dialect: str) -> Any:
-    return (
-        _insert_from(dialect, EVENTS, EVENT_COLUMNS)
-        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
-        .returning(EVENTS.c.event_id)
-    )
 
 
 def _insert_events(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
@@ -195,8 +90,7 @@ def _insert_events(connection: Connection, project_id: int, items: list[Accepted
         }
         for item in items
     ]
-    statement = _events_statement(connection.dialect.name)
-    return set(connection.execute(statement, _rows_parameters(connection, rows)).scalars())
+    return insert_events(connection, rows)
 
 
 def _json_of_type(value: object, kind: type) -> Any:
@@ -260,124 +154,45 @@ def _merge(
             into[name] = value
 
 
-def _upsert_turns(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
+def _turns_of(items: list[Accepted]) -> dict[str, dict[str, Any]]:
+    """Each turn's facts from its events in the request, merged (the earliest start wins)."""
     merged: dict[str, dict[str, Any]] = {}
     for item in items:
         if item.event.eventType in TURN_EVENT_TYPES:
             assert item.subject is not None
             _merge(merged.setdefault(item.subject, {}), _turn_fragment(item), earliest=("created_ms",))
-    if not merged:
-        return set()
-    rows = []
-    for prompt_id in sorted(merged):
-        row = dict.fromkeys(TURN_COLUMNS)
-        row.update(merged[prompt_id], project_id=project_id)
-        row["model"] = row["model"] or UNKNOWN_MODEL
-        row["status"] = row["status"] or PENDING
-        rows.append(row)
-    connection.execute(_turns_statement(connection.dialect.name), _rows_parameters(connection, rows))
-    return set(merged)
+    return merged
 
 
-@cache
-def _turns_statement(dialect: str) -> Any:
-    statement = _insert_from(dialect, TURNS, tuple(TURN_COLUMNS))
-    new = statement.excluded
-    changes: dict[str, Any] = {name: func.coalesce(new[name], TURNS.c[name]) for name in TURN_KEEP_IF_NULL}
-    changes["user_id"] = new.user_id
-    changes["model"] = case((new.model == UNKNOWN_MODEL, TURNS.c.model), else_=new.model)
-    changes["status"] = case((new.status == PENDING, TURNS.c.status), else_=new.status)
-    changes["created_ms"] = _least(dialect, TURNS.c.created_ms, new.created_ms)
-    return statement.on_conflict_do_update(index_elements=["project_id", "prompt_id"], set_=changes)
-
-
-def _apply_votes(connection: Connection, project_id: int, items: list[Accepted]) -> set[str]:
-    """Cast and cleared votes; per user and turn only the latest action of the request counts.
-
-    Returns the turns whose votes still need their model and prompt version (SQLite only).
-    """
+def _apply_votes(connection: Connection, project_id: int, items: list[Accepted]) -> None:
+    """Cast and cleared votes; per user and turn only the latest action of the request counts."""
     latest: dict[tuple[str, str], Accepted] = {}
     for item in sorted(items, key=lambda one: (one.event.timestamp, one.index)):
         if item.event.eventType in (VOTE_CAST, VOTE_CLEARED):
             assert item.subject is not None
             latest[(item.subject, item.event.userId)] = item
-    casts = [
-        _vote_row(project_id, item)
-        for key, item in sorted(latest.items())
-        if item.event.eventType == VOTE_CAST
-    ]
+    actions = sorted(latest.items())
+    casts = [_vote_row(project_id, item) for _, item in actions if item.event.eventType == VOTE_CAST]
     clears = [
-        {"p_prompt": prompt_id, "p_user": user_id, "p_at": item.event.timestamp}
-        for (prompt_id, user_id), item in sorted(latest.items())
+        VoteClear(prompt_id, user_id, item.event.timestamp)
+        for (prompt_id, user_id), item in actions
         if item.event.eventType == VOTE_CLEARED
     ]
-    if casts:
-        connection.execute(_votes_statement(connection.dialect.name), _rows_parameters(connection, casts))
-    if clears:
-        connection.execute(
-            delete(VOTES).where(
-                VOTES.c.project_id == project_id,
-                VOTES.c.prompt_id == bindparam("p_prompt"),
-                VOTES.c.user_id == bindparam("p_user"),
-                VOTES.c.updated_ms <= bindparam("p_at"),
-            ),
-            clears,
-        )
-    if connection.dialect.name == "postgresql":
-        return set()  # labelled from their turns as they were inserted
-    return {row["prompt_id"] for row in casts}
-
-
-@cache
-def _votes_statement(dialect: str) -> Any:
-    statement = _insert_from(dialect, VOTES, VOTE_COLUMNS, from_turn=VOTE_LABELS)
-    new = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=["project_id", "prompt_id", "user_id"],
-        set_={
-            "value": new.value,
-            "comment": new.comment,
-            "team_session": new.team_session,
-            "updated_ms": new.updated_ms,
-            **{name: func.coalesce(new[name], VOTES.c[name]) for name in VOTE_LABELS},
-        },
-        where=VOTES.c.updated_ms <= new.updated_ms,
-    )
+    upsert_votes(connection, project_id, casts)
+    clear_votes(connection, project_id, clears)
 
 
 def _vote_row(project_id: int, item: Accepted) -> dict[str, Any]:
     props = item.event.properties
-    return {
-        "project_id": project_id,
-        "prompt_id": item.subject,
-        "user_id": item.event.userId,
-        "value": props["value"],
-        "comment": validate_comment(props.get("comment")),
-        "team_session": text_property(props, "team_session", limit=MAX_ID_LENGTH),
-        "model": None,
-        "prompt_version": None,
-        "created_ms": item.event.timestamp,
-        "updated_ms": item.event.timestamp,
-    }
-
-
-def _label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -> None:
-    """Copy model and prompt version from turns onto their votes (votes may arrive first)."""
-    if not prompt_ids:
-        return
-    connection.execute(
-        update(VOTES)
-        .where(
-            VOTES.c.project_id == project_id,
-            VOTES.c.prompt_id.in_(sorted(prompt_ids)),
-            TURNS.c.project_id == project_id,
-            TURNS.c.prompt_id == VOTES.c.prompt_id,
-            or_(
-                VOTES.c.model.is_distinct_from(TURNS.c.model),
-                VOTES.c.prompt_version.is_distinct_from(TURNS.c.prompt_version),
-            ),
-        )
-        .values(model=TURNS.c.model, prompt_version=TURNS.c.prompt_version)
+    assert item.subject is not None
+    return vote_row(
+        project_id,
+        prompt_id=item.subject,
+        user_id=item.event.userId,
+        value=props["value"],
+        comment=props.get("comment"),
+        team_session=text_property(props, "team_session", limit=MAX_ID_LENGTH),
+        at_ms=item.event.timestamp,
     )
 
 
@@ -404,7 +219,8 @@ def _conversation_fragment(item: Accepted) -> dict[str, Any]:
     }
 
 
-def _upsert_conversations(connection: Connection, project_id: int, items: list[Accepted]) -> None:
+def _conversations_of(items: list[Accepted]) -> list[dict[str, Any]]:
+    """One row per conversation started or ended in the request, its events merged."""
     merged: dict[str, dict[str, Any]] = {}
     for item in items:
         if item.event.eventType in (CONVERSATION_STARTED, CONVERSATION_ENDED):
@@ -415,11 +231,8 @@ def _upsert_conversations(connection: Connection, project_id: int, items: list[A
                 earliest=("created_ms",),
                 latest=("updated_ms",),
             )
-    if not merged:
-        return
-    rows = [
+    return [
         {
-            "project_id": project_id,
             "conversation_id": conversation_id,
             "user_id": fields["user_id"],
             "title": fields.get("title"),
@@ -429,54 +242,17 @@ def _upsert_conversations(connection: Connection, project_id: int, items: list[A
             "updated_ms": fields["updated_ms"],
             "ended_ms": fields.get("ended_ms"),
         }
-        for conversation_id, fields in sorted(merged.items())
+        for conversation_id, fields in merged.items()
     ]
-    connection.execute(_conversations_statement(connection.dialect.name), _rows_parameters(connection, rows))
 
 
-def _touch_conversations(connection: Connection, project_id: int, items: list[Accepted]) -> None:
-    """As locally: a turn moves its conversation's updated time on, and the first prompt titles it."""
-    touched: dict[str, dict[str, Any]] = {}
+def _touches_of(items: list[Accepted]) -> list[ConversationTouch]:
+    """Per conversation, its latest turn event's time and the first prompt of the request's turns."""
+    touched: dict[str, ConversationTouch] = {}
     for item in sorted(items, key=lambda item: item.event.timestamp):
         if item.event.eventType not in TURN_EVENT_TYPES or not item.conversation_id:
             continue
-        entry = touched.setdefault(item.conversation_id, {"moment": 0, "first_prompt": None})
-        entry["moment"] = item.event.timestamp
-        if entry["first_prompt"] is None and item.event.promptText:
-            entry["first_prompt"] = clean_title(item.event.promptText)
-    if touched:
-        connection.execute(
-            _touch_statement(connection.dialect.name),
-            [{"project": project_id, "conversation": key, **entry} for key, entry in sorted(touched.items())],
-        )
-
-
-@cache
-def _touch_statement(dialect: str) -> Any:
-    table = CONVERSATIONS.c
-    return (
-        update(CONVERSATIONS)
-        .where(table.project_id == bindparam("project"), table.conversation_id == bindparam("conversation"))
-        .values(
-            updated_ms=_greatest(dialect, table.updated_ms, bindparam("moment")),
-            title=func.coalesce(table.title, bindparam("first_prompt")),
-        )
-    )
-
-
-@cache
-def _conversations_statement(dialect: str) -> Any:
-    statement = _insert_from(dialect, CONVERSATIONS, CONVERSATION_COLUMNS)
-    new = statement.excluded
-    table = CONVERSATIONS.c
-    return statement.on_conflict_do_update(
-        index_elements=["project_id", "conversation_id"],
-        set_={
-            "title": func.coalesce(new.title, table.title),
-            "team_session": func.coalesce(new.team_session, table.team_session),
-            "created_ms": _least(dialect, table.created_ms, new.created_ms),
-            "updated_ms": _greatest(dialect, table.updated_ms, new.updated_ms),
-            "status": case((new.ended_ms.is_(None), table.status), else_=new.status),
-            "ended_ms": func.coalesce(new.ended_ms, table.ended_ms),
-        },
-    )
+        earlier = touched.get(item.conversation_id)
+        prompt = earlier.prompt if earlier and earlier.prompt else clean_title(item.event.promptText)
+        touched[item.conversation_id] = ConversationTouch(item.conversation_id, item.event.timestamp, prompt)
+    return list(touched.values())

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, Text, and_, case, cast, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from bilan_core.server.ingest import CONVERSATIONS, EVENTS, TURNS, VOTES
+from bilan_core.store.models import CONVERSATIONS, EVENTS, TURNS, VOTES
 
 
 class StoredEvent(BaseModel):
@@ -170,12 +170,3 @@ def overview(
         conversations=conversations,
     )
 
-
-def data_version(engine: Engine, *, project_id: int) -> tuple[int, int]:
-    """How many events a project has and the newest one's time: every change to its data adds an event."""
-    statement = select(func.count(), func.coalesce(func.max(EVENTS.c.timestamp_ms), 0)).where(
-        EVENTS.c.project_id == project_id
-    )
-    with engine.connect() as connection:
-        count, newest = connection.execute(statement).one()
-    return int(count), int(newest)

@@ -12,8 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from bilan_core.analytics import dashboard as analytics
-from bilan_core.analytics.dashboard import AnalyticsFilter
+from bilan_core.analytics import comments, rollups
+from bilan_core.analytics.dashboard import load_dashboard
+from bilan_core.analytics.data_version import data_version
+from bilan_core.analytics.filters import AnalyticsFilter, filter_options
+from bilan_core.analytics.percentiles import latency_percentiles
 from bilan_core.pricing import Price
 from bilan_core.remote.dashboard_json import (
     CommentsPageJson,
@@ -27,7 +30,6 @@ from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
-from bilan_core.server.queries import data_version
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]
@@ -120,7 +122,7 @@ def _prices(request: Request, given: dict[str, PriceJson] | None) -> dict[str, P
 def post_dashboard(request: Request, caller: CallerDep, body: DashboardRequest) -> DashboardJson:
     """Headline (with the previous period's), trust, tokens, latency, errors, users, prompt versions."""
     where = body.filter.scoped(caller)
-    dashboard = analytics.load_dashboard(engine_of(request), where, prices=_prices(request, body.prices))
+    dashboard = load_dashboard(engine_of(request), where, prices=_prices(request, body.prices))
     return dashboard_to_json(dashboard)
 
 
@@ -131,11 +133,11 @@ def get_votes(request: Request, caller: CallerDep, query: FilterDep) -> VoteFram
     """The vote-side frames of the Analytics page for a filter."""
     where = query.scoped(caller)
     engine = engine_of(request)
-    rollup = analytics.vote_rollup(engine, where)
+    rollup = rollups.vote_rollup(engine, where)
     return VoteFrames(
-        trust_by_model=frame_to_json(analytics.trust_from_rollup(rollup)),
-        daily_trust=frame_to_json(analytics.daily_trust_from_rollup(rollup)),
-        votes_by_user=frame_to_json(analytics.votes_by_user(engine, where)),
+        trust_by_model=frame_to_json(rollups.trust_from_rollup(rollup)),
+        daily_trust=frame_to_json(rollups.daily_trust_from_rollup(rollup)),
+        votes_by_user=frame_to_json(comments.votes_by_user(engine, where)),
     )
 
 
@@ -148,11 +150,11 @@ def get_turns(request: Request, caller: CallerDep, query: FilterDep) -> TurnFram
     """The turn-side frames of the Analytics page for a filter (costs at the server's prices)."""
     where = query.scoped(caller)
     engine = engine_of(request)
-    rollup = analytics.turn_rollup(engine, where)
+    rollup = rollups.turn_rollup(engine, where)
     return TurnFrames(
-        tokens=frame_to_json(analytics.tokens_from_rollup(rollup, request.app.state.prices)),
-        latency=frame_to_json(analytics.latency_percentiles(engine, where, rollup=rollup)),
-        error_rates=frame_to_json(analytics.error_rates_from_rollup(rollup)),
+        tokens=frame_to_json(rollups.tokens_from_rollup(rollup, request.app.state.prices)),
+        latency=frame_to_json(latency_percentiles(engine, where, rollup=rollup)),
+        error_rates=frame_to_json(rollups.error_rates_from_rollup(rollup)),
     )
 
 
@@ -164,10 +166,10 @@ def get_comments(
     search: Annotated[str | None, Query(max_length=200), CleanText] = None,
     sign: Annotated[int | None, Query(ge=-1, le=1, description="1 for 👍, -1 for 👎"), NonZero] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = analytics.COMMENTS_PAGE_SIZE,
+    page_size: Annotated[int, Query(ge=1, le=500)] = comments.COMMENTS_PAGE_SIZE,
 ) -> CommentsPageJson:
     """Comments on the project's votes matching the filter, a search text and a sign."""
-    found = analytics.comments_page(
+    found = comments.comments_page(
         engine_of(request), query.scoped(caller), search=search, sign=sign, page=page, page_size=page_size
     )
     return comments_to_json(found)
@@ -176,12 +178,12 @@ def get_comments(
 @router.get("/filter-options", summary="Models, users, team sessions and prompt versions", responses=REFUSALS)
 def get_filter_options(request: Request, caller: CallerDep) -> dict[str, list[str]]:
     """The values that occur in the project, for the filter pickers."""
-    return analytics.filter_options(engine_of(request), project_id=caller.project_id)
+    return filter_options(engine_of(request), project_id=caller.project_id)
 
 
 @router.get(
-    "/data-version", summary="A marker that changes whenever the project's data does", responses=REFUSALS
+    "/data-version", summary="A marker that changes whenever the project's analytics do", responses=REFUSALS
 )
 def get_data_version(request: Request, caller: CallerDep) -> list[int]:
-    """Changes whenever an event of the project is stored (a cache key for the analytics)."""
+    """Changes whenever anything the analytics show changes, deletes included (their cache key)."""
     return list(data_version(engine_of(request), project_id=caller.project_id))

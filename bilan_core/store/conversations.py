@@ -1,23 +1,42 @@
-"""Conversations: start, end, list, rename and delete (with their turns and votes)."""
+"""Conversations: start, end, touch, list, rename and delete (with their turns and votes).
+
+Local mode and the server's ingestion share the rules of ``touch_conversations`` (a turn moves its
+conversation's updated time on and the first prompt titles it) and ``clean_title``; the server merges
+``conversation_started`` / ``conversation_ended`` events with ``upsert_conversations``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError, NotOwnerError
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, NUL, nul_refusal
 from bilan_core.store.engine import session_scope
-from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn, Vote
+from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, Conversation, Turn, Vote
+from bilan_core.store.upsert import greatest, insert_from, least, rows_parameters
 
-MAX_TITLE_LENGTH = 200
-MAX_ID_LENGTH = 200
-MAX_STATUS_LENGTH = 40
+MAX_TITLE_LENGTH = MAX_LABEL_LENGTH
+MAX_ID_LENGTH = MAX_LABEL_LENGTH
+CONVERSATION_COLUMNS = (
+    "project_id",
+    "conversation_id",
+    "user_id",
+    "title",
+    "team_session",
+    "status",
+    "created_ms",
+    "updated_ms",
+    "ended_ms",
+)
 
 
 def clean_title(title: str | None) -> str | None:
@@ -38,8 +57,8 @@ def validate_conversation_id(conversation_id: object) -> str:
         raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
     if len(conversation_id) > MAX_ID_LENGTH:
         raise ValueError(f"conversation_id is longer than {MAX_ID_LENGTH} characters")
-    if "\x00" in conversation_id:
-        raise ValueError("conversation_id contains a NUL character (\\x00), which cannot be stored")
+    if NUL in conversation_id:
+        raise ValueError(nul_refusal("conversation_id"))
     return conversation_id
 
 
@@ -139,22 +158,86 @@ def end_conversation(
     return conversation
 
 
+@dataclass(frozen=True)
+class ConversationTouch:
+    """A turn in a conversation at ``moment``, with its prompt (the title if the conversation has none)."""
+
+    conversation_id: str
+    moment: int
+    prompt: str | None
+
+
+def touch_conversations(
+    connection: Connection, project_id: int, touches: Sequence[ConversationTouch]
+) -> None:
+    """Move stored conversations' updated time on to their turns' and title the untitled ones."""
+    if not touches:
+        return
+    parameters = [
+        {
+            "project": project_id,
+            "conversation": touch.conversation_id,
+            "moment": touch.moment,
+            "first_prompt": clean_title(touch.prompt),
+        }
+        for touch in sorted(touches, key=lambda touch: touch.conversation_id)
+    ]
+    connection.execute(_touch_statement(connection.dialect.name), parameters)
+
+
+@cache
+def _touch_statement(dialect: str) -> Any:
+    table = CONVERSATIONS.c
+    return (
+        update(CONVERSATIONS)
+        .where(table.project_id == bindparam("project"), table.conversation_id == bindparam("conversation"))
+        .values(
+            updated_ms=greatest(dialect, table.updated_ms, bindparam("moment")),
+            title=func.coalesce(table.title, bindparam("first_prompt")),
+        )
+    )
+
+
 def touch_conversation(
     engine: Engine, *, conversation_id: str, title: str | None = None, project_id: int = LOCAL_PROJECT
 ) -> None:
     """Mark a conversation updated now, and give it a title if it has none yet (if it is stored)."""
-    with session_scope(engine) as session:
-        conversation = session.exec(
-            select(Conversation).where(
-                Conversation.project_id == project_id, Conversation.conversation_id == conversation_id
-            )
-        ).first()
-        if conversation is None:
-            return  # a turn may name a conversation that was never started, as the server allows
-        conversation.updated_ms = now_ms()
-        if conversation.title is None:
-            conversation.title = clean_title(title)
-        session.add(conversation)
+    with engine.begin() as connection:
+        touch_conversations(connection, project_id, [ConversationTouch(conversation_id, now_ms(), title)])
+
+
+def upsert_conversations(connection: Connection, project_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert conversations or merge started/ended facts into stored ones (``CONVERSATION_COLUMNS`` rows).
+
+    The earliest creation and latest update win; a title or team session, once known, stays; a row
+    with ``ended_ms`` sets the status.
+    """
+    if not rows:
+        return
+    ordered = sorted(
+        ({**row, "project_id": project_id} for row in rows), key=lambda row: row["conversation_id"]
+    )
+    connection.execute(
+        _conversations_statement(connection.dialect.name), rows_parameters(connection, ordered)
+    )
+
+
+@cache
+def _conversations_statement(dialect: str) -> Any:
+    statement = insert_from(dialect, CONVERSATIONS, CONVERSATION_COLUMNS)
+    new = statement.excluded
+    table = CONVERSATIONS.c
+    return statement.on_conflict_do_update(
+        index_elements=["project_id", "conversation_id"],
+        set_={
+            "title": func.coalesce(new.title, table.title),
+            "team_session": func.coalesce(new.team_session, table.team_session),
+            "created_ms": least(dialect, table.created_ms, new.created_ms),
+            "updated_ms": greatest(dialect, table.updated_ms, new.updated_ms),
+            "status": case((new.ended_ms.is_(None), table.status), else_=new.status),
+            "ended_ms": func.coalesce(new.ended_ms, table.ended_ms),
+        },
+    )
 
 
 def rename_conversation(

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import json
 import secrets
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bilan_core.clock import now_ms
 from bilan_core.store.engine import session_scope
-from bilan_core.store.models import LOCAL_PROJECT, Event
+from bilan_core.store.models import EVENTS, LOCAL_PROJECT, Event
+from bilan_core.store.upsert import insert_from, rows_parameters
 
 MAX_EVENT_TYPE_LENGTH = 100
 MAX_ID_LENGTH = 200
+EVENT_COLUMNS = (
+    "project_id",
+    "event_id",
+    "event_type",
+    "user_id",
+    "conversation_id",
+    "timestamp_ms",
+    "properties",
+    "prompt_text",
+    "ai_response",
+)
 
 
 def new_event_id(at_ms: int | None = None) -> str:
@@ -76,3 +89,20 @@ def track_event(
     with session_scope(engine) as session:
         session.add(event)
     return event
+
+
+def insert_events(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the events (``EVENT_COLUMNS`` rows) not stored yet; the event ids that were new."""
+    if not rows:
+        return set()
+    statement = _events_statement(connection.dialect.name)
+    return set(connection.execute(statement, rows_parameters(connection, rows)).scalars())
+
+
+@cache
+def _events_statement(dialect: str) -> Any:
+    return (
+        insert_from(dialect, EVENTS, EVENT_COLUMNS)
+        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
+        .returning(EVENTS.c.event_id)
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 LOCAL_PROJECT = 0
@@ -275,3 +275,10 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     created_ms: int = _ms_column()
     revoked_ms: int | None = _ms_column(nullable=True)
+
+
+# The Core tables, for set-based statements (SQLModel's classes do not declare ``__table__`` to mypy).
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
+TURNS: Table = Turn.__table__  # type: ignore[attr-defined]
+VOTES: Table = Vote.__table__  # type: ignore[attr-defined]
+EVENTS: Table = Event.__table__  # type: ignore[attr-defined]

@@ -1,15 +1,62 @@
-"""Storing turns (one per model call)."""
+"""Storing turns (one per model call): local mode's finished turns and the server's turn events.
+
+Both go through ``merge_turns``: a turn is inserted, or its known fields are merged into the stored
+row (``turn_started`` and ``turn_completed`` may arrive in either order, in different requests).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
-from bilan_core.store.engine import session_scope
-from bilan_core.store.models import Turn
+from sqlalchemy import Connection, Engine, case, func
+
+from bilan_core.store.models import TURNS, Turn
+from bilan_core.store.upsert import insert_from, least, rows_parameters
+from bilan_core.store.votes import label_votes
+
+UNKNOWN_MODEL = "unknown"
+PENDING = "pending"  # a turn whose turn_completed / turn_failed has not arrived yet
+TURN_COLUMNS = tuple(column.name for column in TURNS.columns if column.name != "id")
+# Merged columns a fragment without them leaves as stored; the others follow the rules in _turns_statement.
+TURN_KEEP_IF_NULL = tuple(
+    name
+    for name in TURN_COLUMNS
+    if name not in ("project_id", "prompt_id", "user_id", "model", "status", "created_ms")
+)
 
 
 def record_turn(engine: Engine, turn: Turn) -> Turn:
-    """Insert a finished turn (a local vote needs its turn first, so no vote waits for it)."""
-    with session_scope(engine) as session:
-        session.add(turn)
+    """Store a finished turn (a local vote needs its turn first, so no vote waits for it)."""
+    fields = turn.model_dump(exclude={"id", "project_id", "prompt_id"})
+    with engine.begin() as connection:
+        merge_turns(connection, turn.project_id, {turn.prompt_id: fields})
     return turn
+
+
+def merge_turns(connection: Connection, project_id: int, fragments: Mapping[str, Mapping[str, Any]]) -> None:
+    """Insert or merge turns (fields by prompt id; None means unknown), then label their votes."""
+    if not fragments:
+        return
+    rows = []
+    for prompt_id in sorted(fragments):  # in key order, so concurrent writers do not deadlock
+        row: dict[str, Any] = dict.fromkeys(TURN_COLUMNS)
+        row.update(fragments[prompt_id], project_id=project_id, prompt_id=prompt_id)
+        row["model"] = row["model"] or UNKNOWN_MODEL
+        row["status"] = row["status"] or PENDING
+        rows.append(row)
+    connection.execute(_turns_statement(connection.dialect.name), rows_parameters(connection, rows))
+    label_votes(connection, project_id, set(fragments))
+
+
+@cache
+def _turns_statement(dialect: str) -> Any:
+    statement = insert_from(dialect, TURNS, TURN_COLUMNS)
+    new = statement.excluded
+    changes: dict[str, Any] = {name: func.coalesce(new[name], TURNS.c[name]) for name in TURN_KEEP_IF_NULL}
+    changes["user_id"] = new.user_id
+    changes["model"] = case((new.model == UNKNOWN_MODEL, TURNS.c.model), else_=new.model)
+    changes["status"] = case((new.status == PENDING, TURNS.c.status), else_=new.status)
+    changes["created_ms"] = least(dialect, TURNS.c.created_ms, new.created_ms)
+    return statement.on_conflict_do_update(index_elements=["project_id", "prompt_id"], set_=changes)

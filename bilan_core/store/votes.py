@@ -1,19 +1,39 @@
-"""Casting, replacing, clearing and reading votes; one vote per user per turn."""
+"""Votes: one per user per turn, labelled with its turn's model and prompt version.
+
+Local mode and the server's ingestion write them with the same statements: ``upsert_votes`` (the
+newest vote of a user on a turn wins), ``clear_votes`` and ``label_votes`` (a vote may arrive at the
+server before its turn, so the labels are copied when the turn is stored).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, update
+from sqlmodel import Session, col
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
-from bilan_core.store.engine import session_scope
-from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
-from bilan_core.store.upsert import insert_for
+from bilan_core.limits import MAX_COMMENT_LENGTH, NUL, nul_refusal
+from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES, Vote
+from bilan_core.store.upsert import insert_from, rows_parameters
 
-MAX_COMMENT_LENGTH = 10_000
+VOTE_COLUMNS = (
+    "project_id",
+    "prompt_id",
+    "user_id",
+    "value",
+    "comment",
+    "team_session",
+    "model",
+    "prompt_version",
+    "created_ms",
+    "updated_ms",
+)
+VOTE_LABELS = ("model", "prompt_version")  # copied from the vote's turn
 
 
 def validate_vote_value(value: object) -> int:
@@ -30,14 +50,112 @@ def validate_comment(comment: object) -> str | None:
     if not isinstance(comment, str):
         raise ValueError(f"comment must be text, got {type(comment).__name__}")
     stripped = comment.strip()
-    if "\x00" in stripped:
-        raise ValueError("comment contains a NUL character (\\x00), which cannot be stored")
+    if NUL in stripped:
+        raise ValueError(nul_refusal("comment"))
     if len(stripped) > MAX_COMMENT_LENGTH:
         raise ValueError(
             f"comment is {len(stripped):,} characters; the limit is {MAX_COMMENT_LENGTH:,}. "
             "Shorten it: Bilan never cuts a comment silently."
         )
     return stripped or None
+
+
+@dataclass(frozen=True)
+class VoteClear:
+    """A user's vote on a turn removed at ``at_ms`` (a vote cast later than that stays)."""
+
+    prompt_id: str
+    user_id: str
+    at_ms: int
+
+
+def vote_row(
+    project_id: int,
+    *,
+    prompt_id: str,
+    user_id: str,
+    value: int,
+    comment: object,
+    team_session: str | None,
+    at_ms: int,
+) -> dict[str, Any]:
+    """The row ``upsert_votes`` stores for a vote cast at ``at_ms`` (labelled from its turn when stored)."""
+    return {
+        "project_id": project_id,
+        "prompt_id": prompt_id,
+        "user_id": user_id,
+        "value": validate_vote_value(value),
+        "comment": validate_comment(comment),
+        "team_session": team_session,
+        "model": None,
+        "prompt_version": None,
+        "created_ms": at_ms,
+        "updated_ms": at_ms,
+    }
+
+
+def upsert_votes(connection: Connection, project_id: int, rows: list[dict[str, Any]]) -> None:
+    """Store ``vote_row``s, each replacing the user's earlier vote on the turn unless that one is newer."""
+    if not rows:
+        return
+    connection.execute(_votes_statement(connection.dialect.name), rows_parameters(connection, rows))
+    if connection.dialect.name != "postgresql":  # there, labelled from their turns as they are inserted
+        label_votes(connection, project_id, {row["prompt_id"] for row in rows if row["model"] is None})
+
+
+def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]) -> int:
+    """Remove the votes named, unless cast after the clear; how many were removed."""
+    if not clears:
+        return 0
+    parameters = [{"p_prompt": one.prompt_id, "p_user": one.user_id, "p_at": one.at_ms} for one in clears]
+    result = connection.execute(_clear_statement(project_id), parameters)
+    return max(0, result.rowcount)
+
+
+def label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -> None:
+    """Copy model and prompt version from turns onto their votes (votes may arrive first)."""
+    if not prompt_ids:
+        return
+    connection.execute(
+        update(VOTES)
+        .where(
+            VOTES.c.project_id == project_id,
+            VOTES.c.prompt_id.in_(sorted(prompt_ids)),
+            TURNS.c.project_id == project_id,
+            TURNS.c.prompt_id == VOTES.c.prompt_id,
+            or_(
+                VOTES.c.model.is_distinct_from(TURNS.c.model),
+                VOTES.c.prompt_version.is_distinct_from(TURNS.c.prompt_version),
+            ),
+        )
+        .values(model=TURNS.c.model, prompt_version=TURNS.c.prompt_version)
+    )
+
+
+@cache
+def _votes_statement(dialect: str) -> Any:
+    statement = insert_from(dialect, VOTES, VOTE_COLUMNS, from_turn=VOTE_LABELS)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["project_id", "prompt_id", "user_id"],
+        set_={
+            "value": new.value,
+            "comment": new.comment,
+            "team_session": new.team_session,
+            "updated_ms": new.updated_ms,
+            **{name: func.coalesce(new[name], VOTES.c[name]) for name in VOTE_LABELS},
+        },
+        where=VOTES.c.updated_ms <= new.updated_ms,
+    )
+
+
+def _clear_statement(project_id: int) -> Any:
+    return delete(VOTES).where(
+        VOTES.c.project_id == project_id,
+        VOTES.c.prompt_id == bindparam("p_prompt"),
+        VOTES.c.user_id == bindparam("p_user"),
+        VOTES.c.updated_ms <= bindparam("p_at"),
+    )
 
 
 def cast_vote(
@@ -52,49 +170,32 @@ def cast_vote(
     at_ms: int | None = None,
 ) -> Vote:
     """Store a user's vote on a turn, replacing that user's earlier vote on it."""
-    value = validate_vote_value(value)
-    comment = validate_comment(comment)
-    moment = now_ms() if at_ms is None else at_ms
-    with session_scope(engine) as session:
-        turn = session.exec(
-            select(Turn.model, Turn.prompt_version).where(
-                Turn.project_id == project_id, Turn.prompt_id == prompt_id
+    row = vote_row(
+        project_id,
+        prompt_id=prompt_id,
+        user_id=user_id,
+        value=value,
+        comment=comment,
+        team_session=team_session,
+        at_ms=now_ms() if at_ms is None else at_ms,
+    )
+    with engine.begin() as connection:
+        turn = connection.execute(
+            select(TURNS.c.model, TURNS.c.prompt_version).where(
+                TURNS.c.project_id == project_id, TURNS.c.prompt_id == prompt_id
             )
         ).first()
         if turn is None:
             raise UnknownPromptError(f"no turn has prompt id {prompt_id!r}; vote on a recorded answer")
-        row = {
-            "project_id": project_id,
-            "prompt_id": prompt_id,
-            "user_id": user_id,
-            "value": value,
-            "comment": comment,
-            "team_session": team_session,
-            "model": turn.model,
-            "prompt_version": turn.prompt_version,
-            "created_ms": moment,
-            "updated_ms": moment,
-        }
-        statement = insert_for(engine.dialect.name, Vote.__table__).values(row)
-        statement = statement.on_conflict_do_update(
-            index_elements=["project_id", "prompt_id", "user_id"],
-            set_={"value": value, "comment": comment, "team_session": team_session, "updated_ms": moment},
-        )
-        session.exec(statement)
+        row.update(model=turn.model, prompt_version=turn.prompt_version)
+        upsert_votes(connection, project_id, [row])
     return Vote(**row)
 
 
 def clear_vote(engine: Engine, *, prompt_id: str, user_id: str, project_id: int = LOCAL_PROJECT) -> bool:
     """Remove a user's vote on a turn; True if there was one."""
-    with session_scope(engine) as session:
-        result = session.exec(
-            delete(Vote).where(
-                col(Vote.project_id) == project_id,
-                col(Vote.prompt_id) == prompt_id,
-                col(Vote.user_id) == user_id,
-            )
-        )
-        return bool(result.rowcount)
+    with engine.begin() as connection:
+        return bool(clear_votes(connection, project_id, [VoteClear(prompt_id, user_id, now_ms())]))
 
 
 def votes_by_prompt(
@@ -107,7 +208,7 @@ def votes_by_prompt(
     with Session(engine) as session:
         rows = session.exec(
             select(Vote).where(
-                Vote.project_id == project_id, Vote.user_id == user_id, col(Vote.prompt_id).in_(ids)
+                col(Vote.project_id) == project_id, col(Vote.user_id) == user_id, col(Vote.prompt_id).in_(ids)
             )
         ).all()
     return {vote.prompt_id: vote for vote in rows}

@@ -9,18 +9,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from bilan_core.analytics.dashboard import (
-    AnalyticsFilter,
-    comment_count,
-    comments_page,
-    data_version,
-    filter_options,
-    headline,
-    latency_percentiles,
-    load_dashboard,
-    median_latency,
-    votes_by_user,
-)
+from bilan_core.analytics.comments import comment_count, comments_page, votes_by_user
+from bilan_core.analytics.dashboard import headline, load_dashboard
+from bilan_core.analytics.data_version import data_version
+from bilan_core.analytics.filters import AnalyticsFilter, filter_options
+from bilan_core.analytics.percentiles import latency_percentiles, median_latency
 from bilan_core.analytics.trust import vote_weight, wilson_interval
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.pricing import price_table
