@@ -53,8 +53,10 @@ from bilan_core.errors import (
     UnknownPromptError,
 )
 from bilan_core.experiments.batch_runs import BatchOptions
+from bilan_core.experiments.bradley_terry import Leaderboard
 from bilan_core.experiments.comparisons import ComparisonResult, Variant
 from bilan_core.settings import BilanSettings, load_settings
+from bilan_core.store.models import BatchRun, Comparison, Vote
 from bilan_core.version import __version__
 
 __all__ = [
@@ -62,14 +64,17 @@ __all__ = [
     "AsyncToolStreamingResponse",
     "AuthError",
     "BatchOptions",
+    "BatchRun",
     "Bilan",
     "BilanError",
     "BilanSettings",
     "ChatOptions",
+    "Comparison",
     "ComparisonResult",
     "ConfigurationError",
     "ContextLimitError",
     "Feedback",
+    "Leaderboard",
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
@@ -93,6 +98,7 @@ __all__ = [
     "UnknownPromptError",
     "Usage",
     "Variant",
+    "Vote",
     "__version__",
     "acreate_chat_completion",
     "acreate_streaming_chat",

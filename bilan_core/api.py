@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from bilan_core.analytics.stats import PromptStats, Stats
+from bilan_core.chat.options import ChatOptions, ToolLoopOptions
+from bilan_core.chat.responses import TrackedChatResponse
+from bilan_core.chat.routing import RouteDecision, resolve_model
+from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
+from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoopResponse
+from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
+from bilan_core.chat.tools import Tool, ToolRegistry
 from bilan_core.client.bilan import Bilan
 from bilan_core.experiments import batch_runs as _batch
 from bilan_core.experiments import comparisons as _comparisons
@@ -127,47 +135,79 @@ def end_conversation(conversation_id: str, status: str = "completed") -> None:
     get_client().end_conversation(conversation_id, status)
 
 
-def create_chat_completion(messages: list[dict[str, Any]], **options: Any) -> Any:
+def create_chat_completion(
+    messages: list[dict[str, Any]], **options: Unpack[ChatOptions]
+) -> TrackedChatResponse:
     """A tracked chat completion with the default client (see ``Bilan.create_chat_completion``)."""
     return get_client().create_chat_completion(messages, **options)
 
 
-def create_streaming_chat(messages: list[dict[str, Any]], **options: Any) -> Any:
+def create_streaming_chat(
+    messages: list[dict[str, Any]], **options: Unpack[ChatOptions]
+) -> StreamingChatResponse:
     """A tracked streaming chat with the default client (see ``Bilan.create_streaming_chat``)."""
     return get_client().create_streaming_chat(messages, **options)
 
 
-async def acreate_chat_completion(messages: list[dict[str, Any]], **options: Any) -> Any:
+async def acreate_chat_completion(
+    messages: list[dict[str, Any]], **options: Unpack[ChatOptions]
+) -> TrackedChatResponse:
     """The async twin of ``create_chat_completion``."""
     return await get_client().acreate_chat_completion(messages, **options)
 
 
-async def acreate_streaming_chat(messages: list[dict[str, Any]], **options: Any) -> Any:
+async def acreate_streaming_chat(
+    messages: list[dict[str, Any]], **options: Unpack[ChatOptions]
+) -> AsyncStreamingChatResponse:
     """The async twin of ``create_streaming_chat``."""
     return await get_client().acreate_streaming_chat(messages, **options)
 
 
-def run_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+def run_with_tools(
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    **options: Unpack[ToolLoopOptions],
+) -> ToolLoopResponse:
     """The tool loop with the default client (see ``Bilan.run_with_tools``)."""
-    return get_client().run_with_tools(messages, **options)
+    return get_client().run_with_tools(messages, tools=tools, max_steps=max_steps, **options)
 
 
-async def arun_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+async def arun_with_tools(
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    **options: Unpack[ToolLoopOptions],
+) -> ToolLoopResponse:
     """The async twin of ``run_with_tools``."""
-    return await get_client().arun_with_tools(messages, **options)
+    return await get_client().arun_with_tools(messages, tools=tools, max_steps=max_steps, **options)
 
 
-def stream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+def stream_with_tools(
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    **options: Unpack[ToolLoopOptions],
+) -> ToolStreamingResponse:
     """The streamed tool loop with the default client (see ``Bilan.stream_with_tools``)."""
-    return get_client().stream_with_tools(messages, **options)
+    return get_client().stream_with_tools(messages, tools=tools, max_steps=max_steps, **options)
 
 
-async def astream_with_tools(messages: list[dict[str, Any]], **options: Any) -> Any:
+async def astream_with_tools(
+    messages: list[dict[str, Any]],
+    *,
+    tools: ToolRegistry | Iterable[Tool] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    **options: Unpack[ToolLoopOptions],
+) -> AsyncToolStreamingResponse:
     """The async twin of ``stream_with_tools``."""
-    return await get_client().astream_with_tools(messages, **options)
+    return await get_client().astream_with_tools(messages, tools=tools, max_steps=max_steps, **options)
 
 
-def route_model() -> Any:
+def route_model() -> RouteDecision:
     """The routing policy's choice of model now, with the default client."""
     return get_client().route_model()
 
@@ -216,7 +256,7 @@ def run_batch_file(
     """Run a CSV/TXT/JSONL file of prompts as a stored batch run with the default client."""
     client = get_client()
     options = _batch.BatchOptions(
-        model=model or client.settings.chat_model,
+        model=resolve_model(model, client.settings).model,
         concurrency=client.settings.batch_concurrency if concurrency is None else concurrency,
         temperature=temperature,
         max_tokens=max_tokens,
