@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -18,12 +18,9 @@ DEMO_MODEL = "bilan-demo"
 MAX_USER_ID_LENGTH = 200
 
 
-def default_database_url() -> str:
-    """The embedded default: a SQLite file in the working folder (or in ``BILAN_DATA_DIR``)."""
-    import os
-
-    folder = Path(os.environ.get("BILAN_DATA_DIR") or ".")
-    return f"sqlite:///{(folder / 'bilan.db').resolve()}"
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: ``bilan.db`` in the data folder."""
+    return f"sqlite:///{(data_dir / 'bilan.db').resolve()}"
 
 
 class BilanSettings(BaseSettings):
@@ -41,7 +38,13 @@ class BilanSettings(BaseSettings):
     telemetry: bool = Field(True, validation_alias="BILAN_TELEMETRY")
     telemetry_endpoint: str | None = Field(None, validation_alias="BILAN_TELEMETRY_ENDPOINT")
     do_not_track: bool = Field(False, validation_alias="DO_NOT_TRACK")
-    database_url: str = Field(default_factory=default_database_url, validation_alias="BILAN_DATABASE_URL")
+    # The folder for Bilan's own files (the database by default, the outbox, batch files); fields are
+    # validated in order, so ``database_url``'s default can read it.
+    data_dir: Path = Field(Path("."), validation_alias="BILAN_DATA_DIR")
+    database_url: str = Field(
+        default_factory=lambda data: default_database_url(data.get("data_dir", Path("."))),
+        validation_alias="BILAN_DATABASE_URL",
+    )
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     default_model: str | None = Field(None, validation_alias="BILAN_DEFAULT_MODEL")
@@ -134,7 +137,7 @@ class BilanSettings(BaseSettings):
 
 def load_settings(**overrides: object) -> BilanSettings:
     """Build settings from the environment, with keyword overrides that are not None."""
-    given = {name: value for name, value in overrides.items() if value is not None}
+    given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
     unknown = set(given) - set(BilanSettings.model_fields)
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")

@@ -118,3 +118,23 @@ def test_a_user_id_longer_than_its_column_is_a_clear_error() -> None:
     assert load_settings(user_id="u" * 200).user_id == "u" * 200
     with pytest.raises(ConfigurationError, match="USER_ID is longer than 200 characters"):
         load_settings(user_id="u" * 201)
+
+
+def test_the_data_folder_is_a_setting_and_the_default_database_lives_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILAN_DATA_DIR", str(tmp_path / "from-env"))
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "from-env"
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'from-env' / 'bilan.db').resolve()}"
+    chosen = load_settings(data_dir=tmp_path / "chosen")
+    assert chosen.database_url == f"sqlite:///{(tmp_path / 'chosen' / 'bilan.db').resolve()}"
+    explicit = load_settings(data_dir=tmp_path / "chosen", database_url="sqlite:///elsewhere.db")
+    assert (explicit.data_dir, explicit.database_url) == (tmp_path / "chosen", "sqlite:///elsewhere.db")
+
+
+def test_without_a_data_folder_the_working_folder_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BILAN_DATA_DIR")
+    settings = load_settings()
+    assert settings.data_dir == Path(".")
+    assert settings.database_url == f"sqlite:///{Path('bilan.db').resolve()}"
