@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-MAX_LABEL_LENGTH = 200
+from bilan_core.limits import MAX_LABEL_LENGTH
 
 
 def clean_label(text: str | None, *, what: str) -> str | None:
-    """``text`` on one line, None when blank; refuse control characters and more than 200 characters."""
+    """``text`` on one line, None when blank; refuse control characters and over-long labels."""
     if text is None:
         return None
     if not isinstance(text, str):
