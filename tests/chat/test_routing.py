@@ -8,11 +8,14 @@ import pytest
 from sqlmodel import Session, select
 
 from bilan_core.chat.routing import (
+    ModelChoice,
+    RouteDecision,
     RoutingPolicy,
     choose_model,
     describe_route,
     model_choice_label,
     policy_from_settings,
+    resolve_model,
 )
 from bilan_core.client.bilan import Bilan
 from bilan_core.clock import MS_PER_DAY, now_ms
@@ -213,3 +216,26 @@ def test_the_demo_model_has_no_stronger_model_to_switch_to(bilan: Bilan) -> None
 def test_the_auto_choice_reads_as_what_it_does() -> None:
     assert model_choice_label("auto") == "Auto (picked by trust score)"
     assert model_choice_label("gpt-4o") == "gpt-4o"
+
+
+def a_decision(model: str) -> RouteDecision:
+    return RouteDecision(
+        model=model, reason="test", default_model="small", strong_model="large", trust_score=0.5, votes=30,
+        threshold=0.7, window_days=7.0, min_votes=20, decided_ms=1,
+    )  # fmt: skip
+
+
+def test_the_model_a_call_uses_is_resolved_in_one_place() -> None:
+    settings = load_settings(default_model="small", models="small,large", telemetry=False)
+
+    def refuse() -> RouteDecision:
+        raise AssertionError("only model='auto' asks the routing policy")
+
+    assert resolve_model(None, settings, decide=refuse) == ModelChoice("small", None)
+    assert resolve_model("large", settings, route={"x": 1}, decide=refuse) == ModelChoice("large", {"x": 1})
+    routed = resolve_model("auto", settings, decide=lambda: a_decision("large"))
+    assert routed.model == "large" and routed.route == a_decision("large").as_dict()
+    assert resolve_model("auto", settings) == ModelChoice("auto", None)  # routed later, call by call
+    with pytest.raises(ValueError, match="stores its own routing decision"):
+        resolve_model("auto", settings, route={"x": 1}, decide=lambda: a_decision("large"))
+
