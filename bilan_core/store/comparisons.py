@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_
 from sqlmodel import Session, col, func, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH, MAX_PROMPT_LENGTH, contains_nul, nul_refusal
 from bilan_core.store.engine import session_scope
-from bilan_core.store.models import Comparison, Turn
-from bilan_core.store.votes import validate_comment, votes_by_prompt
+from bilan_core.store.models import Comparison, Turn, Vote
+from bilan_core.store.votes import validate_comment
 
 MAX_VARIANT_LABEL = 400
 SIDES = ("a", "b")
@@ -243,23 +243,28 @@ def comparison_view(engine: Engine, *, project_id: int, comparison_id: str, user
     comparison = get_comparison(engine, project_id=project_id, comparison_id=comparison_id)
     prompt_ids = {"a": comparison.prompt_id_a, "b": comparison.prompt_id_b}
     linked = [prompt_id for prompt_id in prompt_ids.values() if prompt_id]
+    vote_of_user = and_(
+        col(Vote.project_id) == col(Turn.project_id),
+        col(Vote.prompt_id) == col(Turn.prompt_id),
+        col(Vote.user_id) == user_id,
+    )
+    statement = (
+        select(Turn, Vote.value)
+        .outerjoin(Vote, vote_of_user)
+        .where(col(Turn.project_id) == project_id, col(Turn.prompt_id).in_(linked))
+    )
     with Session(engine) as session:
-        answered = session.exec(
-            select(Turn).where(col(Turn.project_id) == project_id, col(Turn.prompt_id).in_(linked))
-        ).all()
-    turns = {turn.prompt_id: turn for turn in answered}
-    user_votes = votes_by_prompt(engine, prompt_ids=linked, user_id=user_id, project_id=project_id)
+        answered = {turn.prompt_id: (turn, vote) for turn, vote in session.exec(statement).all()}
     shown = revealed(comparison)
     labels = {"a": comparison.label_a, "b": comparison.label_b}
     sides = {}
     for side, prompt_id in prompt_ids.items():
-        turn = turns.get(prompt_id or "")
-        vote = user_votes.get(prompt_id or "")
+        turn, vote = answered.get(prompt_id or "", (None, None))
         sides[side] = SideView(
             side=side,
             prompt_id=prompt_id,
             answer=turn.response if turn else None,
-            vote=vote.value if vote else None,
+            vote=vote,
             label=labels[side] if shown else None,
             latency_ms=turn.latency_ms if turn and shown else None,
             completion_tokens=turn.completion_tokens if turn and shown else None,
