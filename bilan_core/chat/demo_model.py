@@ -7,10 +7,8 @@ reasons, and call declared tools (weather → a weather tool, arithmetic → a c
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import operator
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +17,8 @@ from typing import Any
 
 import httpx2
 
+from bilan_core.chat.tools import ToolError, calculator
+from bilan_core.chat.validation import last_user_text
 from bilan_core.settings import DEMO_MODEL
 
 DEMO_BASE_URL = "http://bilan-demo.invalid/v1"
@@ -28,15 +28,6 @@ ARITHMETIC = re.compile(r"[\d(][\d\s.+\-*/%^()]*[\d)]")
 HAS_OPERATOR = re.compile(r"[\d)]\s*[-+*/%^]+\s*[\d(]")
 CITY = re.compile(r"\b(?:in|for|at)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 GREETING = re.compile(r"^\s*(hi|hello|hey|bonjour|good (morning|afternoon|evening))\b", re.IGNORECASE)
-MAX_EXPONENT = 64
-BINARY_OPERATORS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
 GENERIC_ANSWERS = (
     "I am bilan-demo, a small offline model built into Bilan, so I cannot really answer “{topic}”. "
     "Rate this answer with 👍 or 👎 anyway: Bilan ties every vote to the exact prompt, model, "
@@ -90,7 +81,7 @@ def answer_text(messages: list[dict[str, Any]]) -> str:
     """A short deterministic text answer to the conversation."""
     if messages and messages[-1].get("role") == "tool":
         return tool_result_answer(messages)
-    prompt = _last_user_text(messages)
+    prompt = last_user_text(messages) or ""
     expression = find_arithmetic(prompt)
     if expression is not None:
         return f"{expression} = {_format_number(evaluate_arithmetic(expression))}. {SIGNATURE}"
@@ -116,7 +107,7 @@ def choose_tool_call(
     names = [tool["function"]["name"] for tool in tools if isinstance(tool.get("function"), dict)]
     if not names or tool_choice == "none" or (messages and messages[-1].get("role") == "tool"):
         return None
-    prompt = _last_user_text(messages)
+    prompt = last_user_text(messages) or ""
     if isinstance(tool_choice, dict):
         name = tool_choice.get("function", {}).get("name")
         return _tool_call(name, _arguments_for(name, prompt)) if name in names else None
@@ -159,31 +150,12 @@ def find_arithmetic(text: str) -> str | None:
 
 
 def evaluate_arithmetic(expression: str) -> float | None:
-    """The value of a plain arithmetic expression (numbers, + - * / % ** and brackets), or None."""
+    """The value of a plain arithmetic expression (the built-in calculator's rules), or None."""
     try:
-        return _evaluate(ast.parse(expression, mode="eval").body)
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        value: float = calculator(expression)["result"]
+    except ToolError:
         return None
-
-
-def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant):
-        return _number(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in BINARY_OPERATORS:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise ValueError("exponent too large for the demo model")
-        return BINARY_OPERATORS[type(node.op)](left, right)
-    raise ValueError("not plain arithmetic")
-
-
-def _number(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    raise ValueError("not plain arithmetic")
+    return value
 
 
 def _format_number(value: float | None) -> str:
@@ -192,16 +164,6 @@ def _format_number(value: float | None) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{value:.6g}"
-
-
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-            return str(content or "")
-    return ""
 
 
 def _called_tool_name(messages: list[dict[str, Any]], tool_call_id: object) -> str | None:

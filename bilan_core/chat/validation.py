@@ -84,5 +84,5 @@ def last_user_text(messages: list[dict[str, Any]]) -> str | None:
         if isinstance(content, str):
             return content
         if isinstance(content, list):
-            return " ".join(part.get("text", "") for part in content if isinstance(part, dict)) or None
+            return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict)) or None
     return None
