@@ -201,7 +201,7 @@ def test_one_project_never_reads_another_ones_analytics(both, server_project, li
             "team_sessions": [],
             "prompt_versions": [],
         }
-        assert other.data_version() == (0, 0)
+        assert set(other.data_version()) == {0}  # nothing of the other project counted
         assert remote.comments(AnalyticsFilter()).total == 6
     finally:
         other.close()
@@ -348,11 +348,8 @@ def test_the_analytics_page_shows_the_same_figures_in_server_mode(
     metrics, captions, frames = server_page
     assert metrics == local_page[0]
     assert len(metrics) >= 4 and any("10" in str(value) for _, value, _ in metrics)
-    # only the exports differ: in server mode they are made where the server's database is
-    local_captions = [
-        caption for caption in local_page[1] if not caption.startswith("With the filters above")
-    ]
-    assert captions == local_captions
+    assert captions == local_page[1]  # the exports too: the server makes them from its database
+    assert any(caption.startswith("With the filters above") for caption in captions)
     assert len(frames) == len(local_page[2]) >= 1
     for served, mine in zip(frames, local_page[2], strict=True):
         if "When (UTC)" in mine:  # each store got the votes milliseconds apart
