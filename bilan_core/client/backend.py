@@ -10,7 +10,7 @@ from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
-from bilan_core.store.comparisons import ComparisonView, DecidedComparison
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
 
@@ -75,18 +75,8 @@ class Backend(Protocol):
     def data_version(self) -> tuple[int, ...]:
         """A value that changes whenever turns or votes change, for caching the analytics."""
 
-    def create_comparison(
-        self,
-        *,
-        user_id: str,
-        team_session: str | None,
-        prompt: str,
-        variant_a: Mapping[str, Any],
-        variant_b: Mapping[str, Any],
-        blind: bool,
-        a_shown_first: bool,
-    ) -> Comparison:
-        """Store a new, undecided comparison of two variants (stored form, each with its label)."""
+    def create_comparison(self, new: NewComparison) -> Comparison:
+        """Store a new, undecided comparison."""
 
     def attach_answer(self, *, comparison_id: str, side: str, prompt_id: str) -> Comparison:
         """Link the turn that answered one side of a comparison."""

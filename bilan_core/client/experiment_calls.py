@@ -15,7 +15,7 @@ from bilan_core.client.backend import Backend
 from bilan_core.clock import to_ms
 from bilan_core.limits import check_label
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
-from bilan_core.store.comparisons import ComparisonView, DecidedComparison
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.models import BatchItem, BatchRun, Comparison
 
 MAX_RUNS_LISTED = 1000
@@ -42,15 +42,16 @@ class ExperimentCalls:
         a_shown_first: bool,
     ) -> Comparison:
         """Store an undecided comparison of two variants (as ``Variant.as_dict()`` gives them)."""
-        return self.backend.create_comparison(
+        new = NewComparison(
             user_id=self.user_id,
             team_session=self.team_session,
             prompt=prompt,
-            variant_a=variant_a,
-            variant_b=variant_b,
+            variant_a=dict(variant_a),
+            variant_b=dict(variant_b),
             blind=_flag("blind", blind),
             a_shown_first=_flag("a_shown_first", a_shown_first),
         )
+        return self.backend.create_comparison(new)
 
     def attach_comparison_answer(self, comparison_id: str, *, side: str, prompt_id: str) -> Comparison:
         """Link the turn ``prompt_id`` as the answer of one side (``a`` or ``b``) of a comparison."""

@@ -15,7 +15,7 @@ from bilan_core.pricing import Price
 from bilan_core.store import batch_runs, chat_history, comparisons, conversations, events, turns, votes
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
-from bilan_core.store.comparisons import ComparisonView, DecidedComparison
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.engine import head_revision, schema_version
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
@@ -139,29 +139,9 @@ class LocalBackend:
         """The database's change marker for turns and votes."""
         return analytics.data_version(self.engine)
 
-    def create_comparison(
-        self,
-        *,
-        user_id: str,
-        team_session: str | None,
-        prompt: str,
-        variant_a: Mapping[str, Any],
-        variant_b: Mapping[str, Any],
-        blind: bool,
-        a_shown_first: bool,
-    ) -> Comparison:
+    def create_comparison(self, new: NewComparison) -> Comparison:
         """Insert a comparison."""
-        return comparisons.create_comparison(
-            self.engine,
-            project_id=self.project_id,
-            user_id=user_id,
-            team_session=team_session,
-            prompt=prompt,
-            variant_a=variant_a,
-            variant_b=variant_b,
-            blind=blind,
-            a_shown_first=a_shown_first,
-        )
+        return comparisons.create_comparison(self.engine, project_id=self.project_id, new=new)
 
     def attach_answer(self, *, comparison_id: str, side: str, prompt_id: str) -> Comparison:
         """Link a side's turn in SQL."""

@@ -13,14 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx2
-
 from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.pricing import Price
 from bilan_core.remote.connection import (
-    MAX_BACKOFF_SECONDS,
     READ_FLUSH_SECONDS,
     parse,
     parse_list,
@@ -41,7 +38,6 @@ from bilan_core.remote.wire_events import (
     make_event,
     turn_events,
 )
-from bilan_core.settings import BilanSettings
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import CHAT_ENTRIES, SUMMARIES, ConversationSummary
 from bilan_core.store.models import Turn, Vote
@@ -49,17 +45,6 @@ from bilan_core.store.models import Turn, Vote
 
 class ServerBackend(ServerExperimentCalls):
     """Sends a client's turns, votes and events to a Bilan server; reads stats and the rest from it."""
-
-    def __init__(
-        self,
-        settings: BilanSettings,
-        *,
-        transport: httpx2.BaseTransport | None = None,
-        max_backoff: float = MAX_BACKOFF_SECONDS,
-    ) -> None:
-        super().__init__(settings, transport=transport, max_backoff=max_backoff)
-        self._default_user = settings.user_id
-        self._conversation_users: dict[str, str] = {}
 
     # -- Backend protocol ------------------------------------------------------------------------
 

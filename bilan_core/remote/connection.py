@@ -100,6 +100,8 @@ class ServerConnection:
         self.outbox = Outbox(default_outbox_path(settings), destination=destination)
         self._limit = self.batch_size
         self._unsent = 0
+        self._default_user = settings.user_id
+        self._conversation_users: dict[str, str] = {}
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._closed = False

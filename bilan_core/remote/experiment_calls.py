@@ -6,7 +6,7 @@ recorded turns or votes (a comparison's view, a run's results, an export) flushe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.remote.connection import ServerConnection, parse, parse_list, without_none
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
-from bilan_core.store.comparisons import ComparisonView, DecidedComparison
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.models import BatchItem, BatchRun, Comparison
 
 DECIDED = TypeAdapter(list[DecidedComparison])
@@ -61,28 +61,9 @@ def _run_path(run_id: str, *rest: str) -> str:
 class ServerExperimentCalls(ServerConnection):
     """The comparison, batch run, export and schema calls of the ``Backend`` protocol, over HTTP."""
 
-    def create_comparison(
-        self,
-        *,
-        user_id: str,
-        team_session: str | None,
-        prompt: str,
-        variant_a: Mapping[str, Any],
-        variant_b: Mapping[str, Any],
-        blind: bool,
-        a_shown_first: bool,
-    ) -> Comparison:
+    def create_comparison(self, new: NewComparison) -> Comparison:
         """Store a comparison on the server."""
-        body = {
-            "user_id": user_id,
-            "team_session": team_session,
-            "prompt": prompt,
-            "variant_a": dict(variant_a),
-            "variant_b": dict(variant_b),
-            "blind": blind,
-            "a_shown_first": a_shown_first,
-        }
-        return parse(Comparison, self._request("POST", "/api/comparisons", json=body))
+        return parse(Comparison, self._request("POST", "/api/comparisons", json=new.model_dump()))
 
     def attach_answer(self, *, comparison_id: str, side: str, prompt_id: str) -> Comparison:
         """Link a side's turn on the server."""

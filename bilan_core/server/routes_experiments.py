@@ -10,7 +10,7 @@ every refusal is ``{"error": ...}`` with a 4xx status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from bilan_core.server.errors import ApiError
 from bilan_core.server.routes_events import _read_body
 from bilan_core.store import batch_runs, comparisons
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
-from bilan_core.store.comparisons import ComparisonView, DecidedComparison
+from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.models import BatchItem, BatchRun, Comparison
 
 router = APIRouter(prefix="/api", tags=["experiments"])
@@ -42,20 +42,6 @@ KNOWN: dict[int | str, dict[str, object]] = {
     **BAD_INPUT,
     404: {"model": ErrorReply, "description": "The project has nothing with this id"},
 }
-
-
-class NewComparison(BaseModel):
-    """A comparison to store: the prompt, both variants (as stored, each with its label), who and how."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: Name
-    team_session: Name | None = None
-    prompt: str
-    variant_a: dict[str, Any]
-    variant_b: dict[str, Any]
-    blind: bool
-    a_shown_first: bool
 
 
 class Answer(BaseModel):
@@ -142,9 +128,7 @@ async def post_comparison(request: Request, caller: CallerDep) -> Comparison:
     """An undecided comparison of two variants in the caller's project."""
     body = await _body(request, NewComparison)
     return await _stored(
-        lambda: comparisons.create_comparison(
-            engine_of(request), project_id=caller.project_id, **body.model_dump()
-        )
+        lambda: comparisons.create_comparison(engine_of(request), project_id=caller.project_id, new=body)
     )
 
 

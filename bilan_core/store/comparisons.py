@@ -18,7 +18,14 @@ from sqlmodel import Session, col, func, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError
-from bilan_core.limits import MAX_LABEL_LENGTH, MAX_PROMPT_LENGTH, contains_nul, nul_refusal
+from bilan_core.limits import (
+    MAX_LABEL_LENGTH,
+    MAX_PROMPT_LENGTH,
+    check_label,
+    check_optional_label,
+    contains_nul,
+    nul_refusal,
+)
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import Comparison, Turn, Vote
 from bilan_core.store.votes import validate_comment
@@ -27,6 +34,20 @@ MAX_VARIANT_LABEL = 400
 SIDES = ("a", "b")
 WINNERS = ("a", "b", "tie", "both_bad")
 VARIANT_FIELDS = ("model", "system_prompt", "temperature", "prompt_version", "label")
+
+
+class NewComparison(BaseModel):
+    """A comparison to store: who asks, the prompt, both variants (stored form, each with its label), how."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str
+    team_session: str | None = None
+    prompt: str
+    variant_a: dict[str, Any]
+    variant_b: dict[str, Any]
+    blind: bool
+    a_shown_first: bool
 
 
 class SideView(BaseModel):
@@ -128,32 +149,21 @@ def validate_side(side: object) -> str:
     return str(side)
 
 
-def create_comparison(
-    engine: Engine,
-    *,
-    project_id: int,
-    user_id: str,
-    team_session: str | None,
-    prompt: str,
-    variant_a: Mapping[str, Any],
-    variant_b: Mapping[str, Any],
-    blind: bool,
-    a_shown_first: bool,
-) -> Comparison:
-    """Store a new, undecided comparison of two stored-form variants (each with its label) and return it."""
-    side_a, side_b = _stored_variant("a", variant_a), _stored_variant("b", variant_b)
+def create_comparison(engine: Engine, *, project_id: int, new: NewComparison) -> Comparison:
+    """Store a new, undecided comparison and return it."""
+    side_a, side_b = _stored_variant("a", new.variant_a), _stored_variant("b", new.variant_b)
     row = Comparison(
         id=uuid.uuid4().hex,
         project_id=project_id,
-        user_id=user_id,
-        team_session=team_session,
-        prompt=validate_prompt(prompt),
+        user_id=check_label("user_id", new.user_id),
+        team_session=check_optional_label("team_session", new.team_session),
+        prompt=validate_prompt(new.prompt),
         variant_a=side_a,
         variant_b=side_b,
         label_a=side_a["label"],
         label_b=side_b["label"],
-        blind=bool(blind),
-        a_shown_first=bool(a_shown_first),
+        blind=new.blind,
+        a_shown_first=new.a_shown_first,
         created_ms=now_ms(),
     )
     with session_scope(engine) as session:

@@ -34,8 +34,9 @@ from bilan_core.experiments.comparisons import (
 from bilan_core.server.api_keys import create_key
 from bilan_core.settings import load_settings
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
-from tests.app_support import clear_app_caches, new_app, rows
+from tests.app_support import new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
+from tests.server.test_conversations import ran, server_app  # noqa: F401 (the app in server mode)
 
 pytestmark = pytest.mark.postgres
 FAST = Variant(model="gpt-4o-mini", temperature=0.2, prompt_version="v1")
@@ -257,32 +258,9 @@ def test_experiment_endpoints_refuse_missing_keys_and_bad_input(alpha, server_pr
     assert len(rows(server_project.engine, Comparison)) == 1
 
 
-@pytest.fixture
-def server_app(server_project, live_server, openai_server, monkeypatch):
-    """The app in server mode (this project's key) with its model calls going to the loopback server."""
-    for name, value in {
-        "BILAN_MODE": "server",
-        "BILAN_ENDPOINT": live_server.url,
-        "BILAN_API_KEY": server_project.key,
-        "BILAN_BATCH_INTERVAL": "0.05",
-        "OPENAI_BASE_URL": openai_server.base_url,
-        "OPENAI_API_KEY": "sk-test-dummy",
-        "BILAN_MAX_RETRIES": "0",
-        "BILAN_DEFAULT_MODEL": "gpt-4o",
-    }.items():
-        monkeypatch.setenv(name, value)
-    clear_app_caches()
-    yield server_project.engine
-    clear_app_caches()
-
-
-def ran(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def test_the_compare_page_works_in_server_mode(server_app):
-    engine = server_app
+@pytest.mark.usefixtures("server_app")
+def test_the_compare_page_works_in_server_mode(server_project):
+    engine = server_project.engine
     at = ran(new_app("pages/compare.py").run())
     at.text_area(key="compare_prompt").input("What is Bilan?")
     at.selectbox(key="compare_model_1").select("gpt-4o")
@@ -303,8 +281,10 @@ def test_the_compare_page_works_in_server_mode(server_app):
     assert not any("local database" in info.value for info in at.info)
 
 
-def test_the_batch_page_works_in_server_mode(server_app):
-    engine = server_app
+@pytest.mark.usefixtures("server_app")
+def test_the_batch_page_works_in_server_mode(server_project, monkeypatch):
+    monkeypatch.setenv("BILAN_DEFAULT_MODEL", "gpt-4o")
+    engine = server_project.engine
     at = ran(new_app("pages/batch.py").run())
     at.file_uploader(key="batch_upload").set_value(("q.csv", b"prompt\nOne\nTwo\n", "text/csv"))
     ran(at.button(key="batch_start").click().run())
@@ -324,12 +304,13 @@ def test_the_batch_page_works_in_server_mode(server_app):
     assert at.data_editor[0].value["vote"].tolist()[0] == "👍"
 
 
-def test_the_settings_and_analytics_pages_use_the_server_in_server_mode(server_app, alpha):
+@pytest.mark.usefixtures("server_app")
+def test_the_settings_and_analytics_pages_use_the_server_in_server_mode(server_project, alpha):
     compare(alpha, "Hi", FAST, STRONG)
     assert alpha.flush(timeout=10)
     settings = ran(new_app("pages/settings.py").run())
     schema = settings.dataframe[1].value["Value"].tolist()
-    assert schema == [schema_status(server_app)]
+    assert schema == [schema_status(server_project.engine)]
     analytics = ran(new_app("pages/analytics.py").run())
     assert any(c.value.startswith("With the filters above") for c in analytics.caption)
     assert {button.key for button in analytics.get("download_button")} >= {
