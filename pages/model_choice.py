@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bilan_core import BilanError
+from bilan_core.chat.routing import resolve_model
 from pages.shared import app_client
 
 
@@ -12,7 +13,7 @@ from pages.shared import app_client
 def model_options() -> list[str]:
     """The endpoint's models (or the configured list), with the default model first."""
     client = app_client()
-    default = client.settings.chat_model
+    default = resolve_model(None, client.settings).model
     try:
         names = list(client.list_models())
     except (BilanError, ValueError):

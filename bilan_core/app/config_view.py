@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
-from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from bilan_core.client.local import schema_status as database_schema_status
 from bilan_core.settings import BilanSettings
 
 HIDDEN = "set (hidden)"
@@ -98,10 +96,3 @@ def setting_rows(settings: BilanSettings) -> list[ConfigRow]:
         env_name = str(field.validation_alias or name)
         rows.append(ConfigRow(env_name, _shown(getattr(settings, name)), env_name))
     return rows
-
-
-def schema_status(engine: Engine | None) -> str:
-    """The database's migration revision, and whether it is the newest this code knows."""
-    if engine is None:
-        return "no local database (server mode)"
-    return database_schema_status(engine)

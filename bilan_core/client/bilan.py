@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from bilan_core.analytics.dashboard import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
 from bilan_core.analytics.stats import PromptStats, Stats, checked_vote_filter
+from bilan_core.chat.options import ToolLoopOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoopResponse, arun_with_tools, run_with_tools
 from bilan_core.chat.tool_streaming import (
@@ -180,7 +181,7 @@ class Bilan(ExperimentCalls, TrackedChat):
         *,
         tools: ToolRegistry | Iterable[Tool] | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Any,
+        **options: Unpack[ToolLoopOptions],
     ) -> ToolLoopResponse:
         """Answer with tools (built-in ones by default), running the model's tool calls; one turn recorded."""
         return run_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
@@ -191,7 +192,7 @@ class Bilan(ExperimentCalls, TrackedChat):
         *,
         tools: ToolRegistry | Iterable[Tool] | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Any,
+        **options: Unpack[ToolLoopOptions],
     ) -> ToolLoopResponse:
         """The async twin of ``run_with_tools``."""
         return await arun_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
@@ -202,7 +203,7 @@ class Bilan(ExperimentCalls, TrackedChat):
         *,
         tools: ToolRegistry | Iterable[Tool] | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Any,
+        **options: Unpack[ToolLoopOptions],
     ) -> AsyncToolStreamingResponse:
         """The async twin of ``stream_with_tools``: ``async for`` over the result."""
         return await astream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
@@ -213,7 +214,7 @@ class Bilan(ExperimentCalls, TrackedChat):
         *,
         tools: ToolRegistry | Iterable[Tool] | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Any,
+        **options: Unpack[ToolLoopOptions],
     ) -> ToolStreamingResponse:
         """``run_with_tools`` with the answer streamed: iterate ``stream``; the turn is kept at the end."""
         return stream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
 from bilan_core.experiments.batch_files import BatchPrompt, parse_batch_file, read_batch_path
@@ -319,7 +320,7 @@ def _run_batch_command(args: argparse.Namespace) -> int:
         run = client.get_batch_run(args.resume)
     elif args.file:
         options = BatchOptions(
-            model=args.model or client.settings.chat_model,
+            model=resolve_model(args.model, client.settings).model,
             concurrency=client.settings.batch_concurrency if args.concurrency is None else args.concurrency,
             temperature=args.temperature,
             max_tokens=args.max_tokens,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bilan_core.app.config_view import HIDDEN, NOT_SET, mask_url, schema_status, setting_rows, summary_rows
+from bilan_core.app.config_view import HIDDEN, NOT_SET, mask_url, setting_rows, summary_rows
 from bilan_core.app.feedback_prompts import (
     THUMBS_DOWN_QUESTION,
     THUMBS_UP_QUESTION,
@@ -17,8 +17,9 @@ from bilan_core.app.identity import MAX_LABEL_LENGTH, team_session_label, user_i
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.password_gate import password_matches, password_required
 from bilan_core.app.secret_settings import overrides_from_named
+from bilan_core.client import Bilan
 from bilan_core.settings import load_settings
-from bilan_core.store.engine import get_engine, head_revision
+from bilan_core.store.engine import head_revision
 from tests.helpers import add_turn
 
 
@@ -134,8 +135,7 @@ def test_configuration_of_a_postgres_url_masks_the_password():
 
 
 def test_schema_status_reports_the_migration(sqlite_url):
-    assert schema_status(get_engine(sqlite_url)) == head_revision()
-    assert "server mode" in schema_status(None)
+    assert Bilan(load_settings(database_url=sqlite_url)).schema_status() == head_revision()
 
 
 def test_secrets_map_to_setting_overrides():
