@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import streamlit as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from streamlit.components.v2 import manifest_scanner
 from streamlit.testing.v1 import AppTest
 
 from bilan_core.store.engine import get_engine
@@ -22,6 +24,18 @@ PAGES = (
     "pages/analytics.py",
     "pages/settings.py",
 )
+
+
+@functools.cache
+def _installed_component_manifests() -> tuple[tuple[object, Path], ...]:
+    return tuple(_scan_component_manifests())
+
+
+# Every AppTest scans all installed packages for Streamlit components (~0.5 s each, over a hundred AppTests);
+# the installed packages do not change during a test session, so scan once. A Streamlit that moves this
+# function fails here, loudly, at import.
+_scan_component_manifests = manifest_scanner.scan_component_manifests
+manifest_scanner.scan_component_manifests = lambda max_workers=None: list(_installed_component_manifests())
 
 
 def clear_app_caches() -> None:

@@ -9,10 +9,11 @@ python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.t
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "Installing Chromium (Debian package) for the browser tests..."
+# Chromium for the browser tests, and an emoji font so their screenshots (docs/screenshots) show the icons.
+if [ ! -x /usr/bin/chromium ] || ! grep -qi "color emoji" <<<"$(fc-list 2>/dev/null)"; then
+  echo "Installing Chromium and the Noto color emoji font (Debian packages) for the browser tests..."
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

@@ -1,0 +1,103 @@
+"""Every page in a real headless Chromium over demo data, saved as the full-page screenshots the docs show
+(docs/screenshots/<page>.png): each page must draw without an exception first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from bilan_core.store.demo_data import seed_demo_data
+from bilan_core.store.engine import get_engine
+from tests.browser_support import CHART, app_environment, chromium, streamlit_app
+from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WAIT_MS = 30_000
+VISITOR = "?user=Ada%20Lovelace&team=prompt-review-june"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    _openai_server_session: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app over a few weeks of demo history, answering through the loopback model."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    database_url = f"sqlite:///{folder / 'demo.db'}"
+    seed_demo_data(get_engine(database_url), turns=3_000, seed=7)
+    env = app_environment(
+        BILAN_DATABASE_URL=database_url,
+        OPENAI_BASE_URL=_openai_server_session.base_url,
+        OPENAI_API_KEY="sk-test-screenshots",
+        BILAN_MAX_RETRIES="0",
+    )
+    with streamlit_app(env, folder / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
+    context.set_default_timeout(WAIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def save(page: Page, name: str) -> None:
+    """A full-page screenshot: the window is made as tall as the page, whose parts then redraw."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate(
+        # Streamlit's main area and sidebar scroll inside the window: the tallest content decides.
+        "() => Math.max(...[...document.querySelectorAll('*')].map(element => element.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
+    page.wait_for_timeout(1500)  # tables and charts redraw at the new size, elements fade in
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_playground_after_a_rated_answer(page: Page, app_url: str, openai_server: FakeOpenAIServer) -> None:
+    openai_server.configure(chunks=8, chunk_delay=0.02)
+    open_page(page, f"{app_url}/{VISITOR}")
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("How do I know which answers my team trusts?")
+    box.press("Enter")
+    answer = page.get_by_label("Chat message from assistant").last
+    expect(answer).to_contain_text(DEFAULT_ANSWER)
+    expect(answer).to_contain_text("TTFT")
+    answer.get_by_role("radio", name="Thumbs up").click()
+    page.get_by_label("What made this response helpful?").fill("Short, and it names the trust score.")
+    page.get_by_role("button", name="Save comment").click()
+    expect(page.get_by_text("Your comment: Short, and it names the trust score.")).to_be_visible()
+    save(page, "playground")
+
+
+@pytest.mark.parametrize("name", ["compare", "batch", "settings"])
+def test_page_over_demo_data(page: Page, app_url: str, name: str) -> None:
+    open_page(page, f"{app_url}/{name}{VISITOR}")
+    expect(page.get_by_role("heading", name=name.title())).to_be_visible()
+    save(page, name)
+
+
+def test_analytics_over_demo_data(page: Page, app_url: str) -> None:
+    open_page(page, f"{app_url}/analytics{VISITOR}&range=30d")
+    expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+    page.locator(CHART).first.wait_for(state="attached")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    save(page, "analytics")
