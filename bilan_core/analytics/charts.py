@@ -17,7 +17,7 @@ def _votes_long(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return long
 
 
-def trust_by_model_chart(trust: pd.DataFrame) -> alt.LayerChart:
+def trust_by_model_chart(trust: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Positive rate per model with its 95% interval as a bar, and the recency-weighted trust score."""
     base = alt.Chart(trust).encode(y=alt.Y("model:N", title="Model", sort="-x"))
     tooltip = [
@@ -62,7 +62,7 @@ def _stacked_votes(long: pd.DataFrame, key: str, title: str, chart_title: str) -
     )
 
 
-def daily_trust_chart(daily: pd.DataFrame) -> alt.LayerChart:
+def daily_trust_chart(daily: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Positive rate per model per day; hollow points mark days with too few votes to trust."""
     frame = daily.assign(confidence=daily["low_votes"].map({True: "few votes", False: "enough votes"}))
     base = alt.Chart(frame).encode(
@@ -168,7 +168,7 @@ def error_rate_chart(errors: pd.DataFrame) -> alt.Chart:
     )
 
 
-def prompt_versions_chart(versions: pd.DataFrame) -> alt.LayerChart:
+def prompt_versions_chart(versions: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Positive rate per prompt version with its 95% interval."""
     base = alt.Chart(versions).encode(x=alt.X("prompt_version:N", title="Prompt version"))
     tooltip = [

@@ -9,10 +9,8 @@ conversation; on a server, a turn's outcome that arrives in a later request adds
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Engine, Select, Table, func, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.sql import ColumnElement, Executable
 
 from bilan_core.store.models import CONVERSATIONS, EVENTS, LOCAL_PROJECT, TURNS, VOTES
 
@@ -30,6 +28,6 @@ def data_version(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> tuple[in
     return tuple(int(value or 0) for row in rows for value in row)
 
 
-def _count_newest_latest(table: Table, moment: ColumnElement[int], project_id: int) -> Select[Any]:
+def _count_newest_latest(table: Table, moment: ColumnElement[int], project_id: int) -> Executable:
     scoped = table.c.project_id == project_id
     return select(func.count(), func.max(table.c.id), func.max(moment)).where(scoped)

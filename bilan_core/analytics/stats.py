@@ -86,7 +86,7 @@ class VoteFilter:
         if self.team_session is not None:
             found.append(col(Vote.team_session) == self.team_session)
         if self.conversation_id is not None:
-            in_conversation = select(Turn.prompt_id).where(
+            in_conversation = select(col(Turn.prompt_id)).where(
                 col(Turn.project_id) == self.project_id, col(Turn.conversation_id) == self.conversation_id
             )
             found.append(col(Vote.prompt_id).in_(in_conversation))
@@ -170,7 +170,14 @@ def _first_half_positive(session: Session, conditions: ColumnElement[bool], half
 
 def _comments(session: Session, conditions: ColumnElement[bool], limit: int) -> list[Feedback]:
     rows = session.execute(
-        select(Vote.prompt_id, Vote.user_id, Vote.value, Vote.comment, Vote.model, Vote.created_ms)
+        select(
+            col(Vote.prompt_id),
+            col(Vote.user_id),
+            col(Vote.value),
+            col(Vote.comment),
+            col(Vote.model),
+            col(Vote.created_ms),
+        )
         .where(conditions, col(Vote.comment).is_not(None), col(Vote.comment) != "")
         .order_by(col(Vote.created_ms).desc(), col(Vote.id).desc())
         .limit(limit)
@@ -182,7 +189,7 @@ def compute_prompt_stats(engine: Engine, *, prompt_id: str, project_id: int = LO
     """Votes and comments on one turn; UnknownPromptError if no turn has that id."""
     with Session(engine) as session:
         turn = session.execute(
-            select(Turn.model, Turn.status).where(
+            select(col(Turn.model), col(Turn.status)).where(
                 col(Turn.project_id) == project_id, col(Turn.prompt_id) == prompt_id
             )
         ).first()

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -119,7 +120,7 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
     """The live key matching ``key``, or None; hashes are compared in constant time."""
     digest = hash_key(key)
     query = (
-        select(
+        sa.select(
             col(ApiKey.id),
             col(ApiKey.project_id),
             col(Project.name),
@@ -129,7 +130,7 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
             col(ApiKey.key_hash),
         )
         .join(Project, col(Project.id) == col(ApiKey.project_id))
-        .where(ApiKey.prefix == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
+        .where(col(ApiKey.prefix) == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
     )
     # A plain connection, not an ORM session: this runs on every request.
     with engine.connect() as connection:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, and_, select
+from sqlmodel import Session, col
 
 from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
 
@@ -42,23 +42,23 @@ class ChatEntry:
 
 
 _COLUMNS = (
-    Turn.prompt_id,
-    Turn.prompt_text,
-    Turn.response,
-    Turn.status,
-    Turn.model,
-    Turn.prompt_version,
-    Turn.finish_reason,
-    Turn.error_type,
-    Turn.error_message,
-    Turn.prompt_tokens,
-    Turn.completion_tokens,
-    Turn.latency_ms,
-    Turn.ttft_ms,
-    Vote.value,
-    Vote.comment,
-    Turn.tool_calls,
-    Turn.route,
+    col(Turn.prompt_id),
+    col(Turn.prompt_text),
+    col(Turn.response),
+    col(Turn.status),
+    col(Turn.model),
+    col(Turn.prompt_version),
+    col(Turn.finish_reason),
+    col(Turn.error_type),
+    col(Turn.error_message),
+    col(Turn.prompt_tokens),
+    col(Turn.completion_tokens),
+    col(Turn.latency_ms),
+    col(Turn.ttft_ms),
+    col(Vote.value),
+    col(Vote.comment),
+    col(Turn.tool_calls),
+    col(Turn.route),
 )
 
 
@@ -74,11 +74,11 @@ def load_chat(
     statement = (
         select(*_COLUMNS)
         .outerjoin(Vote, vote_of_user)
-        .where(Turn.project_id == project_id, Turn.conversation_id == conversation_id)
+        .where(col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id)
         .order_by(col(Turn.created_ms), col(Turn.id))
     )
     with Session(engine) as session:
-        rows = session.exec(statement).all()
+        rows = session.execute(statement).all()
     return [
         ChatEntry(
             prompt_id=row[0],

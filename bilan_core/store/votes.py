@@ -206,7 +206,7 @@ def votes_by_prompt(
     if not ids:
         return {}
     with Session(engine) as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(Vote).where(
                 col(Vote.project_id) == project_id, col(Vote.user_id) == user_id, col(Vote.prompt_id).in_(ids)
             )

@@ -28,12 +28,6 @@ PRICES = price_table()
 EVERYTHING = AnalyticsFilter(start_ms=DAY0 - MS_PER_DAY, end_ms=AT)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    return get_engine(url)
-
-
 def seed(engine: Engine) -> None:
     """gpt-4o: 4 ok turns on day 0 (3 👍 1 👎) and an error on day 1; gpt-4o-mini: an ok and a
     cancelled turn on day 1 (one 👎 with an HTML comment); llama: one turn, no votes."""

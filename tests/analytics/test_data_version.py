@@ -14,15 +14,9 @@ from bilan_core.analytics.data_version import data_version
 from bilan_core.client.local import LocalBackend
 from bilan_core.clock import now_ms
 from bilan_core.remote.wire_events import VOTE_CAST, make_event, turn_events
-from bilan_core.store.engine import get_engine
 from bilan_core.store.models import Turn
 from bilan_core.store.votes import cast_vote
 from tests.fixtures.bilan_server import ServerProject
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    return get_engine(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
 
 
 def conversation_with_a_vote(local: LocalBackend, conversation_id: str, at_ms: int) -> None:

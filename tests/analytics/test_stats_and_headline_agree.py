@@ -12,16 +12,10 @@ from bilan_core.analytics.dashboard import headline
 from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.stats import VoteFilter, compute_stats
 from bilan_core.clock import MS_PER_DAY
-from bilan_core.store.engine import get_engine
 from bilan_core.store.models import TURNS, VOTES
 
 AT = 20_100 * MS_PER_DAY + 12 * 3_600_000
 MODELS = ("gpt-4o", "gpt-4o-mini", "llama-3")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    return get_engine(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
 
 
 def random_votes(engine: Engine, seed: int) -> None:
@@ -84,4 +78,3 @@ def test_get_stats_and_the_headline_agree_on_random_votes(engine: Engine, seed: 
     assert_same_figures(
         engine, VoteFilter(since=since, until=until), AnalyticsFilter(start_ms=since, end_ms=until)
     )
-
