@@ -111,7 +111,9 @@ def test_a_bad_url_with_a_password_is_refused_without_repeating_it() -> None:
     with pytest.raises(ConfigurationError, match="BILAN_ENDPOINT") as caught:
         load_settings(endpoint="htp://bob:hunter2@bilan.example")
     assert "hunter2" not in str(caught.value)
-    assert load_settings(endpoint=" https://bob:pw@bilan.example/ ").endpoint == "https://bob:pw@bilan.example/"
+    assert (
+        load_settings(endpoint=" https://bob:pw@bilan.example/ ").endpoint == "https://bob:pw@bilan.example/"
+    )
 
 
 def test_a_user_id_longer_than_its_column_is_a_clear_error() -> None:

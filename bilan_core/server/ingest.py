@@ -1,9 +1,10 @@
 """Storing a request's events: every new event in ``events``, and turns, votes and conversations from them.
 
-This module parses the events into rows; the store's write functions (the same ones local mode uses)
-write them. All set-based: one multi-row ``INSERT … ON CONFLICT`` per table per request, in one transaction. Events
-already stored (same project and eventId) are skipped together with their effects, so a client may
-re-send a batch safely. Rows are written in key order so concurrent requests do not deadlock.
+This module parses the events into rows; the store's write functions, the ones local mode uses,
+write them. All set-based: one multi-row ``INSERT … ON CONFLICT`` per table per request, in one
+transaction. Events already stored (same project and eventId) are skipped together with their
+effects, so a client may re-send a batch safely. Rows are written in key order so concurrent
+requests do not deadlock.
 """
 
 from __future__ import annotations

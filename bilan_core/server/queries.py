@@ -169,4 +169,3 @@ def overview(
         negative_votes=votes - positive,
         conversations=conversations,
     )
-
