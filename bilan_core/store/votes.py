@@ -107,21 +107,29 @@ def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]
     """Remove the votes named, unless cast after the clear; how many were removed."""
     if not clears:
         return 0
-    parameters = [{"p_prompt": one.prompt_id, "p_user": one.user_id, "p_at": one.at_ms} for one in clears]
-    result = connection.execute(_clear_statement(project_id), parameters)
+    parameters = [
+        {"project": project_id, "p_prompt": one.prompt_id, "p_user": one.user_id, "p_at": one.at_ms}
+        for one in clears
+    ]
+    result = connection.execute(_clear_statement(), parameters)
     return max(0, result.rowcount)
 
 
 def label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -> None:
     """Copy model and prompt version from turns onto their votes (votes may arrive first)."""
-    if not prompt_ids:
-        return
-    connection.execute(
+    if prompt_ids:
+        connection.execute(_label_statement(), {"project": project_id, "prompt_ids": sorted(prompt_ids)})
+
+
+@cache
+def _label_statement() -> Any:
+    project = bindparam("project")
+    return (
         update(VOTES)
         .where(
-            VOTES.c.project_id == project_id,
-            VOTES.c.prompt_id.in_(sorted(prompt_ids)),
-            TURNS.c.project_id == project_id,
+            VOTES.c.project_id == project,
+            VOTES.c.prompt_id.in_(bindparam("prompt_ids", expanding=True)),
+            TURNS.c.project_id == project,
             TURNS.c.prompt_id == VOTES.c.prompt_id,
             or_(
                 VOTES.c.model.is_distinct_from(TURNS.c.model),
@@ -149,9 +157,10 @@ def _votes_statement(dialect: str) -> Any:
     )
 
 
-def _clear_statement(project_id: int) -> Any:
+@cache
+def _clear_statement() -> Any:
     return delete(VOTES).where(
-        VOTES.c.project_id == project_id,
+        VOTES.c.project_id == bindparam("project"),
         VOTES.c.prompt_id == bindparam("p_prompt"),
         VOTES.c.user_id == bindparam("p_user"),
         VOTES.c.updated_ms <= bindparam("p_at"),
