@@ -48,17 +48,21 @@ ISOLATED_VARIABLES = (
 
 
 POSTGRES_FIXTURES = frozenset({"postgres_url"})
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that reaches PostgreSQL (directly or through a fixture built on it) ``postgres``.
+    """Mark every test that reaches PostgreSQL (directly or through a fixture built on it) ``postgres``,
+    and every test in ``tests/browser`` ``browser``.
 
-    So ``-m "not postgres"`` never runs one by accident, even when its author forgot the marker.
+    So ``-m "not postgres and not browser"`` never runs one by accident, even when its marker is forgotten.
     """
     for item in items:
         uses_postgres = POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ()))
         if uses_postgres and not item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.postgres)
+        if BROWSER_TESTS in item.path.parents and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)
