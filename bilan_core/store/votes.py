@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from bilan_core.clock import now_ms
@@ -123,7 +123,7 @@ def label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -
 
 @cache
 def _label_statement() -> Any:
-    project = bindparam("project")
+    project: BindParameter[int] = bindparam("project")
     return (
         update(VOTES)
         .where(
