@@ -180,11 +180,11 @@ def headline_metrics(current: Headline, previous: Headline | None) -> list[Metri
     )
     return [
         _trust_metric(current, previous, versus),
-        _count_metric("Votes", current.votes, previous and previous.votes, versus),
+        _count_metric("Votes", current.votes, previous.votes if previous else None, versus),
         _rate_metric(current, previous, versus),
-        _count_metric("Comments", current.comments, previous and previous.comments, versus),
-        _count_metric("Turns", current.turns, previous and previous.turns, versus),
-        _count_metric("Tokens", current.tokens, previous and previous.tokens, versus),
+        _count_metric("Comments", current.comments, previous.comments if previous else None, versus),
+        _count_metric("Turns", current.turns, previous.turns if previous else None, versus),
+        _count_metric("Tokens", current.tokens, previous.tokens if previous else None, versus),
         _cost_metric(current, previous, versus),
         _latency_metric(current, previous, versus),
     ]

@@ -57,7 +57,7 @@ def frame_to_json(frame: pd.DataFrame) -> FrameJson:
 def _column(column: ColumnJson) -> pd.Series:
     if column.dtype.startswith("datetime64"):
         values = pd.Series(column.values, dtype="object")
-        return pd.to_datetime(values, format="ISO8601").astype(column.dtype)
+        return pd.Series(pd.to_datetime(values, format="ISO8601"), dtype=column.dtype)
     if column.dtype == "object":
         return pd.Series(column.values, dtype="object")
     return pd.Series(column.values, dtype=column.dtype)
