@@ -1,6 +1,10 @@
 """Bilan for Python: capture 👍/👎 and comments on AI answers, tied to the exact call, as trust analytics."""
 
-from bilan_core.analytics.stats import Feedback, PromptStats, Stats
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from bilan_core.api import (
     acreate_chat_completion,
     acreate_streaming_chat,
@@ -30,13 +34,6 @@ from bilan_core.api import (
     vote,
 )
 from bilan_core.chat.options import ChatOptions, ToolLoopOptions
-from bilan_core.chat.responses import TrackedChatResponse, Usage
-from bilan_core.chat.routing import RouteDecision, RoutingPolicy
-from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
-from bilan_core.chat.tool_loop import ToolLoopResponse, ToolStepLimitError
-from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
-from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
-from bilan_core.client.bilan import Bilan
 from bilan_core.errors import (
     AuthError,
     BilanError,
@@ -52,12 +49,67 @@ from bilan_core.errors import (
     ServiceUnavailableError,
     UnknownPromptError,
 )
-from bilan_core.experiments.batch_runs import BatchOptions
-from bilan_core.experiments.bradley_terry import Leaderboard
-from bilan_core.experiments.comparisons import ComparisonResult, Variant
 from bilan_core.settings import BilanSettings, load_settings
-from bilan_core.store.models import BatchRun, Comparison, Vote
 from bilan_core.version import __version__
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.stats import Feedback, PromptStats, Stats
+    from bilan_core.chat.responses import TrackedChatResponse, Usage
+    from bilan_core.chat.routing import RouteDecision, RoutingPolicy
+    from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
+    from bilan_core.chat.tool_loop import ToolLoopResponse, ToolStepLimitError
+    from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
+    from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
+    from bilan_core.client.bilan import Bilan
+    from bilan_core.experiments.bradley_terry import Leaderboard
+    from bilan_core.experiments.comparisons import ComparisonResult, Variant
+    from bilan_core.store.batch_runs import BatchOptions
+    from bilan_core.store.models import BatchRun, Comparison, Vote
+
+# Names whose modules pull in openai, SQLAlchemy, pandas or numpy load on first access (PEP 562), so
+# ``import bilan_core`` stays light; ``from bilan_core import Bilan`` works as usual.
+_LAZY_NAMES = {
+    "Feedback": "bilan_core.analytics.stats",
+    "PromptStats": "bilan_core.analytics.stats",
+    "Stats": "bilan_core.analytics.stats",
+    "TrackedChatResponse": "bilan_core.chat.responses",
+    "Usage": "bilan_core.chat.responses",
+    "RouteDecision": "bilan_core.chat.routing",
+    "RoutingPolicy": "bilan_core.chat.routing",
+    "AsyncStreamingChatResponse": "bilan_core.chat.streaming",
+    "StreamingChatResponse": "bilan_core.chat.streaming",
+    "ToolLoopResponse": "bilan_core.chat.tool_loop",
+    "ToolStepLimitError": "bilan_core.chat.tool_loop",
+    "AsyncToolStreamingResponse": "bilan_core.chat.tool_streaming",
+    "ToolStreamingResponse": "bilan_core.chat.tool_streaming",
+    "Tool": "bilan_core.chat.tools",
+    "ToolRegistry": "bilan_core.chat.tools",
+    "builtin_tools": "bilan_core.chat.tools",
+    "Bilan": "bilan_core.client.bilan",
+    "Leaderboard": "bilan_core.experiments.bradley_terry",
+    "ComparisonResult": "bilan_core.experiments.comparisons",
+    "Variant": "bilan_core.experiments.comparisons",
+    "BatchOptions": "bilan_core.store.batch_runs",
+    "BatchRun": "bilan_core.store.models",
+    "Comparison": "bilan_core.store.models",
+    "Vote": "bilan_core.store.models",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load a public name from its module on first access."""
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bilan_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not."""
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
 
 __all__ = [
     "AsyncStreamingChatResponse",

@@ -5,22 +5,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
-from bilan_core.analytics.stats import PromptStats, Stats
-from bilan_core.chat.options import ChatOptions, ToolLoopOptions
-from bilan_core.chat.responses import TrackedChatResponse
-from bilan_core.chat.routing import RouteDecision, resolve_model
-from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
-from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoopResponse
-from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
-from bilan_core.chat.tools import Tool, ToolRegistry
-from bilan_core.client.bilan import Bilan
-from bilan_core.experiments import batch_runs as _batch
-from bilan_core.experiments import comparisons as _comparisons
-from bilan_core.experiments.bradley_terry import Leaderboard
+from bilan_core.chat.options import DEFAULT_MAX_STEPS, ChatOptions, ToolLoopOptions
 from bilan_core.settings import load_settings
-from bilan_core.store.models import BatchRun, Comparison, Vote
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.stats import PromptStats, Stats
+    from bilan_core.chat.responses import TrackedChatResponse
+    from bilan_core.chat.routing import RouteDecision
+    from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
+    from bilan_core.chat.tool_loop import ToolLoopResponse
+    from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
+    from bilan_core.chat.tools import Tool, ToolRegistry
+    from bilan_core.client.bilan import Bilan
+    from bilan_core.experiments.bradley_terry import Leaderboard
+    from bilan_core.experiments.comparisons import ComparisonResult, Variant
+    from bilan_core.store.models import BatchRun, Comparison, Vote
+
+# The client, chat (openai), experiments (pandas) and the store load on first use, not on import:
+# ``import bilan_core`` stays fast for apps and command lines that only need part of it.
 
 _default: Bilan | None = None
 _lock = threading.Lock()
@@ -40,6 +44,8 @@ def init(
     **settings: Any,
 ) -> Bilan:
     """Create a client from arguments and the environment, and make it the module default."""
+    from bilan_core.client.bilan import Bilan
+
     global _default
     client = Bilan(
         load_settings(
@@ -64,6 +70,8 @@ def init(
 
 def get_client() -> Bilan:
     """The default client; made from the environment on first use if ``init()`` was not called."""
+    from bilan_core.client.bilan import Bilan
+
     global _default
     with _lock:
         if _default is None:
@@ -219,27 +227,33 @@ def list_models() -> list[str]:
 
 def compare(
     prompt: str,
-    variant_a: _comparisons.Variant | str | dict[str, Any],
-    variant_b: _comparisons.Variant | str | dict[str, Any],
+    variant_a: Variant | str | dict[str, Any],
+    variant_b: Variant | str | dict[str, Any],
     *,
     blind: bool | None = None,
     max_tokens: int | None = None,
-) -> _comparisons.ComparisonResult:
+) -> ComparisonResult:
     """Ask two variants one prompt and store the A/B comparison, with the default client."""
+    from bilan_core.experiments.comparisons import compare as compare_variants
+
     client = get_client()
-    return _comparisons.compare(client, prompt, variant_a, variant_b, blind=blind, max_tokens=max_tokens)
+    return compare_variants(client, prompt, variant_a, variant_b, blind=blind, max_tokens=max_tokens)
 
 
 def record_preference(comparison_id: str, winner: str, comment: str | None = None) -> Comparison:
     """Record the verdict on a comparison (``a``, ``b``, ``tie``, ``both_bad``) with the default client."""
-    return _comparisons.record_preference(get_client(), comparison_id, winner, comment)
+    from bilan_core.experiments.comparisons import record_preference as record_verdict
+
+    return record_verdict(get_client(), comparison_id, winner, comment)
 
 
 def leaderboard(
     *, since: datetime | int | None = None, team_session: str | None = None, min_votes: int | None = None
 ) -> Leaderboard:
     """The Bradley–Terry leaderboard of the stored comparisons, with the default client."""
-    return _comparisons.comparison_leaderboard(
+    from bilan_core.experiments.comparisons import comparison_leaderboard
+
+    return comparison_leaderboard(
         get_client(), since=since, team_session=team_session, min_votes=min_votes
     )
 
@@ -254,18 +268,23 @@ def run_batch_file(
     system_prompt: str | None = None,
 ) -> BatchRun:
     """Run a CSV/TXT/JSONL file of prompts as a stored batch run with the default client."""
+    from bilan_core.chat.routing import resolve_model
+    from bilan_core.experiments.batch_runs import BatchOptions, run_batch, start_batch
+
     client = get_client()
-    options = _batch.BatchOptions(
+    options = BatchOptions(
         model=resolve_model(model, client.settings).model,
         concurrency=client.settings.batch_concurrency if concurrency is None else concurrency,
         temperature=temperature,
         max_tokens=max_tokens,
         system_prompt=system_prompt,
     )
-    run = _batch.start_batch(client, file_name=path, options=options)
-    return _batch.run_batch(client, run.id)
+    run = start_batch(client, file_name=path, options=options)
+    return run_batch(client, run.id)
 
 
 def resume_batch(run_id: str) -> BatchRun:
     """Finish the pending items of a stored batch run with the default client."""
-    return _batch.run_batch(get_client(), run_id)
+    from bilan_core.experiments.batch_runs import run_batch
+
+    return run_batch(get_client(), run_id)

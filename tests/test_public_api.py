@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -86,12 +88,15 @@ def library_classes(hint: object) -> Iterator[type]:
 
 
 def test_every_type_the_module_functions_take_or_return_is_exported() -> None:
-    exported = {getattr(bilan_core, name) for name in bilan_core.__all__}
+    # The module functions name their types only for type checkers (they load lazily), so the hints
+    # are resolved against the public namespace: a type that is not exported fails to resolve too.
+    public = {name: getattr(bilan_core, name) for name in bilan_core.__all__}
+    exported = set(public.values())
     named = {
         (name, cls.__name__)
         for name in bilan_core.__all__
         if inspect.isfunction(function := getattr(bilan_core, name))
-        for hint in typing.get_type_hints(function).values()
+        for hint in typing.get_type_hints(function, localns=public).values()
         for cls in library_classes(hint)
         if cls not in exported
     }
@@ -108,3 +113,22 @@ def test_the_chat_calls_are_typed_with_their_options_and_answers() -> None:
     assert str(signature.parameters["options"].annotation) == "Unpack[ChatOptions]"
     assert signature.return_annotation == "TrackedChatResponse"
     assert inspect.signature(bilan_core.route_model).return_annotation == "RouteDecision"
+
+
+def test_importing_the_library_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, bilan_core\n"
+        "print(','.join(m for m in ('pandas', 'numpy', 'alembic', 'openai', 'sqlalchemy', 'fastapi')"
+        " if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert loaded.stdout.strip() == ""
+
+
+def test_every_lazy_name_loads() -> None:
+    for name in bilan_core.__all__:
+        assert getattr(bilan_core, name) is not None
+    assert set(bilan_core.__all__) <= set(dir(bilan_core))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        bilan_core.nope  # noqa: B018

@@ -10,11 +10,9 @@ from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
-from bilan_core.analytics.filters import AnalyticsFilter
-from bilan_core.analytics.sql_parts import result_frame
+from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
+from bilan_core.analytics.frames import result_frame
 from bilan_core.store.models import TURNS, VOTES, Turn, Vote
-
-COMMENTS_PAGE_SIZE = 20
 
 
 def votes_by_user(engine: Engine, where: AnalyticsFilter) -> pd.DataFrame:

@@ -15,6 +15,8 @@ from bilan_core.analytics.sql_parts import day_bucket
 from bilan_core.clock import MS_PER_DAY, to_ms
 from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
 
+COMMENTS_PAGE_SIZE = 20
+
 
 @dataclass(frozen=True, kw_only=True)
 class AnalyticsFilter:

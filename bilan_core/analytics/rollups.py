@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col
 
 from bilan_core.analytics.filters import AnalyticsFilter
-from bilan_core.analytics.sql_parts import day_bucket, day_dates, result_frame, weight_expression
+from bilan_core.analytics.frames import day_dates, result_frame
+from bilan_core.analytics.sql_parts import day_bucket, weight_expression
 from bilan_core.analytics.trust import weighted_share, wilson_interval
 from bilan_core.clock import now_ms
 from bilan_core.pricing import Price, estimate_cost

@@ -1,12 +1,10 @@
-"""SQL pieces shared by ``stats`` and the dashboard: a vote's trust weight, the day bucket, result frames."""
+"""SQL pieces shared by ``stats`` and the dashboard: a vote's trust weight and the day bucket."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import func, literal, literal_column
-from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
@@ -25,13 +23,3 @@ def weight_expression(dialect: str, at_ms: int) -> Any:
 def day_bucket(table: type[Turn] | type[Vote]) -> ColumnElement[int]:
     """The UTC day number of a row, spelled as in the daily indexes (``models.DAY_BUCKET_SQL``)."""
     return literal_column(f"({table.__tablename__}.created_ms / {MS_PER_DAY})")
-
-
-def day_dates(days: pd.Series) -> pd.Series:
-    """Day numbers as dates (midnight UTC)."""
-    return pd.to_datetime(days.astype("int64") * MS_PER_DAY, unit="ms")
-
-
-def result_frame(connection: Connection, statement: Any, columns: list[str]) -> pd.DataFrame:
-    """A statement's rows as a DataFrame with these column names."""
-    return pd.DataFrame(connection.execute(statement).all(), columns=columns)

@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 # Options of the openai SDK's transport: sent with the request but not parameters of the answer.
 TRANSPORT_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+DEFAULT_MAX_STEPS = 5  # model rounds a tool loop may take before it stops
 
 
 class ToolLoopOptions(TypedDict, total=False):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
-from bilan_core.chat.options import ToolLoopOptions
+from bilan_core.chat.options import DEFAULT_MAX_STEPS, ToolLoopOptions
 from bilan_core.chat.responses import TrackedChatResponse, Usage
 from bilan_core.chat.routing import RouteDecision, resolve_model
 from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
@@ -28,7 +28,6 @@ from bilan_core.clock import now_ms
 from bilan_core.errors import BilanError, ProviderError
 from bilan_core.store.models import Turn
 
-DEFAULT_MAX_STEPS = 5
 MAX_STEPS_LIMIT = 50
 STEP_LIMIT_ERROR = "tool_step_limit"
 SHOWN_TEXT_CHARS = 300

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
@@ -13,6 +13,10 @@ from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.comments import CommentsPage
+    from bilan_core.analytics.dashboard import Dashboard
 
 
 class Backend(Protocol):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
-from bilan_core.analytics.dashboard import COMMENTS_PAGE_SIZE, AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
 from bilan_core.analytics.stats import PromptStats, Stats, checked_vote_filter
 from bilan_core.chat.options import ToolLoopOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
@@ -34,6 +34,10 @@ from bilan_core.store.events import validate_event_type, validate_properties
 from bilan_core.store.models import Turn, Vote
 from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.comments import CommentsPage
+    from bilan_core.analytics.dashboard import Dashboard
 
 
 class Bilan(ExperimentCalls, TrackedChat):

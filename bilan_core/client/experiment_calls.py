@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bilan_core.analytics.dashboard import AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.client.backend import Backend
 from bilan_core.clock import to_ms
 from bilan_core.limits import check_label

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from bilan_core.analytics import dashboard as analytics
-from bilan_core.analytics import exports, stats
-from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics import stats
+from bilan_core.analytics.data_version import data_version
+from bilan_core.analytics.filters import AnalyticsFilter, filter_options
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store import batch_runs, chat_history, comparisons, conversations, events, turns, votes
@@ -19,6 +19,13 @@ from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewC
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.engine import head_revision, schema_version
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.comments import CommentsPage
+    from bilan_core.analytics.dashboard import Dashboard
+
+# The dashboard, comments and exports (pandas) are imported by the methods that use them, so a client
+# that only chats and votes never loads pandas.
 
 
 def schema_status(engine: Engine) -> str:
@@ -121,23 +128,27 @@ class LocalBackend:
 
     def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price]) -> Dashboard:
         """The Analytics page's figures from SQL."""
-        return analytics.load_dashboard(self.engine, where, prices=prices)
+        from bilan_core.analytics.dashboard import load_dashboard
+
+        return load_dashboard(self.engine, where, prices=prices)
 
     def comments(
         self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
     ) -> CommentsPage:
         """A page of comments from SQL."""
-        return analytics.comments_page(
+        from bilan_core.analytics.comments import comments_page
+
+        return comments_page(
             self.engine, where, search=search, sign=sign, page=page, page_size=page_size
         )
 
     def filter_options(self) -> dict[str, list[str]]:
         """Distinct filter values from SQL."""
-        return analytics.filter_options(self.engine)
+        return filter_options(self.engine)
 
     def data_version(self) -> tuple[int, ...]:
         """The database's change marker for turns and votes."""
-        return analytics.data_version(self.engine)
+        return data_version(self.engine)
 
     def create_comparison(self, new: NewComparison) -> Comparison:
         """Insert a comparison."""
@@ -241,7 +252,9 @@ class LocalBackend:
 
     def export(self, kind: str, where: AnalyticsFilter) -> bytes:
         """An export straight from SQL."""
-        return exports.export_bytes(self.engine, kind, where)
+        from bilan_core.analytics.exports import export_bytes
+
+        return export_bytes(self.engine, kind, where)
 
     def schema_status(self) -> str:
         """This database's migration revision."""

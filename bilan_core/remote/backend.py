@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bilan_core.analytics.dashboard import AnalyticsFilter, CommentsPage, Dashboard
+from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.pricing import Price
@@ -22,12 +22,6 @@ from bilan_core.remote.connection import (
     parse,
     parse_list,
     without_none,
-)
-from bilan_core.remote.dashboard_json import (
-    CommentsPageJson,
-    DashboardJson,
-    comments_from_json,
-    dashboard_from_json,
 )
 from bilan_core.remote.experiment_calls import ServerExperimentCalls, filter_params
 from bilan_core.remote.wire_events import (
@@ -41,6 +35,12 @@ from bilan_core.remote.wire_events import (
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import CHAT_ENTRIES, SUMMARIES, ConversationSummary
 from bilan_core.store.models import Turn, Vote
+
+if TYPE_CHECKING:
+    from bilan_core.analytics.comments import CommentsPage
+    from bilan_core.analytics.dashboard import Dashboard
+
+# The dashboard JSON (pandas) is imported by the two reads that return frames: chat and votes stay light.
 
 
 class ServerBackend(ServerExperimentCalls):
@@ -181,6 +181,8 @@ class ServerBackend(ServerExperimentCalls):
             },
         }
         reply = self._request("POST", "/api/analytics/dashboard", json=body)
+        from bilan_core.remote.dashboard_json import DashboardJson, dashboard_from_json
+
         return dashboard_from_json(parse(DashboardJson, reply))
 
     def comments(
@@ -196,6 +198,8 @@ class ServerBackend(ServerExperimentCalls):
             "page_size": page_size,
         }
         reply = self._get("/api/analytics/comments", without_none(params))
+        from bilan_core.remote.dashboard_json import CommentsPageJson, comments_from_json
+
         return comments_from_json(parse(CommentsPageJson, reply))
 
     def filter_options(self) -> dict[str, list[str]]:

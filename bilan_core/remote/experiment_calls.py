@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
-from bilan_core.analytics.dashboard import AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.remote.connection import ServerConnection, parse, parse_list, without_none
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison

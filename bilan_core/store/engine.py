@@ -8,18 +8,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from bilan_core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported inside the functions that migrate, so that importing the library stays light.
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _engines: dict[str, Engine] = {}
@@ -106,6 +107,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -114,6 +117,9 @@ def _alembic_config(connection: Connection) -> Config:
 
 def head_revision() -> str:
     """The newest migration this code knows."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -123,12 +129,16 @@ def head_revision() -> str:
 
 def schema_version(engine: Engine) -> str | None:
     """The migration the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def migrate(engine: Engine) -> str:
     """Upgrade the schema to the newest migration, safely when several processes start at once."""
+    from alembic import command
+
     if schema_version(engine) == head_revision():
         return head_revision()
     with engine.connect() as connection:
