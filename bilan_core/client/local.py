@@ -17,7 +17,7 @@ from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
-from bilan_core.store.engine import head_revision, schema_version
+from bilan_core.store.engine import schema_status
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
 
 if TYPE_CHECKING:
@@ -26,15 +26,6 @@ if TYPE_CHECKING:
 
 # The dashboard, comments and exports (pandas) are imported by the methods that use them, so a client
 # that only chats and votes never loads pandas.
-
-
-def schema_status(engine: Engine) -> str:
-    """The database's migration revision, and whether it is the newest this code knows."""
-    current = schema_version(engine)
-    if current is None:
-        return "empty database (not migrated)"
-    head = head_revision()
-    return current if current == head else f"{current} (newest known: {head})"
 
 
 class LocalBackend:

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from bilan_core.analytics.exports import EXPORT_FILES, export_bytes
-from bilan_core.client.local import schema_status
 from bilan_core.remote.experiment_calls import SchemaStatus
 from bilan_core.server.deps import REFUSALS, CallerDep, current_caller, engine_of
 from bilan_core.server.routes_analytics import REFUSALS_AND_BAD_FILTER, FilterDep
+from bilan_core.store.engine import schema_status
 
 router = APIRouter(prefix="/api", tags=["exports"])
 Kind = Literal["csv", "finetune", "dpo"]

@@ -135,6 +135,15 @@ def schema_version(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def schema_status(engine: Engine) -> str:
+    """The database's migration revision, and whether it is the newest this code knows."""
+    current = schema_version(engine)
+    if current is None:
+        return "empty database (not migrated)"
+    head = head_revision()
+    return current if current == head else f"{current} (newest known: {head})"
+
+
 def migrate(engine: Engine) -> str:
     """Upgrade the schema to the newest migration, safely when several processes start at once."""
     from alembic import command
