@@ -34,6 +34,7 @@ def client_for(
     *,
     max_retries: int = 0,
     timeout: float = 5.0,
+    team_session: str | None = None,
     **settings: object,
 ) -> Bilan:
     """A local client for ``alice`` whose chat calls go to the loopback server (``settings`` added)."""
@@ -47,7 +48,8 @@ def client_for(
             max_retries=max_retries,
             timeout=timeout,
             **settings,
-        )
+        ),
+        team_session=team_session,
     )
 
 

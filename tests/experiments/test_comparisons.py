@@ -21,9 +21,9 @@ from bilan_core.experiments.comparisons import (
     start_comparison,
     stream_comparison,
 )
-from bilan_core.settings import load_settings
 from bilan_core.store.comparisons import revealed
 from bilan_core.store.models import Comparison, Turn, Vote
+from tests.chat_helpers import client_for
 from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
 
 FAST = Variant(model="gpt-4o-mini", temperature=0.2, prompt_version="v1", system_prompt="Be brief.")
@@ -31,15 +31,8 @@ STRONG = Variant(model="gpt-4o", temperature=0.7, prompt_version="v2")
 
 
 def make_client(url: str, server: FakeOpenAIServer, *, team_session: str | None = None) -> Bilan:
-    settings = load_settings(
-        database_url=url,
-        user_id="alice",
-        openai_base_url=server.base_url,
-        openai_api_key="sk-test",
-        max_retries=0,
-        leaderboard_min_votes=3,
-    )
-    return Bilan(settings, team_session=team_session)
+    """A client on the loopback server whose leaderboard ranks models after 3 votes."""
+    return client_for(server, url, team_session=team_session, leaderboard_min_votes=3)
 
 
 @pytest.fixture
