@@ -14,7 +14,7 @@ import pytest
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.analytics.exports import EXPORT_KINDS, export_bytes
 from bilan_core.client.bilan import Bilan
-from bilan_core.client.local import schema_status
+from bilan_core.store.engine import schema_status
 from bilan_core.errors import NotFoundError
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
