@@ -7,13 +7,11 @@ server before its turn, so the labels are copied when the turn is stored).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, func, or_, select, update
-from sqlmodel import Session, col
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
@@ -205,19 +203,3 @@ def clear_vote(engine: Engine, *, prompt_id: str, user_id: str, project_id: int 
     """Remove a user's vote on a turn; True if there was one."""
     with engine.begin() as connection:
         return bool(clear_votes(connection, project_id, [VoteClear(prompt_id, user_id, now_ms())]))
-
-
-def votes_by_prompt(
-    engine: Engine, *, prompt_ids: Iterable[str], user_id: str, project_id: int = LOCAL_PROJECT
-) -> dict[str, Vote]:
-    """A user's votes on many turns at once, keyed by prompt id (one query)."""
-    ids = list(prompt_ids)
-    if not ids:
-        return {}
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(Vote).where(
-                col(Vote.project_id) == project_id, col(Vote.user_id) == user_id, col(Vote.prompt_id).in_(ids)
-            )
-        ).all()
-    return {vote.prompt_id: vote for vote in rows}
