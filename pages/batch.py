@@ -67,7 +67,7 @@ def new_run_form(client: Bilan) -> None:
         help="CSV with a `prompt` column (other columns are kept as metadata), TXT with one prompt a line, "
         f"or JSONL objects with a `prompt`. Up to {client.settings.batch_max_file_bytes:,} bytes.",
     )
-    folder = batch_folder()
+    folder = batch_folder(client.settings)
     picks = [path.name for path in files_to_pick(folder)]
     if picks:
         st.selectbox(
@@ -116,7 +116,7 @@ def start_from_form(client: Bilan) -> str | None:
         if upload is not None:
             run = start_batch(client, file_name=upload.name, data=upload.getvalue(), options=options)
         elif picked:
-            run = start_batch(client, file_name=str(batch_folder() / picked), options=options)
+            run = start_batch(client, file_name=str(batch_folder(client.settings) / picked), options=options)
         else:
             raise ValueError("choose a file of prompts first: upload one or pick one")
     except (BilanError, ValueError) as exc:

@@ -32,8 +32,7 @@ def text(path: Path) -> str:
 
 
 def setting_names() -> list[str]:
-    names = [str(field.validation_alias) for field in BilanSettings.model_fields.values()]
-    return sorted({*names, "BILAN_DATA_DIR"})
+    return sorted(str(field.validation_alias) for field in BilanSettings.model_fields.values())
 
 
 def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bilan_core.errors import BilanError
+from bilan_core.settings import BilanSettings
 
 FORMATS = {".csv": "csv", ".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -36,9 +36,9 @@ def upload_limit_mb(max_bytes: int) -> int:
     return max(1, -(-max_bytes // (1024 * 1024)))
 
 
-def batch_folder() -> Path:
-    """Where the Batch page finds files to pick: ``batch/`` in ``BILAN_DATA_DIR`` (or the working folder)."""
-    return Path(os.environ.get("BILAN_DATA_DIR") or ".") / "batch"
+def batch_folder(settings: BilanSettings) -> Path:
+    """Where the Batch page finds files to pick: ``batch/`` in the data folder (``BILAN_DATA_DIR``)."""
+    return settings.data_dir / "batch"
 
 
 def files_to_pick(folder: Path) -> list[Path]:

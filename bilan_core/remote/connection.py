@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
-import os
 import random
 import threading
 import time
@@ -49,10 +48,10 @@ class RefusedInputError(ServerRequestError, ValueError):
 
 
 def default_outbox_path(settings: BilanSettings) -> Path:
-    """``BILAN_OUTBOX_PATH``, else ``bilan-outbox.db`` in ``BILAN_DATA_DIR`` (or the working folder)."""
+    """``BILAN_OUTBOX_PATH``, else ``bilan-outbox.db`` in the data folder (``BILAN_DATA_DIR``)."""
     if settings.outbox_path is not None:
         return settings.outbox_path
-    return Path(os.environ.get("BILAN_DATA_DIR") or ".") / "bilan-outbox.db"
+    return settings.data_dir / "bilan-outbox.db"
 
 
 def retry_after_seconds(value: str | None, *, default: float = 1.0) -> float:

@@ -19,6 +19,7 @@ from bilan_core.experiments.batch_runs import (
     rating_table,
     run_batch,
 )
+from bilan_core.settings import load_settings
 from bilan_core.store.batch_runs import BatchOptions
 from bilan_core.store.models import BatchItem, BatchRun, Turn
 from tests.chat_helpers import client_for
@@ -181,11 +182,13 @@ def test_runs_are_described_and_batch_folder_files_listed(client: Bilan, tmp_pat
     line = describe_run(client.get_batch_run(run.id))
     assert line.startswith("p.txt · 0/3 done · pending · ") and line.endswith(run.id[:8])
     monkeypatch.setenv("BILAN_DATA_DIR", str(tmp_path / "data"))
-    assert files_to_pick(batch_folder()) == []
-    batch_folder().mkdir(parents=True)
+    folder = batch_folder(load_settings())
+    assert folder == tmp_path / "data" / "batch"
+    assert files_to_pick(folder) == []
+    folder.mkdir(parents=True)
     for name in ("b.jsonl", "a.csv", "c.TXT", "notes.pdf"):
-        (batch_folder() / name).write_text("x")
-    assert [path.name for path in files_to_pick(batch_folder())] == ["a.csv", "b.jsonl", "c.TXT"]
+        (folder / name).write_text("x")
+    assert [path.name for path in files_to_pick(folder)] == ["a.csv", "b.jsonl", "c.TXT"]
 
 
 def test_the_module_level_batch_functions(sqlite_url: str, openai_server, tmp_path) -> None:
