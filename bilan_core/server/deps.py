@@ -1,4 +1,4 @@
-"""FastAPI dependencies shared by the routes: the authenticated caller and checked query values."""
+"""What the routes share: the authenticated caller, checked query values and the size-checked body."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller, authenticate
+from bilan_core.server.errors import ApiError
 
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31
 bearer = HTTPBearer(auto_error=False, description="An API key made by `python -m bilan_core keys create`")
@@ -31,6 +32,22 @@ def current_caller(
     """The caller of an endpoint that needs an API key (401/429 otherwise)."""
     key = credentials.credentials if credentials is not None else None
     return authenticate(request.app.state.engine, request.app.state.limiter, key)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it is over ``BILAN_MAX_BODY_BYTES``."""
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _no_nul(value: str | None) -> str | None:

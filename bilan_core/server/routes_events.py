@@ -9,8 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from bilan_core.remote.wire_events import ErrorReply, IngestReply, RequestBody
-from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
-from bilan_core.server.errors import ApiError
+from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
 from bilan_core.server.ingest import ingest
 from bilan_core.server.queries import EventPage, EventQuery, list_events
 from bilan_core.server.validation import needs_text_check, parse_body
@@ -18,20 +17,6 @@ from bilan_core.server.validation import needs_text_check, parse_body
 router = APIRouter(prefix="/api", tags=["events"])
 _BODY_SCHEMA = TypeAdapter(RequestBody).json_schema(ref_template="#/components/schemas/{model}")
 _BODY_SCHEMA.pop("$defs", None)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
@@ -57,7 +42,7 @@ def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
 )
 async def post_events(request: Request, caller: CallerDep) -> IngestReply:
     """Store new events (repeated eventIds are skipped); invalid events are reported one by one."""
-    raw = await _read_body(request, request.app.state.max_body_bytes)
+    raw = await read_body(request)
     return await run_in_threadpool(_ingest_raw, request, caller.project_id, raw)
 
 

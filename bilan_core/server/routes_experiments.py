@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bilan_core.errors import NotFoundError
 from bilan_core.remote.experiment_calls import ItemFinished
 from bilan_core.remote.wire_events import ErrorReply
-from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
+from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
 from bilan_core.server.errors import ApiError
-from bilan_core.server.routes_events import _read_body
 from bilan_core.store import batch_runs, comparisons
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
@@ -102,7 +101,7 @@ class RunStatus(BaseModel):
 
 
 async def _body(request: Request, model: type[BodyT]) -> BodyT:
-    raw = await _read_body(request, request.app.state.max_body_bytes)
+    raw = await read_body(request)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
