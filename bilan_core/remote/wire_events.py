@@ -117,85 +117,82 @@ def make_event(
     return event
 
 
+def _present(**values: Any) -> dict[str, Any]:
+    """The values that are known: a property the turn does not have is left out, not sent as null."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def _turn_context(turn: Turn) -> dict[str, Any]:
-    context = {
-        "turnId": turn.prompt_id,
-        "conversation_id": turn.conversation_id,
-        "model": turn.model,
-        "modelUsed": turn.model,
-        "systemPromptVersion": turn.prompt_version,
-        "provider": turn.provider,
-        "team_session": turn.team_session,
-        "retryCount": 0,
-    }
-    return {key: value for key, value in context.items() if value is not None}
-
-
-def turn_events(turn: Turn) -> list[dict[str, Any]]:
-    """``turn_started`` then ``turn_completed`` or ``turn_failed`` for one recorded turn."""
-    context = _turn_context(turn)
-    started = dict(context, startedAt=turn.created_ms)
-    for name in ("messages", "parameters", "tools", "route"):
-        if getattr(turn, name) is not None:
-            started[name] = getattr(turn, name)
-    seconds = (turn.latency_ms or 0.0) / 1000.0
-    finished_ms = turn.created_ms + round(turn.latency_ms or 0)
-    first = make_event(
-        TURN_STARTED,
-        user_id=turn.user_id,
-        properties=started,
-        timestamp_ms=turn.created_ms,
-        prompt_text=turn.prompt_text,
+    return _present(
+        turnId=turn.prompt_id,
+        conversation_id=turn.conversation_id,
+        model=turn.model,
+        modelUsed=turn.model,
+        systemPromptVersion=turn.prompt_version,
+        provider=turn.provider,
+        team_session=turn.team_session,
+        retryCount=0,
     )
-    return [first, _turn_outcome_event(turn, context, seconds, finished_ms)]
 
 
 def _usage(turn: Turn) -> dict[str, Any]:
-    usage = {
-        "finish_reason": turn.finish_reason,
-        "prompt_tokens": turn.prompt_tokens,
-        "completion_tokens": turn.completion_tokens,
-        "total_tokens": turn.total_tokens,
-        "ttft_ms": turn.ttft_ms,
-        "tool_calls": turn.tool_calls,
-    }
-    return {key: value for key, value in usage.items() if value is not None}
+    return _present(
+        finish_reason=turn.finish_reason,
+        prompt_tokens=turn.prompt_tokens,
+        completion_tokens=turn.completion_tokens,
+        total_tokens=turn.total_tokens,
+        ttft_ms=turn.ttft_ms,
+        tool_calls=turn.tool_calls,
+    )
 
 
-def _turn_outcome_event(
-    turn: Turn, context: dict[str, Any], seconds: float, finished_ms: int
-) -> dict[str, Any]:
+def _turn_event(turn: Turn, event_type: str, properties: dict[str, Any], timestamp_ms: int) -> dict[str, Any]:
+    answer = turn.response if event_type == TURN_COMPLETED else None
+    return make_event(
+        event_type,
+        user_id=turn.user_id,
+        properties=properties,
+        timestamp_ms=timestamp_ms,
+        prompt_text=turn.prompt_text,
+        ai_response=answer,
+    )
+
+
+def turn_events(turn: Turn) -> list[dict[str, Any]]:
+    """``turn_started`` then ``turn_completed`` or ``turn_failed`` for one recorded turn.
+
+    A turn without a latency is sent without ``responseTime`` (or ``attemptedDuration``), so the server
+    stores no latency either, as local mode does.
+    """
+    context = _turn_context(turn)
+    started = dict(
+        context,
+        startedAt=turn.created_ms,
+        **_present(messages=turn.messages, parameters=turn.parameters, tools=turn.tools, route=turn.route),
+    )
+    first = _turn_event(turn, TURN_STARTED, started, turn.created_ms)
+    return [first, _turn_outcome_event(turn, context)]
+
+
+def _turn_outcome_event(turn: Turn, context: dict[str, Any]) -> dict[str, Any]:
+    seconds = turn.latency_ms / 1000.0 if turn.latency_ms is not None else None
+    finished_ms = turn.created_ms + round(turn.latency_ms or 0)
     if turn.status == "error":
         properties = dict(
             context,
             status="failed",
             errorType=turn.error_type or "unknown_error",
-            attemptedDuration=seconds,
             failedAt=finished_ms,
+            **_present(attemptedDuration=seconds, errorMessage=turn.error_message or None),
             **_usage(turn),
         )
-        if turn.error_message:
-            properties["errorMessage"] = turn.error_message
-        return make_event(
-            TURN_FAILED,
-            user_id=turn.user_id,
-            properties=properties,
-            timestamp_ms=finished_ms,
-            prompt_text=turn.prompt_text,
-        )
+        return _turn_event(turn, TURN_FAILED, properties, finished_ms)
     properties = dict(
         context,
         status=CANCELLED if turn.status == CANCELLED else "success",
-        responseTime=seconds,
         responseLength=len(turn.response or ""),
         completedAt=finished_ms,
+        **_present(responseTime=seconds),
         **_usage(turn),
     )
-    return make_event(
-        TURN_COMPLETED,
-        user_id=turn.user_id,
-        properties=properties,
-        timestamp_ms=finished_ms,
-        prompt_text=turn.prompt_text,
-        ai_response=turn.response,
-    )
+    return _turn_event(turn, TURN_COMPLETED, properties, finished_ms)

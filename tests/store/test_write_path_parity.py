@@ -138,10 +138,9 @@ def a_team_session(paths: BothPaths) -> None:
         tool_calls=[{"name": "calculator", "arguments": "{}"}],
         latency_ms=250.0,
     )
-    # Every turn has a latency: the wire format sends responseTime 0 for a turn without one.
-    paths.turn(
-        prompt_id="t4", conversation_id="never-started", user_id="carol", model="gpt-4o", latency_ms=8.0
-    )
+    # Turns without a latency, answered and failed: neither path stores one.
+    paths.turn(prompt_id="t4", conversation_id="never-started", user_id="carol", model="gpt-4o")
+    paths.turn(prompt_id="t6", user_id="carol", model="gpt-4o", status="error", error_type="timeout")
     paths.vote("t1", "bob", 1, " great ", team_session="review")
     paths.vote("t1", "alice", -1, "too short")
     paths.vote("t1", "alice", 1)
@@ -204,6 +203,9 @@ def test_local_mode_and_the_server_store_the_same_rows(engine: Engine) -> None:
     assert [row[:2] for row in local["votes"]] == [("t1", "alice"), ("t1", "bob"), ("t3", "alice")]
     assert {row[:2]: row[5:] for row in local["votes"]}[("t1", "bob")] == ("gpt-4o", "v1")
     assert local["ended"] == [("c1", True), ("c2", True)]
+    latency = TURN_FIELDS.index("latency_ms")
+    assert {row[0]: row[latency] for row in local["turns"]}["t4"] is None
+    assert {row[0]: row[latency] for row in local["turns"]}["t6"] is None
 
 
 @pytest.mark.parametrize("first", ["turn", "vote"])
