@@ -1,20 +1,29 @@
-"""``python -m bilan_core``: the command line. Each feature module adds its own subcommands."""
+"""``python -m bilan_core``: the command line. Each feature module adds its own subcommands.
+
+A command's module is imported only when that command runs (or for ``--help``), so a command starts
+without loading what the others need (pandas, FastAPI, the chat client).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from bilan_core.analytics.exports import add_export_command
-from bilan_core.client.bilan import Bilan
 from bilan_core.errors import BilanError
-from bilan_core.experiments.batch_runs import add_batch_command
-from bilan_core.server.cli import add_server_commands
-from bilan_core.settings import load_settings
-from bilan_core.store.demo_data import add_demo_data_command
-from bilan_core.store.engine import get_engine, head_revision, schema_version
+
+# Each command, and the ``module:function`` that adds its parser (one function may add several).
+COMMANDS: dict[str, str] = {
+    "stats": "bilan_core.cli:add_stats_command",
+    "migrate": "bilan_core.cli:add_migrate_command",
+    "serve": "bilan_core.server.cli:add_server_commands",
+    "keys": "bilan_core.server.cli:add_server_commands",
+    "batch": "bilan_core.experiments.batch_runs:add_batch_command",
+    "demo-data": "bilan_core.store.demo_data:add_demo_data_command",
+    "export": "bilan_core.analytics.exports:add_export_command",
+}
 
 
 def add_stats_command(commands: argparse._SubParsersAction) -> None:
@@ -30,6 +39,8 @@ def add_stats_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
+    from bilan_core.client.bilan import Bilan
+
     stats = Bilan().get_stats(
         model=args.model,
         user_id=args.user_id,
@@ -49,35 +60,32 @@ def add_migrate_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_migrate(_args: argparse.Namespace) -> int:
+    from bilan_core.settings import load_settings
+    from bilan_core.store.engine import get_engine, head_revision, schema_version
+
     engine = get_engine(load_settings().database_url)
     print(f"database schema at {schema_version(engine)} (newest: {head_revision()})")
     return 0
 
 
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_stats_command,
-    add_migrate_command,
-    add_server_commands,
-    add_batch_command,
-    add_demo_data_command,
-    add_export_command,
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand, or with only ``command``'s when it is a known one."""
     parser = argparse.ArgumentParser(prog="python -m bilan_core", description="Bilan for Python")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add_commands in COMMAND_GROUPS:
-        add_commands(commands)
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for target in wanted:
+        module, function = target.split(":")
+        getattr(importlib.import_module(module), function)(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are printed as one clear line and exit code 2."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    first = next((word for word in arguments if not word.startswith("-")), None)
+    args = build_parser(first).parse_args(arguments)
     try:
-        return args.run(args)
+        return int(args.run(args))
     except (BilanError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
