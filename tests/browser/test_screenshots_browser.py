@@ -1,8 +1,13 @@
-"""Every page in a real headless Chromium over demo data, saved as the full-page screenshots the docs show
-(docs/screenshots/<page>.png): each page must draw without an exception first."""
+"""Every page in a real headless Chromium over demo data, saved as full-page screenshots: each page must
+draw without an exception first.
+
+They go to test-results/screenshots/ on every run (look at them there), and replace the ones the docs
+show (docs/screenshots/) when BILAN_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +21,12 @@ from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("BILAN_UPDATE_SCREENSHOTS") == "1"
+    else ROOT / "test-results" / "screenshots"
+)
 WAIT_MS = 30_000
 VISITOR = "?user=Ada%20Lovelace&team=prompt-review-june"
 
