@@ -1,4 +1,4 @@
-"""Small builders shared by tests: turns and votes at fixed times."""
+"""Small builders shared by tests: turns and votes at fixed times, server-mode clients."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import uuid
 
 from sqlalchemy import Engine
 
+from bilan_core.client.bilan import Bilan
 from bilan_core.clock import now_ms
+from bilan_core.settings import load_settings
 from bilan_core.store.models import Turn
 from bilan_core.store.turns import record_turn
 
@@ -17,3 +19,14 @@ def add_turn(engine: Engine, *, model: str = "gpt-4o-mini", user_id: str = "alic
     fields.setdefault("created_ms", now_ms())
     record_turn(engine, Turn(prompt_id=prompt_id, user_id=user_id, model=model, **fields))
     return prompt_id
+
+
+def server_options(key: str, endpoint: str, **extra: object) -> dict[str, object]:
+    """Settings of a server-mode client for a test server: no telemetry, the outbox sent every 50 ms."""
+    options: dict[str, object] = {"mode": "server", "api_key": key, "endpoint": endpoint}
+    return options | {"telemetry": False, "batch_interval": 0.05} | extra
+
+
+def server_client(key: str, endpoint: str, **extra: object) -> Bilan:
+    """A server-mode client for a test server (settings as ``server_options``, ``extra`` added)."""
+    return Bilan(load_settings(**server_options(key, endpoint, **extra)))

@@ -25,6 +25,7 @@ from bilan_core.settings import load_settings
 from bilan_core.store.models import Event, Turn, Vote
 from tests.app_support import clear_app_caches, new_app
 from tests.fixtures.bilan_server import LiveServer
+from tests.helpers import server_client, server_options
 
 pytestmark = pytest.mark.postgres
 HOUR = 3_600_000
@@ -89,14 +90,7 @@ def fill(client: Bilan, now: int) -> None:
 def both(server_project, live_server, postgres_url):
     """A local client (project 0) and a server-mode client, holding the same turns and votes."""
     local = Bilan(load_settings(database_url=postgres_url, user_id="alice", telemetry=False))
-    remote = init(
-        mode="server",
-        api_key=server_project.key,
-        endpoint=live_server.url,
-        user_id="alice",
-        telemetry=False,
-        batch_interval=0.05,
-    )
+    remote = init(**server_options(server_project.key, live_server.url, user_id="alice"))
     now = now_ms()
     fill(local, now)
     fill(remote, now)
@@ -187,9 +181,7 @@ def test_comments_filter_options_and_data_version_through_the_server(both):
 def test_one_project_never_reads_another_ones_analytics(both, server_project, live_server):
     _, remote, now = both
     stranger = create_key(server_project.engine, project="beta")
-    other = Bilan(
-        load_settings(mode="server", api_key=stranger.key, endpoint=live_server.url, telemetry=False)
-    )
+    other = server_client(stranger.key, live_server.url)
     try:
         dashboard = other.dashboard(AnalyticsFilter(start_ms=now - 3 * MS_PER_DAY, end_ms=now + HOUR))
         assert (dashboard.headline.votes, dashboard.headline.turns) == (0, 0)
@@ -263,16 +255,8 @@ def count_rows(engine, model, **where) -> int:
 def test_a_server_outage_loses_no_vote_and_stores_none_twice(server_project):
     server = LiveServer(server_project.app)
     server.start()
-    client = init(
-        mode="server",
-        api_key=server_project.key,
-        endpoint=server.url,
-        user_id="alice",
-        telemetry=False,
-        batch_size=50,
-        batch_interval=0.05,
-        timeout=2.0,
-    )
+    options = server_options(server_project.key, server.url, user_id="alice", batch_size=50, timeout=2.0)
+    client = init(**options)
     try:
         for i in range(300):
             client.vote(f"turn-{i}", 1 if i % 3 else -1, f"comment {i}")
@@ -300,9 +284,7 @@ def test_a_server_outage_loses_no_vote_and_stores_none_twice(server_project):
 def test_refused_events_are_kept_as_failed_not_retried(server_project, live_server, caplog):
     key = create_key(server_project.engine, project="alpha")
     revoke_key(server_project.engine, key_id=key.id)
-    client = init(
-        mode="server", api_key=key.key, endpoint=live_server.url, telemetry=False, batch_interval=0.05
-    )
+    client = init(**server_options(key.key, live_server.url))
     try:
         client.vote("t1", 1)
         client.track("clicked", {"where": "header"})
@@ -394,9 +376,7 @@ def send_votes_through(server_project, wrapper, caplog) -> float:
     """Five votes through a server behind ``wrapper``; seconds until all were delivered."""
     server = LiveServer(wrapper)
     server.start()
-    client = init(
-        mode="server", api_key=server_project.key, endpoint=server.url, telemetry=False, batch_interval=0.05
-    )
+    client = init(**server_options(server_project.key, server.url))
     try:
         began = time.monotonic()
         for i in range(5):

@@ -21,6 +21,7 @@ from bilan_core import BilanError
 from bilan_core.api import init
 from bilan_core.store.models import Vote
 from tests.fixtures.bilan_server import LiveServer, ServerProject, free_port
+from tests.helpers import server_options
 
 pytestmark = pytest.mark.postgres
 VOTES = 200
@@ -82,14 +83,7 @@ def test_a_crashed_client_s_votes_are_sent_by_the_next_client_exactly_once(serve
     assert run_child("crash", endpoint=server.url, key=server_project.key, outbox=outbox) == 9
     assert stored_votes(server_project) == (0, 0)
     server.start()
-    client = init(
-        mode="server",
-        api_key=server_project.key,
-        endpoint=server.url,
-        outbox_path=outbox,
-        telemetry=False,
-        batch_interval=0.05,
-    )
+    client = init(**server_options(server_project.key, server.url, outbox_path=outbox))
     try:
         assert client.backend.flush(timeout=20), f"{client.backend.pending()} still pending"
         assert client.backend.failed() == 0
@@ -102,9 +96,7 @@ def test_a_crashed_client_s_votes_are_sent_by_the_next_client_exactly_once(serve
 def test_flush_pending_failed_and_close_are_on_the_client_and_the_module(server_project, bilan):
     assert (bilan.flush(timeout=0), bilan.pending(), bilan.failed()) == (True, 0, 0)  # local mode
     server = LiveServer(server_project.app, port=free_port())  # down for now
-    client = bilan_module.init(
-        mode="server", api_key=server_project.key, endpoint=server.url, telemetry=False, batch_interval=0.05
-    )
+    client = bilan_module.init(**server_options(server_project.key, server.url))
     try:
         for i in range(5):
             bilan_module.vote(f"turn-{i}", 1)

@@ -19,17 +19,9 @@ from bilan_core.settings import load_settings
 from bilan_core.store.models import Conversation, Turn, Vote
 from tests.app_support import clear_app_caches, new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
+from tests.helpers import server_client
 
 pytestmark = pytest.mark.postgres
-
-
-def server_client(url: str, key: str, user_id: str = "alice") -> Bilan:
-    """A server-mode client that sends its outbox every 50 ms."""
-    return Bilan(
-        load_settings(
-            mode="server", api_key=key, endpoint=url, user_id=user_id, telemetry=False, batch_interval=0.05
-        )
-    )
 
 
 def fill(client: Bilan, now: int) -> tuple[str, list[str]]:
@@ -63,7 +55,7 @@ def fill(client: Bilan, now: int) -> tuple[str, list[str]]:
 @pytest.fixture
 def alpha(server_project, live_server):
     """A server-mode client of project alpha holding one conversation; (client, conversation, prompts)."""
-    client = server_client(live_server.url, server_project.key)
+    client = server_client(server_project.key, live_server.url, user_id="alice")
     conversation_id, prompt_ids = fill(client, now_ms())
     yield client, conversation_id, prompt_ids
     client.close()
@@ -108,7 +100,7 @@ def test_one_project_never_reads_or_changes_another_ones_conversations(alpha, se
     client, conversation_id, _ = alpha
     assert client.flush(timeout=10)
     stranger = create_key(server_project.engine, project="beta")
-    beta = server_client(live_server.url, stranger.key)
+    beta = server_client(stranger.key, live_server.url, user_id="alice")
     try:
         assert beta.list_conversations() == []
         assert beta.load_chat(conversation_id) == []
@@ -233,7 +225,7 @@ def test_a_link_to_another_projects_conversation_is_unknown_in_server_mode(
     server_app, server_project, live_server
 ):
     other = create_key(server_project.engine, project="beta")
-    beta = server_client(live_server.url, other.key, user_id="anonymous")
+    beta = server_client(other.key, live_server.url, user_id="anonymous")
     try:
         foreign = beta.start_conversation("beta's chat")
         assert beta.get_conversation(foreign).title == "beta's chat"

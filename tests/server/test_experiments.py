@@ -14,7 +14,6 @@ import pytest
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.analytics.exports import EXPORT_KINDS, export_bytes
 from bilan_core.client.bilan import Bilan
-from bilan_core.store.engine import schema_status
 from bilan_core.errors import NotFoundError
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
@@ -32,8 +31,9 @@ from bilan_core.experiments.comparisons import (
     start_comparison,
 )
 from bilan_core.server.api_keys import create_key
-from bilan_core.settings import load_settings
+from bilan_core.store.engine import schema_status
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
+from tests import helpers
 from tests.app_support import new_app, rows
 from tests.fixtures.openai_server import DEFAULT_ANSWER
 from tests.server.test_conversations import ran, server_app  # noqa: F401 (the app in server mode)
@@ -45,19 +45,14 @@ STRONG = Variant(model="gpt-4o", temperature=0.7, prompt_version="v2")
 
 def server_client(url: str, key: str, openai_server, user_id: str = "alice") -> Bilan:
     """A server-mode client that sends its outbox every 50 ms and asks the loopback model server."""
-    return Bilan(
-        load_settings(
-            mode="server",
-            api_key=key,
-            endpoint=url,
-            user_id=user_id,
-            telemetry=False,
-            batch_interval=0.05,
-            openai_base_url=openai_server.base_url,
-            openai_api_key="sk-test",
-            max_retries=0,
-            leaderboard_min_votes=1,
-        )
+    return helpers.server_client(
+        key,
+        url,
+        user_id=user_id,
+        openai_base_url=openai_server.base_url,
+        openai_api_key="sk-test",
+        max_retries=0,
+        leaderboard_min_votes=1,
     )
 
 

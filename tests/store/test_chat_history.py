@@ -8,7 +8,6 @@ from sqlalchemy import event
 from bilan_core.app.playground import chat_messages, failure_text, figures_line
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError, NotOwnerError
-from bilan_core.settings import load_settings
 from bilan_core.store.chat_history import ChatEntry, load_chat
 from bilan_core.store.conversations import (
     can_edit_conversation,
@@ -19,7 +18,7 @@ from bilan_core.store.conversations import (
 )
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote
-from tests.helpers import add_turn
+from tests.helpers import add_turn, server_client
 
 
 def _conversation(engine, turns: int) -> tuple[str, list[str]]:
@@ -171,16 +170,7 @@ def test_a_local_client_changes_only_its_own_users_conversations(bilan):
 
 @pytest.mark.postgres
 def test_a_server_mode_client_changes_only_its_own_users_conversations(server_project, live_server):
-    alice = Bilan(
-        load_settings(
-            mode="server",
-            api_key=server_project.key,
-            endpoint=live_server.url,
-            user_id="alice",
-            telemetry=False,
-            batch_interval=0.05,
-        )
-    )
+    alice = server_client(server_project.key, live_server.url, user_id="alice")
     try:
         _client_refuses_others_and_lets_the_owner(alice)
     finally:
