@@ -28,7 +28,7 @@ fi
 
 python3 -m ruff check .
 python3 -m mypy
-lint-imports
+python3 -c "from importlinter.cli import lint_imports_command; lint_imports_command()"  # lint-imports, without relying on PATH
 status=0
 python3 -m pytest "$@" || status=$?
 if [ "$status" = 5 ]; then
