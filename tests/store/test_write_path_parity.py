@@ -1,32 +1,33 @@
 """One write path: the same turns, votes and conversations stored by local mode and by the server's
 ingestion give the same rows, on SQLite and on PostgreSQL.
 
-The local side calls the local backend as the client does; the server side sends the same facts as
-Bilan wire events (built by ``remote.wire_events``, as the server-mode client sends them) through
-``server.ingest.ingest``, once event by event (one request each) and once as a single request.
+The local side calls the local backend as the client does; the server side calls the server-mode
+backend, whose outbox sends its wire events one per request to ``server.ingest.ingest`` (through an
+HTTP transport standing in for the server's ``POST /api/events``); the same events are then stored once
+more as a single request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import pytest
 from sqlalchemy import Engine, select
 
+from bilan_core.client.backend import Backend
 from bilan_core.client.local import LocalBackend
 from bilan_core.clock import now_ms
-from bilan_core.remote.wire_events import (
-    CONVERSATION_ENDED,
-    CONVERSATION_STARTED,
-    VOTE_CAST,
-    VOTE_CLEARED,
-    make_event,
-    turn_events,
-)
+from bilan_core.remote.backend import ServerBackend
+from bilan_core.remote.wire_events import VOTE_CAST, IngestReply, make_event, turn_events
 from bilan_core.server.ingest import ingest
+from bilan_core.server.validation import needs_text_check, parse_body
+from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, TURNS, VOTES, Turn
 from bilan_core.store.votes import cast_vote
+from tests.helpers import server_options
 
 ONE_BY_ONE = 7
 ALL_AT_ONCE = 8
@@ -44,53 +45,83 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     return get_engine(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
 
 
-class BothPaths:
-    """Applies each step locally and records the wire events the server gets for it."""
+class EventsEndpoint:
+    """``POST /api/events`` of project ``ONE_BY_ONE`` as an HTTP transport handler: each request body is
+    parsed and stored as the server's route does, and kept."""
 
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.bodies: list[bytes] = []
+        self.replies: list[IngestReply] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        assert (request.method, request.url.path) == ("POST", "/api/events")
+        raw = request.read()
+        reply = ingest(
+            self.engine, project_id=ONE_BY_ONE, items=parse_body(raw), check_text=needs_text_check(raw)
+        )
+        self.bodies.append(raw)
+        self.replies.append(reply)
+        return httpx2.Response(200, json=reply.model_dump(mode="json"))
+
+
+class BothPaths:
+    """Applies each step through the local backend and through a server-mode backend, whose outbox is
+    then flushed: one request to an ``EventsEndpoint`` per step, as ``turn_events`` and the like build it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.endpoint = EventsEndpoint(engine)
+        # The outbox sends only when flushed: each step's events make one request.
+        settings = load_settings(**server_options("bk-parity", "http://bilan.test", batch_interval=3600))
+        self.server = ServerBackend(settings, transport=httpx2.MockTransport(self.endpoint))
         self.local = LocalBackend(engine)
-        self.requests: list[list[dict[str, Any]]] = []
 
     def start(self, conversation_id: str, user_id: str, title: str | None, team_session: str | None) -> None:
-        self.local.start_conversation(
-            user_id=user_id, title=title, team_session=team_session, conversation_id=conversation_id
+        self._on_both(
+            lambda backend: backend.start_conversation(
+                user_id=user_id, title=title, team_session=team_session, conversation_id=conversation_id
+            )
         )
-        properties: dict[str, Any] = {"conversation_id": conversation_id, "started_at": now_ms()}
-        if title is not None:
-            properties["title"] = title
-        if team_session is not None:
-            properties["team_session"] = team_session
-        self._send(CONVERSATION_STARTED, user_id, properties)
 
     def turn(self, **fields: Any) -> None:
         turn = Turn(created_ms=now_ms(), **fields)
-        self.local.record_turn(turn)
-        self.requests.append(turn_events(turn))
+        self._on_both(lambda backend: backend.record_turn(turn))
 
     def vote(
-        self, prompt_id: str, user_id: str, value: int, comment: str | None = None, **extra: Any
+        self,
+        prompt_id: str,
+        user_id: str,
+        value: int,
+        comment: str | None = None,
+        team_session: str | None = None,
     ) -> None:
-        team_session = extra.get("team_session")
-        self.local.cast_vote(
-            prompt_id=prompt_id, user_id=user_id, value=value, comment=comment, team_session=team_session
+        self._on_both(
+            lambda backend: backend.cast_vote(
+                prompt_id=prompt_id, user_id=user_id, value=value, comment=comment, team_session=team_session
+            )
         )
-        properties = {"turn_id": prompt_id, "value": value, "comment": comment, **extra}
-        self._send(VOTE_CAST, user_id, properties)
 
     def clear(self, prompt_id: str, user_id: str) -> None:
-        self.local.clear_vote(prompt_id=prompt_id, user_id=user_id)
-        self._send(VOTE_CLEARED, user_id, {"turn_id": prompt_id})
+        self._on_both(lambda backend: backend.clear_vote(prompt_id=prompt_id, user_id=user_id))
 
     def end(self, conversation_id: str, user_id: str, status: str) -> None:
-        self.local.end_conversation(conversation_id=conversation_id, status=status)
-        properties = {"conversation_id": conversation_id, "status": status, "ended_at": now_ms()}
-        self._send(CONVERSATION_ENDED, user_id, properties)
-
-    def _send(self, event_type: str, user_id: str, properties: dict[str, Any]) -> None:
-        moment = now_ms()
-        self.requests.append(
-            [make_event(event_type, user_id=user_id, properties=properties, timestamp_ms=moment)]
+        self._on_both(
+            lambda backend: backend.end_conversation(conversation_id=conversation_id, status=status)
         )
+
+    def _on_both(self, step: Callable[[Backend], object]) -> None:
+        """The step locally, then in server mode, whose events are delivered (one request) right away."""
+        step(self.local)
+        step(self.server)
+        assert self.server.flush(timeout=10), f"{self.server.pending()} event(s) still pending"
+
+    def requests(self) -> list[list[dict[str, Any]]]:
+        """The events of each request the server-mode backend sent, all stored without an error."""
+        assert self.server.failed() == 0
+        self.server.close()
+        counts = [(reply.stats.errors, reply.stats.processed) for reply in self.endpoint.replies]
+        assert counts == [(0, len(parse_body(body))) for body in self.endpoint.bodies]
+        return [parse_body(body) for body in self.endpoint.bodies]
 
 
 def a_team_session(paths: BothPaths) -> None:
@@ -178,6 +209,7 @@ def stored(engine: Engine, project_id: int) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def vote_event(prompt_id: str, user_id: str, value: int, at_ms: int) -> list[dict[str, Any]]:
+    """A request holding one ``vote_cast`` at ``at_ms``."""
     properties = {"turn_id": prompt_id, "value": value}
     return [make_event(VOTE_CAST, user_id=user_id, properties=properties, timestamp_ms=at_ms)]
 
@@ -191,8 +223,8 @@ def ingest_requests(engine: Engine, project_id: int, requests: list[list[dict[st
 def test_local_mode_and_the_server_store_the_same_rows(engine: Engine) -> None:
     paths = BothPaths(engine)
     a_team_session(paths)
-    ingest_requests(engine, ONE_BY_ONE, paths.requests)
-    ingest_requests(engine, ALL_AT_ONCE, [[event for request in paths.requests for event in request]])
+    requests = paths.requests()
+    ingest_requests(engine, ALL_AT_ONCE, [[event for request in requests for event in request]])
 
     local = stored(engine, LOCAL_PROJECT)
     assert stored(engine, ONE_BY_ONE) == local
@@ -211,10 +243,8 @@ def test_local_mode_and_the_server_store_the_same_rows(engine: Engine) -> None:
 @pytest.mark.parametrize("first", ["turn", "vote"])
 def test_a_vote_is_labelled_from_its_turn_whichever_arrives_first(engine: Engine, first: str) -> None:
     turn = Turn(prompt_id="late", user_id="alice", model="gpt-4o", prompt_version="v3", created_ms=now_ms())
-    vote = make_event(
-        VOTE_CAST, user_id="bob", properties={"turn_id": "late", "value": 1}, timestamp_ms=now_ms()
-    )
-    requests = [turn_events(turn), [vote]] if first == "turn" else [[vote], turn_events(turn)]
+    vote = vote_event("late", "bob", 1, now_ms())
+    requests = [turn_events(turn), vote] if first == "turn" else [vote, turn_events(turn)]
     ingest_requests(engine, ONE_BY_ONE, requests)
     LocalBackend(engine).record_turn(turn)
     LocalBackend(engine).cast_vote(prompt_id="late", user_id="bob", value=1, comment=None, team_session=None)
@@ -229,21 +259,29 @@ def test_an_older_vote_never_replaces_a_newer_one_in_either_path(engine: Engine)
     newer, older = now_ms() + 1_000, now_ms()
     cast_vote(engine, prompt_id="p", user_id="bob", value=1, at_ms=newer)
     cast_vote(engine, prompt_id="p", user_id="bob", value=-1, at_ms=older)
-    ingest_requests(
-        engine,
-        ONE_BY_ONE,
-        [
-            [
-                make_event(
-                    VOTE_CAST, user_id="bob", properties={"turn_id": "p", "value": 1}, timestamp_ms=newer
-                )
-            ],
-            [
-                make_event(
-                    VOTE_CAST, user_id="bob", properties={"turn_id": "p", "value": -1}, timestamp_ms=older
-                )
-            ],
-        ],
-    )
+    ingest_requests(engine, ONE_BY_ONE, [vote_event("p", "bob", 1, newer), vote_event("p", "bob", -1, older)])
     assert [row[2] for row in stored(engine, LOCAL_PROJECT)["votes"]] == [1]
     assert stored(engine, ONE_BY_ONE)["votes"] == stored(engine, LOCAL_PROJECT)["votes"]
+
+
+def test_a_turn_whose_start_and_end_arrive_in_separate_requests_is_stored_whole(
+    engine: Engine, request: pytest.FixtureRequest
+) -> None:
+    if engine.dialect.name == "sqlite":
+        # On SQLite the merge's COALESCE sees the JSON columns a turn_completed leaves out as 'null'
+        # (not NULL), so the messages, parameters and tools its turn_started brought are lost.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="store.turns.merge_turns on SQLite"))
+    turn = Turn(
+        prompt_id="split",
+        user_id="alice",
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Hi"}],
+        parameters={"temperature": 0.5},
+        tools=[{"type": "function", "function": {"name": "calculator"}}],
+        response="Hello",
+        latency_ms=40.0,
+        created_ms=now_ms(),
+    )
+    LocalBackend(engine).record_turn(turn)
+    ingest_requests(engine, ONE_BY_ONE, [[event] for event in turn_events(turn)])
+    assert stored(engine, ONE_BY_ONE)["turns"] == stored(engine, LOCAL_PROJECT)["turns"]
