@@ -103,46 +103,46 @@ def make_event(
     ai_response: str | None = None,
 ) -> dict[str, Any]:
     """One wire event as a JSON-ready dict with a new ``evt_<ms>_<random>`` id."""
-    event: dict[str, Any] = {
+    event = {
         "eventId": new_event_id(timestamp_ms),
         "eventType": event_type,
         "timestamp": timestamp_ms,
         "userId": user_id,
         "properties": properties,
     }
-    if prompt_text is not None:
-        event["promptText"] = prompt_text
-    if ai_response is not None:
-        event["aiResponse"] = ai_response
-    return event
+    return event | known({"promptText": prompt_text, "aiResponse": ai_response})
 
 
-def _present(**values: Any) -> dict[str, Any]:
-    """The values that are known: a property the turn does not have is left out, not sent as null."""
+def known(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries whose value is known: what is None is left out of an event, not sent as null."""
     return {key: value for key, value in values.items() if value is not None}
 
 
 def _turn_context(turn: Turn) -> dict[str, Any]:
-    return _present(
-        turnId=turn.prompt_id,
-        conversation_id=turn.conversation_id,
-        model=turn.model,
-        modelUsed=turn.model,
-        systemPromptVersion=turn.prompt_version,
-        provider=turn.provider,
-        team_session=turn.team_session,
-        retryCount=0,
+    return known(
+        {
+            "turnId": turn.prompt_id,
+            "conversation_id": turn.conversation_id,
+            "model": turn.model,
+            "modelUsed": turn.model,
+            "systemPromptVersion": turn.prompt_version,
+            "provider": turn.provider,
+            "team_session": turn.team_session,
+            "retryCount": 0,
+        }
     )
 
 
 def _usage(turn: Turn) -> dict[str, Any]:
-    return _present(
-        finish_reason=turn.finish_reason,
-        prompt_tokens=turn.prompt_tokens,
-        completion_tokens=turn.completion_tokens,
-        total_tokens=turn.total_tokens,
-        ttft_ms=turn.ttft_ms,
-        tool_calls=turn.tool_calls,
+    return known(
+        {
+            "finish_reason": turn.finish_reason,
+            "prompt_tokens": turn.prompt_tokens,
+            "completion_tokens": turn.completion_tokens,
+            "total_tokens": turn.total_tokens,
+            "ttft_ms": turn.ttft_ms,
+            "tool_calls": turn.tool_calls,
+        }
     )
 
 
@@ -168,7 +168,7 @@ def turn_events(turn: Turn) -> list[dict[str, Any]]:
     started = dict(
         context,
         startedAt=turn.created_ms,
-        **_present(messages=turn.messages, parameters=turn.parameters, tools=turn.tools, route=turn.route),
+        **known({name: getattr(turn, name) for name in ("messages", "parameters", "tools", "route")}),
     )
     first = _turn_event(turn, TURN_STARTED, started, turn.created_ms)
     return [first, _turn_outcome_event(turn, context)]
@@ -183,7 +183,7 @@ def _turn_outcome_event(turn: Turn, context: dict[str, Any]) -> dict[str, Any]:
             status="failed",
             errorType=turn.error_type or "unknown_error",
             failedAt=finished_ms,
-            **_present(attemptedDuration=seconds, errorMessage=turn.error_message or None),
+            **known({"attemptedDuration": seconds, "errorMessage": turn.error_message or None}),
             **_usage(turn),
         )
         return _turn_event(turn, TURN_FAILED, properties, finished_ms)
@@ -192,7 +192,7 @@ def _turn_outcome_event(turn: Turn, context: dict[str, Any]) -> dict[str, Any]:
         status=CANCELLED if turn.status == CANCELLED else "success",
         responseLength=len(turn.response or ""),
         completedAt=finished_ms,
-        **_present(responseTime=seconds),
+        **known({"responseTime": seconds}),
         **_usage(turn),
     )
     return _turn_event(turn, TURN_COMPLETED, properties, finished_ms)
