@@ -19,10 +19,10 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
-from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, contains_nul, nul_refusal
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import BatchItem, BatchRun, Turn, Vote
+from bilan_core.store.project_rows import project_row
 
 MAX_CONCURRENCY = 256
 MAX_FILE_NAME_LENGTH = 400
@@ -155,10 +155,7 @@ def get_batch_run(engine: Engine, *, project_id: int, run_id: str) -> BatchRun:
 
 
 def _load(session: Session, project_id: int, run_id: str) -> BatchRun:
-    run = session.get(BatchRun, run_id) if isinstance(run_id, str) else None
-    if run is None or run.project_id != project_id:
-        raise NotFoundError(f"no batch run has id {run_id!r}")
-    return run
+    return project_row(session, BatchRun, project_id=project_id, row_id=run_id, name="batch run")
 
 
 def pending_items(engine: Engine, *, project_id: int, run_id: str) -> list[BatchItem]:

@@ -17,7 +17,6 @@ from sqlalchemy import Engine, and_
 from sqlmodel import Session, col, func, select
 
 from bilan_core.clock import now_ms
-from bilan_core.errors import NotFoundError
 from bilan_core.limits import (
     MAX_LABEL_LENGTH,
     MAX_PROMPT_LENGTH,
@@ -28,6 +27,7 @@ from bilan_core.limits import (
 )
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import Comparison, Turn, Vote
+from bilan_core.store.project_rows import project_row
 from bilan_core.store.votes import validate_comment
 
 MAX_VARIANT_LABEL = 400
@@ -208,10 +208,7 @@ def get_comparison(engine: Engine, *, project_id: int, comparison_id: str) -> Co
 
 
 def _load(session: Session, project_id: int, comparison_id: str) -> Comparison:
-    row = session.get(Comparison, comparison_id) if isinstance(comparison_id, str) else None
-    if row is None or row.project_id != project_id:
-        raise NotFoundError(f"no comparison has id {comparison_id!r}")
-    return row
+    return project_row(session, Comparison, project_id=project_id, row_id=comparison_id, name="comparison")
 
 
 def decided_comparisons(

@@ -1,0 +1,23 @@
+"""One row of a project by its id, for the tables keyed by their own id (comparisons, batch runs).
+
+A row of another project is as unknown as a missing one: the caller learns nothing about it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlmodel import Session
+
+from bilan_core.errors import NotFoundError
+from bilan_core.store.models import BatchRun, Comparison
+
+RowT = TypeVar("RowT", BatchRun, Comparison)
+
+
+def project_row(session: Session, table: type[RowT], *, project_id: int, row_id: object, name: str) -> RowT:
+    """The ``table`` row with id ``row_id`` in the project; NotFoundError naming it otherwise."""
+    row = session.get(table, row_id) if isinstance(row_id, str) else None
+    if row is None or row.project_id != project_id:
+        raise NotFoundError(f"no {name} has id {row_id!r}")
+    return row
