@@ -25,17 +25,7 @@ class ConversationSummary(BaseModel):
     @classmethod
     def of(cls, conversation: Conversation) -> ConversationSummary:
         """The summary of a stored conversation."""
-        return cls(
-            conversation_id=conversation.conversation_id,
-            user_id=conversation.user_id,
-            title=conversation.title,
-            team_session=conversation.team_session,
-            status=conversation.status,
-            created_ms=conversation.created_ms,
-            updated_ms=conversation.updated_ms,
-            ended_ms=conversation.ended_ms,
-        )
-
+        return cls.model_validate(conversation, from_attributes=True)
 
 CHAT_ENTRIES = TypeAdapter(list[ChatEntry])
 SUMMARIES = TypeAdapter(list[ConversationSummary])
