@@ -136,7 +136,11 @@ class ComparisonResult:
     variant_b: Variant
 
 
-def as_variant(value: Variant | str | Mapping[str, Any]) -> Variant:
+VariantLike = Variant | str | Mapping[str, Any]
+"""How a variant may be given: a ``Variant``, a model name, or a dict of ``Variant`` fields."""
+
+
+def as_variant(value: VariantLike) -> Variant:
     """A Variant from a Variant, a model name, or a dict of Variant fields."""
     if isinstance(value, Variant):
         return value
@@ -151,8 +155,8 @@ def as_variant(value: Variant | str | Mapping[str, Any]) -> Variant:
 def start_comparison(
     client: Bilan,
     prompt: str,
-    first: Variant | str | Mapping[str, Any],
-    second: Variant | str | Mapping[str, Any],
+    first: VariantLike,
+    second: VariantLike,
     *,
     blind: bool | None = None,
     rng: random.Random | None = None,
@@ -194,12 +198,8 @@ def stream_comparison(
     pieces: queue.Queue[SidePiece] = queue.Queue()
     stop = threading.Event()
     for side, variant in side_variants(comparison).items():
-        threading.Thread(
-            target=_stream_side,
-            args=(client, comparison, side, variant, max_tokens, pieces, stop),
-            name=f"bilan-compare-{side}",
-            daemon=True,
-        ).start()
+        runner = _SideRunner(client, comparison, side, variant, max_tokens, pieces, stop)
+        threading.Thread(target=runner.run, name=f"bilan-compare-{side}", daemon=True).start()
     finished = 0
     try:
         while finished < len(SIDES):
@@ -210,55 +210,52 @@ def stream_comparison(
         stop.set()
 
 
-def _stream_side(
-    client: Bilan,
-    comparison: Comparison,
-    side: str,
-    variant: Variant,
-    max_tokens: int | None,
-    pieces: queue.Queue[SidePiece],
-    stop: threading.Event,
-) -> None:
-    try:
-        prompt_id = _answer_side(client, comparison, side, variant, max_tokens, pieces, stop)
-    except Exception as exc:  # the reader waits for both sides to end, so every failure must reach it
-        pieces.put(SidePiece(side, finished=True, error=exc))
-        return
-    if prompt_id is not None:
-        pieces.put(SidePiece(side, finished=True, prompt_id=prompt_id))
+@dataclass(frozen=True)
+class _SideRunner:
+    """One side of a streamed comparison, answered on its own thread into the shared ``pieces``."""
 
+    client: Bilan
+    comparison: Comparison
+    side: str
+    variant: Variant
+    max_tokens: int | None
+    pieces: queue.Queue[SidePiece]
+    stop: threading.Event
 
-def _answer_side(
-    client: Bilan,
-    comparison: Comparison,
-    side: str,
-    variant: Variant,
-    max_tokens: int | None,
-    pieces: queue.Queue[SidePiece],
-    stop: threading.Event,
-) -> str | None:
-    """Stream one side into ``pieces`` and link its turn; None when stopped early."""
-    response = client.create_streaming_chat(
-        variant.messages(comparison.prompt),
-        model=variant.model,
-        temperature=variant.temperature,
-        max_tokens=max_tokens,
-        variant=variant.prompt_version,
-    )
-    with response:
-        for text in response.stream:
-            if stop.is_set():
-                return None
-            pieces.put(SidePiece(side, text))
-    client.attach_comparison_answer(comparison.id, side=side, prompt_id=response.prompt_id)
-    return response.prompt_id
+    def run(self) -> None:
+        """Stream the side; end it with a ``finished`` piece carrying its prompt id or its error."""
+        try:
+            prompt_id = self._answer()
+        except Exception as exc:  # the reader waits for both sides to end, so every failure must reach it
+            self.pieces.put(SidePiece(self.side, finished=True, error=exc))
+            return
+        if prompt_id is not None:
+            self.pieces.put(SidePiece(self.side, finished=True, prompt_id=prompt_id))
+
+    def _answer(self) -> str | None:
+        """Stream the answer into ``pieces`` and link its turn; None when stopped early."""
+        variant = self.variant
+        response = self.client.create_streaming_chat(
+            variant.messages(self.comparison.prompt),
+            model=variant.model,
+            temperature=variant.temperature,
+            max_tokens=self.max_tokens,
+            variant=variant.prompt_version,
+        )
+        with response:
+            for text in response.stream:
+                if self.stop.is_set():
+                    return None
+                self.pieces.put(SidePiece(self.side, text))
+        self.client.attach_comparison_answer(self.comparison.id, side=self.side, prompt_id=response.prompt_id)
+        return response.prompt_id
 
 
 def compare(
     client: Bilan,
     prompt: str,
-    variant_a: Variant | str | Mapping[str, Any],
-    variant_b: Variant | str | Mapping[str, Any],
+    variant_a: VariantLike,
+    variant_b: VariantLike,
     *,
     blind: bool | None = None,
     max_tokens: int | None = None,
