@@ -7,9 +7,10 @@ kept) or when it fails. The work per chunk is a few attribute reads and one list
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import openai
 from openai.types.chat import ChatCompletionChunk
@@ -21,6 +22,44 @@ from bilan_core.errors import NetworkError, ProviderError
 from bilan_core.store.models import Turn
 
 CUT_STREAM_MESSAGE = "the stream ended before the answer finished (no finish reason): the connection was cut"
+
+
+class TextStream(ABC):
+    """A sync stream of answer text: iterate it, or use it in a ``with`` block that closes it on leaving."""
+
+    stream: Generator[str, None, None]
+
+    def __iter__(self) -> Iterator[str]:
+        return self.stream
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop reading and record what was received."""
+
+
+class AsyncTextStream(ABC):
+    """The async twin of ``TextStream``: ``async for`` over it, or ``async with`` to close it on leaving."""
+
+    stream: AsyncGenerator[str, None]
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.stream
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Stop reading and record what was received."""
 
 
 class _StreamState:
@@ -107,7 +146,7 @@ class _StreamState:
         )
 
 
-class StreamingChatResponse(_StreamState):
+class StreamingChatResponse(_StreamState, TextStream):
     """A streamed answer: iterate ``stream`` (or the object) for text; the turn is recorded at the end."""
 
     def __init__(
@@ -116,16 +155,7 @@ class StreamingChatResponse(_StreamState):
         super().__init__(call)
         self._raw = raw
         self._record = record
-        self.stream: Generator[str, None, None] = self._iterate()
-
-    def __iter__(self) -> Iterator[str]:
-        return self.stream
-
-    def __enter__(self) -> StreamingChatResponse:
-        return self
-
-    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.close()
+        self.stream = self._iterate()
 
     def _iterate(self) -> Generator[str, None, None]:
         take = self._take
@@ -163,7 +193,7 @@ class StreamingChatResponse(_StreamState):
     cancel = close
 
 
-class AsyncStreamingChatResponse(_StreamState):
+class AsyncStreamingChatResponse(_StreamState, AsyncTextStream):
     """The async twin of ``StreamingChatResponse``: ``async for`` over it; ``aclose()`` stops early."""
 
     def __init__(
@@ -172,16 +202,7 @@ class AsyncStreamingChatResponse(_StreamState):
         super().__init__(call)
         self._raw = raw
         self._record = record
-        self.stream: AsyncGenerator[str, None] = self._iterate()
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self.stream
-
-    async def __aenter__(self) -> AsyncStreamingChatResponse:
-        return self
-
-    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        await self.aclose()
+        self.stream = self._iterate()
 
     async def _iterate(self) -> AsyncGenerator[str, None]:
         take = self._take

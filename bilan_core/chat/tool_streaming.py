@@ -5,13 +5,17 @@ answer's text streams to the caller. Recorded as one turn, like ``tool_loop.run_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator
-from types import TracebackType
+from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import Any, Unpack
 
 from bilan_core.chat.options import ToolLoopOptions
 from bilan_core.chat.responses import Usage
-from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
+from bilan_core.chat.streaming import (
+    AsyncStreamingChatResponse,
+    AsyncTextStream,
+    StreamingChatResponse,
+    TextStream,
+)
 from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoop
 from bilan_core.chat.tools import Tool, ToolRegistry
 from bilan_core.chat.tracked import TrackedChat
@@ -64,7 +68,7 @@ class _ToolStreamState:
         return Usage(final.prompt_tokens, final.completion_tokens, final.total_tokens)
 
 
-class ToolStreamingResponse(_ToolStreamState):
+class ToolStreamingResponse(_ToolStreamState, TextStream):
     """A streamed tool loop: iterate ``stream`` for the answer's text; tool rounds run in between.
 
     The turn is recorded when the stream ends, fails or is closed (``cancelled``, text so far kept).
@@ -74,16 +78,7 @@ class ToolStreamingResponse(_ToolStreamState):
     def __init__(self, loop: ToolLoop, first_round: StreamingChatResponse) -> None:
         super().__init__(loop, first_round)
         self._round: StreamingChatResponse = first_round
-        self.stream: Generator[str, None, None] = self._iterate()
-
-    def __iter__(self) -> Iterator[str]:
-        return self.stream
-
-    def __enter__(self) -> ToolStreamingResponse:
-        return self
-
-    def __exit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.close()
+        self.stream = self._iterate()
 
     def _iterate(self) -> Generator[str, None, None]:
         loop = self._loop
@@ -134,22 +129,13 @@ def stream_with_tools(
     return ToolStreamingResponse(loop, _next_round(loop))
 
 
-class AsyncToolStreamingResponse(_ToolStreamState):
+class AsyncToolStreamingResponse(_ToolStreamState, AsyncTextStream):
     """The async twin of ``ToolStreamingResponse``: ``async for`` over it; ``aclose()`` stops early."""
 
     def __init__(self, loop: ToolLoop, first_round: AsyncStreamingChatResponse) -> None:
         super().__init__(loop, first_round)
         self._round: AsyncStreamingChatResponse = first_round
-        self.stream: AsyncGenerator[str, None] = self._iterate()
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self.stream
-
-    async def __aenter__(self) -> AsyncToolStreamingResponse:
-        return self
-
-    async def __aexit__(self, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        await self.aclose()
+        self.stream = self._iterate()
 
     async def _iterate(self) -> AsyncGenerator[str, None]:
         loop = self._loop
