@@ -78,12 +78,11 @@ class Outbox:
         events behind it, so a vote and its later change or clearing arrive in that order.
         """
         moment = now_ms() if at_ms is None else at_ms
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, event_id, body, attempts, next_try_ms FROM outbox "
-                "WHERE destination = ? AND status = ? ORDER BY seq LIMIT ?",
-                (self.destination, PENDING, limit),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT seq, event_id, body, attempts, next_try_ms FROM outbox "
+            "WHERE destination = ? AND status = ? ORDER BY seq LIMIT ?",
+            (self.destination, PENDING, limit),
+        )
         due = []
         for seq, event_id, body, attempts, next_try in rows:
             if next_try > moment:
@@ -93,12 +92,11 @@ class Outbox:
 
     def next_try_ms(self) -> int | None:
         """When the oldest pending event may be tried, or None if nothing is pending."""
-        with self._lock:
-            found = self._db.execute(
-                "SELECT next_try_ms FROM outbox WHERE destination = ? AND status = ? ORDER BY seq LIMIT 1",
-                (self.destination, PENDING),
-            ).fetchone()
-        return None if found is None else int(found[0])
+        found = self._fetch(
+            "SELECT next_try_ms FROM outbox WHERE destination = ? AND status = ? ORDER BY seq LIMIT 1",
+            (self.destination, PENDING),
+        )
+        return int(found[0][0]) if found else None
 
     def remove(self, seqs: Iterable[int]) -> None:
         """Forget events the server has stored (or already had)."""
@@ -121,6 +119,10 @@ class Outbox:
             [(FAILED, reason, seq) for seq, reason in failures],
         )
 
+    def _fetch(self, query: str, parameters: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return self._db.execute(query, parameters).fetchall()
+
     def _update(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
@@ -129,20 +131,18 @@ class Outbox:
 
     def count(self, status: str) -> int:
         """How many of this destination's events have ``status`` (pending or failed)."""
-        with self._lock:
-            (found,) = self._db.execute(
-                "SELECT count(*) FROM outbox WHERE destination = ? AND status = ?", (self.destination, status)
-            ).fetchone()
+        ((found,),) = self._fetch(
+            "SELECT count(*) FROM outbox WHERE destination = ? AND status = ?", (self.destination, status)
+        )
         return int(found)
 
     def failures(self, limit: int = 100) -> list[tuple[str, str]]:
         """The newest refused events: (eventId, reason)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT event_id, coalesce(last_error, '') FROM outbox "
-                "WHERE destination = ? AND status = ? ORDER BY seq DESC LIMIT ?",
-                (self.destination, FAILED, limit),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT event_id, coalesce(last_error, '') FROM outbox "
+            "WHERE destination = ? AND status = ? ORDER BY seq DESC LIMIT ?",
+            (self.destination, FAILED, limit),
+        )
         return [(event_id, reason) for event_id, reason in rows]
 
     def close(self) -> None:
