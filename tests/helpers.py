@@ -21,6 +21,13 @@ def add_turn(engine: Engine, *, model: str = "gpt-4o-mini", user_id: str = "alic
     return prompt_id
 
 
+def figures(*, tokens: tuple[int, int], latency_ms: float, ttft_ms: float | None = None) -> dict[str, object]:
+    """A turn's token counts (prompt, completion) and timings, as fields of ``Turn`` or ``ChatEntry``."""
+    prompt_tokens, completion_tokens = tokens
+    counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    return counts | {"latency_ms": latency_ms, "ttft_ms": ttft_ms}
+
+
 def server_options(key: str, endpoint: str, **extra: object) -> dict[str, object]:
     """Settings of a server-mode client for a test server: no telemetry, the outbox sent every 50 ms."""
     options: dict[str, object] = {"mode": "server", "api_key": key, "endpoint": endpoint}

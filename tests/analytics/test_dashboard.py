@@ -19,7 +19,7 @@ from bilan_core.clock import MS_PER_DAY
 from bilan_core.pricing import price_table
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote, clear_vote
-from tests.helpers import add_turn
+from tests.helpers import add_turn, figures
 
 DAY0 = 20_000 * MS_PER_DAY
 DAY1 = DAY0 + MS_PER_DAY
@@ -38,13 +38,10 @@ def seed(engine: Engine) -> None:
             user_id="alice" if i < 2 else "bob",
             prompt_id=f"4o-{i}",
             prompt_version="v1",
-            prompt_tokens=10,
-            completion_tokens=20,
-            latency_ms=latency,
-            ttft_ms=latency / 10,
             created_ms=DAY0 + i * 1000,
             prompt_text=f"question {i}",
             response=f"answer {i}",
+            **figures(tokens=(10, 20), latency_ms=latency, ttft_ms=latency / 10),
         )
         cast_vote(
             engine,
@@ -55,20 +52,16 @@ def seed(engine: Engine) -> None:
             at_ms=DAY0 + i * 1000 + 10,
         )
     add_turn(engine, model="gpt-4o", prompt_id="4o-err", status="error", prompt_tokens=10, created_ms=DAY1)
+    bobs_mini = {"model": "gpt-4o-mini", "user_id": "bob", "prompt_version": "v2"}
     add_turn(
         engine,
-        model="gpt-4o-mini",
-        user_id="bob",
         prompt_id="mini-ok",
-        prompt_version="v2",
         team_session="review",
-        prompt_tokens=1_000_000,
-        completion_tokens=1_000_000,
-        latency_ms=50.0,
-        ttft_ms=5.0,
-        created_ms=DAY1 + 10,
         prompt_text="what is <b>bold</b>?",
         response="<script>alert(1)</script>",
+        created_ms=DAY1 + 10,
+        **figures(tokens=(1_000_000, 1_000_000), latency_ms=50.0, ttft_ms=5.0),
+        **bobs_mini,
     )
     cast_vote(
         engine,
@@ -81,13 +74,11 @@ def seed(engine: Engine) -> None:
     )
     add_turn(
         engine,
-        model="gpt-4o-mini",
-        user_id="bob",
         prompt_id="mini-cancel",
-        prompt_version="v2",
         status="cancelled",
         latency_ms=150.0,
         created_ms=DAY1 + 30,
+        **bobs_mini,
     )
     add_turn(
         engine,

@@ -13,7 +13,7 @@ from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote
 from tests.app_support import clear_app_caches, new_app
-from tests.helpers import add_turn
+from tests.helpers import add_turn, figures
 
 PAGE = "pages/analytics.py"
 HTML_COMMENT = "<script>alert('pwned')</script><b>bold</b> [link](http://x.test) **no**"
@@ -50,38 +50,26 @@ def seed(engine: Engine) -> int:
             prompt_version="v2",
             prompt_text=f"<i>question {number}</i>",
             response=f"<img src=x onerror=alert(1)> answer {number}",
-            prompt_tokens=1_000,
-            completion_tokens=500,
-            latency_ms=100.0 * (number + 1),
-            ttft_ms=10.0,
             created_ms=moment - 3_600_000,
+            **figures(tokens=(1_000, 500), latency_ms=100.0 * (number + 1), ttft_ms=10.0),
         )
         comment = HTML_COMMENT if number == 0 else None
         cast_vote(
             engine, prompt_id=prompt_id, user_id=user, value=value, comment=comment, at_ms=moment - 3_500_000
         )
+    chloe_in_review = {"user_id": "chloe", "team_session": "review"}
+    ten_days_ago = moment - 10 * MS_PER_DAY
     old = add_turn(
         engine,
         model="llama-3.1-8b",
-        user_id="chloe",
-        team_session="review",
         prompt_version="v1",
         prompt_text="old question",
         response="old answer",
-        prompt_tokens=10,
-        completion_tokens=10,
-        latency_ms=50.0,
-        created_ms=moment - 10 * MS_PER_DAY,
+        created_ms=ten_days_ago,
+        **chloe_in_review,
+        **figures(tokens=(10, 10), latency_ms=50.0),
     )
-    cast_vote(
-        engine,
-        prompt_id=old,
-        user_id="chloe",
-        value=-1,
-        comment="too vague",
-        team_session="review",
-        at_ms=moment - 10 * MS_PER_DAY + 1,
-    )
+    cast_vote(engine, prompt_id=old, value=-1, comment="too vague", at_ms=ten_days_ago + 1, **chloe_in_review)
     return moment
 
 

@@ -18,7 +18,7 @@ from bilan_core.store.conversations import (
 )
 from bilan_core.store.engine import get_engine
 from bilan_core.store.votes import cast_vote
-from tests.helpers import add_turn, server_client
+from tests.helpers import add_turn, figures, server_client
 
 
 def _conversation(engine, turns: int) -> tuple[str, list[str]]:
@@ -30,10 +30,7 @@ def _conversation(engine, turns: int) -> tuple[str, list[str]]:
             prompt_text=f"question {n}",
             response=f"answer {n}",
             created_ms=1_000 + n,
-            prompt_tokens=10,
-            completion_tokens=20,
-            latency_ms=812.4,
-            ttft_ms=95.0,
+            **figures(tokens=(10, 20), latency_ms=812.4, ttft_ms=95.0),
         )
         for n in range(turns)
     ]
@@ -102,10 +99,7 @@ def test_figures_line_and_failure_text():
         status="cancelled",
         model="gpt-4o-mini",
         prompt_version="v3",
-        prompt_tokens=1234,
-        completion_tokens=56,
-        latency_ms=812.4,
-        ttft_ms=95.6,
+        **figures(tokens=(1234, 56), latency_ms=812.4, ttft_ms=95.6),
     )
     assert figures_line(entry) == (
         "gpt-4o-mini · 1,234 prompt + 56 completion tokens · latency 812 ms · TTFT 96 ms"

@@ -27,7 +27,7 @@ from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, TURNS, VOTES, Turn
 from bilan_core.store.votes import cast_vote
-from tests.helpers import server_options
+from tests.helpers import figures, server_options
 
 ONE_BY_ONE = 7
 ALL_AT_ONCE = 8
@@ -83,8 +83,8 @@ class BothPaths:
             )
         )
 
-    def turn(self, **fields: Any) -> None:
-        turn = Turn(created_ms=now_ms(), **fields)
+    def turn(self, prompt_id: str, user_id: str, model: str, **fields: Any) -> None:
+        turn = Turn(prompt_id=prompt_id, user_id=user_id, model=model, created_ms=now_ms(), **fields)
         self._on_both(lambda backend: backend.record_turn(turn))
 
     def vote(
@@ -128,29 +128,26 @@ def a_team_session(paths: BothPaths) -> None:
     """Two conversations, answers that succeed, fail and are stopped, votes changed and cleared."""
     paths.start("c1", "alice", None, "review")
     paths.turn(
-        prompt_id="t1",
+        "t1",
+        "alice",
+        "gpt-4o",
         conversation_id="c1",
-        user_id="alice",
         team_session="review",
-        model="gpt-4o",
         provider="api.openai.com",
         prompt_version="v1",
-        prompt_text="  What is\n  Bilan?  ",
-        response="A feedback tool.",
         messages=[{"role": "user", "content": "What is Bilan?"}],
         parameters={"temperature": 0.2},
+        prompt_text="  What is\n  Bilan?  ",
+        response="A feedback tool.",
         finish_reason="stop",
-        prompt_tokens=12,
-        completion_tokens=5,
         total_tokens=17,
-        ttft_ms=125.0,
-        latency_ms=1250.0,
+        **figures(tokens=(12, 5), latency_ms=1250.0, ttft_ms=125.0),
     )
     paths.turn(
-        prompt_id="t2",
+        "t2",
+        "alice",
+        "gpt-4o-mini",
         conversation_id="c1",
-        user_id="alice",
-        model="gpt-4o-mini",
         prompt_text="And then?",
         status="error",
         error_type="rate_limit",
@@ -158,9 +155,9 @@ def a_team_session(paths: BothPaths) -> None:
         latency_ms=500.0,
     )
     paths.turn(
-        prompt_id="t3",
-        user_id="bob",
-        model="llama-3",
+        "t3",
+        "bob",
+        "llama-3",
         prompt_version="v2",
         prompt_text="Stop me",
         response="Partial",
@@ -170,8 +167,8 @@ def a_team_session(paths: BothPaths) -> None:
         latency_ms=250.0,
     )
     # Turns without a latency, answered and failed: neither path stores one.
-    paths.turn(prompt_id="t4", conversation_id="never-started", user_id="carol", model="gpt-4o")
-    paths.turn(prompt_id="t6", user_id="carol", model="gpt-4o", status="error", error_type="timeout")
+    paths.turn("t4", "carol", "gpt-4o", conversation_id="never-started")
+    paths.turn("t6", "carol", "gpt-4o", status="error", error_type="timeout")
     paths.vote("t1", "bob", 1, " great ", team_session="review")
     paths.vote("t1", "alice", -1, "too short")
     paths.vote("t1", "alice", 1)
@@ -179,9 +176,7 @@ def a_team_session(paths: BothPaths) -> None:
     paths.clear("t2", "carol")
     paths.vote("t3", "alice", -1, "x" * 300)
     paths.start("c2", "bob", "  A   given\ttitle ", None)
-    paths.turn(
-        prompt_id="t5", conversation_id="c2", user_id="bob", model="gpt-4o", prompt_text="Hi", latency_ms=2.0
-    )
+    paths.turn("t5", "bob", "gpt-4o", conversation_id="c2", prompt_text="Hi", latency_ms=2.0)
     paths.end("c2", "bob", "abandoned")
     paths.end("c1", "alice", "completed")
 
