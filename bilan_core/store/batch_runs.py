@@ -151,17 +151,13 @@ def create_batch_run(
 def get_batch_run(engine: Engine, *, project_id: int, run_id: str) -> BatchRun:
     """One run of the project; NotFoundError if it has none with that id."""
     with Session(engine) as session:
-        return _load(session, project_id, run_id)
-
-
-def _load(session: Session, project_id: int, run_id: str) -> BatchRun:
-    return project_row(session, BatchRun, project_id=project_id, row_id=run_id, name="batch run")
+        return project_row(session, BatchRun, project_id, run_id)
 
 
 def pending_items(engine: Engine, *, project_id: int, run_id: str) -> list[BatchItem]:
     """The items of a run not yet finished, in file order."""
     with Session(engine) as session:
-        _load(session, project_id, run_id)
+        project_row(session, BatchRun, project_id, run_id)
         return list(
             session.exec(
                 select(BatchItem)
@@ -178,7 +174,7 @@ def finish_item(
     status = FAILED if error is not None else OK
     moment = now_ms()
     with session_scope(engine) as session:
-        _load(session, project_id, run_id)
+        project_row(session, BatchRun, project_id, run_id)
         changed = session.exec(
             update(BatchItem)
             .where(
@@ -205,7 +201,7 @@ def set_run_status(engine: Engine, *, project_id: int, run_id: str, status: str)
     if status not in RUN_STATUSES:
         raise ValueError(f"a run's status is one of {', '.join(RUN_STATUSES)}, got {status!r}")
     with session_scope(engine) as session:
-        _load(session, project_id, run_id)
+        project_row(session, BatchRun, project_id, run_id)
         session.exec(
             update(BatchRun).where(col(BatchRun.id) == run_id).values(status=status, updated_ms=now_ms())
         )

@@ -177,7 +177,7 @@ def attach_answer(
     """Link the turn that answered one side."""
     side = validate_side(side)
     with session_scope(engine) as session:
-        row = _load(session, project_id, comparison_id)
+        row = project_row(session, Comparison, project_id, comparison_id)
         setattr(row, f"prompt_id_{side}", prompt_id)
         session.add(row)
     return row
@@ -190,7 +190,7 @@ def decide_comparison(
     winner = validate_winner(winner)
     comment = validate_comment(comment)
     with session_scope(engine) as session:
-        row = _load(session, project_id, comparison_id)
+        row = project_row(session, Comparison, project_id, comparison_id)
         if not (row.prompt_id_a and row.prompt_id_b):
             raise ValueError(f"comparison {comparison_id!r} does not have both answers yet")
         # Once the variants are revealed a second verdict would no longer be blind.
@@ -204,11 +204,7 @@ def decide_comparison(
 def get_comparison(engine: Engine, *, project_id: int, comparison_id: str) -> Comparison:
     """One comparison of the project; NotFoundError if it has none with that id."""
     with Session(engine) as session:
-        return _load(session, project_id, comparison_id)
-
-
-def _load(session: Session, project_id: int, comparison_id: str) -> Comparison:
-    return project_row(session, Comparison, project_id=project_id, row_id=comparison_id, name="comparison")
+        return project_row(session, Comparison, project_id, comparison_id)
 
 
 def decided_comparisons(

@@ -13,11 +13,12 @@ from bilan_core.errors import NotFoundError
 from bilan_core.store.models import BatchRun, Comparison
 
 RowT = TypeVar("RowT", BatchRun, Comparison)
+NAMES: dict[type, str] = {BatchRun: "batch run", Comparison: "comparison"}
 
 
-def project_row(session: Session, table: type[RowT], *, project_id: int, row_id: object, name: str) -> RowT:
+def project_row(session: Session, table: type[RowT], project_id: int, row_id: object) -> RowT:
     """The ``table`` row with id ``row_id`` in the project; NotFoundError naming it otherwise."""
     row = session.get(table, row_id) if isinstance(row_id, str) else None
     if row is None or row.project_id != project_id:
-        raise NotFoundError(f"no {name} has id {row_id!r}")
+        raise NotFoundError(f"no {NAMES[table]} has id {row_id!r}")
     return row
