@@ -25,7 +25,9 @@ def _ms_column(*, index: bool = False, nullable: bool = False) -> Any:
 
 
 def _json_column() -> Any:
-    return Field(default=None, sa_column=Column(JSON, nullable=True))
+    # None is stored as SQL NULL, not the JSON text 'null': merging a turn's events keeps what an
+    # earlier event brought (COALESCE skips NULL only), on SQLite as on PostgreSQL.
+    return Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
 
 
 def _text_column() -> Any:

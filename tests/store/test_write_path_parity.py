@@ -259,13 +259,7 @@ def test_an_older_vote_never_replaces_a_newer_one_in_either_path(engine: Engine)
     assert stored(engine, ONE_BY_ONE)["votes"] == stored(engine, LOCAL_PROJECT)["votes"]
 
 
-def test_a_turn_whose_start_and_end_arrive_in_separate_requests_is_stored_whole(
-    engine: Engine, request: pytest.FixtureRequest
-) -> None:
-    if engine.dialect.name == "sqlite":
-        # On SQLite the merge's COALESCE sees the JSON columns a turn_completed leaves out as 'null'
-        # (not NULL), so the messages, parameters and tools its turn_started brought are lost.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="store.turns.merge_turns on SQLite"))
+def test_a_turn_whose_start_and_end_arrive_in_separate_requests_is_stored_whole(engine: Engine) -> None:
     turn = Turn(
         prompt_id="split",
         user_id="alice",
