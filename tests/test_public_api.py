@@ -122,7 +122,9 @@ def test_importing_the_library_loads_no_heavy_dependency() -> None:
         " if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[1]
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
     assert loaded.stdout.strip() == ""
 
 
