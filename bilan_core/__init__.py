@@ -53,7 +53,7 @@ from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.version import __version__
 
 if TYPE_CHECKING:
-    from bilan_core.analytics.stats import Feedback, PromptStats, Stats
+    from bilan_core.analytics.stats import Feedback, PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse, Usage
     from bilan_core.chat.routing import RouteDecision, RoutingPolicy
     from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
@@ -72,6 +72,7 @@ _LAZY_NAMES = {
     "Feedback": "bilan_core.analytics.stats",
     "PromptStats": "bilan_core.analytics.stats",
     "Stats": "bilan_core.analytics.stats",
+    "StatsFilters": "bilan_core.analytics.stats",
     "TrackedChatResponse": "bilan_core.chat.responses",
     "Usage": "bilan_core.chat.responses",
     "RouteDecision": "bilan_core.chat.routing",
@@ -139,6 +140,7 @@ __all__ = [
     "RoutingPolicy",
     "ServiceUnavailableError",
     "Stats",
+    "StatsFilters",
     "StreamingChatResponse",
     "Tool",
     "ToolLoopOptions",

@@ -11,7 +11,7 @@ from bilan_core.chat.options import DEFAULT_MAX_STEPS, ChatOptions, ToolLoopOpti
 from bilan_core.settings import load_settings
 
 if TYPE_CHECKING:
-    from bilan_core.analytics.stats import PromptStats, Stats
+    from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse
     from bilan_core.chat.routing import RouteDecision
     from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
@@ -103,24 +103,9 @@ def clear_vote(prompt_id: str, *, user_id: str | None = None) -> bool:
     return get_client().clear_vote(prompt_id, user_id=user_id)
 
 
-def get_stats(
-    *,
-    model: str | None = None,
-    user_id: str | None = None,
-    since: datetime | int | None = None,
-    conversation_id: str | None = None,
-    variant: str | None = None,
-    team_session: str | None = None,
-) -> Stats:
-    """Trust figures with the default client."""
-    return get_client().get_stats(
-        model=model,
-        user_id=user_id,
-        since=since,
-        conversation_id=conversation_id,
-        variant=variant,
-        team_session=team_session,
-    )
+def get_stats(**filters: Unpack[StatsFilters]) -> Stats:
+    """Trust figures with the default client (filters as ``Bilan.get_stats``)."""
+    return get_client().get_stats(**filters)
 
 
 def get_prompt_stats(prompt_id: str) -> PromptStats:

@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 from bilan_core.errors import BilanError
 
@@ -39,16 +40,11 @@ def add_stats_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
+    from bilan_core.analytics.stats import StatsFilters
     from bilan_core.client.bilan import Bilan
 
-    stats = Bilan().get_stats(
-        model=args.model,
-        user_id=args.user_id,
-        since=args.since,
-        conversation_id=args.conversation_id,
-        variant=args.variant,
-        team_session=args.team_session,
-    )
+    filters = {name: getattr(args, name) for name in StatsFilters.__annotations__}
+    stats = Bilan().get_stats(**cast(StatsFilters, filters))
     print(json.dumps(stats.model_dump(), indent=2, ensure_ascii=False))
     return 0
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, case, func, select
@@ -93,23 +95,27 @@ class VoteFilter:
         return found
 
 
-def checked_vote_filter(
-    *,
-    model: object = None,
-    user_id: object = None,
-    since: object = None,
-    conversation_id: object = None,
-    variant: object = None,
-    team_session: object = None,
-) -> VoteFilter:
-    """A ``VoteFilter`` from ``get_stats`` arguments; ValueError naming the first one of the wrong kind."""
-    texts = {
-        "model": model,
-        "user_id": user_id,
-        "conversation_id": conversation_id,
-        "variant": variant,
-        "team_session": team_session,
-    }
+class StatsFilters(TypedDict, total=False):
+    """The filters of ``get_stats``; each left out (or None) means no restriction."""
+
+    model: str | None
+    user_id: str | None
+    since: datetime | int | None
+    conversation_id: str | None
+    variant: str | None
+    team_session: str | None
+
+
+TEXT_FILTERS = ("model", "user_id", "conversation_id", "variant", "team_session")
+
+
+def checked_vote_filter(filters: Mapping[str, object]) -> VoteFilter:
+    """A ``VoteFilter`` from ``get_stats`` filters; TypeError for unknown names, ValueError for bad values."""
+    unknown = sorted(set(filters) - set(StatsFilters.__annotations__))
+    if unknown:
+        raise TypeError(f"get_stats() got unknown filter(s): {', '.join(unknown)}")
+    texts = {name: filters.get(name) for name in TEXT_FILTERS}
+    since = filters.get("since")
     for name, value in texts.items():
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")

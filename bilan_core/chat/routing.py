@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Unpack
 
-from bilan_core.analytics.stats import Stats
+from bilan_core.analytics.stats import Stats, StatsFilters
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.settings import BilanSettings
 
@@ -21,8 +21,8 @@ AUTO_MODEL = "auto"
 class StatsSource(Protocol):
     """Anything with ``get_stats(model=..., since=...)``, such as ``Bilan``."""
 
-    def get_stats(self, *, model: str | None = None, since: int | None = None) -> Stats:
-        """Trust figures for one model since a moment."""
+    def get_stats(self, **filters: Unpack[StatsFilters]) -> Stats:
+        """Trust figures for the filters (routing asks for one model since a moment)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
 from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
-from bilan_core.analytics.stats import PromptStats, Stats, checked_vote_filter
+from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters, checked_vote_filter
 from bilan_core.chat.options import ToolLoopOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
 from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoopResponse, arun_with_tools, run_with_tools
@@ -91,27 +90,9 @@ class Bilan(ExperimentCalls, TrackedChat):
         prompt_id = check_label("prompt_id", prompt_id)
         return self.backend.clear_vote(prompt_id=prompt_id, user_id=self._voter(user_id))
 
-    def get_stats(
-        self,
-        *,
-        model: str | None = None,
-        user_id: str | None = None,
-        since: datetime | int | None = None,
-        conversation_id: str | None = None,
-        variant: str | None = None,
-        team_session: str | None = None,
-    ) -> Stats:
+    def get_stats(self, **filters: Unpack[StatsFilters]) -> Stats:
         """Trust score, vote counts, interval, trend and newest comments, filtered as asked."""
-        return self.backend.stats(
-            checked_vote_filter(
-                model=model,
-                user_id=user_id,
-                since=since,
-                conversation_id=conversation_id,
-                variant=variant,
-                team_session=team_session,
-            )
-        )
+        return self.backend.stats(checked_vote_filter(filters))
 
     def get_prompt_stats(self, prompt_id: str) -> PromptStats:
         """Votes and comments on one answer."""

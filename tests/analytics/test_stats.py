@@ -179,3 +179,8 @@ def test_get_stats_takes_since_as_a_datetime_or_epoch_milliseconds(bilan: Bilan)
 def test_prompt_stats_refuses_a_prompt_id_that_is_not_text(bilan: Bilan, prompt_id: object) -> None:
     with pytest.raises(ValueError, match="prompt_id must be a non-empty string"):
         bilan.get_prompt_stats(prompt_id)  # type: ignore[arg-type]
+
+
+def test_an_unknown_filter_is_refused_by_name(bilan) -> None:
+    with pytest.raises(TypeError, match="unknown filter\\(s\\): modle"):
+        bilan.get_stats(modle="gpt-4o")  # type: ignore[call-arg]
