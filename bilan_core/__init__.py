@@ -33,7 +33,7 @@ from bilan_core.api import (
     track,
     vote,
 )
-from bilan_core.chat.options import ChatOptions, ToolLoopOptions
+from bilan_core.chat.options import ChatOptions, ToolLoopOptions, ToolRunOptions
 from bilan_core.errors import (
     AuthError,
     BilanError,
@@ -146,6 +146,7 @@ __all__ = [
     "ToolLoopOptions",
     "ToolLoopResponse",
     "ToolRegistry",
+    "ToolRunOptions",
     "ToolStepLimitError",
     "ToolStreamingResponse",
     "TrackedChatResponse",

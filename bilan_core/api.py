@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
-from bilan_core.chat.options import DEFAULT_MAX_STEPS, ChatOptions, ToolLoopOptions
+from bilan_core.chat.options import ChatOptions, ToolRunOptions
 from bilan_core.settings import load_settings
 
 if TYPE_CHECKING:
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from bilan_core.chat.streaming import AsyncStreamingChatResponse, StreamingChatResponse
     from bilan_core.chat.tool_loop import ToolLoopResponse
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
-    from bilan_core.chat.tools import Tool, ToolRegistry
     from bilan_core.client.bilan import Bilan
     from bilan_core.experiments.bradley_terry import Leaderboard
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
@@ -158,46 +156,34 @@ async def acreate_streaming_chat(
 
 def run_with_tools(
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolLoopResponse:
     """The tool loop with the default client (see ``Bilan.run_with_tools``)."""
-    return get_client().run_with_tools(messages, tools=tools, max_steps=max_steps, **options)
+    return get_client().run_with_tools(messages, **options)
 
 
 async def arun_with_tools(
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolLoopResponse:
     """The async twin of ``run_with_tools``."""
-    return await get_client().arun_with_tools(messages, tools=tools, max_steps=max_steps, **options)
+    return await get_client().arun_with_tools(messages, **options)
 
 
 def stream_with_tools(
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolStreamingResponse:
     """The streamed tool loop with the default client (see ``Bilan.stream_with_tools``)."""
-    return get_client().stream_with_tools(messages, tools=tools, max_steps=max_steps, **options)
+    return get_client().stream_with_tools(messages, **options)
 
 
 async def astream_with_tools(
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> AsyncToolStreamingResponse:
     """The async twin of ``stream_with_tools``."""
-    return await get_client().astream_with_tools(messages, tools=tools, max_steps=max_steps, **options)
+    return await get_client().astream_with_tools(messages, **options)
 
 
 def route_model() -> RouteDecision:

@@ -6,7 +6,11 @@ At run time any other keyword still reaches the provider as an extra option, as 
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from bilan_core.chat.tools import Tool, ToolRegistry
 
 # Options of the openai SDK's transport: sent with the request but not parameters of the answer.
 TRANSPORT_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
@@ -47,3 +51,14 @@ class ChatOptions(ToolLoopOptions, total=False):
 
     tools: list[dict[str, Any]] | None
     route: dict[str, Any] | None
+
+
+class ToolRunOptions(ToolLoopOptions, total=False):
+    """The options of ``run_with_tools`` and its twins: the tool loop's, plus the tools and the step limit.
+
+    ``tools`` defaults to the built-in tools; ``max_steps`` (tool rounds before the loop stops, 1 to 50)
+    to ``DEFAULT_MAX_STEPS``.
+    """
+
+    tools: ToolRegistry | Iterable[Tool] | None
+    max_steps: int

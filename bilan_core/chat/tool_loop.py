@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
-from bilan_core.chat.options import DEFAULT_MAX_STEPS, ToolLoopOptions
+from bilan_core.chat.options import DEFAULT_MAX_STEPS, ToolRunOptions
 from bilan_core.chat.responses import TrackedChatResponse, Usage
 from bilan_core.chat.routing import RouteDecision, resolve_model
 from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
@@ -148,17 +148,15 @@ class ToolLoop:
         self,
         client: TrackedChat,
         messages: list[dict[str, Any]],
-        tools: ToolRegistry | Iterable[Tool] | None,
-        max_steps: int,
-        options: Mapping[str, Any],
+        run_options: Mapping[str, Any],
     ) -> None:
         validate_messages(messages)
-        if "route" in options:
+        if "route" in run_options:
             raise ValueError("route= is not an option of the tool loop; pass model='auto' to route")
+        options = dict(run_options)
         self.client = client
-        self.registry = as_registry(tools)
-        self.max_steps = validate_max_steps(max_steps)
-        options = dict(options)
+        self.registry = as_registry(options.pop("tools", None))
+        self.max_steps = validate_max_steps(options.pop("max_steps", DEFAULT_MAX_STEPS))
         self.model, self.route = resolve_model(
             options.pop("model", None), client.settings, decide=client.route_model
         )
@@ -275,13 +273,10 @@ def _tool_message(record: dict[str, Any]) -> str:
 def run_with_tools(
     client: TrackedChat,
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolLoopResponse:
     """Run the tool loop to a final answer (not streamed) and record it as one turn."""
-    loop = ToolLoop(client, messages, tools, max_steps, options)
+    loop = ToolLoop(client, messages, options)
     while True:
         try:
             answer = loop.rounds_client.create_chat_completion(loop.transcript, **loop.round_options())
@@ -296,13 +291,10 @@ def run_with_tools(
 async def arun_with_tools(
     client: TrackedChat,
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolLoopResponse:
     """The async twin of ``run_with_tools``; tools and the database work run in worker threads."""
-    loop = await asyncio.to_thread(ToolLoop, client, messages, tools, max_steps, options)
+    loop = await asyncio.to_thread(ToolLoop, client, messages, options)
     while True:
         try:
             answer = await loop.rounds_client.acreate_chat_completion(loop.transcript, **loop.round_options())

@@ -5,10 +5,10 @@ answer's text streams to the caller. Recorded as one turn, like ``tool_loop.run_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, Generator
 from typing import Any, Unpack
 
-from bilan_core.chat.options import ToolLoopOptions
+from bilan_core.chat.options import ToolRunOptions
 from bilan_core.chat.responses import Usage
 from bilan_core.chat.streaming import (
     AsyncStreamingChatResponse,
@@ -16,8 +16,7 @@ from bilan_core.chat.streaming import (
     StreamingChatResponse,
     TextStream,
 )
-from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoop
-from bilan_core.chat.tools import Tool, ToolRegistry
+from bilan_core.chat.tool_loop import ToolLoop
 from bilan_core.chat.tracked import TrackedChat
 from bilan_core.errors import ProviderError
 
@@ -119,13 +118,10 @@ def _next_round(loop: ToolLoop) -> StreamingChatResponse:
 def stream_with_tools(
     client: TrackedChat,
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> ToolStreamingResponse:
     """Start a streamed tool loop; the final answer streams, tool rounds run between (streamed too)."""
-    loop = ToolLoop(client, messages, tools, max_steps, options)
+    loop = ToolLoop(client, messages, options)
     return ToolStreamingResponse(loop, _next_round(loop))
 
 
@@ -176,11 +172,8 @@ async def _anext_round(loop: ToolLoop) -> AsyncStreamingChatResponse:
 async def astream_with_tools(
     client: TrackedChat,
     messages: list[dict[str, Any]],
-    *,
-    tools: ToolRegistry | Iterable[Tool] | None = None,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    **options: Unpack[ToolLoopOptions],
+    **options: Unpack[ToolRunOptions],
 ) -> AsyncToolStreamingResponse:
     """The async twin of ``stream_with_tools``: ``async for`` over the result."""
-    loop = await asyncio.to_thread(ToolLoop, client, messages, tools, max_steps, options)
+    loop = await asyncio.to_thread(ToolLoop, client, messages, options)
     return AsyncToolStreamingResponse(loop, await _anext_round(loop))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
 from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
 from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters, checked_vote_filter
-from bilan_core.chat.options import ToolLoopOptions
+from bilan_core.chat.options import ToolRunOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
-from bilan_core.chat.tool_loop import DEFAULT_MAX_STEPS, ToolLoopResponse, arun_with_tools, run_with_tools
+from bilan_core.chat.tool_loop import ToolLoopResponse, arun_with_tools, run_with_tools
 from bilan_core.chat.tool_streaming import (
     AsyncToolStreamingResponse,
     ToolStreamingResponse,
     astream_with_tools,
     stream_with_tools,
 )
-from bilan_core.chat.tools import Tool, ToolRegistry
 from bilan_core.chat.tracked import TrackedChat
 from bilan_core.client.backend import Backend
 from bilan_core.client.experiment_calls import ExperimentCalls
@@ -163,46 +162,34 @@ class Bilan(ExperimentCalls, TrackedChat):
     def run_with_tools(
         self,
         messages: list[dict[str, Any]],
-        *,
-        tools: ToolRegistry | Iterable[Tool] | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Unpack[ToolLoopOptions],
+        **options: Unpack[ToolRunOptions],
     ) -> ToolLoopResponse:
         """Answer with tools (built-in ones by default), running the model's tool calls; one turn recorded."""
-        return run_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+        return run_with_tools(self, messages, **options)
 
     async def arun_with_tools(
         self,
         messages: list[dict[str, Any]],
-        *,
-        tools: ToolRegistry | Iterable[Tool] | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Unpack[ToolLoopOptions],
+        **options: Unpack[ToolRunOptions],
     ) -> ToolLoopResponse:
         """The async twin of ``run_with_tools``."""
-        return await arun_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+        return await arun_with_tools(self, messages, **options)
 
     async def astream_with_tools(
         self,
         messages: list[dict[str, Any]],
-        *,
-        tools: ToolRegistry | Iterable[Tool] | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Unpack[ToolLoopOptions],
+        **options: Unpack[ToolRunOptions],
     ) -> AsyncToolStreamingResponse:
         """The async twin of ``stream_with_tools``: ``async for`` over the result."""
-        return await astream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+        return await astream_with_tools(self, messages, **options)
 
     def stream_with_tools(
         self,
         messages: list[dict[str, Any]],
-        *,
-        tools: ToolRegistry | Iterable[Tool] | None = None,
-        max_steps: int = DEFAULT_MAX_STEPS,
-        **options: Unpack[ToolLoopOptions],
+        **options: Unpack[ToolRunOptions],
     ) -> ToolStreamingResponse:
         """``run_with_tools`` with the answer streamed: iterate ``stream``; the turn is kept at the end."""
-        return stream_with_tools(self, messages, tools=tools, max_steps=max_steps, **options)
+        return stream_with_tools(self, messages, **options)
 
     def prices(self) -> dict[str, Price]:
         """The model price table: defaults with ``BILAN_PRICES`` applied."""
