@@ -190,18 +190,8 @@ def _pairs_of(group: dict[str, _Request]) -> Iterator[dict[str, Any]]:
 
 def _comparison_pairs(engine: Engine, where: AnalyticsFilter) -> Iterator[dict[str, Any]]:
     a_turn, b_turn = TURNS.alias("turn_a"), TURNS.alias("turn_b")
-    conditions = [
-        col(Comparison.project_id) == where.project_id,
-        col(Comparison.winner).in_(("a", "b")),
-    ]
-    if where.start_ms is not None:
-        conditions.append(col(Comparison.created_ms) >= where.start_ms)
-    if where.end_ms is not None:
-        conditions.append(col(Comparison.created_ms) < where.end_ms)
-    if where.users:
-        conditions.append(col(Comparison.user_id).in_(where.users))
-    if where.team_session is not None:
-        conditions.append(col(Comparison.team_session) == where.team_session)
+    # A comparison has two models, so the model and prompt-version filters do not apply to it.
+    conditions = [*where.scope_conditions(Comparison), col(Comparison.winner).in_(("a", "b"))]
     statement = (
         select(
             col(Comparison.prompt),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -13,9 +14,18 @@ from sqlmodel import col
 
 from bilan_core.analytics.sql_parts import day_bucket
 from bilan_core.clock import MS_PER_DAY, to_ms
-from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
+from bilan_core.store.models import LOCAL_PROJECT, Comparison, Turn, Vote
 
 COMMENTS_PAGE_SIZE = 20
+
+
+class CommentsQuery(TypedDict, total=False):
+    """Which page of comments to read: a search text, a sign (1, -1) and the page (size 1 to 500)."""
+
+    search: str | None
+    sign: int | None
+    page: int
+    page_size: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,19 +61,26 @@ class AnalyticsFilter:
         length = self.end_ms - self.start_ms
         return replace(self, start_ms=self.start_ms - length, end_ms=self.start_ms)
 
-    def conditions(self, table: type[Turn] | type[Vote]) -> list[ColumnElement[bool]]:
-        """WHERE conditions on the turns or votes table (both carry the filtered columns)."""
+    def scope_conditions(
+        self, table: type[Turn] | type[Vote] | type[Comparison]
+    ) -> list[ColumnElement[bool]]:
+        """WHERE conditions on the project, time range, users and team session, which every table has."""
         found: list[ColumnElement[bool]] = [col(table.project_id) == self.project_id]
         if self.start_ms is not None:
             found.append(col(table.created_ms) >= self.start_ms)
         if self.end_ms is not None:
             found.append(col(table.created_ms) < self.end_ms)
-        if self.models:
-            found.append(col(table.model).in_(self.models))
         if self.users:
             found.append(col(table.user_id).in_(self.users))
         if self.team_session is not None:
             found.append(col(table.team_session) == self.team_session)
+        return found
+
+    def conditions(self, table: type[Turn] | type[Vote]) -> list[ColumnElement[bool]]:
+        """WHERE conditions on the turns or votes table (both carry the filtered columns)."""
+        found = self.scope_conditions(table)
+        if self.models:
+            found.append(col(table.model).in_(self.models))
         if self.prompt_versions:
             found.append(col(table.prompt_version).in_(self.prompt_versions))
         return found

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from bilan_core.analytics.filters import AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
@@ -68,9 +68,7 @@ class Backend(Protocol):
     def dashboard(self, where: AnalyticsFilter, *, prices: Mapping[str, Price]) -> Dashboard:
         """Every figure of the Analytics page for one filter."""
 
-    def comments(
-        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
-    ) -> CommentsPage:
+    def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of comments matching the filter, a search text and a sign."""
 
     def filter_options(self) -> dict[str, list[str]]:

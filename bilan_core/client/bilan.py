@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
-from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
 from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters, checked_vote_filter
 from bilan_core.chat.options import ToolRunOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
@@ -199,17 +199,9 @@ class Bilan(ExperimentCalls, TrackedChat):
         """Every figure of the Analytics page for one filter, from the database or the server."""
         return self.backend.dashboard(where, prices=self.prices() if prices is None else prices)
 
-    def comments(
-        self,
-        where: AnalyticsFilter,
-        *,
-        search: str | None = None,
-        sign: int | None = None,
-        page: int = 1,
-        page_size: int = COMMENTS_PAGE_SIZE,
-    ) -> CommentsPage:
+    def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of comments, newest first, matching the filter, a search text and a sign."""
-        return self.backend.comments(where, search=search, sign=sign, page=page, page_size=page_size)
+        return self.backend.comments(where, **query)
 
     def filter_options(self) -> dict[str, list[str]]:
         """The models, users, team sessions and prompt versions to offer as filters."""

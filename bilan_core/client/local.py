@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlalchemy import Engine
 
 from bilan_core.analytics import stats
 from bilan_core.analytics.data_version import data_version
-from bilan_core.analytics.filters import AnalyticsFilter, filter_options
+from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery, filter_options
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store import batch_runs, chat_history, comparisons, conversations, events, turns, votes
@@ -123,15 +123,11 @@ class LocalBackend:
 
         return load_dashboard(self.engine, where, prices=prices)
 
-    def comments(
-        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
-    ) -> CommentsPage:
+    def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """A page of comments from SQL."""
         from bilan_core.analytics.comments import comments_page
 
-        return comments_page(
-            self.engine, where, search=search, sign=sign, page=page, page_size=page_size
-        )
+        return comments_page(self.engine, where, **query)
 
     def filter_options(self) -> dict[str, list[str]]:
         """Distinct filter values from SQL."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import quote
 
-from bilan_core.analytics.filters import AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.pricing import Price
@@ -185,18 +185,10 @@ class ServerBackend(ServerExperimentCalls):
 
         return dashboard_from_json(parse(DashboardJson, reply))
 
-    def comments(
-        self, where: AnalyticsFilter, *, search: str | None, sign: int | None, page: int, page_size: int
-    ) -> CommentsPage:
+    def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of the server's comments matching the filter, a search text and a sign."""
         self.flush(timeout=READ_FLUSH_SECONDS)
-        params = {
-            **filter_params(where),
-            "search": search,
-            "sign": sign,
-            "page": page,
-            "page_size": page_size,
-        }
+        params = {**filter_params(where), **query}
         reply = self._get("/api/analytics/comments", without_none(params))
         from bilan_core.remote.dashboard_json import CommentsPageJson, comments_from_json
 
