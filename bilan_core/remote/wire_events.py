@@ -118,32 +118,30 @@ def known(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+# The wire name of each turn attribute a turn event carries: its context, then its usage.
+TURN_CONTEXT_FIELDS = {
+    "turnId": "prompt_id",
+    "conversation_id": "conversation_id",
+    "model": "model",
+    "modelUsed": "model",
+    "systemPromptVersion": "prompt_version",
+    "provider": "provider",
+    "team_session": "team_session",
+}
+USAGE_NAMES = ("finish_reason", "prompt_tokens", "completion_tokens", "total_tokens", "ttft_ms", "tool_calls")
+TURN_USAGE_FIELDS = {name: name for name in USAGE_NAMES}
+
+
+def _turn_fields(turn: Turn, fields: dict[str, str]) -> dict[str, Any]:
+    return known({wire: getattr(turn, attribute) for wire, attribute in fields.items()})
+
+
 def _turn_context(turn: Turn) -> dict[str, Any]:
-    return known(
-        {
-            "turnId": turn.prompt_id,
-            "conversation_id": turn.conversation_id,
-            "model": turn.model,
-            "modelUsed": turn.model,
-            "systemPromptVersion": turn.prompt_version,
-            "provider": turn.provider,
-            "team_session": turn.team_session,
-            "retryCount": 0,
-        }
-    )
+    return _turn_fields(turn, TURN_CONTEXT_FIELDS) | {"retryCount": 0}
 
 
 def _usage(turn: Turn) -> dict[str, Any]:
-    return known(
-        {
-            "finish_reason": turn.finish_reason,
-            "prompt_tokens": turn.prompt_tokens,
-            "completion_tokens": turn.completion_tokens,
-            "total_tokens": turn.total_tokens,
-            "ttft_ms": turn.ttft_ms,
-            "tool_calls": turn.tool_calls,
-        }
-    )
+    return _turn_fields(turn, TURN_USAGE_FIELDS)
 
 
 def _turn_event(turn: Turn, event_type: str, properties: dict[str, Any], timestamp_ms: int) -> dict[str, Any]:
