@@ -12,10 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
+from bilan_core.limits import MAX_LABEL_LENGTH
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 DEMO_MODEL = "bilan-demo"
-MAX_USER_ID_LENGTH = 200
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -100,8 +100,8 @@ class BilanSettings(BaseSettings):
         value = value.strip()
         if not value:
             raise ValueError("USER_ID must not be empty")
-        if len(value) > MAX_USER_ID_LENGTH:
-            raise ValueError(f"USER_ID is longer than {MAX_USER_ID_LENGTH} characters")
+        if len(value) > MAX_LABEL_LENGTH:
+            raise ValueError(f"USER_ID is longer than {MAX_LABEL_LENGTH} characters")
         return value
 
     @model_validator(mode="after")

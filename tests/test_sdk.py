@@ -132,7 +132,7 @@ def test_starting_a_conversation_with_a_taken_id_is_a_clear_error_and_keeps_the_
     [
         (lambda client: client.start_conversation(42), "title must be text, got int"),
         (lambda client: client.start_conversation(conversation_id="  "), "conversation_id must be"),
-        (lambda client: client.start_conversation(conversation_id="c" * 201), "longer than 200"),
+        (lambda client: client.start_conversation(conversation_id="c" * 201), "the limit is 200"),
         (lambda client: client.end_conversation("kept", 5), "status must be a non-empty string"),
         (lambda client: client.end_conversation("kept", " "), "status must be a non-empty string"),
         (lambda client: client.end_conversation("kept", "x" * 41), "status is longer than 40"),

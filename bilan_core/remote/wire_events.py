@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.store.events import new_event_id
 from bilan_core.store.models import Turn
 
@@ -28,7 +29,7 @@ CONVERSATION_ENDED = "conversation_ended"
 CANCELLED = "cancelled"  # turn_completed status of an answer the user stopped (Bilan for Python)
 TURN_EVENT_TYPES = frozenset({TURN_STARTED, TURN_COMPLETED, TURN_FAILED})
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH)]
 
 
 class WireEvent(BaseModel):

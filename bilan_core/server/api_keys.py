@@ -13,12 +13,13 @@ from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import ApiKey, Project
 
 KEY_START = "bilan_"
 PREFIX_LENGTH = len(KEY_START) + 8
-MAX_PROJECT_NAME = 200
+MAX_PROJECT_NAME = MAX_LABEL_LENGTH
 
 
 class KeyInfo(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import (
     CANCELLED,
     CONVERSATION_ENDED,
@@ -28,7 +29,6 @@ from bilan_core.remote.wire_events import (
     IngestStats,
 )
 from bilan_core.server.validation import (
-    MAX_ID_LENGTH,
     Accepted,
     number_property,
     text_property,
@@ -105,10 +105,10 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
         "prompt_id": item.subject,
         "user_id": event.userId,
         "conversation_id": item.conversation_id,
-        "model": text_property(props, "model", "modelUsed", limit=MAX_ID_LENGTH),
-        "prompt_version": text_property(props, "systemPromptVersion", limit=MAX_ID_LENGTH),
-        "provider": text_property(props, "provider", limit=MAX_ID_LENGTH),
-        "team_session": text_property(props, "team_session", limit=MAX_ID_LENGTH),
+        "model": text_property(props, "model", "modelUsed", limit=MAX_LABEL_LENGTH),
+        "prompt_version": text_property(props, "systemPromptVersion", limit=MAX_LABEL_LENGTH),
+        "provider": text_property(props, "provider", limit=MAX_LABEL_LENGTH),
+        "team_session": text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
         "prompt_text": event.promptText,
     }
     if event.eventType == TURN_STARTED:
@@ -193,7 +193,7 @@ def _vote_row(project_id: int, item: Accepted) -> dict[str, Any]:
         user_id=item.event.userId,
         value=props["value"],
         comment=props.get("comment"),
-        team_session=text_property(props, "team_session", limit=MAX_ID_LENGTH),
+        team_session=text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
         at_ms=item.event.timestamp,
     )
 
@@ -206,7 +206,7 @@ def _conversation_fragment(item: Accepted) -> dict[str, Any]:
         return {
             "user_id": event.userId,
             "title": clean_title(text_property(props, "title", limit=None)),
-            "team_session": text_property(props, "team_session", limit=MAX_ID_LENGTH),
+            "team_session": text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
             "created_ms": moment,
             "updated_ms": moment,
         }

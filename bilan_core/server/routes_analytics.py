@@ -17,6 +17,7 @@ from bilan_core.analytics.dashboard import load_dashboard
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, filter_options
 from bilan_core.analytics.percentiles import latency_percentiles
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.pricing import Price
 from bilan_core.remote.dashboard_json import (
     CommentsPageJson,
@@ -32,7 +33,7 @@ from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText,
 from bilan_core.server.errors import ApiError
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
-Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
 Names = Annotated[list[Name], Field(max_length=100)]
 REFUSALS_AND_BAD_FILTER: dict[int | str, dict[str, object]] = {
     **REFUSALS,
@@ -163,7 +164,7 @@ def get_comments(
     request: Request,
     caller: CallerDep,
     query: FilterDep,
-    search: Annotated[str | None, Query(max_length=200), CleanText] = None,
+    search: Annotated[str | None, Query(max_length=MAX_LABEL_LENGTH), CleanText] = None,
     sign: Annotated[int | None, Query(ge=-1, le=1, description="1 for 👍, -1 for 👎"), NonZero] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = comments.COMMENTS_PAGE_SIZE,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from bilan_core.errors import NotFoundError, NotOwnerError
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
@@ -20,9 +21,11 @@ from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
-ConversationId = Annotated[str, Path(min_length=1, max_length=200), CleanText]
+ConversationId = Annotated[str, Path(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
 UserId = Annotated[
-    str, Query(min_length=1, max_length=200, description="whose votes and conversations"), CleanText
+    str,
+    Query(min_length=1, max_length=MAX_LABEL_LENGTH, description="whose votes and conversations"),
+    CleanText,
 ]
 NOT_FOUND: dict[int | str, dict[str, object]] = {
     **REFUSALS,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import ErrorReply, IngestReply, RequestBody
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
 from bilan_core.server.ingest import ingest
@@ -53,9 +54,11 @@ def get_events(
     since: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch ms, inclusive")] = None,
     until: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch ms, exclusive")] = None,
     event_type: Annotated[list[Annotated[str, CleanText]] | None, Query(max_length=50)] = None,
-    user_id: Annotated[str | None, Query(max_length=200), CleanText] = None,
+    user_id: Annotated[str | None, Query(max_length=MAX_LABEL_LENGTH), CleanText] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="text in prompt, answer or properties"), CleanText
+        str | None,
+        Query(max_length=MAX_LABEL_LENGTH, description="text in prompt, answer or properties"),
+        CleanText,
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

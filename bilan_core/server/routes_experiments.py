@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bilan_core.errors import NotFoundError
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.experiment_calls import ItemFinished
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
@@ -29,9 +30,11 @@ from bilan_core.store.models import BatchItem, BatchRun, Comparison
 router = APIRouter(prefix="/api", tags=["experiments"])
 BodyT = TypeVar("BodyT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
-Name = Annotated[str, Field(min_length=1, max_length=200), CleanText]
-Id = Annotated[str, Path(min_length=1, max_length=200), CleanText]
-UserId = Annotated[str, Query(min_length=1, max_length=200, description="whose votes"), CleanText]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
+Id = Annotated[str, Path(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
+UserId = Annotated[
+    str, Query(min_length=1, max_length=MAX_LABEL_LENGTH, description="whose votes"), CleanText
+]
 BAD_INPUT: dict[int | str, dict[str, object]] = {
     **REFUSALS,
     400: {"model": ErrorReply, "description": "The input cannot be stored as it is; the message says why"},
@@ -136,7 +139,7 @@ def get_decided(
     request: Request,
     caller: CallerDep,
     since_ms: Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS)] = None,
-    team_session: Annotated[str | None, Query(min_length=1, max_length=200), CleanText] = None,
+    team_session: Annotated[str | None, Query(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText] = None,
 ) -> list[DecidedComparison]:
     """The project's decided comparisons, oldest first."""
     return comparisons.decided_comparisons(
@@ -230,7 +233,7 @@ def get_batch_runs(
 def get_unfinished_runs(
     request: Request,
     caller: CallerDep,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=200), CleanText] = None,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText] = None,
 ) -> list[BatchRun]:
     """The project's resumable runs (one user's when given), newest first."""
     return batch_runs.unfinished_runs(engine_of(request), project_id=caller.project_id, user_id=user_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter, compute_prompt_stats, compute_stats
 from bilan_core.errors import UnknownPromptError
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of
 from bilan_core.server.errors import ApiError
@@ -15,7 +16,7 @@ from bilan_core.server.queries import Overview, overview
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 EpochMs = Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]
-Name = Annotated[str | None, Query(max_length=200), CleanText]
+Name = Annotated[str | None, Query(max_length=MAX_LABEL_LENGTH), CleanText]
 
 
 @router.get("/stats", summary="Trust figures, as get_stats() returns them", responses=REFUSALS)
@@ -50,7 +51,9 @@ def get_stats(
     responses={**REFUSALS, 404: {"model": ErrorReply, "description": "No turn has this id"}},
 )
 def get_prompt_stats(
-    request: Request, caller: CallerDep, prompt_id: Annotated[str, Path(max_length=200), CleanText]
+    request: Request,
+    caller: CallerDep,
+    prompt_id: Annotated[str, Path(max_length=MAX_LABEL_LENGTH), CleanText],
 ) -> PromptStats:
     """What ``get_prompt_stats(prompt_id)`` returns, for a turn of the caller's project."""
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import (
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
@@ -22,7 +23,6 @@ from bilan_core.remote.wire_events import (
 from bilan_core.server.errors import ApiError
 from bilan_core.store.votes import validate_comment
 
-MAX_ID_LENGTH = 200
 # Only JSON escapes can put NUL or lone surrogates into text (PostgreSQL refuses both); bodies
 # without such escapes skip the per-event check.
 _RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abAB]|[dD][c-fC-F])")
@@ -89,7 +89,7 @@ def validate_events(items: list[Any], *, check_text: bool) -> tuple[list[Accepte
 
 def _event_id_of(item: object) -> str | None:
     if isinstance(item, dict) and isinstance(item.get("eventId"), str):
-        return item["eventId"][:MAX_ID_LENGTH]
+        return item["eventId"][:MAX_LABEL_LENGTH]
     return None
 
 
@@ -114,10 +114,10 @@ def _refuse_unstorable_text(item: object) -> None:
 def _accept(index: int, item: object) -> Accepted:
     event = WireEvent.model_validate(item)
     props = event.properties
-    conversation_id = text_property(props, "conversation_id", "conversationId", limit=MAX_ID_LENGTH)
+    conversation_id = text_property(props, "conversation_id", "conversationId", limit=MAX_LABEL_LENGTH)
     subject: str | None = None
     if event.eventType in TURN_EVENT_TYPES or event.eventType in (VOTE_CAST, VOTE_CLEARED):
-        subject = _required(text_property(props, "turnId", "turn_id", limit=MAX_ID_LENGTH), "turnId")
+        subject = _required(text_property(props, "turnId", "turn_id", limit=MAX_LABEL_LENGTH), "turnId")
     if event.eventType in (CONVERSATION_STARTED, CONVERSATION_ENDED):
         subject = _required(conversation_id, "conversation_id")
     if event.eventType in TURN_EVENT_TYPES:
@@ -125,7 +125,7 @@ def _accept(index: int, item: object) -> Accepted:
     elif event.eventType == VOTE_CAST:
         _check_vote_properties(props)
     elif event.eventType == CONVERSATION_STARTED:
-        text_property(props, "team_session", limit=MAX_ID_LENGTH)
+        text_property(props, "team_session", limit=MAX_LABEL_LENGTH)
         text_property(props, "title", limit=None)
         number_property(props, "started_at")
     elif event.eventType == CONVERSATION_ENDED:
@@ -166,7 +166,7 @@ def number_property(props: dict[str, Any], name: str) -> float | None:
 
 def _check_turn_properties(props: dict[str, Any]) -> None:
     for name in ("model", "modelUsed", "systemPromptVersion", "provider", "team_session"):
-        text_property(props, name, limit=MAX_ID_LENGTH)
+        text_property(props, name, limit=MAX_LABEL_LENGTH)
     for name in ("errorType", "finish_reason"):
         text_property(props, name, limit=40)
     text_property(props, "errorMessage", limit=None)

@@ -19,13 +19,12 @@ from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError, NotOwnerError
-from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, NUL, nul_refusal
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, check_label
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, Conversation, Turn, Vote
 from bilan_core.store.upsert import greatest, insert_from, least, rows_parameters
 
 MAX_TITLE_LENGTH = MAX_LABEL_LENGTH
-MAX_ID_LENGTH = MAX_LABEL_LENGTH
 CONVERSATION_COLUMNS = (
     "project_id",
     "conversation_id",
@@ -52,14 +51,8 @@ def clean_title(title: str | None) -> str | None:
 
 
 def validate_conversation_id(conversation_id: object) -> str:
-    """Return a non-empty conversation id of at most 200 characters, else raise ValueError."""
-    if not isinstance(conversation_id, str) or not conversation_id.strip():
-        raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
-    if len(conversation_id) > MAX_ID_LENGTH:
-        raise ValueError(f"conversation_id is longer than {MAX_ID_LENGTH} characters")
-    if NUL in conversation_id:
-        raise ValueError(nul_refusal("conversation_id"))
-    return conversation_id
+    """Return a non-empty conversation id within the label limit and without NUL, else raise ValueError."""
+    return check_label("conversation_id", conversation_id)
 
 
 def validate_status(status: object) -> str:

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from bilan_core.clock import now_ms
+from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import EVENTS, LOCAL_PROJECT, Event
 from bilan_core.store.upsert import insert_from, rows_parameters
 
 MAX_EVENT_TYPE_LENGTH = 100
-MAX_ID_LENGTH = 200
 EVENT_COLUMNS = (
     "project_id",
     "event_id",
@@ -57,10 +57,10 @@ def validate_properties(properties: object) -> dict[str, Any]:
         raise ValueError(f"properties must be JSON-serialisable: {exc}") from exc
     conversation_id = properties.get("conversation_id")
     if conversation_id is not None and (
-        not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > MAX_ID_LENGTH
+        not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > MAX_LABEL_LENGTH
     ):
         raise ValueError(
-            f"properties.conversation_id must be a string of 1 to {MAX_ID_LENGTH} characters, "
+            f"properties.conversation_id must be a string of 1 to {MAX_LABEL_LENGTH} characters, "
             f"got {conversation_id!r}"[:300]
         )
     return dict(properties)

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from bilan_core.limits import MAX_LABEL_LENGTH
+
 LOCAL_PROJECT = 0
 # The UTC day of an epoch-ms time, spelled exactly like this in queries so that indexes on it match.
 DAY_BUCKET_SQL = "(created_ms / 86400000)"
@@ -45,10 +47,10 @@ class Conversation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(default=LOCAL_PROJECT)
-    conversation_id: str = Field(max_length=200)
-    user_id: str = Field(max_length=200)
-    title: str | None = Field(default=None, max_length=200)
-    team_session: str | None = Field(default=None, max_length=200)
+    conversation_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    title: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    team_session: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     status: str = Field(default="active", max_length=40)
     created_ms: int = _ms_column()
     updated_ms: int = _ms_column()
@@ -91,13 +93,13 @@ class Turn(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(default=LOCAL_PROJECT)
-    prompt_id: str = Field(max_length=200)
-    conversation_id: str | None = Field(default=None, max_length=200)
-    user_id: str = Field(max_length=200)
-    team_session: str | None = Field(default=None, max_length=200)
-    model: str = Field(max_length=200)
-    provider: str | None = Field(default=None, max_length=200)
-    prompt_version: str | None = Field(default=None, max_length=200)
+    prompt_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    conversation_id: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    team_session: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    model: str = Field(max_length=MAX_LABEL_LENGTH)
+    provider: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_version: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     messages: list[dict[str, Any]] | None = _json_column()
     parameters: dict[str, Any] | None = _json_column()
     tools: list[dict[str, Any]] | None = _json_column()
@@ -163,13 +165,13 @@ class Vote(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(default=LOCAL_PROJECT)
-    prompt_id: str = Field(max_length=200)
-    user_id: str = Field(max_length=200)
+    prompt_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
     value: int
     comment: str | None = _text_column()
-    team_session: str | None = Field(default=None, max_length=200)
-    model: str | None = Field(default=None, max_length=200)
-    prompt_version: str | None = Field(default=None, max_length=200)
+    team_session: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    model: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_version: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     created_ms: int = _ms_column()
     updated_ms: int = _ms_column()
 
@@ -186,10 +188,10 @@ class Event(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(default=LOCAL_PROJECT)
-    event_id: str = Field(max_length=200)
+    event_id: str = Field(max_length=MAX_LABEL_LENGTH)
     event_type: str = Field(max_length=100)
-    user_id: str = Field(max_length=200)
-    conversation_id: str | None = Field(default=None, max_length=200)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    conversation_id: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     timestamp_ms: int = _ms_column()
     properties: dict[str, Any] | None = _json_column()
     prompt_text: str | None = _text_column()
@@ -204,15 +206,15 @@ class Comparison(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     project_id: int = Field(default=LOCAL_PROJECT)
-    user_id: str = Field(max_length=200)
-    team_session: str | None = Field(default=None, max_length=200)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
+    team_session: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     variant_a: dict[str, Any] | None = _json_column()
     variant_b: dict[str, Any] | None = _json_column()
     label_a: str = Field(max_length=400)
     label_b: str = Field(max_length=400)
-    prompt_id_a: str | None = Field(default=None, max_length=200)
-    prompt_id_b: str | None = Field(default=None, max_length=200)
+    prompt_id_a: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_id_b: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     blind: bool = True
     a_shown_first: bool = True
     winner: str | None = Field(default=None, max_length=20)
@@ -228,7 +230,7 @@ class BatchRun(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     project_id: int = Field(default=LOCAL_PROJECT)
-    user_id: str = Field(max_length=200)
+    user_id: str = Field(max_length=MAX_LABEL_LENGTH)
     file_name: str = Field(max_length=400)
     settings: dict[str, Any] | None = _json_column()
     status: str = Field(default="pending", max_length=20)
@@ -251,7 +253,7 @@ class BatchItem(SQLModel, table=True):
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     item_metadata: dict[str, Any] | None = _json_column()
     status: str = Field(default="pending", max_length=20)
-    prompt_id: str | None = Field(default=None, max_length=200)
+    prompt_id: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     error: str | None = _text_column()
     updated_ms: int = _ms_column()
 
@@ -262,7 +264,7 @@ class Project(SQLModel, table=True):
     __tablename__ = "projects"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, unique=True)
+    name: str = Field(max_length=MAX_LABEL_LENGTH, unique=True)
     created_ms: int = _ms_column()
 
 
