@@ -9,7 +9,7 @@ page's default view (last 30 days) and other views; the process's peak memory (`
 and last the three downloads, which run only when clicked. The two sizes are printed side by side
 with their ratio.
 
-Run: ``/work/venv/bin/python -m bench.analytics`` (from the repository root; 2 to 5 minutes, mostly seeding).
+Run: ``python3 -m bench.analytics`` (from the repository root; 2 to 5 minutes, mostly seeding).
 Targets (issue 4): all page queries < 1 s at 1M turns, first render < 3 s, peak memory < 500 MB.
 """
 

@@ -10,7 +10,7 @@ sequential loop, which takes some 40 s, runs once. Each side is warmed up by one
 first. The ideal speed-up is the concurrency (16×); the target is at least 12×. The machine's load
 is printed: other work on a small machine slows the batch side most (its 16 answers arrive together).
 
-Run: ``/work/venv/bin/python -m bench.batch`` (from the repository root).
+Run: ``python3 -m bench.batch`` (from the repository root).
 """
 
 from __future__ import annotations

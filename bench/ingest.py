@@ -6,7 +6,7 @@ keep-alive connections, so the figures measure the server, not the clients' JSON
 mix is what a chat app sends: per turn a ``turn_started``, a ``turn_completed`` and a ``vote_cast``.
 Each phase runs for a fixed time; the stored rows are counted afterwards to check nothing was lost.
 
-Run: ``/work/venv/bin/python -m bench.ingest`` (from the repository root; PostgreSQL on 127.0.0.1:5432).
+Run: ``python3 -m bench.ingest`` (from the repository root; PostgreSQL on 127.0.0.1:5432).
 Targets on a 2-core machine: ≥ 10,000 events/s with batches, single vote p99 < 20 ms.
 """
 

@@ -5,7 +5,7 @@ HTTP + SSE; runs are interleaved (alternating which goes first) after a warm-up.
 paced (1 ms between chunks, still far faster than a real provider) and unpaced (the worst case, where
 the turn's one SQLite write at the end weighs most). Then ``vote()`` latency on a SQLite file.
 
-Run: ``/work/venv/bin/python -m bench.overhead`` (from the repository root).
+Run: ``python3 -m bench.overhead`` (from the repository root).
 Targets: total-time ratio ≤ 1.02, TTFT added ≤ 1 ms, vote p99 < 5 ms.
 """
 

@@ -10,7 +10,7 @@ side by side. The query count must not grow with the conversation: the chat is r
 Note: every AppTest run starts in Streamlit's legacy ``pages/`` mode, so it runs the page file once, reroutes
 through ``app.py`` and runs again (a live server does this only on its first run); the times include that.
 
-Run: ``/work/venv/bin/python -m bench.playground`` (from the repository root). Target: median < 300 ms
+Run: ``python3 -m bench.playground`` (from the repository root). Target: median < 300 ms
 for 200 messages, and as many queries per rerun as the short conversation.
 """
 
