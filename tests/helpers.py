@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
@@ -37,3 +39,22 @@ def server_options(key: str, endpoint: str, **extra: object) -> dict[str, object
 def server_client(key: str, endpoint: str, **extra: object) -> Bilan:
     """A server-mode client for a test server (settings as ``server_options``, ``extra`` added)."""
     return Bilan(load_settings(**server_options(key, endpoint, **extra)))
+
+
+def exit_codes_of_processes(
+    target: Callable[..., None], arguments: Sequence[tuple[object, ...]]
+) -> list[int | None]:
+    """Run ``target`` once per argument tuple, all at once, each in its own process; their exit codes.
+
+    The processes fork from a forkserver that imported the library and the target's module once: a clean,
+    single-threaded parent (unlike the test process), without each child importing everything again.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bilan_core.client.bilan", target.__module__])
+    workers = [context.Process(target=target, args=args) for args in arguments]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+    return [worker.exitcode for worker in workers]
+

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,7 +10,7 @@ from sqlmodel import SQLModel
 
 from bilan_core import Bilan, load_settings
 from bilan_core.store.engine import create_database_engine, get_engine, head_revision, migrate, schema_version
-from tests.helpers import add_turn
+from tests.helpers import add_turn, exit_codes_of_processes
 
 
 def differences(url: str) -> list[object]:
@@ -54,12 +52,6 @@ def _open_database(url: str) -> None:
 
 
 def test_several_processes_can_create_the_same_new_database_at_once(sqlite_url: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_open_database, args=(sqlite_url,)) for _ in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [worker.exitcode for worker in workers] == [0] * 6
+    assert exit_codes_of_processes(_open_database, [(sqlite_url,)] * 6) == [0] * 6
     with get_engine(sqlite_url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() == 6

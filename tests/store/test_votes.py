@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, case, func, select
 from bilan_core import Bilan, UnknownPromptError, load_settings
 from bilan_core.store.models import Vote
 from bilan_core.store.votes import MAX_COMMENT_LENGTH
-from tests.helpers import add_turn
+from tests.helpers import add_turn, exit_codes_of_processes
 
 
 def stored_votes(engine: Engine) -> list[tuple[Any, ...]]:
@@ -96,16 +95,8 @@ def _vote_from_another_process(database_url: str, user_id: str, prompt_ids: list
 def test_eight_processes_voting_into_one_file_store_every_vote_exactly_once(sqlite_url: str) -> None:
     owner = Bilan(load_settings(database_url=sqlite_url))
     prompt_ids = [add_turn(owner.engine) for _ in range(500)]
-    context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=_vote_from_another_process, args=(sqlite_url, f"user-{n}", prompt_ids))
-        for n in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=240)
-    assert [worker.exitcode for worker in workers] == [0] * 8
+    voters = [(sqlite_url, f"user-{n}", prompt_ids) for n in range(8)]
+    assert exit_codes_of_processes(_vote_from_another_process, voters) == [0] * 8
     with owner.engine.connect() as connection:
         total, distinct, negative = connection.execute(
             select(
