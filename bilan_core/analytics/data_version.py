@@ -2,32 +2,37 @@
 
 The Analytics page caches its figures under this marker, so it must change whenever a turn, a vote or a
 conversation is added, changed or deleted (a deleted conversation takes its turns and votes with it).
-For each of the four tables, scoped to the project: the row count (deletes lower it), the newest id
-(an insert raises it) and the latest time (a changed vote moves ``updated_ms`` on; a turn touches its
-conversation; on a server, a turn's outcome that arrives in a later request adds an event).
+Every part is scoped to the project (a project learns nothing of another's activity) and is either a
+covering-index count or one index lookup:
+- the counts of votes, turns, conversations and events (inserts raise them, deletes and cleared votes
+  lower them; on a server, a turn's outcome arriving in a later request adds an event);
+- the latest vote change (a changed vote moves ``updated_ms`` on) and the newest turn.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, Table, func, select
-from sqlalchemy.sql import ColumnElement, Executable
+from sqlalchemy.sql import ColumnElement
 
 from bilan_core.store.models import CONVERSATIONS, EVENTS, LOCAL_PROJECT, TURNS, VOTES
 
 
 def data_version(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> tuple[int, ...]:
     """A cheap fingerprint of the project's turns, votes, conversations and events; any change changes it."""
-    statements = [
-        _count_newest_latest(VOTES, VOTES.c.updated_ms, project_id),
-        _count_newest_latest(TURNS, TURNS.c.created_ms, project_id),
-        _count_newest_latest(CONVERSATIONS, CONVERSATIONS.c.updated_ms, project_id),
-        _count_newest_latest(EVENTS, EVENTS.c.timestamp_ms, project_id),
+    parts = [
+        _scoped(VOTES, func.count(), project_id),
+        _scoped(VOTES, func.max(VOTES.c.updated_ms), project_id),
+        _scoped(TURNS, func.count(), project_id),
+        _scoped(TURNS, func.max(TURNS.c.created_ms), project_id),
+        _scoped(CONVERSATIONS, func.count(), project_id),
+        _scoped(EVENTS, func.count(), project_id),
     ]
     with engine.connect() as connection:
-        rows = [connection.execute(statement).one() for statement in statements]
-    return tuple(int(value or 0) for row in rows for value in row)
+        row = connection.execute(select(*parts)).one()
+    return tuple(int(value or 0) for value in row)
 
 
-def _count_newest_latest(table: Table, moment: ColumnElement[int], project_id: int) -> Executable:
-    scoped = table.c.project_id == project_id
-    return select(func.count(), func.max(table.c.id), func.max(moment)).where(scoped)
+def _scoped(table: Table, aggregate: ColumnElement[int], project_id: int) -> ColumnElement[int]:
+    # One scalar subquery per figure, so each can use its own index (counts scan a covering index,
+    # a max reads the end of a (project_id, time) index).
+    return select(aggregate).where(table.c.project_id == project_id).scalar_subquery()
