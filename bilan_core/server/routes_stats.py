@@ -17,6 +17,7 @@ from bilan_core.server.queries import Overview, overview
 router = APIRouter(prefix="/api", tags=["analytics"])
 EpochMs = Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]
 Name = Annotated[str | None, Query(max_length=MAX_LABEL_LENGTH), CleanText]
+PromptId = Annotated[str, Path(max_length=MAX_LABEL_LENGTH), CleanText]
 
 
 @router.get("/stats", summary="Trust figures, as get_stats() returns them", responses=REFUSALS)
@@ -50,11 +51,7 @@ def get_stats(
     summary="Votes and comments on one turn",
     responses={**REFUSALS, 404: {"model": ErrorReply, "description": "No turn has this id"}},
 )
-def get_prompt_stats(
-    request: Request,
-    caller: CallerDep,
-    prompt_id: Annotated[str, Path(max_length=MAX_LABEL_LENGTH), CleanText],
-) -> PromptStats:
+def get_prompt_stats(request: Request, caller: CallerDep, prompt_id: PromptId) -> PromptStats:
     """What ``get_prompt_stats(prompt_id)`` returns, for a turn of the caller's project."""
     try:
         return compute_prompt_stats(engine_of(request), prompt_id=prompt_id, project_id=caller.project_id)
