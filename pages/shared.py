@@ -92,7 +92,7 @@ def _page_file_running() -> bool:
 
 
 def app_client() -> Bilan:
-    """One Bilan client (engine, OpenAI connections) for the whole running app; guards the page first."""
+    """One Bilan client (database and OpenAI connections) for the whole running app; guards the page first."""
     ensure_routed()
     return _shared_client()
 
