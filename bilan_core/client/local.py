@@ -36,12 +36,8 @@ class LocalBackend:
         self.project_id = LOCAL_PROJECT
 
     def record_turn(self, turn: Turn) -> None:
-        """Insert a finished turn."""
-        turns.record_turn(self.engine, turn)
-        if turn.conversation_id:
-            conversations.touch_conversation(
-                self.engine, conversation_id=turn.conversation_id, title=turn.prompt_text
-            )
+        """Insert a finished turn (and touch its conversation)."""
+        turns.record_turn_in_conversation(self.engine, turn)
 
     def cast_vote(
         self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None
@@ -134,7 +130,7 @@ class LocalBackend:
         return filter_options(self.engine)
 
     def data_version(self) -> tuple[int, ...]:
-        """The database's change marker for turns and votes."""
+        """The change marker of everything the analytics show, deletes included."""
         return data_version(self.engine)
 
     def create_comparison(self, new: NewComparison) -> Comparison:

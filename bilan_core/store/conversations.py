@@ -191,14 +191,6 @@ def _touch_statement(dialect: str) -> Any:
     )
 
 
-def touch_conversation(
-    engine: Engine, *, conversation_id: str, title: str | None = None, project_id: int = LOCAL_PROJECT
-) -> None:
-    """Mark a conversation updated now, and give it a title if it has none yet (if it is stored)."""
-    with engine.begin() as connection:
-        touch_conversations(connection, project_id, [ConversationTouch(conversation_id, now_ms(), title)])
-
-
 def upsert_conversations(connection: Connection, project_id: int, rows: list[dict[str, Any]]) -> None:
     """Insert conversations or merge started/ended facts into stored ones (``CONVERSATION_COLUMNS`` rows).
 

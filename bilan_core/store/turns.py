@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func
 
+from bilan_core.clock import now_ms
+from bilan_core.store.conversations import ConversationTouch, touch_conversations
 from bilan_core.store.models import TURNS, Turn
 from bilan_core.store.upsert import insert_from, least, rows_parameters
 from bilan_core.store.votes import label_votes
@@ -29,10 +31,24 @@ TURN_KEEP_IF_NULL = tuple(
 
 def record_turn(engine: Engine, turn: Turn) -> Turn:
     """Store a finished turn (a local vote needs its turn first, so no vote waits for it)."""
-    fields = turn.model_dump(exclude={"id", "project_id", "prompt_id"})
     with engine.begin() as connection:
-        merge_turns(connection, turn.project_id, {turn.prompt_id: fields})
+        _merge_one(connection, turn)
     return turn
+
+
+def record_turn_in_conversation(engine: Engine, turn: Turn) -> Turn:
+    """Store a finished turn and touch its conversation in one transaction, as the server's ingestion does."""
+    with engine.begin() as connection:
+        _merge_one(connection, turn)
+        if turn.conversation_id:
+            touch = ConversationTouch(turn.conversation_id, now_ms(), turn.prompt_text)
+            touch_conversations(connection, turn.project_id, [touch])
+    return turn
+
+
+def _merge_one(connection: Connection, turn: Turn) -> None:
+    fields = turn.model_dump(exclude={"id", "project_id", "prompt_id"})
+    merge_turns(connection, turn.project_id, {turn.prompt_id: fields})
 
 
 def merge_turns(connection: Connection, project_id: int, fragments: Mapping[str, Mapping[str, Any]]) -> None:
