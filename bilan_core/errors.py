@@ -71,6 +71,12 @@ class NetworkError(ProviderError):
     error_type = "network_error"
 
 
+class MalformedResponseError(ProviderError):
+    """The provider's answer could not be read (e.g. a stream event that is not valid JSON)."""
+
+    error_type = "unknown_error"
+
+
 class ModelNotFoundError(ProviderError):
     """The provider does not know the model."""
 

@@ -7,6 +7,7 @@ import openai
 from bilan_core.errors import (
     AuthError,
     ContextLimitError,
+    MalformedResponseError,
     ModelNotFoundError,
     NetworkError,
     ProviderError,
@@ -16,6 +17,9 @@ from bilan_core.errors import (
 )
 
 CONTEXT_LENGTH_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+# What reading a stream can raise: the SDK's own errors, ValueError (an event that is not JSON) and the
+# AttributeError / TypeError of a chunk that is JSON but not shaped like one.
+STREAM_READ_ERRORS = (openai.OpenAIError, ValueError, AttributeError, TypeError)
 
 
 def provider_message(exc: openai.OpenAIError) -> str:
@@ -54,3 +58,12 @@ def _error_class(exc: openai.OpenAIError, status: int | None) -> type[ProviderEr
     if status is not None and status >= 500:
         return ServiceUnavailableError
     return ProviderError
+
+
+def map_stream_error(exc: Exception, *, prompt_id: str | None) -> ProviderError:
+    """The typed Bilan error for anything ``STREAM_READ_ERRORS`` names, raised while reading a stream."""
+    if isinstance(exc, openai.OpenAIError):
+        return map_provider_error(exc, prompt_id=prompt_id)
+    what = "not valid JSON" if isinstance(exc, ValueError) else "not shaped like a chat completion chunk"
+    message = f"the provider sent a stream event that is {what} ({type(exc).__name__}: {exc})"
+    return MalformedResponseError(message, prompt_id=prompt_id)

@@ -16,7 +16,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
-from bilan_core.chat.provider_errors import map_provider_error
+from bilan_core.chat.provider_errors import STREAM_READ_ERRORS, map_stream_error
 from bilan_core.chat.responses import ChatCall, Usage
 from bilan_core.errors import NetworkError, ProviderError
 from bilan_core.store.models import Turn
@@ -167,8 +167,8 @@ class StreamingChatResponse(_StreamState, TextStream):
         except GeneratorExit:
             self._end("cancelled")
             raise
-        except openai.OpenAIError as exc:
-            raise self._fail(map_provider_error(exc, prompt_id=self.prompt_id)) from exc
+        except STREAM_READ_ERRORS as exc:
+            raise self._fail(map_stream_error(exc, prompt_id=self.prompt_id)) from exc
         finally:
             self._raw.close()
         if self.finish_reason is None:
@@ -214,8 +214,8 @@ class AsyncStreamingChatResponse(_StreamState, AsyncTextStream):
         except (GeneratorExit, asyncio.CancelledError):
             self._end_now("cancelled")
             raise
-        except openai.OpenAIError as exc:
-            raise await self._fail(map_provider_error(exc, prompt_id=self.prompt_id)) from exc
+        except STREAM_READ_ERRORS as exc:
+            raise await self._fail(map_stream_error(exc, prompt_id=self.prompt_id)) from exc
         finally:
             await self._raw.close()
         if self.finish_reason is None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bilan_core.errors import NetworkError
+from bilan_core.errors import MalformedResponseError, NetworkError
 from tests.chat_helpers import USER, WEATHER_TOOL, all_turns, client_for, only_turn
 
 ANSWER = "one two three four five six seven eight nine ten"
@@ -186,3 +186,43 @@ def test_async_cut_stream_raises_network_error(client, openai_server):
 
     turn = only_turn(client)
     assert (turn.status, turn.error_type, turn.response) == ("error", "network_error", "one")
+
+
+def test_malformed_chunk_raises_a_typed_error_and_records_the_partial_text(client, openai_server):
+    openai_server.malformed_chunk(after_chunks=3)  # the role chunk, two words, then an event that is not JSON
+    response = client.create_streaming_chat(USER)
+    received = []
+
+    with pytest.raises(MalformedResponseError, match="not valid JSON") as caught:
+        for text in response.stream:
+            received.append(text)
+
+    assert received == ["one", " two"]
+    assert caught.value.prompt_id == response.prompt_id and response.status == "error"
+    turn = only_turn(client)
+    assert (turn.status, turn.error_type, turn.response) == ("error", "unknown_error", "one two")
+    assert turn.error_message == caught.value.message
+
+
+def test_malformed_chunk_inside_with_is_an_error_turn_not_cancelled(client, openai_server):
+    openai_server.malformed_chunk(after_chunks=2)
+
+    with pytest.raises(MalformedResponseError), client.create_streaming_chat(USER) as response:
+        list(response)
+
+    turn = only_turn(client)
+    assert (turn.status, turn.response) == ("error", "one")
+
+
+def test_async_malformed_chunk_raises_a_typed_error_and_records_the_partial_text(client, openai_server):
+    openai_server.malformed_chunk(after_chunks=2)
+
+    async def consume():
+        async with await client.acreate_streaming_chat(USER) as response:
+            return [text async for text in response]
+
+    with pytest.raises(MalformedResponseError):
+        asyncio.run(consume())
+
+    turn = only_turn(client)
+    assert (turn.status, turn.error_type, turn.response) == ("error", "unknown_error", "one")
