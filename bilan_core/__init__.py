@@ -44,6 +44,8 @@ from bilan_core.errors import (
     NetworkError,
     NotFoundError,
     NotOwnerError,
+    PromptNotFoundError,
+    PromptTemplateError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
     from bilan_core.experiments.bradley_terry import Leaderboard
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
+    from bilan_core.prompts.version import PromptMessage, PromptVersion
     from bilan_core.store.batch_runs import BatchOptions
     from bilan_core.store.models import BatchRun, Comparison, Vote
 
@@ -91,6 +94,8 @@ _LAZY_NAMES = {
     "Leaderboard": "bilan_core.experiments.bradley_terry",
     "ComparisonResult": "bilan_core.experiments.comparisons",
     "Variant": "bilan_core.experiments.comparisons",
+    "PromptMessage": "bilan_core.prompts.version",
+    "PromptVersion": "bilan_core.prompts.version",
     "BatchOptions": "bilan_core.store.batch_runs",
     "BatchRun": "bilan_core.store.models",
     "Comparison": "bilan_core.store.models",
@@ -134,7 +139,11 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "NotOwnerError",
+    "PromptMessage",
+    "PromptNotFoundError",
     "PromptStats",
+    "PromptTemplateError",
+    "PromptVersion",
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitError",

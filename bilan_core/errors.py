@@ -19,6 +19,14 @@ class NotFoundError(BilanError, LookupError):
     """A conversation, comparison or batch run does not exist."""
 
 
+class PromptNotFoundError(NotFoundError):
+    """No prompt, version or label matches what was asked; the message names what exists."""
+
+
+class PromptTemplateError(BilanError, ValueError):
+    """A prompt template is broken, or its variables are missing or unknown."""
+
+
 class NotOwnerError(BilanError, PermissionError):
     """Someone other than a conversation's owner tried to change it."""
 

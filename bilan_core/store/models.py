@@ -89,6 +89,7 @@ class Turn(SQLModel, table=True):
         # Led by (project_id, column) so the filter pickers list distinct values with a few seeks.
         Index("ix_turns_prompt_version", "project_id", "prompt_version"),
         Index("ix_turns_team_session", "project_id", "team_session"),
+        Index("ix_turns_prompt", "project_id", "prompt_name", "prompt_number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -100,6 +101,10 @@ class Turn(SQLModel, table=True):
     model: str = Field(max_length=MAX_LABEL_LENGTH)
     provider: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     prompt_version: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    # The stored prompt version the call used (``prompt=``): its name and number, exact where
+    # ``prompt_version`` is free text.
+    prompt_name: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_number: int | None = None
     messages: list[dict[str, Any]] | None = _json_column()
     parameters: dict[str, Any] | None = _json_column()
     tools: list[dict[str, Any]] | None = _json_column()

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bilan_core import Bilan, load_settings
+from bilan_core.store import prompts  # noqa: F401  (registers the prompt tables)
 from bilan_core.store.engine import create_database_engine, get_engine, head_revision, migrate, schema_version
 from tests.helpers import add_turn, exit_codes_of_processes
 

@@ -3,7 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import bilan_core.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Each module of tables registers them on SQLModel.metadata.
+import bilan_core.store.models
+import bilan_core.store.prompts  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)
