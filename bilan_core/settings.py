@@ -57,6 +57,7 @@ class BilanSettings(BaseSettings):
     batch_interval: float = Field(2.0, gt=0, le=3600, validation_alias="BILAN_BATCH_INTERVAL")
     rate_limit: float = Field(100.0, ge=0, validation_alias="BILAN_RATE_LIMIT")
     rate_limit_burst: int = Field(200, ge=1, validation_alias="BILAN_RATE_LIMIT_BURST")
+    redis_url: SecretStr | None = Field(None, validation_alias="BILAN_REDIS_URL")
     max_body_bytes: int = Field(10_000_000, ge=1024, validation_alias="BILAN_MAX_BODY_BYTES")
     prices: str | None = Field(None, validation_alias="BILAN_PRICES")
     batch_max_file_bytes: int = Field(10_000_000, ge=1, validation_alias="BILAN_BATCH_MAX_FILE_BYTES")
@@ -93,6 +94,17 @@ class BilanSettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000")
         return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _is_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        scheme = urlsplit(value.get_secret_value().strip()).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            # The URL may hold a password: name the scheme only.
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, not {scheme or 'no'} scheme")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("user_id")
     @classmethod

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need, make sure PostgreSQL and Chromium are there, run the checks
+# Install everything the tests need, make sure PostgreSQL, Redis and Chromium are there, run the checks
 # (ruff, mypy, the import layers) and the whole suite.
 # Usage: bash tests/run.sh [pytest arguments]
 set -euo pipefail
@@ -24,6 +24,18 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   fi
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
   for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "Starting Redis on 127.0.0.1:6379 (the shared rate limit's tests)..."
+  if ! command -v redis-server >/dev/null; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 
 python3 -m ruff check .

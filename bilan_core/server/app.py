@@ -13,7 +13,7 @@ from bilan_core.pricing import price_table
 from bilan_core.remote.wire_events import RequestBody
 from bilan_core.server.errors import ApiError
 from bilan_core.server.planner_statistics import StatisticsKeeper
-from bilan_core.server.ratelimit import RateLimiter
+from bilan_core.server.ratelimit import make_limiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_conversations import router as conversations_router
 from bilan_core.server.routes_events import router as events_router
@@ -34,7 +34,10 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
         description="Ingests Bilan wire events and answers trust analytics, one project per API key.",
     )
     app.state.engine = get_engine(settings.database_url)
-    app.state.limiter = RateLimiter(rate=settings.rate_limit, burst=settings.rate_limit_burst)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    app.state.limiter = make_limiter(
+        rate=settings.rate_limit, burst=settings.rate_limit_burst, redis_url=redis_url
+    )
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.prices = price_table(settings.prices)
     app.state.statistics = StatisticsKeeper(app.state.engine)

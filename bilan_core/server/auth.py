@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from bilan_core.server.api_keys import verify_key
 from bilan_core.server.errors import ApiError
-from bilan_core.server.ratelimit import RateLimiter
+from bilan_core.server.ratelimit import Limiter
 
 
 @dataclass(frozen=True)
@@ -19,14 +19,15 @@ class Caller:
     project_id: int
 
 
-def authenticate(engine: Engine, limiter: RateLimiter, key: str | None) -> Caller:
+def authenticate(engine: Engine, limiter: Limiter, key: str | None) -> Caller:
     """The caller for a bearer key; 401 when missing, unknown or revoked, 429 when over its rate."""
     if not key or not key.strip():
         raise ApiError(401, "Missing API key", headers={"WWW-Authenticate": "Bearer"})
     found = verify_key(engine, key=key.strip())
     if found is None:
         raise ApiError(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
-    wait = limiter.wait_seconds(found.id)
+    # The id names the key in this database, the random prefix across databases sharing one Redis.
+    wait = limiter.wait_seconds(f"{found.id}:{found.prefix}")
     if wait:
         raise ApiError(
             429, f"Too many requests for this API key; retry in {wait} s", headers={"Retry-After": str(wait)}
