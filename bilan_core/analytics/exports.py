@@ -8,7 +8,6 @@ so a failed export never leaves a half-written file under the requested name.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 from sqlalchemy import Engine, and_, func, select
 from sqlmodel import col
 
+from bilan_core.analytics.csv_cells import CsvWriter
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.clock import MS_PER_DAY, now_ms, to_datetime
 from bilan_core.settings import load_settings
@@ -82,7 +82,7 @@ def write_csv(engine: Engine, where: AnalyticsFilter, out: TextIO) -> int:
         .where(*where.conditions(Turn))
         .order_by(col(Turn.created_ms), col(Turn.id), col(Vote.id))
     )
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(CSV_COLUMNS)
     written = 0
     # The selected columns are CSV_COLUMNS without "created", which is derived from created_ms (index 1).

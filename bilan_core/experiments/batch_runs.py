@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bilan_core.analytics.csv_cells import frame_csv
 from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
@@ -151,7 +152,7 @@ def results_csv(frame: pd.DataFrame) -> bytes:
     """The results table as UTF-8 CSV, metadata spread into ``meta.<field>`` columns."""
     spread = pd.json_normalize(frame["metadata"].map(lambda value: value or {}).tolist()).add_prefix("meta.")
     table = pd.concat([frame.drop(columns=["metadata"]).reset_index(drop=True), spread], axis=1)
-    return table.to_csv(index=False).encode("utf-8")
+    return frame_csv(table)
 
 
 def results_finetune_jsonl(results: pd.DataFrame, options: BatchOptions) -> bytes:

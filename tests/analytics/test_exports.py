@@ -358,3 +358,19 @@ def test_cli_refuses_bad_arguments_with_a_clear_message(
     assert code == 2
     assert message in capsys.readouterr().err
     assert not Path("x.csv").exists()
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\r=1"]
+
+
+def test_csv_cells_a_spreadsheet_would_evaluate_are_written_as_text(engine: Engine) -> None:
+    for number, formula in enumerate(FORMULAS):
+        turn(engine, f"formula-{number}", prompt=formula, answer=formula)
+        vote(engine, f"formula-{number}", 1, comment=formula)
+
+    rows = read_csv(engine)
+
+    assert [row["prompt_text"] for row in rows] == ["'" + formula for formula in FORMULAS]
+    assert all(row["response"] == row["prompt_text"] for row in rows)
+    assert [row["vote_comment"] for row in rows[:4]] == ["'" + formula for formula in FORMULAS[:4]]
+    assert rows[0]["vote_value"] == "1"  # numbers stay numbers

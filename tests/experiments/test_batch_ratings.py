@@ -104,3 +104,14 @@ def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan)
         "row 1: this prompt has no answer yet; resume the run first",
         "row 2: only the vote and the comment can be changed, not prompt",
     ]
+
+
+def test_results_csv_writes_formula_cells_as_text(client: Bilan) -> None:
+    line = b'{"prompt": "=HYPERLINK(\\"http://x\\")", "note": "@SUM(A1)"}\n'
+    run = start_file(client, line, file_name="f.jsonl")
+    run_batch(client, run.id)
+
+    exported = pd.read_csv(io.BytesIO(results_csv(batch_results(client, run.id, user_id="alice"))))
+
+    assert exported["prompt"].tolist() == ['\'=HYPERLINK("http://x")']
+    assert exported["meta.note"].tolist() == ["'@SUM(A1)"]
