@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
     from bilan_core.experiments.bradley_terry import Leaderboard
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
+    from bilan_core.prompts.version import PromptVersion
     from bilan_core.store.models import BatchRun, Comparison, Vote
+    from bilan_core.store.prompts import PromptSummary
 
 # The client, chat (openai), experiments (pandas) and the store load on first use, not on import:
 # ``import bilan_core`` stays fast for apps and command lines that only need part of it.
@@ -109,6 +112,39 @@ def get_stats(**filters: Unpack[StatsFilters]) -> Stats:
 def get_prompt_stats(prompt_id: str) -> PromptStats:
     """Votes and comments on one answer with the default client."""
     return get_client().get_prompt_stats(prompt_id)
+
+
+def create_prompt(
+    name: str,
+    messages: str | list[dict[str, str]],
+    *,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    labels: Iterable[str] = (),
+    note: str | None = None,
+) -> PromptVersion:
+    """Save a prompt's next version with the default client."""
+    return get_client().create_prompt(name, messages, model=model, params=params, labels=labels, note=note)
+
+
+def get_prompt(name: str, *, label: str | None = None, version: int | None = None) -> PromptVersion:
+    """One version of a prompt (default label ``production``) with the default client."""
+    return get_client().get_prompt(name, label=label, version=version)
+
+
+def set_prompt_label(name: str, version: int, label: str) -> PromptVersion:
+    """Point a label at a version of a prompt with the default client."""
+    return get_client().set_prompt_label(name, version, label)
+
+
+def list_prompts() -> list[PromptSummary]:
+    """Every prompt with its newest version and labels, with the default client."""
+    return get_client().list_prompts()
+
+
+def prompt_versions(name: str) -> list[PromptVersion]:
+    """Every version of a prompt, newest first, with the default client."""
+    return get_client().prompt_versions(name)
 
 
 def track(event_type: str, properties: dict[str, Any] | None = None) -> str:
@@ -224,9 +260,7 @@ def leaderboard(
     """The Bradley–Terry leaderboard of the stored comparisons, with the default client."""
     from bilan_core.experiments.comparisons import comparison_leaderboard
 
-    return comparison_leaderboard(
-        get_client(), since=since, team_session=team_session, min_votes=min_votes
-    )
+    return comparison_leaderboard(get_client(), since=since, team_session=team_session, min_votes=min_votes)
 
 
 def run_batch_file(

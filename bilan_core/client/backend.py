@@ -13,6 +13,7 @@ from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
+from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -130,6 +131,23 @@ class Backend(Protocol):
 
     def export(self, kind: str, where: AnalyticsFilter) -> bytes:
         """A CSV, fine-tuning or DPO export of what the filter selects, as bytes."""
+
+    def add_prompt_version(self, new: NewPromptVersion) -> StoredPromptVersion:
+        """Store a prompt's next version with its labels, in one step."""
+
+    def find_prompt_version(
+        self, *, name: str, version: int | None, label: str | None
+    ) -> StoredPromptVersion:
+        """One version by number, else by label; PromptNotFoundError naming what exists."""
+
+    def set_prompt_label(self, *, name: str, version: int, label: str) -> StoredPromptVersion:
+        """Point a label at an existing version."""
+
+    def list_prompts(self) -> list[PromptSummary]:
+        """Every prompt with its newest version and labels."""
+
+    def prompt_versions(self, *, name: str) -> list[StoredPromptVersion]:
+        """Every version of a prompt, newest first."""
 
     def schema_status(self) -> str:
         """The database's migration revision, and whether it is the newest the store knows."""

@@ -21,6 +21,7 @@ from bilan_core.chat.tracked import TrackedChat
 from bilan_core.client.backend import Backend
 from bilan_core.client.experiment_calls import ExperimentCalls
 from bilan_core.client.local import LocalBackend
+from bilan_core.client.prompt_calls import PromptCalls
 from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
 from bilan_core.settings import BilanSettings, load_settings
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from bilan_core.analytics.dashboard import Dashboard
 
 
-class Bilan(ExperimentCalls, TrackedChat):
+class Bilan(ExperimentCalls, PromptCalls, TrackedChat):
     """A Bilan client. Several can live side by side, each with its own settings and user."""
 
     def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:

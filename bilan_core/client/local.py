@@ -12,13 +12,23 @@ from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery, filter_options
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
-from bilan_core.store import batch_runs, chat_history, comparisons, conversations, events, turns, votes
+from bilan_core.store import (
+    batch_runs,
+    chat_history,
+    comparisons,
+    conversations,
+    events,
+    prompts,
+    turns,
+    votes,
+)
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.engine import schema_status
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
+from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -238,6 +248,32 @@ class LocalBackend:
         from bilan_core.analytics.exports import export_bytes
 
         return export_bytes(self.engine, kind, where)
+
+    def add_prompt_version(self, new: NewPromptVersion) -> StoredPromptVersion:
+        """Store a prompt version and its labels in one transaction."""
+        return prompts.add_prompt_version(self.engine, project_id=self.project_id, new=new)
+
+    def find_prompt_version(
+        self, *, name: str, version: int | None, label: str | None
+    ) -> StoredPromptVersion:
+        """One version from SQL."""
+        return prompts.find_prompt_version(
+            self.engine, project_id=self.project_id, name=name, version=version, label=label
+        )
+
+    def set_prompt_label(self, *, name: str, version: int, label: str) -> StoredPromptVersion:
+        """Move a label in SQL."""
+        return prompts.set_prompt_label(
+            self.engine, project_id=self.project_id, name=name, version=version, label=label
+        )
+
+    def list_prompts(self) -> list[PromptSummary]:
+        """The prompts from SQL."""
+        return prompts.list_prompt_summaries(self.engine, project_id=self.project_id)
+
+    def prompt_versions(self, *, name: str) -> list[StoredPromptVersion]:
+        """A prompt's versions from SQL."""
+        return prompts.prompt_versions(self.engine, project_id=self.project_id, name=name)
 
     def schema_status(self) -> str:
         """This database's migration revision."""

@@ -24,6 +24,7 @@ from bilan_core.remote.connection import (
     without_none,
 )
 from bilan_core.remote.experiment_calls import ServerExperimentCalls, filter_params
+from bilan_core.remote.prompt_calls import ServerPromptCalls
 from bilan_core.remote.wire_events import (
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 # The dashboard JSON (pandas) is imported by the two reads that return frames: chat and votes stay light.
 
 
-class ServerBackend(ServerExperimentCalls):
+class ServerBackend(ServerExperimentCalls, ServerPromptCalls):
     """Sends a client's turns, votes and events to a Bilan server; reads stats and the rest from it."""
 
     # -- Backend protocol ------------------------------------------------------------------------

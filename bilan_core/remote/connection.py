@@ -24,8 +24,16 @@ import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bilan_core.clock import now_ms
-from bilan_core.errors import BilanError, ConfigurationError, NotFoundError, NotOwnerError, UnknownPromptError
+from bilan_core.errors import (
+    BilanError,
+    ConfigurationError,
+    NotFoundError,
+    NotOwnerError,
+    PromptNotFoundError,
+    UnknownPromptError,
+)
 from bilan_core.remote.outbox import FAILED, PENDING, Outbox, OutboxRow
+from bilan_core.remote.prompt_cache import PromptCache
 from bilan_core.settings import BilanSettings
 
 log = logging.getLogger(__name__)
@@ -100,6 +108,7 @@ class ServerConnection:
         self._limit = self.batch_size
         self._unsent = 0
         self._default_user = settings.user_id
+        self.prompt_cache = PromptCache(settings.prompt_cache_seconds)
         self._conversation_users: dict[str, str] = {}
         self._wake = threading.Event()
         self._idle = threading.Condition()
@@ -258,6 +267,8 @@ class ServerConnection:
             return reply
         if status == 404 and path.startswith("/api/stats/prompts/"):
             raise UnknownPromptError(error_text(reply))
+        if status == 404 and path.startswith("/api/prompts"):
+            raise PromptNotFoundError(error_text(reply))
         if status == 404 and path.startswith(NOT_FOUND_PATHS):
             raise NotFoundError(error_text(reply))
         if status == 403 and path.startswith("/api/conversations/"):

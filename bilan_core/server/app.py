@@ -19,6 +19,7 @@ from bilan_core.server.routes_conversations import router as conversations_route
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_experiments import router as experiments_router
 from bilan_core.server.routes_exports import router as exports_router
+from bilan_core.server.routes_prompts import router as prompts_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.engine import get_engine
@@ -49,6 +50,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(conversations_router)
     app.include_router(experiments_router)
     app.include_router(exports_router)
+    app.include_router(prompts_router)
     _add_event_schemas(app)
     return app
 

@@ -27,5 +27,6 @@ class ConversationSummary(BaseModel):
         """The summary of a stored conversation."""
         return cls.model_validate(conversation, from_attributes=True)
 
+
 CHAT_ENTRIES = TypeAdapter(list[ChatEntry])
 SUMMARIES = TypeAdapter(list[ConversationSummary])
