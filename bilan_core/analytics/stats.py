@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, case, func, select
@@ -71,6 +71,8 @@ class VoteFilter:
     conversation_id: str | None = None
     variant: str | None = None
     team_session: str | None = None
+    prompt_name: str | None = None
+    prompt_number: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE conditions on the votes table."""
@@ -92,7 +94,15 @@ class VoteFilter:
                 col(Turn.project_id) == self.project_id, col(Turn.conversation_id) == self.conversation_id
             )
             found.append(col(Vote.prompt_id).in_(in_conversation))
+        if self.prompt_name is not None:
+            found.append(col(Vote.prompt_id).in_(self._turns_of_prompt()))
         return found
+
+    def _turns_of_prompt(self) -> Any:
+        of_prompt = [col(Turn.project_id) == self.project_id, col(Turn.prompt_name) == self.prompt_name]
+        if self.prompt_number is not None:
+            of_prompt.append(col(Turn.prompt_number) == self.prompt_number)
+        return select(col(Turn.prompt_id)).where(*of_prompt)
 
 
 class StatsFilters(TypedDict, total=False):
@@ -104,9 +114,11 @@ class StatsFilters(TypedDict, total=False):
     conversation_id: str | None
     variant: str | None
     team_session: str | None
+    prompt_name: str | None
+    prompt_version: int | None
 
 
-TEXT_FILTERS = ("model", "user_id", "conversation_id", "variant", "team_session")
+TEXT_FILTERS = ("model", "user_id", "conversation_id", "variant", "team_session", "prompt_name")
 
 
 def checked_vote_filter(filters: Mapping[str, object]) -> VoteFilter:
@@ -121,7 +133,12 @@ def checked_vote_filter(filters: Mapping[str, object]) -> VoteFilter:
             raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
     if since is not None and not isinstance(since, datetime) and (type(since) is not int or since < 0):
         raise ValueError(f"since must be a datetime or epoch milliseconds (an int >= 0), got {since!r}")
-    return VoteFilter(since=since, **texts)  # type: ignore[arg-type]
+    number = filters.get("prompt_version")
+    if number is not None and (type(number) is not int or number < 1):
+        raise ValueError(f"prompt_version must be a whole number from 1 (a stored version), got {number!r}")
+    if number is not None and texts["prompt_name"] is None:
+        raise ValueError("prompt_version= counts one version of a prompt: pass prompt_name= too")
+    return VoteFilter(since=since, prompt_number=number, **texts)  # type: ignore[arg-type]
 
 
 def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None) -> Stats:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from bilan_core.chat.tools import Tool, ToolRegistry
+    from bilan_core.prompts.version import PromptVersion
 
 # Options of the openai SDK's transport: sent with the request but not parameters of the answer.
 TRANSPORT_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
@@ -21,8 +22,10 @@ class ToolLoopOptions(TypedDict, total=False):
     """The options of a tool loop call: every chat option but ``tools`` and ``route``.
 
     ``model="auto"`` lets the routing policy pick the model; ``None`` (or leaving it out) means the
-    configured default model. Besides Bilan's labels, the common provider options are listed; they
-    are sent as given and kept in ``turns.parameters`` (the transport ones are sent only).
+    configured default model. ``prompt=`` (a stored ``PromptVersion``) with ``variables=`` puts the
+    version's compiled messages first and records it on the turn. Besides Bilan's labels, the common
+    provider options are listed; they are sent as given and kept in ``turns.parameters`` (the
+    transport ones are sent only).
     """
 
     model: str | None
@@ -32,6 +35,8 @@ class ToolLoopOptions(TypedDict, total=False):
     conversation_id: str | None
     variant: str | None
     user_id: str | None
+    prompt: PromptVersion | None
+    variables: dict[str, object] | None
     seed: int
     top_p: float
     stop: str | list[str]

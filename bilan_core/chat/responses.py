@@ -64,6 +64,7 @@ class ChatCall:
     demo: bool
     created_ms: int
     started: float
+    prompt_ref: tuple[str, int] | None = None  # the stored prompt version of ``prompt=``: name, number
 
     @property
     def model(self) -> str:
@@ -100,6 +101,8 @@ class ChatCall:
             model=self.model,
             provider=self.provider,
             prompt_version=self.variant,
+            prompt_name=self.prompt_ref[0] if self.prompt_ref else None,
+            prompt_number=self.prompt_ref[1] if self.prompt_ref else None,
             messages=_plain(self.messages),
             parameters=_plain(self.parameters),
             tools=_plain(self.request.get("tools")),

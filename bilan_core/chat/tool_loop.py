@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 from bilan_core.chat.options import DEFAULT_MAX_STEPS, ToolRunOptions
+from bilan_core.chat.prompting import apply_prompt
 from bilan_core.chat.responses import TrackedChatResponse, Usage
 from bilan_core.chat.routing import RouteDecision, resolve_model
 from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
@@ -150,7 +151,8 @@ class ToolLoop:
         messages: list[dict[str, Any]],
         run_options: Mapping[str, Any],
     ) -> None:
-        validate_messages(messages)
+        compiled, run_options = apply_prompt(messages, run_options)
+        messages = validate_messages(compiled)
         if "route" in run_options:
             raise ValueError("route= is not an option of the tool loop; pass model='auto' to route")
         options = dict(run_options)

@@ -17,6 +17,7 @@ import openai
 
 from bilan_core.chat.client_pool import ChatClients
 from bilan_core.chat.options import TRANSPORT_OPTIONS, ChatOptions
+from bilan_core.chat.prompting import apply_prompt
 from bilan_core.chat.provider_errors import map_provider_error
 from bilan_core.chat.responses import ChatCall, TrackedChatResponse, completed_call, failed_call
 from bilan_core.chat.routing import RouteDecision, needs_routing, resolve_model
@@ -29,7 +30,7 @@ from bilan_core.store.models import Turn
 
 MODEL_LIST_TIMEOUT = 10.0
 # Recorded on the turn, never sent to the provider.
-LABEL_OPTIONS = frozenset({"model", "route", "conversation_id", "variant", "user_id"})
+LABEL_OPTIONS = frozenset({"model", "route", "conversation_id", "variant", "user_id", "prompt_ref"})
 # Sent only when given; None means "the provider's default".
 ANSWER_OPTIONS = ("temperature", "max_tokens", "tools", "tool_choice")
 # The answer parameters kept in ``turns.parameters`` (tools are kept in ``turns.tools``).
@@ -140,6 +141,7 @@ class TrackedChat:
         self, messages: object, options: Mapping[str, Any], *, stream: bool = False
     ) -> ChatCall:
         """The validated request, with the model resolved (``"auto"`` routed, None the default)."""
+        messages, options = apply_prompt(messages, options)
         checked = validate_messages(messages)
         model, route = resolve_model(
             options.get("model"), self.settings, route=options.get("route"), decide=self.route_model
@@ -163,6 +165,7 @@ class TrackedChat:
             user_id=options.get("user_id") or self.user_id,
             team_session=self.team_session,
             variant=options.get("variant"),
+            prompt_ref=options.get("prompt_ref"),
             route=route,
             provider=self.settings.provider_host,
             demo=self.settings.uses_demo_model,

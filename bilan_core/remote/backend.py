@@ -161,6 +161,8 @@ class ServerBackend(ServerExperimentCalls, ServerPromptCalls):
             "conversation_id": where.conversation_id,
             "variant": where.variant,
             "team_session": where.team_session,
+            "prompt_name": where.prompt_name,
+            "prompt_version": where.prompt_number,
         }
         reply = self._get("/api/stats", {name: value for name, value in params.items() if value is not None})
         return Stats.model_validate(reply.json())

@@ -126,6 +126,8 @@ TURN_CONTEXT_FIELDS = {
     "model": "model",
     "modelUsed": "model",
     "systemPromptVersion": "prompt_version",
+    "promptName": "prompt_name",
+    "promptVersion": "prompt_number",
     "provider": "provider",
     "team_session": "team_session",
 }

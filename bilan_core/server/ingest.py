@@ -107,6 +107,8 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
         "conversation_id": item.conversation_id,
         "model": text_property(props, "model", "modelUsed", limit=MAX_LABEL_LENGTH),
         "prompt_version": text_property(props, "systemPromptVersion", limit=MAX_LABEL_LENGTH),
+        "prompt_name": text_property(props, "promptName", limit=MAX_LABEL_LENGTH),
+        "prompt_number": props.get("promptVersion"),
         "provider": text_property(props, "provider", limit=MAX_LABEL_LENGTH),
         "team_session": text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
         "prompt_text": event.promptText,

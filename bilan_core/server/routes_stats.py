@@ -31,6 +31,8 @@ def get_stats(
     conversation_id: Name = None,
     variant: Name = None,
     team_session: Name = None,
+    prompt_name: Name = None,
+    prompt_version: Annotated[int | None, Query(ge=1, description="a version of prompt_name")] = None,
 ) -> Stats:
     """Trust score, vote counts, interval, trend and newest comments of the project's votes."""
     where = VoteFilter(
@@ -42,6 +44,8 @@ def get_stats(
         conversation_id=conversation_id,
         variant=variant,
         team_session=team_session,
+        prompt_name=prompt_name,
+        prompt_number=prompt_version,
     )
     return compute_stats(engine_of(request), where)
 

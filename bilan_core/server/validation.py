@@ -165,8 +165,11 @@ def number_property(props: dict[str, Any], name: str) -> float | None:
 
 
 def _check_turn_properties(props: dict[str, Any]) -> None:
-    for name in ("model", "modelUsed", "systemPromptVersion", "provider", "team_session"):
+    for name in ("model", "modelUsed", "systemPromptVersion", "promptName", "provider", "team_session"):
         text_property(props, name, limit=MAX_LABEL_LENGTH)
+    number = props.get("promptVersion")
+    if number is not None and (type(number) is not int or not 1 <= number < 2**31):
+        raise ValueError(f"properties.promptVersion must be a whole number from 1, got {number!r}"[:300])
     for name in ("errorType", "finish_reason"):
         text_property(props, name, limit=40)
     text_property(props, "errorMessage", limit=None)
