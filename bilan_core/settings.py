@@ -13,6 +13,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
 from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.urls import masked_url, url_host
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 DEMO_MODEL = "bilan-demo"
@@ -138,7 +139,7 @@ class BilanSettings(BaseSettings):
         """The host that answers chat calls, for display and for the turn's ``provider``."""
         if self.uses_demo_model:
             return "demo"
-        return urlsplit(self.openai_base_url or "https://api.openai.com/v1").netloc
+        return url_host(self.openai_base_url or "https://api.openai.com/v1")
 
     @property
     def chat_model(self) -> str:
@@ -172,11 +173,16 @@ def _describe(error: ValidationError) -> str:
         info = BilanSettings.model_fields.get(field)
         name = info.validation_alias if info and isinstance(info.validation_alias, str) else field
         given = item.get("input")
-        # A URL may carry a password (https://user:pw@host): never repeat one.
-        hidden = _is_secret(field) or (isinstance(given, str) and "@" in given)
-        shown = "a hidden value" if hidden else repr(given)
+        shown = "a hidden value" if _is_secret(field) else repr(_masked_input(given))
         problems.append(f"{name}: {item['msg']} (got {shown})")
     return "; ".join(problems)
+
+
+def _masked_input(given: object) -> object:
+    """A refused value as an error may repeat it: a URL (which may hold a token) through ``masked_url``."""
+    if isinstance(given, str) and "://" in given:
+        return masked_url(given)
+    return "<hidden: it may hold a token>" if isinstance(given, str) and "@" in given else given
 
 
 def _is_secret(field: str) -> bool:

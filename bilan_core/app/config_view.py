@@ -1,18 +1,16 @@
-"""The effective configuration as shown to people: every setting, with secrets and URL passwords masked."""
+"""The configuration as shown to people: every setting, secrets hidden, URLs through ``masked_url``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 from bilan_core.settings import BilanSettings
+from bilan_core.urls import masked_url, url_host
 
 HIDDEN = "set (hidden)"
 NOT_SET = "not set"
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -22,29 +20,6 @@ class ConfigRow:
     label: str
     value: str
     setting: str
-
-
-def mask_url(url: str | None) -> str | None:
-    """``url`` with any password replaced by ``***`` (database URLs and http(s) URLs alike)."""
-    if not url:
-        return url
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return _mask_generic_url(url)
-    if parsed.password is None:
-        return url
-    return parsed.render_as_string(hide_password=True)
-
-
-def _mask_generic_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _shown(value: object) -> str:
@@ -57,15 +32,13 @@ def _shown(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or NOT_SET
     if isinstance(value, str) and "://" in value:
-        return mask_url(value) or NOT_SET
+        return masked_url(value)
     return str(value)
 
 
 def endpoint_host(base_url: str | None) -> str:
     """The host (and port) of the model endpoint, never its credentials; OpenAI's when none is set."""
-    parts = urlsplit(base_url or "https://api.openai.com/v1")
-    host = parts.hostname or "unknown host"
-    return f"{host}:{parts.port}" if parts.port else host
+    return url_host(base_url or "https://api.openai.com/v1")
 
 
 def summary_rows(settings: BilanSettings) -> list[ConfigRow]:

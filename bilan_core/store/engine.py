@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from bilan_core.errors import ConfigurationError
+from bilan_core.urls import masked_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,14 +43,6 @@ def get_engine(url: str) -> Engine:
                 ) from exc
             _engines[url] = engine
         return engine
-
-
-def masked_url(url: str) -> str:
-    """The database URL with any password hidden, for messages and the Settings page."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid database URL>"
 
 
 def dispose_engines() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bilan_core.app.config_view import HIDDEN, NOT_SET, mask_url, setting_rows, summary_rows
+from bilan_core.app.config_view import HIDDEN, NOT_SET, setting_rows, summary_rows
 from bilan_core.app.feedback_prompts import (
     THUMBS_DOWN_QUESTION,
     THUMBS_UP_QUESTION,
@@ -96,13 +96,19 @@ def test_comment_question_follows_the_vote():
         comment_question(0)
 
 
-def test_mask_url_hides_passwords_only():
-    assert mask_url("postgresql+psycopg://bilan:hunter2@db.example:5432/bilan") == (
-        "postgresql+psycopg://bilan:***@db.example:5432/bilan"
+def test_configuration_masks_every_secret_a_url_can_hold(sqlite_url):
+    settings = load_settings(
+        database_url=sqlite_url + "?sslpassword=db-secret",
+        openai_base_url="https://llm.example/v1?api-key=openai-secret",
+        endpoint="https://bilan-token@bilan.example",
+        telemetry_endpoint="https://t.example/c?token=telemetry-secret",
     )
-    assert mask_url("sqlite:////tmp/bilan.db") == "sqlite:////tmp/bilan.db"
-    assert "hunter2" not in (mask_url("https://user:hunter2@proxy.example/v1") or "")
-    assert mask_url(None) is None
+    shown = " ".join(row.value for row in summary_rows(settings) + setting_rows(settings))
+    for secret in ("db-secret", "openai-secret", "bilan-token", "telemetry-secret"):
+        assert secret not in shown
+    values = {row.setting: row.value for row in setting_rows(settings)}
+    assert values["BILAN_ENDPOINT"] == "https://***@bilan.example"
+    assert values["OPENAI_BASE_URL"] == "https://llm.example/v1?api-key=***"
 
 
 def test_configuration_never_shows_a_secret(sqlite_url):
