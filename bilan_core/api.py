@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -19,8 +19,13 @@ if TYPE_CHECKING:
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
     from bilan_core.client.bilan import Bilan
     from bilan_core.experiments.bradley_terry import Leaderboard
+    from bilan_core.experiments.cells import ExperimentVariant
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
+    from bilan_core.experiments.experiment_report import RunComparison
+    from bilan_core.experiments.experiment_runs import ExperimentRun
     from bilan_core.prompts.version import PromptVersion
+    from bilan_core.store.dataset_models import Dataset
+    from bilan_core.store.datasets import DatasetContents
     from bilan_core.store.models import BatchRun, Comparison, Vote
     from bilan_core.store.prompts import PromptSummary
 
@@ -293,3 +298,61 @@ def resume_batch(run_id: str) -> BatchRun:
     from bilan_core.experiments.batch_runs import run_batch
 
     return run_batch(get_client(), run_id)
+
+
+def create_dataset(name: str, items: Iterable[Any] = (), *, description: str | None = None) -> Dataset:
+    """Store a new dataset with its items (texts, or dicts of ``input``, ``expected``, ``metadata``)."""
+    return get_client().create_dataset(name, items, description=description)
+
+
+def add_dataset_items(name: str, items: Iterable[Any]) -> Dataset:
+    """Append items to a dataset, all or none, with the default client."""
+    return get_client().add_dataset_items(name, items)
+
+
+def get_dataset(name: str) -> DatasetContents:
+    """A dataset and its items, with the default client."""
+    return get_client().get_dataset(name)
+
+
+def import_dataset(name: str, path: str, *, description: str | None = None) -> Dataset:
+    """Create a dataset from a CSV, JSONL or TXT file, with the default client."""
+    from bilan_core.experiments.datasets import import_dataset as import_file
+
+    return import_file(get_client(), name, path, description=description)
+
+
+def add_turns_to_dataset(name: str, prompt_ids: Sequence[str]) -> Dataset:
+    """Append recorded turns' prompts to a dataset (e.g. the answers people disliked)."""
+    return get_client().add_turns_to_dataset(name, prompt_ids)
+
+
+def run_experiment(
+    dataset: str,
+    variants: Sequence[ExperimentVariant | dict[str, Any]],
+    *,
+    name: str | None = None,
+    concurrency: int = 8,
+) -> ExperimentRun:
+    """Run every item of a dataset through every variant (each cell a recorded turn) and return the run."""
+    from bilan_core.experiments.experiment_runs import run_experiment as run
+
+    return run(get_client(), dataset, variants, name=name, concurrency=concurrency)
+
+
+def resume_experiment(run_id: str) -> ExperimentRun:
+    """Answer the cells of a stored experiment run still pending, with the default client."""
+    from bilan_core.experiments.experiment_runs import resume_experiment as resume
+
+    return resume(get_client(), run_id)
+
+
+def compare_runs(first: ExperimentRun | str, second: ExperimentRun | str) -> RunComparison:
+    """Two experiment runs (or their ids) side by side: flipped verdicts, cost and latency deltas."""
+    from bilan_core.experiments.experiment_runs import compare_runs as compare_two
+    from bilan_core.experiments.experiment_runs import get_experiment
+
+    client = get_client()
+    runs = [get_experiment(client, run) if isinstance(run, str) else run for run in (first, second)]
+    return compare_two(runs[0], runs[1])
+

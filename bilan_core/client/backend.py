@@ -12,6 +12,9 @@ from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
+from bilan_core.store.dataset_models import Dataset
+from bilan_core.store.datasets import DatasetContents, NewDatasetItem
+from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 
@@ -128,6 +131,31 @@ class Backend(Protocol):
 
     def batch_results(self, *, run_id: str, user_id: str) -> list[BatchResult]:
         """One row per item of a run, with ``user_id``'s vote on its answer."""
+
+    def create_dataset(
+        self, *, user_id: str, name: str, description: str | None, items: Sequence[NewDatasetItem]
+    ) -> Dataset:
+        """Store a new dataset with its items at once."""
+
+    def add_dataset_items(self, *, name: str, items: Sequence[NewDatasetItem]) -> Dataset:
+        """Append items to a dataset, all or none."""
+
+    def get_dataset(self, *, name: str) -> DatasetContents:
+        """A dataset with its items; NotFoundError if there is none with that name."""
+
+    def list_datasets(self) -> list[Dataset]:
+        """The datasets, by name."""
+
+    def add_turns_to_dataset(self, *, name: str, prompt_ids: Sequence[str]) -> Dataset:
+        """Append recorded turns' prompts to a dataset."""
+
+    def create_experiment_run(
+        self, *, user_id: str, name: str, settings: ExperimentSettings, cells: Sequence[NewBatchItem]
+    ) -> BatchRun:
+        """Store an experiment run and all of its cells at once."""
+
+    def recent_experiment_runs(self, *, limit: int) -> list[BatchRun]:
+        """The newest experiment runs."""
 
     def export(self, kind: str, where: AnalyticsFilter) -> bytes:
         """A CSV, fine-tuning or DPO export of what the filter selects, as bytes."""

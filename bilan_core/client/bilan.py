@@ -19,6 +19,7 @@ from bilan_core.chat.tool_streaming import (
 )
 from bilan_core.chat.tracked import TrackedChat
 from bilan_core.client.backend import Backend
+from bilan_core.client.dataset_calls import DatasetCalls
 from bilan_core.client.experiment_calls import ExperimentCalls
 from bilan_core.client.local import LocalBackend
 from bilan_core.client.prompt_calls import PromptCalls
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from bilan_core.analytics.dashboard import Dashboard
 
 
-class Bilan(ExperimentCalls, PromptCalls, TrackedChat):
+class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
     """A Bilan client. Several can live side by side, each with its own settings and user."""
 
     def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:

@@ -17,7 +17,9 @@ from bilan_core.store import (
     chat_history,
     comparisons,
     conversations,
+    datasets,
     events,
+    experiment_runs,
     prompts,
     turns,
     votes,
@@ -26,7 +28,10 @@ from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.conversation_summary import ConversationSummary
+from bilan_core.store.dataset_models import Dataset
+from bilan_core.store.datasets import DatasetContents, NewDatasetItem
 from bilan_core.store.engine import schema_status
+from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 
@@ -241,6 +246,54 @@ class LocalBackend:
         """A run's rows with the user's votes, in one query."""
         return batch_runs.batch_results(
             self.engine, project_id=self.project_id, run_id=run_id, user_id=user_id
+        )
+
+    def create_dataset(
+        self, *, user_id: str, name: str, description: str | None, items: Sequence[NewDatasetItem]
+    ) -> Dataset:
+        """Insert a dataset and its items in one transaction."""
+        return datasets.create_dataset(
+            self.engine,
+            project_id=self.project_id,
+            user_id=user_id,
+            name=name,
+            description=description,
+            items=items,
+        )
+
+    def add_dataset_items(self, *, name: str, items: Sequence[NewDatasetItem]) -> Dataset:
+        """Insert items into a dataset in one transaction."""
+        return datasets.add_items(self.engine, project_id=self.project_id, name=name, items=items)
+
+    def get_dataset(self, *, name: str) -> DatasetContents:
+        """A dataset and its items from SQL."""
+        return datasets.get_dataset(self.engine, project_id=self.project_id, name=name)
+
+    def list_datasets(self) -> list[Dataset]:
+        """The datasets from SQL."""
+        return datasets.list_datasets(self.engine, project_id=self.project_id)
+
+    def add_turns_to_dataset(self, *, name: str, prompt_ids: Sequence[str]) -> Dataset:
+        """Copy turns' prompts into a dataset in SQL."""
+        return datasets.add_turns(self.engine, project_id=self.project_id, name=name, prompt_ids=prompt_ids)
+
+    def create_experiment_run(
+        self, *, user_id: str, name: str, settings: ExperimentSettings, cells: Sequence[NewBatchItem]
+    ) -> BatchRun:
+        """Insert an experiment run and its cells in one transaction."""
+        return experiment_runs.create_experiment_run(
+            self.engine,
+            project_id=self.project_id,
+            user_id=user_id,
+            name=name,
+            settings=settings,
+            cells=cells,
+        )
+
+    def recent_experiment_runs(self, *, limit: int) -> list[BatchRun]:
+        """The newest experiment runs from SQL."""
+        return batch_runs.recent_runs(
+            self.engine, project_id=self.project_id, limit=limit, kind=batch_runs.EXPERIMENT
         )
 
     def export(self, kind: str, where: AnalyticsFilter) -> bytes:

@@ -1,5 +1,7 @@
 """Reading a batch file of prompts: CSV (a ``prompt`` column), TXT (one a line) or JSONL.
 
+``read_rows`` reads any of the three as rows of fields; datasets are imported from them too.
+
 Every problem is a ``BatchFileError`` naming what is wrong and where, raised before anything is
 stored, so a bad file never leaves a partial run behind.
 """
@@ -60,6 +62,35 @@ def read_batch_path(path: str | Path, *, max_bytes: int) -> list[BatchPrompt]:
 
 def parse_batch_file(name: str, data: bytes, *, max_bytes: int) -> list[BatchPrompt]:
     """The prompts of an uploaded file's bytes; the format comes from the file name's extension."""
+    table = read_rows(name, data, max_bytes=max_bytes)
+    if table.file_format == "csv" and "prompt" not in table.columns:
+        found = ", ".join(repr(column) for column in table.columns) or "none"
+        raise BatchFileError(f"{name} has no 'prompt' column (columns found: {found})")
+    prompts = [_prompt_of(name, table.file_format, row) for row in table.rows]
+    if not prompts:
+        raise BatchFileError(f"{name} has no prompts")
+    return prompts
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One row of a file: its line number and its fields (a TXT line is ``{"prompt": line}``)."""
+
+    line: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """The rows of a CSV, TXT or JSONL file, with its format and (for CSV) its columns."""
+
+    file_format: str
+    columns: list[str]
+    rows: list[FileRow]
+
+
+def read_rows(name: str, data: bytes, *, max_bytes: int) -> FileRows:
+    """The rows of a file's bytes, checked for size, encoding and syntax; the format from the extension."""
     file_format = FORMATS.get(Path(name).suffix.lower())
     if file_format is None:
         raise BatchFileError(f"{name}: unknown file type; use .csv, .txt or .jsonl")
@@ -67,11 +98,19 @@ def parse_batch_file(name: str, data: bytes, *, max_bytes: int) -> list[BatchPro
     text = _decode(name, data)
     if not text.strip():
         raise BatchFileError(f"{name} is empty: it has no prompts")
-    parse = {"csv": _parse_csv, "txt": _parse_txt, "jsonl": _parse_jsonl}[file_format]
-    prompts = parse(name, text)
-    if not prompts:
-        raise BatchFileError(f"{name} has no prompts")
-    return prompts
+    if file_format == "csv":
+        columns, rows = _csv_rows(name, text)
+        return FileRows(file_format, columns, rows)
+    return FileRows(file_format, [], _txt_rows(text) if file_format == "txt" else _jsonl_rows(name, text))
+
+
+def _prompt_of(name: str, file_format: str, row: FileRow) -> BatchPrompt:
+    fields = dict(row.fields)
+    prompt = fields.pop("prompt", None)
+    if not isinstance(prompt, str) or not prompt.strip():
+        problem = "the prompt is empty" if file_format == "csv" else "'prompt' must be a non-empty string"
+        raise BatchFileError(f"{name}, line {row.line}: {problem}")
+    return BatchPrompt(prompt.strip(), fields)
 
 
 def _check_size(name: str, size: int, max_bytes: int) -> None:
@@ -91,37 +130,33 @@ def _decode(name: str, data: bytes) -> str:
         ) from exc
 
 
-def _parse_txt(_name: str, text: str) -> list[BatchPrompt]:
-    return [BatchPrompt(line.strip()) for line in text.splitlines() if line.strip()]
+def _txt_rows(text: str) -> list[FileRow]:
+    return [
+        FileRow(number, {"prompt": line.strip()})
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
 
 
-def _parse_csv(name: str, text: str) -> list[BatchPrompt]:
+def _csv_rows(name: str, text: str) -> tuple[list[str], list[FileRow]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = [column.strip() for column in reader.fieldnames or []]
-    if "prompt" not in columns:
-        found = ", ".join(repr(column) for column in columns) or "none"
-        raise BatchFileError(f"{name} has no 'prompt' column (columns found: {found})")
     reader.fieldnames = columns
-    prompts = []
+    rows = []
     try:
         for row in reader:
-            prompts.append(_csv_prompt(name, reader.line_num, row))
+            if None in row:
+                problem = "more fields than the header has columns"
+                raise BatchFileError(f"{name}, line {reader.line_num}: {problem}")
+            fields = {str(key): value for key, value in row.items() if value is not None}
+            rows.append(FileRow(reader.line_num, fields))
     except csv.Error as exc:
         raise BatchFileError(f"{name}, line {reader.line_num}: not valid CSV: {exc}") from exc
-    return prompts
+    return columns, rows
 
 
-def _csv_prompt(name: str, line: int, row: dict[str | None, Any]) -> BatchPrompt:
-    if None in row:
-        raise BatchFileError(f"{name}, line {line}: more fields than the header has columns")
-    prompt = (row.pop("prompt") or "").strip()
-    if not prompt:
-        raise BatchFileError(f"{name}, line {line}: the prompt is empty")
-    return BatchPrompt(prompt, {str(key): value for key, value in row.items() if value is not None})
-
-
-def _parse_jsonl(name: str, text: str) -> list[BatchPrompt]:
-    prompts = []
+def _jsonl_rows(name: str, text: str) -> list[FileRow]:
+    rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -131,8 +166,5 @@ def _parse_jsonl(name: str, text: str) -> list[BatchPrompt]:
             raise BatchFileError(f"{name}, line {number}: not valid JSON: {exc.msg}") from exc
         if not isinstance(item, dict):
             raise BatchFileError(f"{name}, line {number}: expected a JSON object with a 'prompt'")
-        prompt = item.pop("prompt", None)
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise BatchFileError(f"{name}, line {number}: 'prompt' must be a non-empty string")
-        prompts.append(BatchPrompt(prompt.strip(), item))
-    return prompts
+        rows.append(FileRow(number, item))
+    return rows

@@ -1,5 +1,8 @@
 """Batch runs: many prompts through the tracked async chat with bounded concurrency, resumable.
 
+Experiment runs are batch runs too (``call_plan`` asks each of their cells as the cell says), so both
+share this runner: its concurrency, the SDK's ``Retry-After`` handling and resuming.
+
 A run and its items are stored through the client (``bilan_core.store.batch_runs`` holds their SQL),
 in the local database or on a Bilan server alike, all at once before the first call. Each item is
 marked done (with its turn or its error) as soon as it finishes; resuming a run asks only the items
@@ -23,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bilan_core.analytics.csv_cells import frame_csv
+from bilan_core.chat.options import ChatOptions
 from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
 from bilan_core.experiments.batch_files import BatchPrompt, parse_batch_file, read_batch_path
+from bilan_core.experiments.cells import CallPlan, experiment_plan
 from bilan_core.store.batch_runs import (
     COMPLETED,
+    EXPERIMENT,
     INTERRUPTED,
     OK,
     RUNNING,
@@ -36,6 +42,7 @@ from bilan_core.store.batch_runs import (
     BatchResult,
     NewBatchItem,
 )
+from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import BatchItem, BatchRun
 
 if TYPE_CHECKING:
@@ -204,17 +211,17 @@ async def run_batch_async(
 ) -> BatchRun:
     """Answer the run's pending items, at most ``concurrency`` at a time; returns the updated run."""
     run = await asyncio.to_thread(client.get_batch_run, run_id)
-    options = BatchOptions(**(run.settings or {}))
+    plan, concurrency = call_plan(run)
     items = await asyncio.to_thread(client.pending_batch_items, run_id)
     tracker = _ProgressTracker(run, on_progress)
-    semaphore = asyncio.Semaphore(options.concurrency)
+    semaphore = asyncio.Semaphore(concurrency)
     await asyncio.to_thread(client.set_batch_status, run_id, RUNNING)
 
     async def answer(item: BatchItem) -> None:
         async with semaphore:
             if stop is not None and stop.is_set():
                 return
-            prompt_id, error = await _ask(client, options, item)
+            prompt_id, error = await _ask(client, plan, item)
             await asyncio.to_thread(
                 client.finish_batch_item, run_id, position=item.position, prompt_id=prompt_id, error=error
             )
@@ -237,14 +244,27 @@ def _settle_run(client: Bilan, run_id: str) -> BatchRun:
     return client.get_batch_run(run_id)
 
 
-async def _ask(client: Bilan, options: BatchOptions, item: BatchItem) -> tuple[str | None, str | None]:
+def call_plan(run: BatchRun) -> tuple[CallPlan, int]:
+    """How each item of a run is asked (a batch's options, or an experiment's cells) and how many at once."""
+    if run.kind == EXPERIMENT:
+        return experiment_plan(ExperimentSettings.model_validate(run.settings or {}))
+    options = BatchOptions(**(run.settings or {}))
+
+    def batch_call(item: BatchItem) -> tuple[list[dict[str, Any]], ChatOptions]:
+        asked: ChatOptions = {
+            "model": options.model,
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+        }
+        return options.messages(item.prompt), asked
+
+    return batch_call, options.concurrency
+
+
+async def _ask(client: Bilan, plan: CallPlan, item: BatchItem) -> tuple[str | None, str | None]:
     try:
-        response = await client.acreate_chat_completion(
-            options.messages(item.prompt),
-            model=options.model,
-            temperature=options.temperature,
-            max_tokens=options.max_tokens,
-        )
+        messages, options = plan(item)
+        response = await client.acreate_chat_completion(messages, **options)
     except ProviderError as exc:
         return exc.prompt_id, f"{exc.error_type}: {exc.message}"
     except (BilanError, ValueError) as exc:

@@ -44,7 +44,7 @@ READ_FLUSH_SECONDS = 5.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 # Paths whose 404 means "no such thing in this project" rather than a broken request.
-NOT_FOUND_PATHS = ("/api/conversations/", "/api/comparisons/", "/api/batch-runs/")
+NOT_FOUND_PATHS = ("/api/conversations/", "/api/comparisons/", "/api/batch-runs/", "/api/datasets/")
 
 
 class ServerRequestError(BilanError):

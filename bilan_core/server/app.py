@@ -16,6 +16,7 @@ from bilan_core.server.planner_statistics import StatisticsKeeper
 from bilan_core.server.ratelimit import make_limiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_conversations import router as conversations_router
+from bilan_core.server.routes_datasets import router as datasets_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_experiments import router as experiments_router
 from bilan_core.server.routes_exports import router as exports_router
@@ -49,6 +50,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(analytics_router)
     app.include_router(conversations_router)
     app.include_router(experiments_router)
+    app.include_router(datasets_router)
     app.include_router(exports_router)
     app.include_router(prompts_router)
     _add_event_schemas(app)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ValidationError
 from sqlalchemy import Engine
 
+from bilan_core.errors import NotFoundError
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller, authenticate
 from bilan_core.server.errors import ApiError
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31
 bearer = HTTPBearer(auto_error=False, description="An API key made by `python -m bilan_core keys create`")
 REFUSALS: dict[int | str, dict[str, object]] = {
@@ -48,6 +53,29 @@ async def read_body(request: Request) -> bytes:
             raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def parsed_body(request: Request, model: type[BodyT]) -> BodyT:
+    """The body as ``model``; a 400 naming the first problems when it is not one."""
+    raw = await read_body(request)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise ApiError(400, f"the body is not a valid {model.__name__}: {problems}") from exc
+
+
+async def stored(call: Callable[[], ResultT]) -> ResultT:
+    """Run a store call off the event loop; its refusals become 404 and 400 answers."""
+    try:
+        return await run_in_threadpool(call)
+    except NotFoundError as exc:
+        raise ApiError(404, str(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, str(exc)) from exc
 
 
 def _no_nul(value: str | None) -> str | None:

@@ -9,27 +9,29 @@ every refusal is ``{"error": ...}`` with a 4xx status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.experiment_calls import ItemFinished
 from bilan_core.remote.wire_events import ErrorReply
-from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
-from bilan_core.server.errors import ApiError
+from bilan_core.server.deps import (
+    MAX_EPOCH_MS,
+    REFUSALS,
+    CallerDep,
+    CleanText,
+    engine_of,
+    parsed_body,
+    stored,
+)
 from bilan_core.store import batch_runs, comparisons
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.models import BatchItem, BatchRun, Comparison
 
 router = APIRouter(prefix="/api", tags=["experiments"])
-BodyT = TypeVar("BodyT", bound=BaseModel)
-ResultT = TypeVar("ResultT")
 Name = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
 Id = Annotated[str, Path(min_length=1, max_length=MAX_LABEL_LENGTH), CleanText]
 UserId = Annotated[
@@ -103,33 +105,11 @@ class RunStatus(BaseModel):
     status: str
 
 
-async def _body(request: Request, model: type[BodyT]) -> BodyT:
-    raw = await read_body(request)
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
-        raise ApiError(400, f"the body is not a valid {model.__name__}: {problems}") from exc
-
-
-async def _stored(call: Callable[[], ResultT]) -> ResultT:
-    """Run a store call off the event loop; its refusals become 404 and 400 answers."""
-    try:
-        return await run_in_threadpool(call)
-    except NotFoundError as exc:
-        raise ApiError(404, str(exc)) from exc
-    except (TypeError, ValueError) as exc:
-        raise ApiError(400, str(exc)) from exc
-
-
 @router.post("/comparisons", summary="Store a new comparison", responses=BAD_INPUT)
 async def post_comparison(request: Request, caller: CallerDep) -> Comparison:
     """An undecided comparison of two variants in the caller's project."""
-    body = await _body(request, NewComparison)
-    return await _stored(
+    body = await parsed_body(request, NewComparison)
+    return await stored(
         lambda: comparisons.create_comparison(engine_of(request), project_id=caller.project_id, new=body)
     )
 
@@ -156,7 +136,7 @@ def get_comparisons_version(request: Request, caller: CallerDep) -> list[int]:
 @router.get("/comparisons/{comparison_id}", summary="One comparison", responses=KNOWN)
 async def get_comparison(request: Request, caller: CallerDep, comparison_id: Id) -> Comparison:
     """The comparison with this id in the caller's project."""
-    return await _stored(
+    return await stored(
         lambda: comparisons.get_comparison(
             engine_of(request), project_id=caller.project_id, comparison_id=comparison_id
         )
@@ -168,8 +148,8 @@ async def put_answer(
     request: Request, caller: CallerDep, comparison_id: Id, side: Annotated[str, Path(max_length=10)]
 ) -> Comparison:
     """Link the turn that answered side ``a`` or ``b``."""
-    body = await _body(request, Answer)
-    return await _stored(
+    body = await parsed_body(request, Answer)
+    return await stored(
         lambda: comparisons.attach_answer(
             engine_of(request),
             project_id=caller.project_id,
@@ -183,8 +163,8 @@ async def put_answer(
 @router.post("/comparisons/{comparison_id}/verdict", summary="Record the verdict", responses=KNOWN)
 async def post_verdict(request: Request, caller: CallerDep, comparison_id: Id) -> Comparison:
     """Record which side won, once, on a comparison whose two answers are linked."""
-    body = await _body(request, Verdict)
-    return await _stored(
+    body = await parsed_body(request, Verdict)
+    return await stored(
         lambda: comparisons.decide_comparison(
             engine_of(request),
             project_id=caller.project_id,
@@ -198,7 +178,7 @@ async def post_verdict(request: Request, caller: CallerDep, comparison_id: Id) -
 @router.get("/comparisons/{comparison_id}/view", summary="A comparison as one voter sees it", responses=KNOWN)
 async def get_view(request: Request, caller: CallerDep, comparison_id: Id, user_id: UserId) -> ComparisonView:
     """Both answers with ``user_id``'s votes; the variants stay hidden until a blind verdict."""
-    return await _stored(
+    return await stored(
         lambda: comparisons.comparison_view(
             engine_of(request), project_id=caller.project_id, comparison_id=comparison_id, user_id=user_id
         )
@@ -208,8 +188,8 @@ async def get_view(request: Request, caller: CallerDep, comparison_id: Id, user_
 @router.post("/batch-runs", summary="Store a batch run with all of its prompts", responses=BAD_INPUT)
 async def post_batch_run(request: Request, caller: CallerDep) -> BatchRun:
     """A pending run and its items in the caller's project (nothing stored when one is refused)."""
-    body = await _body(request, NewRun)
-    return await _stored(
+    body = await parsed_body(request, NewRun)
+    return await stored(
         lambda: batch_runs.create_batch_run(
             engine_of(request),
             project_id=caller.project_id,
@@ -242,7 +222,7 @@ def get_unfinished_runs(
 @router.get("/batch-runs/{run_id}", summary="One batch run", responses=KNOWN)
 async def get_batch_run(request: Request, caller: CallerDep, run_id: Id) -> BatchRun:
     """The run with this id in the caller's project."""
-    return await _stored(
+    return await stored(
         lambda: batch_runs.get_batch_run(engine_of(request), project_id=caller.project_id, run_id=run_id)
     )
 
@@ -250,7 +230,7 @@ async def get_batch_run(request: Request, caller: CallerDep, run_id: Id) -> Batc
 @router.get("/batch-runs/{run_id}/pending", summary="A run's prompts not answered yet", responses=KNOWN)
 async def get_pending(request: Request, caller: CallerDep, run_id: Id) -> list[BatchItem]:
     """The run's pending items, in file order."""
-    return await _stored(
+    return await stored(
         lambda: batch_runs.pending_items(engine_of(request), project_id=caller.project_id, run_id=run_id)
     )
 
@@ -262,8 +242,8 @@ async def post_finished_item(
     request: Request, caller: CallerDep, run_id: Id, position: Annotated[int, Path(ge=0, le=10_000_000)]
 ) -> ItemFinished:
     """Mark a pending item done with its turn or its error (``changed`` is False if it was done)."""
-    body = await _body(request, FinishedItem)
-    changed = await _stored(
+    body = await parsed_body(request, FinishedItem)
+    changed = await stored(
         lambda: batch_runs.finish_item(
             engine_of(request),
             project_id=caller.project_id,
@@ -279,8 +259,8 @@ async def post_finished_item(
 @router.put("/batch-runs/{run_id}/status", summary="Set a run's status", responses=KNOWN)
 async def put_run_status(request: Request, caller: CallerDep, run_id: Id) -> RunStatus:
     """Set the run's status (``pending``, ``running``, ``completed``, ``interrupted``)."""
-    body = await _body(request, RunStatus)
-    await _stored(
+    body = await parsed_body(request, RunStatus)
+    await stored(
         lambda: batch_runs.set_run_status(
             engine_of(request), project_id=caller.project_id, run_id=run_id, status=body.status
         )
@@ -291,7 +271,7 @@ async def put_run_status(request: Request, caller: CallerDep, run_id: Id) -> Run
 @router.get("/batch-runs/{run_id}/results", summary="A run's rows with one user's votes", responses=KNOWN)
 async def get_results(request: Request, caller: CallerDep, run_id: Id, user_id: UserId) -> list[BatchResult]:
     """One row per item: prompt, answer or error, figures, metadata and ``user_id``'s vote."""
-    return await _stored(
+    return await stored(
         lambda: batch_runs.batch_results(
             engine_of(request), project_id=caller.project_id, run_id=run_id, user_id=user_id
         )

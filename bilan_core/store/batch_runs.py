@@ -29,6 +29,7 @@ MAX_FILE_NAME_LENGTH = 400
 PENDING, OK, FAILED = "pending", "ok", "failed"
 RUNNING, COMPLETED, INTERRUPTED = "running", "completed", "interrupted"
 RUN_STATUSES = (PENDING, RUNNING, COMPLETED, INTERRUPTED)
+BATCH, EXPERIMENT = "batch", "experiment"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,14 +120,37 @@ def create_batch_run(
     options: BatchOptions,
 ) -> BatchRun:
     """Store a run and all of its pending items in one transaction."""
+    return store_run(
+        engine,
+        project_id=project_id,
+        user_id=user_id,
+        label=file_name,
+        items=items,
+        settings=options.as_settings(),
+        kind=BATCH,
+    )
+
+
+def store_run(
+    engine: Engine,
+    *,
+    project_id: int,
+    user_id: str,
+    label: str,
+    items: Sequence[NewBatchItem],
+    settings: dict[str, Any],
+    kind: str,
+) -> BatchRun:
+    """Store a run of ``kind`` (its file or experiment name as ``label``) and its items in one transaction."""
     checked = _checked_items(items)
     moment = now_ms()
     run = BatchRun(
         id=uuid.uuid4().hex,
         project_id=project_id,
         user_id=user_id,
-        file_name=check_label("file_name", file_name, limit=10_000)[:MAX_FILE_NAME_LENGTH],
-        settings=options.as_settings(),
+        file_name=check_label("file_name", label, limit=10_000)[:MAX_FILE_NAME_LENGTH],
+        kind=kind,
+        settings=settings,
         status=PENDING,
         total=len(checked),
         created_ms=moment,
@@ -207,10 +231,13 @@ def set_run_status(engine: Engine, *, project_id: int, run_id: str, status: str)
         )
 
 
-def unfinished_runs(engine: Engine, *, project_id: int, user_id: str | None = None) -> list[BatchRun]:
-    """Runs with items still pending, newest first: the ones that can be resumed."""
+def unfinished_runs(
+    engine: Engine, *, project_id: int, user_id: str | None = None, kind: str = BATCH
+) -> list[BatchRun]:
+    """Runs of ``kind`` with items still pending, newest first: the ones that can be resumed."""
     statement = select(BatchRun).where(
         col(BatchRun.project_id) == project_id,
+        col(BatchRun.kind) == kind,
         col(BatchRun.succeeded) + col(BatchRun.failed) < col(BatchRun.total),
     )
     if user_id is not None:
@@ -219,13 +246,13 @@ def unfinished_runs(engine: Engine, *, project_id: int, user_id: str | None = No
         return list(session.exec(statement.order_by(col(BatchRun.created_ms).desc())).all())
 
 
-def recent_runs(engine: Engine, *, project_id: int, limit: int = 20) -> list[BatchRun]:
-    """The project's newest runs."""
+def recent_runs(engine: Engine, *, project_id: int, limit: int = 20, kind: str = BATCH) -> list[BatchRun]:
+    """The project's newest runs of ``kind`` (batch runs unless told)."""
     with Session(engine) as session:
         return list(
             session.exec(
                 select(BatchRun)
-                .where(col(BatchRun.project_id) == project_id)
+                .where(col(BatchRun.project_id) == project_id, col(BatchRun.kind) == kind)
                 .order_by(col(BatchRun.created_ms).desc())
                 .limit(limit)
             ).all()

@@ -229,7 +229,8 @@ class Comparison(SQLModel, table=True):
 
 
 class BatchRun(SQLModel, table=True):
-    """A stored batch run over a file of prompts, resumable after a crash."""
+    """A stored run of many calls, resumable after a crash: a ``batch`` over a file of prompts, or an
+    ``experiment`` (a dataset × variants; ``file_name`` holds its name)."""
 
     __tablename__ = "batch_runs"
 
@@ -237,6 +238,7 @@ class BatchRun(SQLModel, table=True):
     project_id: int = Field(default=LOCAL_PROJECT)
     user_id: str = Field(max_length=MAX_LABEL_LENGTH)
     file_name: str = Field(max_length=400)
+    kind: str = Field(default="batch", max_length=20)
     settings: dict[str, Any] | None = _json_column()
     status: str = Field(default="pending", max_length=20)
     total: int = 0
