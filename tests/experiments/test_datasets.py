@@ -120,7 +120,7 @@ def test_unusable_dataset_files_are_refused_and_nothing_is_stored(
         ({"equals": "Paris"}, "Paris, France", False),
         ({"contains": "Paris"}, "It is Paris.", True),
         ({"regex": r"^\d+$"}, "42", True),
-        ({"json": True}, "```json\n{\"a\": 1}\n```", True),
+        ({"json": True}, '```json\n{"a": 1}\n```', True),
         ({"json": True}, "{a: 1}", False),
         ({"json_schema": {"type": "object", "required": ["a"]}}, '{"a": 1}', True),
         ({"json_schema": {"type": "object", "required": ["a"]}}, '{"b": 1}', False),

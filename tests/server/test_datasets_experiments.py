@@ -1,0 +1,55 @@
+"""Datasets and experiments in server mode: a real server on PostgreSQL, scoped to the key's project."""
+
+from __future__ import annotations
+
+import pytest
+
+from bilan_core.errors import NotFoundError
+from bilan_core.experiments.experiment_runs import get_experiment, run_experiment, start_experiment
+from bilan_core.server.api_keys import create_key
+from bilan_core.store.dataset_models import Dataset
+from tests.app_support import rows
+from tests.server.test_experiments import alpha, server_client  # noqa: F401 (the server-mode client)
+
+pytestmark = pytest.mark.postgres
+VARIANTS = [
+    {"name": "short", "model": "gpt-4o-mini", "messages": "Be brief."},
+    {"name": "long", "model": "gpt-4o", "messages": "Be thorough.", "temperature": 0.5},
+]
+
+
+def test_a_dataset_and_an_experiment_through_the_server(alpha, server_project):  # noqa: F811
+    alpha.create_dataset("smoke", ["Say hi", {"input": "2+2?", "expected": {"contains": "4"}}])
+    with pytest.raises(ValueError, match="a dataset named 'smoke' already exists"):
+        alpha.create_dataset("smoke", ["again"])
+    with pytest.raises(ValueError, match="item 1: input"):
+        alpha.add_dataset_items("smoke", [{"input": ""}])
+    answer = alpha.create_chat_completion([{"role": "user", "content": "Why is the sky blue?"}])
+    assert alpha.add_turns_to_dataset("smoke", [answer.prompt_id]).size == 3  # the queued turn is sent first
+    with pytest.raises(ValueError, match="two variants are named 'short'"):
+        start_experiment(alpha, "smoke", [VARIANTS[0], VARIANTS[0]])
+
+    run = run_experiment(alpha, "smoke", VARIANTS, concurrency=4)
+    assert (run.run.status, run.run.succeeded, run.run.total) == ("completed", 6, 6)
+    alpha.vote(run.cells().loc[0, "prompt_id"], 1)
+    summary = run.summary().set_index("variant")
+    assert summary.loc["short", ["items", "up"]].tolist() == [3, 1]
+    stored = rows(server_project.engine, Dataset)
+    assert [dataset.project_id for dataset in stored] == [server_project.project_id]
+    assert [listed.id for listed in alpha.recent_experiment_runs()] == [run.id]
+    assert alpha.recent_batch_runs() == []
+
+
+def test_another_project_sees_none_of_the_datasets_or_runs(alpha, server_project, live_server, openai_server):  # noqa: F811
+    alpha.create_dataset("private", ["secret question"])
+    run = run_experiment(alpha, "private", VARIANTS[:1])
+    other_key = create_key(server_project.engine, project="beta").key
+    beta = server_client(live_server.url, other_key, openai_server, user_id="bob")
+    try:
+        assert beta.list_datasets() == [] and beta.recent_experiment_runs() == []
+        with pytest.raises(NotFoundError, match="no dataset is named 'private'"):
+            beta.get_dataset("private")
+        with pytest.raises(NotFoundError):
+            get_experiment(beta, run.id)
+    finally:
+        beta.close()
