@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "batch": "bilan_core.experiments.batch_runs:add_batch_command",
     "demo-data": "bilan_core.store.demo_data:add_demo_data_command",
     "export": "bilan_core.analytics.exports:add_export_command",
+    "prompts": "bilan_core.client.prompt_cli:add_prompts_command",
 }
 
 
@@ -36,6 +37,8 @@ def add_stats_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--conversation-id")
     parser.add_argument("--variant")
     parser.add_argument("--team-session")
+    parser.add_argument("--prompt-name", help="only answers made with this stored prompt")
+    parser.add_argument("--prompt-version", type=int, help="only this version of --prompt-name")
     parser.set_defaults(run=_run_stats)
 
 

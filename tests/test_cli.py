@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bilan_core import Bilan, load_settings
+from bilan_core.store.engine import head_revision
 from tests.helpers import add_turn
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,8 @@ def test_stats_prints_the_trust_figures_as_json_with_filters(sqlite_url: str) ->
 def test_migrate_reports_the_schema_version(sqlite_url: str) -> None:
     result = run_cli("migrate", database_url=sqlite_url)
     assert result.returncode == 0
-    assert "database schema at 0001" in result.stdout
+    head = head_revision()
+    assert f"database schema at {head} (newest: {head})" in result.stdout
 
 
 def test_bad_arguments_get_a_clear_message_and_a_non_zero_exit(sqlite_url: str) -> None:
