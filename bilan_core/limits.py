@@ -6,6 +6,7 @@ the same words. The column sizes of ``store.models`` come from here too.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_LABEL_LENGTH = 200  # ids and labels: user, model, conversation, variant, team session, prompt version
@@ -14,21 +15,19 @@ MAX_EVENT_TYPE_LENGTH = 100
 MAX_COMMENT_LENGTH = 10_000
 MAX_PROMPT_LENGTH = 100_000
 NUL = "\x00"
-
-
-def nul_refusal(name: str) -> str:
-    """The sentence that refuses a NUL character in ``name`` (PostgreSQL cannot store one)."""
-    return f"{name} contains a NUL character (\\x00), which cannot be stored"
+REPLACEMENT_CHARACTER = "\ufffd"
+# A Python string holds a code point in U+D800-U+DFFF only as half of a UTF-16 pair left alone (from a
+# JSON escape such as "\ud83d" or surrogateescape): UTF-8 cannot encode it, so no database stores it.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def check_label(name: str, value: object, *, limit: int = MAX_LABEL_LENGTH) -> str:
-    """``value`` if it is a non-empty string of at most ``limit`` characters with no NUL, else ValueError."""
+    """``value`` if it is a non-empty string of at most ``limit`` characters, storable, else ValueError."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     if len(value) > limit:
         raise ValueError(f"{name} is {len(value):,} characters; the limit is {limit:,}")
-    if NUL in value:
-        raise ValueError(nul_refusal(name))
+    check_storable(name, value)
     return value
 
 
@@ -37,12 +36,30 @@ def check_optional_label(name: str, value: object, *, limit: int = MAX_LABEL_LEN
     return None if value is None else check_label(name, value, limit=limit)
 
 
-def contains_nul(value: Any) -> bool:
-    """True if a string, or any string inside nested dicts and lists, holds a NUL character."""
+def unstorable_text(value: Any) -> str | None:
+    """What no database can store in a string (or in any key or string nested in dicts and lists): a NUL
+    character or a lone surrogate, named; None when there is none."""
     if isinstance(value, str):
-        return NUL in value
+        match = _UNSTORABLE.search(value)
+        if match is None:
+            return None
+        if match.group() == NUL:
+            return "a NUL character (\\x00)"
+        return f"a lone surrogate (U+{ord(match.group()):04X}, half of a UTF-16 pair, not valid text)"
     if isinstance(value, dict):
-        return any(contains_nul(item) for item in value.values())
+        return unstorable_text([*value.keys(), *value.values()])
     if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
-    return False
+        return next((found for item in value if (found := unstorable_text(item)) is not None), None)
+    return None
+
+
+def check_storable(name: str, value: Any) -> None:
+    """ValueError naming ``name`` when ``value`` holds text no database can store (``unstorable_text``)."""
+    problem = unstorable_text(value)
+    if problem is not None:
+        raise ValueError(f"{name} contains {problem}, which cannot be stored")
+
+
+def storable(text: str, replacement: str = REPLACEMENT_CHARACTER) -> str:
+    """Text as a database keeps it: NULs and lone surrogates become ``replacement`` (U+FFFD)."""
+    return _UNSTORABLE.sub(replacement, text)

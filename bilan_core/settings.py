@@ -79,6 +79,14 @@ class BilanSettings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("do_not_track", mode="before")
+    @classmethod
+    def _do_not_track_convention(cls, value: object) -> object:
+        # The convention (consoledonottrack.com): any value but "0" or "false" says no.
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "0", "false")
+        return value
+
     @field_validator("prices")
     @classmethod
     def _prices_are_valid(cls, value: str | None) -> str | None:

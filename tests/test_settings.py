@@ -74,6 +74,10 @@ def test_a_bad_database_url_is_a_clear_error() -> None:
         ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t"}, True),
         ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "BILAN_TELEMETRY": "false"}, False),
         ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "1"}, False),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "2"}, False),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "yes please"}, False),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "0"}, True),
+        ({"BILAN_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/t", "DO_NOT_TRACK": "False"}, True),
     ],
 )
 def test_telemetry_needs_an_endpoint_and_obeys_both_opt_outs(

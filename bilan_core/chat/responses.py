@@ -16,7 +16,7 @@ from openai.types.completion_usage import CompletionUsage
 
 from bilan_core.chat.validation import last_user_text
 from bilan_core.errors import ProviderError
-from bilan_core.limits import NUL
+from bilan_core.limits import storable
 from bilan_core.store.models import Turn
 
 
@@ -109,11 +109,11 @@ class ChatCall:
             tool_calls=tool_calls or None,
             route=_plain(self.route),
             prompt_text=last_user_text(self.messages),
-            response=_storable(response),
+            response=storable(response),
             finish_reason=finish_reason,
             status=status,
             error_type=error.error_type if error else None,
-            error_message=_storable(error.message) if error else None,
+            error_message=storable(error.message) if error else None,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
@@ -165,11 +165,6 @@ def failed_call(call: ChatCall, error: ProviderError) -> Turn:
         latency_ms=call.elapsed_ms(),
         error=error,
     )
-
-
-def _storable(text: str) -> str:
-    """Provider text as a database can keep it: a NUL (refused by PostgreSQL) becomes U+FFFD."""
-    return text.replace(NUL, "\ufffd")
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bilan_core.limits import check_optional_label, contains_nul, nul_refusal
+from bilan_core.limits import check_optional_label, check_storable
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 # Bilan sets these itself; as extra options they would contradict what is recorded.
@@ -43,8 +43,7 @@ def _check_message(index: int, message: object) -> None:
         raise ValueError(
             f"messages[{index}] content must be text or a list of parts, got {type(content).__name__}"
         )
-    if contains_nul(message):  # PostgreSQL stores no NUL: refuse before the model is asked
-        raise ValueError(nul_refusal(f"messages[{index}]"))
+    check_storable(f"messages[{index}]", message)  # refused before the model is asked
 
 
 def validate_options(options: Mapping[str, object]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, check_optional_label, contains_nul, nul_refusal
+from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, check_optional_label, check_storable
 from bilan_core.prompts.templates import placeholders
 from bilan_core.prompts.version import LATEST, PromptMessage
 
@@ -82,8 +82,7 @@ def _message(position: int, item: object) -> PromptMessage:
         raise ValueError(
             f"message {position} is {len(content):,} characters; the limit is {MAX_PROMPT_LENGTH:,}"
         )
-    if contains_nul(content):
-        raise ValueError(nul_refusal(f"message {position}"))
+    check_storable(f"message {position}", content)
     placeholders(content, where=f"message {position}")
     return PromptMessage(role=role, content=content)
 
@@ -118,8 +117,9 @@ def checked_note(note: object) -> str | None:
     """An optional note of at most 10,000 characters."""
     if note is None or note == "":
         return None
-    if not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH or contains_nul(note):
-        raise ValueError(f"note must be text of at most {MAX_NOTE_LENGTH:,} characters with no NUL")
+    if not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH:
+        raise ValueError(f"note must be text of at most {MAX_NOTE_LENGTH:,} characters")
+    check_storable("note", note)
     return note
 
 

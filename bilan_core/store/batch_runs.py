@@ -7,7 +7,6 @@ Items have no project of their own: every item read or write first finds its run
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,7 +18,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
-from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, contains_nul, nul_refusal
+from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, check_storable
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import BatchItem, BatchRun, Turn, Vote
 from bilan_core.store.project_rows import project_row
@@ -57,8 +56,7 @@ class BatchOptions:
             raise ValueError(f"temperature must be between 0 and 2, got {self.temperature}")
         if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
             raise ValueError(f"max_tokens must be a whole number of at least 1, got {self.max_tokens!r}")
-        if contains_nul([self.model, self.system_prompt]):
-            raise ValueError(nul_refusal("the model or the system prompt"))
+        check_storable("the model or the system prompt", [self.model, self.system_prompt])
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages for one prompt."""
@@ -105,8 +103,7 @@ def _checked_items(items: Sequence[NewBatchItem]) -> list[NewBatchItem]:
             raise ValueError(
                 f"prompt {number} must be non-empty text of at most {MAX_PROMPT_LENGTH:,} characters"
             )
-        if contains_nul(item.prompt) or "\\u0000" in json.dumps(item.metadata):
-            raise ValueError(nul_refusal(f"prompt {number} or its metadata"))
+        check_storable(f"prompt {number} or its metadata", [item.prompt, item.metadata])
     return list(items)
 
 

@@ -22,8 +22,7 @@ from bilan_core.limits import (
     MAX_PROMPT_LENGTH,
     check_label,
     check_optional_label,
-    contains_nul,
-    nul_refusal,
+    check_storable,
 )
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import Comparison, Turn, Vote
@@ -113,8 +112,7 @@ def _check_text(name: str, value: object, limit: int) -> None:
         return
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise ValueError(f"a variant's {name} must be non-empty text of at most {limit:,} characters")
-    if contains_nul(value):
-        raise ValueError(nul_refusal(f"a variant's {name}"))
+    check_storable(f"a variant's {name}", value)
 
 
 def _stored_variant(side: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,8 +128,7 @@ def validate_prompt(prompt: object) -> str:
         raise ValueError("the prompt must be non-empty text")
     if len(prompt) > MAX_PROMPT_LENGTH:
         raise ValueError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_LENGTH:,}")
-    if contains_nul(prompt):
-        raise ValueError(nul_refusal("the prompt"))
+    check_storable("the prompt", prompt)
     return prompt
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError, NotOwnerError
-from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, check_label
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, check_label, storable
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, Conversation, Turn, Vote
 from bilan_core.store.upsert import greatest, insert_from, least, rows_parameters
@@ -44,7 +44,7 @@ def clean_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str):
         raise ValueError(f"a conversation title must be text, got {type(title).__name__}")
-    line = " ".join(title.replace("\x00", "").split())
+    line = " ".join(storable(title, "").split())
     if len(line) > MAX_TITLE_LENGTH:
         line = line[: MAX_TITLE_LENGTH - 1] + "…"
     return line or None

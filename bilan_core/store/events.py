@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from bilan_core.clock import now_ms
-from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.limits import MAX_LABEL_LENGTH, check_storable
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import EVENTS, LOCAL_PROJECT, Event
 from bilan_core.store.upsert import insert_from, rows_parameters
@@ -40,8 +40,7 @@ def validate_event_type(event_type: object) -> str:
         raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
     if len(event_type) > MAX_EVENT_TYPE_LENGTH:
         raise ValueError(f"event_type is longer than {MAX_EVENT_TYPE_LENGTH} characters")
-    if "\x00" in event_type:
-        raise ValueError("event_type contains a NUL character (\\x00), which cannot be stored")
+    check_storable("event_type", event_type)
     return event_type.strip()
 
 
@@ -55,6 +54,7 @@ def validate_properties(properties: object) -> dict[str, Any]:
         json.dumps(properties, allow_nan=False)  # NaN and Infinity are not JSON: a server refuses them
     except (TypeError, ValueError) as exc:
         raise ValueError(f"properties must be JSON-serialisable: {exc}") from exc
+    check_storable("properties", properties)  # the server refuses them too: one rule in both modes
     conversation_id = properties.get("conversation_id")
     if conversation_id is not None and (
         not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > MAX_LABEL_LENGTH

@@ -15,7 +15,7 @@ from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, fun
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
-from bilan_core.limits import MAX_COMMENT_LENGTH, NUL, nul_refusal
+from bilan_core.limits import MAX_COMMENT_LENGTH, check_storable
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES, Vote
 from bilan_core.store.upsert import insert_from, rows_parameters
 
@@ -48,8 +48,7 @@ def validate_comment(comment: object) -> str | None:
     if not isinstance(comment, str):
         raise ValueError(f"comment must be text, got {type(comment).__name__}")
     stripped = comment.strip()
-    if NUL in stripped:
-        raise ValueError(nul_refusal("comment"))
+    check_storable("comment", stripped)
     if len(stripped) > MAX_COMMENT_LENGTH:
         raise ValueError(
             f"comment is {len(stripped):,} characters; the limit is {MAX_COMMENT_LENGTH:,}. "
