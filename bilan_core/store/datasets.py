@@ -7,7 +7,6 @@ numbered from 0 in the order they were added and never change: an experiment run
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError
-from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, contains_nul, nul_refusal
+from bilan_core.limits import MAX_PROMPT_LENGTH, check_label, check_storable
 from bilan_core.store.checks import parse_check
 from bilan_core.store.dataset_models import Dataset, DatasetItem
 from bilan_core.store.engine import session_scope
@@ -87,8 +86,7 @@ def _checked(items: Sequence[NewDatasetItem], *, allow_empty: bool) -> list[NewD
     for number, item in enumerate(items, start=1):
         if not isinstance(item, NewDatasetItem):
             raise ValueError(f"item {number} must be a NewDatasetItem, got {type(item).__name__}")
-        if "\\u0000" in json.dumps(item.model_dump(), ensure_ascii=True):
-            raise ValueError(nul_refusal(f"item {number}"))
+        check_storable(f"item {number}", item.model_dump())
     return items
 
 
@@ -104,8 +102,9 @@ def create_dataset(
     """Store a new dataset with its items in one transaction; ValueError if the name is taken."""
     name = dataset_name(name)
     checked = _checked(items, allow_empty=True)
-    if description is not None and (len(description) > MAX_DESCRIPTION_LENGTH or contains_nul(description)):
-        raise ValueError(f"a description is text of at most {MAX_DESCRIPTION_LENGTH:,} characters, no NUL")
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise ValueError(f"a description is text of at most {MAX_DESCRIPTION_LENGTH:,} characters")
+    check_storable("the description", description)
     moment = now_ms()
     dataset = Dataset(
         id=uuid.uuid4().hex,
