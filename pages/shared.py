@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import streamlit as st
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
 from bilan_core.app.identity import team_session_label, user_id_from_display_name
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.app.password_gate import password_matches, password_required
+from bilan_core.app.password_gate import PasswordThrottle, password_required
 from bilan_core.app.secret_settings import overrides_from_named
 
 USER_KEY = "identity_user_id"
@@ -24,6 +25,7 @@ IDENTITY_ERROR_KEY = "identity_error"
 ACCESS_KEY = "access_granted"
 ACCESS_ERROR_KEY = "access_wrong_password"
 PASSWORD_INPUT_KEY = "access_password"
+THROTTLE_KEY = "access_throttle"
 USER_PARAM = "user"
 TEAM_PARAM = "team"
 
@@ -138,15 +140,23 @@ def access_allowed() -> bool:
         st.text_input("Password", type="password", key=PASSWORD_INPUT_KEY)
         # A callback, not the button's return value: a submit is a one-run trigger a rerun would drop.
         st.form_submit_button("Enter", on_click=_password_submitted)
-    if st.session_state.pop(ACCESS_ERROR_KEY, False):
+    wait = _throttle().wait_seconds()
+    if wait > 0:
+        st.error(f"Too many wrong passwords: wait {math.ceil(wait)} s before trying again.")
+    elif st.session_state.pop(ACCESS_ERROR_KEY, False):
         st.error("Wrong password.")
     return False
+
+
+def _throttle() -> PasswordThrottle:
+    throttle: PasswordThrottle = st.session_state.setdefault(THROTTLE_KEY, PasswordThrottle())
+    return throttle
 
 
 def _password_submitted() -> None:
     attempt = st.session_state.get(PASSWORD_INPUT_KEY) or ""
     st.session_state[PASSWORD_INPUT_KEY] = ""  # the password is not kept in the session
-    if password_matches(_shared_client().settings, attempt):
+    if _throttle().attempt(_shared_client().settings, attempt):
         st.session_state[ACCESS_KEY] = True
     else:
         st.session_state[ACCESS_ERROR_KEY] = True

@@ -15,7 +15,7 @@ from bilan_core.app.feedback_prompts import (
 )
 from bilan_core.app.identity import MAX_LABEL_LENGTH, team_session_label, user_id_from_display_name
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.app.password_gate import password_matches, password_required
+from bilan_core.app.password_gate import PasswordThrottle, password_matches, password_required
 from bilan_core.app.secret_settings import overrides_from_named
 from bilan_core.client import Bilan
 from bilan_core.settings import load_settings
@@ -36,6 +36,26 @@ def test_password_must_match_exactly():
     assert password_matches(settings, "s3cret-pass")
     for wrong in ("", None, "s3cret", "s3cret-pass ", "S3CRET-PASS", "s3cret-pass-more", 42):
         assert not password_matches(settings, wrong)  # type: ignore[arg-type]
+
+
+def test_wrong_passwords_slow_down_with_a_growing_delay_after_five():
+    settings = load_settings(app_password="s3cret-pass")
+    now = [1000.0]
+    throttle = PasswordThrottle(clock=lambda: now[0])
+    for _ in range(4):
+        assert not throttle.attempt(settings, "guess")
+        assert throttle.wait_seconds() == 0
+    delays = []
+    for _ in range(4):
+        assert not throttle.attempt(settings, "guess")
+        delays.append(throttle.wait_seconds())
+        assert not throttle.attempt(settings, "s3cret-pass")  # while locked, not even the right one
+        now[0] += delays[-1]
+    assert delays == [1.0, 2.0, 4.0, 8.0]
+    assert throttle.attempt(settings, "s3cret-pass") and throttle.failures == 0
+    throttle.failures = 40
+    throttle.attempt(settings, "guess")
+    assert throttle.wait_seconds() == 300.0
 
 
 def test_password_with_non_ascii_characters():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.proto.TextInput_pb2 import TextInput
 from streamlit.testing.v1 import AppTest
@@ -77,6 +79,22 @@ def test_password_gate_blocks_every_page_until_the_password_is_given(app_env, mo
     at.text_input(key="access_password").input("open-sesame")
     at.button[0].click().run()
     assert not at.exception
+    assert at.title[0].value == "Playground"
+
+
+def test_wrong_passwords_lock_the_form_for_a_while_after_five(app_env, monkeypatch):
+    monkeypatch.setenv("BILAN_APP_PASSWORD", "open-sesame")
+    at = new_app().run()
+    for _ in range(5):
+        at.text_input(key="access_password").input("wrong")
+        at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Too many wrong passwords: wait 1 s before trying again."]
+    at.text_input(key="access_password").input("open-sesame")
+    at.button[0].click().run()
+    assert at.title[0].value == "Bilan"  # refused unchecked while locked
+    time.sleep(1.05)
+    at.text_input(key="access_password").input("open-sesame")
+    at.button[0].click().run()
     assert at.title[0].value == "Playground"
     at.switch_page("pages/settings.py").run()
     assert at.title[0].value == "Settings"
