@@ -119,7 +119,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         os.environ.update(
-            BILAN_DATABASE_URL=url, BILAN_DATA_DIR=str(Path(folder) / "data"), BILAN_TELEMETRY="false"
+            BILAN_DATABASE_URL=url,
+            BILAN_DATA_DIR=str(Path(folder) / "data"),
+            BILAN_TELEMETRY="false",
+            BILAN_DEMO_STREAM_DELAY="0",
         )
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BILAN_APP_PASSWORD", "BILAN_MODE"):
             os.environ.pop(name, None)

@@ -68,6 +68,7 @@ class BilanSettings(BaseSettings):
     route_threshold: float = Field(0.7, ge=0, le=1, validation_alias="BILAN_ROUTE_THRESHOLD")
     route_window_days: float = Field(7.0, gt=0, validation_alias="BILAN_ROUTE_WINDOW_DAYS")
     route_min_votes: int = Field(20, ge=1, validation_alias="BILAN_ROUTE_MIN_VOTES")
+    demo_stream_delay: float = Field(0.04, ge=0, le=2, validation_alias="BILAN_DEMO_STREAM_DELAY")
     prompt_cache_seconds: float = Field(60.0, ge=0, le=86_400, validation_alias="BILAN_PROMPT_CACHE_SECONDS")
 
     @field_validator("models", mode="before")

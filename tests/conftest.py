@@ -73,6 +73,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.delenv(name, raising=False)
     data_dir = tmp_path / "bilan-data"
     monkeypatch.setenv("BILAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BILAN_DEMO_STREAM_DELAY", "0")  # the demo model streams at full speed in tests
     monkeypatch.chdir(tmp_path)
     yield data_dir
     dispose_engines()

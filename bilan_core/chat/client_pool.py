@@ -66,14 +66,16 @@ class ChatClients:
 def make_sync_client(settings: BilanSettings) -> openai.OpenAI:
     """An openai client for the settings: the in-process demo model or the configured endpoint."""
     if settings.uses_demo_model:
-        return openai.OpenAI(**DEMO_OPTIONS, http_client=httpx2.Client(transport=DemoTransport()))
+        return openai.OpenAI(
+            **DEMO_OPTIONS, http_client=httpx2.Client(transport=DemoTransport(settings.demo_stream_delay))
+        )
     return openai.OpenAI(**endpoint_options(settings))
 
 
 def make_async_client(settings: BilanSettings) -> openai.AsyncOpenAI:
     """The async twin of ``make_sync_client``."""
     if settings.uses_demo_model:
-        demo_http = httpx2.AsyncClient(transport=AsyncDemoTransport())
+        demo_http = httpx2.AsyncClient(transport=AsyncDemoTransport(settings.demo_stream_delay))
         return openai.AsyncOpenAI(**DEMO_OPTIONS, http_client=demo_http)
     return openai.AsyncOpenAI(**endpoint_options(settings))
 

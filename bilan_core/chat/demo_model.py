@@ -1,14 +1,18 @@
 """The offline demo model ``bilan-demo``: an in-process OpenAI-compatible endpoint behind the real SDK.
 
-Used only when neither ``OPENAI_API_KEY`` nor ``OPENAI_BASE_URL`` is set. Answers are deterministic,
-short and say they come from the demo model; they stream word by word, report usage and finish
-reasons, and call declared tools (weather → a weather tool, arithmetic → a calculator tool).
+Used only when neither ``OPENAI_API_KEY`` nor ``OPENAI_BASE_URL`` is set. Answers are short and say
+they come from the demo model; the system prompt and the temperature show in them (``demo_style``;
+deterministic at temperature 0 or unset). They stream word by word, ``BILAN_DEMO_STREAM_DELAY`` seconds
+apart, report usage and finish reasons, and call declared tools (weather → a weather tool, arithmetic →
+a calculator tool).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import random
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +21,7 @@ from typing import Any
 
 import httpx2
 
+from bilan_core.chat.demo_style import styled, warmth
 from bilan_core.chat.tools import ToolError, calculator
 from bilan_core.chat.validation import last_user_text
 from bilan_core.settings import DEMO_MODEL
@@ -69,7 +74,10 @@ def reply_to(body: dict[str, Any]) -> DemoReply:
         return DemoReply(
             "", tool_call, "tool_calls", prompt_tokens, 3 + len(tool_call["function"]["arguments"]) // 4
         )
-    words = answer_text(messages).split(" ")
+    heat = warmth(body.get("temperature"))
+    rng = random.Random(body["seed"]) if isinstance(body.get("seed"), int) else random.Random()
+    text = styled(answer_text(messages, rng=rng if heat > 0 else None), messages, heat=heat, rng=rng)
+    words = text.split(" ")
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     finish_reason = "stop"
     if isinstance(limit, int) and 0 < limit < len(words):
@@ -77,8 +85,8 @@ def reply_to(body: dict[str, Any]) -> DemoReply:
     return DemoReply(" ".join(words), None, finish_reason, prompt_tokens, len(words))
 
 
-def answer_text(messages: list[dict[str, Any]]) -> str:
-    """A short deterministic text answer to the conversation."""
+def answer_text(messages: list[dict[str, Any]], *, rng: random.Random | None = None) -> str:
+    """A short text answer to the conversation: deterministic without ``rng`` (temperature 0 or unset)."""
     if messages and messages[-1].get("role") == "tool":
         return tool_result_answer(messages)
     prompt = last_user_text(messages) or ""
@@ -88,7 +96,8 @@ def answer_text(messages: list[dict[str, Any]]) -> str:
     if GREETING.match(prompt):
         return f"Hello! I am bilan-demo, the offline demo model. Ask me anything, then rate me. {SETUP_HINT}"
     topic = " ".join(prompt.split()[:12]) or "your message"
-    choice = int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % len(GENERIC_ANSWERS)
+    digest = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    choice = (digest + (rng.randrange(len(GENERIC_ANSWERS)) if rng else 0)) % len(GENERIC_ANSWERS)
     return GENERIC_ANSWERS[choice].format(topic=topic, hint=SETUP_HINT)
 
 
@@ -250,28 +259,54 @@ def _error(status: int, message: str, code: str) -> httpx2.Response:
 
 
 class DemoTransport(httpx2.BaseTransport):
-    """A synchronous httpx2 transport answered by the demo model, in process."""
+    """A synchronous httpx2 transport answered by the demo model, in process, streaming ``delay`` s apart."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         """Answer the request without any network."""
         request.read()
-        return handle(request)
+        response = handle(request)
+        if self.delay <= 0 or not _is_stream(response):
+            return response
+        return httpx2.Response(
+            response.status_code, headers=response.headers, content=_paced(response.iter_bytes(), self.delay)
+        )
 
 
 class AsyncDemoTransport(httpx2.AsyncBaseTransport):
     """The async twin of ``DemoTransport``."""
 
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Answer the request without any network."""
         await request.aread()
         response = handle(request)
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+        if not _is_stream(response):
             return response
         return httpx2.Response(
-            response.status_code, headers=response.headers, content=_as_async(response.iter_bytes())
+            response.status_code,
+            headers=response.headers,
+            content=_as_async(response.iter_bytes(), self.delay),
         )
 
 
-async def _as_async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+def _is_stream(response: httpx2.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
+
+
+def _paced(chunks: Iterator[bytes], delay: float) -> Iterator[bytes]:
+    for position, chunk in enumerate(chunks):
+        if position:
+            time.sleep(delay)
+        yield chunk
+
+
+async def _as_async(chunks: Iterator[bytes], delay: float) -> AsyncIterator[bytes]:
+    for position, chunk in enumerate(chunks):
+        if position and delay > 0:
+            await asyncio.sleep(delay)
         yield chunk
