@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bilan_core.analytics.csv_cells import frame_csv
-from bilan_core.chat.options import ChatOptions
 from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
@@ -250,8 +249,8 @@ def call_plan(run: BatchRun) -> tuple[CallPlan, int]:
         return experiment_plan(ExperimentSettings.model_validate(run.settings or {}))
     options = BatchOptions(**(run.settings or {}))
 
-    def batch_call(item: BatchItem) -> tuple[list[dict[str, Any]], ChatOptions]:
-        asked: ChatOptions = {
+    def batch_call(item: BatchItem) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        asked = {
             "model": options.model,
             "temperature": options.temperature,
             "max_tokens": options.max_tokens,

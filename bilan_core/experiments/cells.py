@@ -9,19 +9,18 @@ so a missing variable is refused before anything is asked, and a resumed run ask
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bilan_core.chat.options import ChatOptions
+from bilan_core.prompts.templates import fill, placeholders
+from bilan_core.prompts.version import PromptVersion
 from bilan_core.store.batch_runs import NewBatchItem
 from bilan_core.store.dataset_models import DatasetItem
-from bilan_core.store.experiment_runs import Cell, ExperimentSettings, VariantSpec
+from bilan_core.store.experiment_runs import PARAMETERS, Cell, ExperimentSettings, VariantSpec
 from bilan_core.store.models import BatchItem
 
-CallPlan = Callable[[BatchItem], tuple[list[dict[str, Any]], ChatOptions]]
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+CallPlan = Callable[[BatchItem], tuple[list[dict[str, Any]], dict[str, Any]]]
 ROLES = ("system", "user", "assistant")
 TEXT_VARIABLES = ("input", "prompt", "question")
 VARIANT_FIELDS = ("name", "model", "messages", "prompt", "temperature", "max_tokens")
@@ -34,7 +33,7 @@ class ExperimentVariant:
     name: str | None = None
     model: str | None = None
     messages: str | Sequence[Mapping[str, str]] | None = None
-    prompt: Any = None
+    prompt: PromptVersion | None = None
     temperature: float | None = None
     max_tokens: int | None = None
 
@@ -43,20 +42,17 @@ VariantLike = ExperimentVariant | Mapping[str, Any]
 
 
 def render(template: str, variables: Mapping[str, Any]) -> str:
-    """The template with each ``{{name}}`` replaced; ValueError for an unclosed or unknown placeholder."""
-    missing = [name for name in PLACEHOLDER.findall(template) if name not in variables]
+    """The template with each ``{{name}}`` filled; ValueError for a broken or unknown placeholder."""
+    missing = [name for name in placeholders(template) if name not in variables]
     if missing:
         known = ", ".join(sorted(variables)) or "none"
         raise ValueError(f"no value for {{{{{missing[0]}}}}} (the item's variables: {known})")
-    filled = PLACEHOLDER.sub(lambda found: str(variables[found.group(1)]), template)
-    if "{{" in PLACEHOLDER.sub("", template):
-        raise ValueError(f"a placeholder is not closed or not a name: {template[:80]!r}")
-    return filled
+    return fill(template, {name: str(value) for name, value in variables.items()})
 
 
 def variant_spec(variant: VariantLike, *, number: int, default_model: str) -> VariantSpec:
     """The stored form of a variant given as ``ExperimentVariant``, a dict, or a prompt version."""
-    if _is_prompt_version(variant):
+    if isinstance(variant, PromptVersion):
         variant = ExperimentVariant(prompt=variant)
     if isinstance(variant, Mapping):
         unknown = sorted(set(variant) - set(VARIANT_FIELDS))
@@ -67,29 +63,22 @@ def variant_spec(variant: VariantLike, *, number: int, default_model: str) -> Va
     if not isinstance(variant, ExperimentVariant):
         raise ValueError(f"variant {number} must be an ExperimentVariant, a dict or a prompt version")
     prompt = variant.prompt
+    if prompt is not None and not isinstance(prompt, PromptVersion):
+        raise ValueError(f"variant {number}: prompt must be a PromptVersion (from get_prompt)")
     if prompt is not None and variant.messages is not None:
         raise ValueError(f"variant {number}: give messages or a prompt version, not both")
-    params = dict(getattr(prompt, "params", None) or {}) if prompt is not None else {}
-    params = {key: value for key, value in params.items() if key in ("temperature", "max_tokens")}
+    params = {key: value for key, value in (prompt.params if prompt else {}).items() if key in PARAMETERS}
     for key in ("temperature", "max_tokens"):
         if getattr(variant, key) is not None:
             params[key] = getattr(variant, key)
-    model = variant.model or (getattr(prompt, "model", None) if prompt is not None else None) or default_model
+    templates = variant.messages if prompt is None else [message.model_dump() for message in prompt.messages]
     return VariantSpec(
-        name=variant.name or _default_name(prompt, number),
-        model=model,
+        name=variant.name or (prompt.ref if prompt else f"variant {number}"),
+        model=variant.model or (prompt.model if prompt else None) or default_model,
         params=params,
-        messages=_templates(variant.messages if prompt is None else prompt.messages, number),
+        messages=_templates(templates, number),
         prompt=None if prompt is None else {"name": prompt.name, "version": prompt.version},
     )
-
-
-def _is_prompt_version(value: object) -> bool:
-    return all(hasattr(value, name) for name in ("name", "version", "messages", "compile"))
-
-
-def _default_name(prompt: Any, number: int) -> str:
-    return f"{prompt.name} v{prompt.version}" if prompt is not None else f"variant {number}"
 
 
 def _templates(messages: Any, number: int) -> list[dict[str, str]] | None:
@@ -104,19 +93,9 @@ def _templates(messages: Any, number: int) -> list[dict[str, str]] | None:
         content = message.get("content")
         if not isinstance(content, str) or not content.strip():
             raise ValueError(f"variant {number}: a {message['role']} message needs non-empty text")
-        render(content, _AnyName())
+        placeholders(content, where=f"variant {number}'s {message['role']} message")
         templates.append({"role": str(message["role"]), "content": content})
     return templates
-
-
-class _AnyName(dict[str, str]):
-    """Variables that have every name: checks a template's syntax without values."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 def cell_messages(spec: VariantSpec, item_input: str | Mapping[str, Any]) -> list[dict[str, str]]:
@@ -167,14 +146,13 @@ def experiment_cells(settings: ExperimentSettings, items: Sequence[DatasetItem])
 def experiment_plan(settings: ExperimentSettings) -> tuple[CallPlan, int]:
     """How each cell of an experiment run is asked, and how many at once."""
 
-    def ask(item: BatchItem) -> tuple[list[dict[str, Any]], ChatOptions]:
+    def ask(item: BatchItem) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         cell = Cell.model_validate(item.item_metadata or {})
         spec = settings.variants[cell.variant]
-        options: ChatOptions = {"model": spec.model, "variant": spec.name}
-        if "temperature" in spec.params:
-            options["temperature"] = spec.params["temperature"]
-        if "max_tokens" in spec.params:
-            options["max_tokens"] = spec.params["max_tokens"]
+        options: dict[str, Any] = {"model": spec.model, "variant": spec.name, **spec.params}
+        if spec.prompt is not None:
+            # The turn records the stored version exactly (turns.prompt_name / prompt_number).
+            options["prompt_ref"] = (spec.prompt["name"], spec.prompt["version"])
         return [dict(message) for message in cell.messages], options
 
     return ask, settings.concurrency

@@ -23,9 +23,10 @@ def test_rating_intervals_chart_draws_each_interval_and_rating() -> None:
     assert (interval["encoding"]["x"]["field"], interval["encoding"]["x2"]["field"]) == ("ci_low", "ci_high")
     assert point["encoding"]["x"]["field"] == "rating"
     assert point["encoding"]["color"]["field"] == "enough_votes"
-    assert interval["encoding"]["y"]["sort"] == board.ratings.sort_values("rating", ascending=False)[
-        "variant"
-    ].tolist()
+    assert (
+        interval["encoding"]["y"]["sort"]
+        == board.ratings.sort_values("rating", ascending=False)["variant"].tolist()
+    )
     [data] = [rows for name, rows in spec["datasets"].items() if rows and "rating" in rows[0]]
     assert {row["variant"]: row["enough_votes"] for row in data} == {"A": False, "B": True, "C": False}
     assert anchor["encoding"]["x"]["field"] == "anchor"

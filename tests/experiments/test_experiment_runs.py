@@ -17,6 +17,8 @@ from bilan_core.experiments.experiment_runs import (
     run_experiment,
     start_experiment,
 )
+from bilan_core.store.models import Turn
+from tests.app_support import rows
 from tests.fixtures.openai_server import FakeOpenAIServer
 
 ITEMS = [
@@ -93,7 +95,7 @@ def test_a_variant_missing_a_user_message_for_dict_items_is_refused_before_anyth
         ([CHATTY, CHATTY], "two variants are named 'chatty'"),
         ([{**CHATTY, "colour": "red"}], "unknown field colour"),
         ([{**CHATTY, "temperature": 5}], "temperature must be between 0 and 2"),
-        ([{**CHATTY, "messages": [{"role": "user", "content": "{{country"}]}], "not closed"),
+        ([{**CHATTY, "messages": [{"role": "user", "content": "{{country"}]}], "unclosed placeholder"),
         ([{**CHATTY, "model": "gpt-9"}], "unknown model 'gpt-9'"),
     ],
 )
@@ -160,3 +162,21 @@ def test_blind_pairwise_verdicts_feed_the_experiments_own_leaderboard(client: Bi
     assert run.leaderboard(min_votes=1).total_votes == 2
     other = ExperimentRun(client, run_experiment(client, capitals, [TERSE]).run)
     assert other.pairwise_wins() == {}
+
+
+def test_a_prompt_version_is_a_variant_and_its_turns_record_the_version(client: Bilan, capitals: str) -> None:
+    version = client.create_prompt(
+        "capital-finder",
+        [{"role": "system", "content": "Be exact."}, {"role": "user", "content": "Capital of {{country}}?"}],
+        model="gpt-4o",
+        params={"temperature": 0.1},
+    )
+    run = run_experiment(client, capitals, [version, CHATTY])
+    assert [variant.name for variant in run.settings.variants] == ["capital-finder v1", "chatty"]
+    assert run.settings.variants[0].params == {"temperature": 0.1}
+    assert run.run.succeeded == 6
+    assert client.engine is not None
+    recorded = {
+        (turn.prompt_name, turn.prompt_number, turn.prompt_version) for turn in rows(client.engine, Turn)
+    }
+    assert recorded == {("capital-finder", 1, "capital-finder v1"), (None, None, "chatty")}
