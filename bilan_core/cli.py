@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "serve": "bilan_core.server.cli:add_server_commands",
     "keys": "bilan_core.server.cli:add_server_commands",
     "batch": "bilan_core.experiments.batch_runs:add_batch_command",
+    "experiment": "bilan_core.experiments.experiment_cli:add_experiment_command",
     "demo-data": "bilan_core.store.demo_data:add_demo_data_command",
     "export": "bilan_core.analytics.exports:add_export_command",
     "prompts": "bilan_core.client.prompt_cli:add_prompts_command",
