@@ -22,6 +22,7 @@ from bilan_core.api import (
     create_streaming_chat,
     end_conversation,
     flush,
+    forget_user,
     get_client,
     get_dataset,
     get_prompt,
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from bilan_core.store.datasets import DatasetContents
     from bilan_core.store.models import BatchRun, Comparison, Vote
     from bilan_core.store.prompts import PromptSummary
+    from bilan_core.store.removal import RemovalReport
 
 # Names whose modules pull in openai, SQLAlchemy, pandas or numpy load on first access (PEP 562), so
 # ``import bilan_core`` stays light; ``from bilan_core import Bilan`` works as usual.
@@ -125,6 +127,7 @@ _LAZY_NAMES = {
     "PromptSummary": "bilan_core.store.prompts",
     "Comparison": "bilan_core.store.models",
     "Vote": "bilan_core.store.models",
+    "RemovalReport": "bilan_core.store.removal",
 }
 
 
@@ -177,6 +180,7 @@ __all__ = [
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RemovalReport",
     "RouteDecision",
     "RoutingPolicy",
     "RunComparison",
@@ -214,6 +218,7 @@ __all__ = [
     "create_streaming_chat",
     "end_conversation",
     "flush",
+    "forget_user",
     "get_client",
     "get_dataset",
     "get_prompt",

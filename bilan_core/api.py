@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bilan_core.store.datasets import DatasetContents
     from bilan_core.store.models import BatchRun, Comparison, Vote
     from bilan_core.store.prompts import PromptSummary
+    from bilan_core.store.removal import RemovalReport
 
 # The client, chat (openai), experiments (pandas) and the store load on first use, not on import:
 # ``import bilan_core`` stays fast for apps and command lines that only need part of it.
@@ -107,6 +108,11 @@ def vote(prompt_id: str, value: int, comment: str | None = None, *, user_id: str
 def clear_vote(prompt_id: str, *, user_id: str | None = None) -> bool:
     """Remove the user's vote on an answer with the default client."""
     return get_client().clear_vote(prompt_id, user_id=user_id)
+
+
+def forget_user(user_id: str) -> RemovalReport:
+    """Delete everything stored of a user with the default client; what went."""
+    return get_client().forget_user(user_id)
 
 
 def get_stats(**filters: Unpack[StatsFilters]) -> Stats:

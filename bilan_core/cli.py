@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "demo-data": "bilan_core.store.demo_data:add_demo_data_command",
     "export": "bilan_core.analytics.exports:add_export_command",
     "prompts": "bilan_core.client.prompt_cli:add_prompts_command",
+    "prune": "bilan_core.client.privacy_commands:add_privacy_commands",
+    "forget": "bilan_core.client.privacy_commands:add_privacy_commands",
 }
 
 

@@ -14,6 +14,7 @@ MAX_STATUS_LENGTH = 40
 MAX_EVENT_TYPE_LENGTH = 100
 MAX_COMMENT_LENGTH = 10_000
 MAX_PROMPT_LENGTH = 100_000
+MAX_RETENTION_DAYS = 36_500  # a hundred years: a larger number is a typo, not a policy
 NUL = "\x00"
 REPLACEMENT_CHARACTER = "\ufffd"
 # A Python string holds a code point in U+D800-U+DFFF only as half of a UTF-16 pair left alone (from a
@@ -28,6 +29,15 @@ def check_label(name: str, value: object, *, limit: int = MAX_LABEL_LENGTH) -> s
     if len(value) > limit:
         raise ValueError(f"{name} is {len(value):,} characters; the limit is {limit:,}")
     check_storable(name, value)
+    return value
+
+
+def check_retention_days(name: str, value: object) -> int:
+    """``value`` if it is a whole number of days from 1 to 36,500, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RETENTION_DAYS:
+        raise ValueError(
+            f"{name} must be a whole number of days from 1 to {MAX_RETENTION_DAYS:,}, got {value!r}"
+        )
     return value
 
 

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
-from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS
 from bilan_core.urls import masked_url, url_host
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
@@ -70,6 +70,9 @@ class BilanSettings(BaseSettings):
     route_min_votes: int = Field(20, ge=1, validation_alias="BILAN_ROUTE_MIN_VOTES")
     demo_stream_delay: float = Field(0.04, ge=0, le=2, validation_alias="BILAN_DEMO_STREAM_DELAY")
     prompt_cache_seconds: float = Field(60.0, ge=0, le=86_400, validation_alias="BILAN_PROMPT_CACHE_SECONDS")
+    retention_days: int | None = Field(
+        None, ge=1, le=MAX_RETENTION_DAYS, validation_alias="BILAN_RETENTION_DAYS"
+    )
 
     @field_validator("models", mode="before")
     @classmethod

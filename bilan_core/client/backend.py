@@ -17,6 +17,7 @@ from bilan_core.store.datasets import DatasetContents, NewDatasetItem
 from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
+from bilan_core.store.removal import RemovalReport
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -62,6 +63,9 @@ class Backend(Protocol):
 
     def delete_conversation(self, *, conversation_id: str, user_id: str) -> None:
         """Delete the user's conversation with its turns and votes; NotFoundError, or NotOwnerError."""
+
+    def forget_user(self, *, user_id: str) -> RemovalReport:
+        """Delete the user's turns, votes, comments, conversations and events (queued ones too); what went."""
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures for the votes ``where`` selects."""

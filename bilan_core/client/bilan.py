@@ -32,6 +32,7 @@ from bilan_core.store.conversations import clean_title, validate_conversation_id
 from bilan_core.store.engine import get_engine
 from bilan_core.store.events import validate_event_type, validate_properties
 from bilan_core.store.models import Turn, Vote
+from bilan_core.store.removal import RemovalReport
 from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
 
@@ -156,6 +157,10 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         self.backend.delete_conversation(
             conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
         )
+
+    def forget_user(self, user_id: str) -> RemovalReport:
+        """Delete everything stored of a user (turns, votes, comments, conversations, events); what went."""
+        return self.backend.forget_user(user_id=check_label("user_id", user_id))
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
         """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""

@@ -32,8 +32,10 @@ from bilan_core.store.dataset_models import Dataset
 from bilan_core.store.datasets import DatasetContents, NewDatasetItem
 from bilan_core.store.engine import schema_status
 from bilan_core.store.experiment_runs import ExperimentSettings
+from bilan_core.store.forget import forget_user
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
+from bilan_core.store.removal import RemovalReport
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -119,6 +121,10 @@ class LocalBackend:
     def delete_conversation(self, *, conversation_id: str, user_id: str) -> None:
         """Delete the owner's conversation, its turns and their votes in SQL."""
         conversations.delete_conversation(self.engine, conversation_id=conversation_id, user_id=user_id)
+
+    def forget_user(self, *, user_id: str) -> RemovalReport:
+        """Delete everything of the user from the database, in short batches."""
+        return forget_user(self.engine, user_id=user_id, project_id=self.project_id)
 
     def stats(self, where: VoteFilter) -> Stats:
         """Trust figures from SQL."""

@@ -3,7 +3,8 @@
 The outbox and its sender live in ``remote.connection``; the comparisons, batch runs, exports and
 schema status in ``remote.experiment_calls``. Every read that depends on recorded turns or votes
 flushes the outbox first (for up to 5 s), so a client reads back what it just wrote.
-``clear_vote`` sends ``vote_cleared``.
+``clear_vote`` sends ``vote_cleared``; ``forget_user`` empties the outbox of the user before asking
+the server to forget them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bilan_core.remote.wire_events import (
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import CHAT_ENTRIES, SUMMARIES, ConversationSummary
 from bilan_core.store.models import Turn, Vote
+from bilan_core.store.removal import RemovalReport
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -150,6 +152,12 @@ class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls
         """Delete the user's conversation (turns and votes) on the server, once queued events are sent."""
         self.flush(timeout=READ_FLUSH_SECONDS)
         self._request("DELETE", _conversation_path(conversation_id), params={"user_id": user_id})
+
+    def forget_user(self, *, user_id: str) -> RemovalReport:
+        """Delete the user's events still in the outbox, then all of theirs on the server; what went."""
+        queued = self.forget_queued(user_id)
+        report = parse(RemovalReport, self._request("POST", "/api/users/forget", json={"user_id": user_id}))
+        return report.model_copy(update={"outbox_events": queued})
 
     def stats(self, where: VoteFilter) -> Stats:
         """The server's trust figures (after trying to deliver what is queued, for up to 5 s)."""

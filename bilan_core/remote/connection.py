@@ -112,6 +112,7 @@ class ServerConnection:
         self._conversation_users: dict[str, str] = {}
         self._wake = threading.Event()
         self._idle = threading.Condition()
+        self._sending = threading.Lock()  # held while a batch is on its way: forget_queued waits for it
         self._closed = False
         self._sender = threading.Thread(target=self._run, name="bilan-outbox-sender", daemon=True)
         self._sender.start()
@@ -194,8 +195,21 @@ class ServerConnection:
             self._send_batch(rows)
         return 0.0
 
+    def forget_queued(self, user_id: str) -> int:
+        """Delete the user's events from the outbox once no batch is on its way; how many there were.
+
+        A batch being sent when this is called reaches the server first, so a forget request sent after
+        this returns finds everything of the user that ever left this outbox.
+        """
+        with self._sending:
+            return self.outbox.forget_user(user_id)
+
     def _send_batch(self, rows: list[OutboxRow]) -> None:
         """Post one batch and settle its rows: removed, postponed, or kept as failed."""
+        with self._sending:
+            self._post_batch(rows)
+
+    def _post_batch(self, rows: list[OutboxRow]) -> None:
         body = ('{"events":[' + ",".join(row.body for row in rows) + "]}").encode()
         try:
             reply = self._http.post("/api/events", content=body, headers={"Content-Type": "application/json"})

@@ -34,6 +34,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_queue ON outbox (destination, status, seq);
 """
+# A user's events, and others' votes on that user's turns (``vote_cast`` / ``vote_cleared`` name the turn).
+_FORGET = """
+WITH mine AS (
+    SELECT json_extract(body, '$.properties.turnId') AS turn_id FROM outbox
+    WHERE destination = :destination AND json_extract(body, '$.userId') = :user
+)
+DELETE FROM outbox WHERE destination = :destination AND (
+    json_extract(body, '$.userId') = :user
+    OR json_extract(body, '$.properties.turn_id') IN (SELECT turn_id FROM mine)
+)
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Outbox:
         self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # sent and forgotten events leave no text in the file
         self._db.executescript(_SCHEMA)
 
     def add(self, events: Sequence[dict[str, Any]]) -> None:
@@ -118,6 +130,16 @@ class Outbox:
             "UPDATE outbox SET status = ?, last_error = ? WHERE seq = ?",
             [(FAILED, reason, seq) for seq, reason in failures],
         )
+
+    def forget_user(self, user_id: str) -> int:
+        """Delete the user's queued and failed events, and others' votes on the user's turns; how many."""
+        with self._lock:
+            with self._db:
+                parameters = {"destination": self.destination, "user": user_id}
+                removed = self._db.execute(_FORGET, parameters).rowcount
+            # Older copies of the deleted rows' pages stay in the -wal file until it is emptied.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(0, removed)
 
     def _fetch(self, query: str, parameters: tuple[Any, ...]) -> list[Any]:
         with self._lock:

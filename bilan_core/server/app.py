@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,7 @@ from bilan_core.pricing import price_table
 from bilan_core.remote.wire_events import RequestBody
 from bilan_core.server.errors import ApiError
 from bilan_core.server.planner_statistics import StatisticsKeeper
+from bilan_core.server.prune_schedule import PruneSchedule
 from bilan_core.server.ratelimit import make_limiter
 from bilan_core.server.routes_analytics import router as analytics_router
 from bilan_core.server.routes_conversations import router as conversations_router
@@ -20,6 +23,7 @@ from bilan_core.server.routes_datasets import router as datasets_router
 from bilan_core.server.routes_events import router as events_router
 from bilan_core.server.routes_experiments import router as experiments_router
 from bilan_core.server.routes_exports import router as exports_router
+from bilan_core.server.routes_privacy import router as privacy_router
 from bilan_core.server.routes_prompts import router as prompts_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.settings import BilanSettings, load_settings
@@ -34,6 +38,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
         title="Bilan server",
         version=__version__,
         description="Ingests Bilan wire events and answers trust analytics, one project per API key.",
+        lifespan=_lifespan,
     )
     app.state.engine = get_engine(settings.database_url)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
@@ -43,6 +48,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.prices = price_table(settings.prices)
     app.state.statistics = StatisticsKeeper(app.state.engine)
+    app.state.retention_days = settings.retention_days
     app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Is the server up")
     app.include_router(events_router)
@@ -53,8 +59,21 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(datasets_router)
     app.include_router(exports_router)
     app.include_router(prompts_router)
+    app.include_router(privacy_router)
     _add_event_schemas(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the server runs, prune on a schedule when ``BILAN_RETENTION_DAYS`` is set."""
+    days: int | None = app.state.retention_days
+    schedule = PruneSchedule(app.state.engine, days=days) if days is not None else None
+    if schedule is not None:
+        schedule.start()
+    yield
+    if schedule is not None:
+        schedule.stop()
 
 
 async def _api_error_reply(_request: Request, exc: ApiError) -> JSONResponse:

@@ -75,6 +75,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # Deleted and overwritten rows are zeroed on disk, so forgetting a user or pruning leaves no text behind.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     _ensure_power_function(dbapi_connection)
 

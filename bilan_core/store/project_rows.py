@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from bilan_core.errors import NotFoundError
-from bilan_core.store.models import BatchRun, Comparison
+from bilan_core.store.models import BatchRun, Comparison, Project
 
 RowT = TypeVar("RowT", BatchRun, Comparison)
 NAMES: dict[type, str] = {BatchRun: "batch run", Comparison: "comparison"}
@@ -22,3 +23,12 @@ def project_row(session: Session, table: type[RowT], project_id: int, row_id: ob
     if row is None or row.project_id != project_id:
         raise NotFoundError(f"no {NAMES[table]} has id {row_id!r}")
     return row
+
+
+def project_id_named(engine: Engine, name: str) -> int:
+    """The id of the server project called ``name``; NotFoundError if there is none."""
+    with Session(engine) as session:
+        found = session.exec(select(Project.id).where(Project.name == name.strip())).first()
+    if found is None:
+        raise NotFoundError(f"no project is named {name!r} (`python -m bilan_core keys list` lists them)")
+    return found
