@@ -35,14 +35,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS ix_outbox_queue ON outbox (destination, status, seq);
 """
 # A user's events, and others' votes on that user's turns (``vote_cast`` / ``vote_cleared`` name the turn).
+_TURNS_OF_USER = """
+SELECT json_extract(body, '$.properties.turnId') FROM outbox
+WHERE destination = :destination AND json_extract(body, '$.userId') = :user
+"""
 _FORGET = """
-WITH mine AS (
-    SELECT json_extract(body, '$.properties.turnId') AS turn_id FROM outbox
-    WHERE destination = :destination AND json_extract(body, '$.userId') = :user
-)
 DELETE FROM outbox WHERE destination = :destination AND (
     json_extract(body, '$.userId') = :user
-    OR json_extract(body, '$.properties.turn_id') IN (SELECT turn_id FROM mine)
+    OR json_extract(body, '$.properties.turn_id') IN (SELECT value FROM json_each(:turns))
 )
 """
 
@@ -135,8 +135,10 @@ class Outbox:
         """Delete the user's queued and failed events, and others' votes on the user's turns; how many."""
         with self._lock:
             with self._db:
+                # Two statements: SQLite 3.40 deletes wrongly when a DELETE's subquery reads its own table.
                 parameters = {"destination": self.destination, "user": user_id}
-                removed = self._db.execute(_FORGET, parameters).rowcount
+                turns = [turn for (turn,) in self._db.execute(_TURNS_OF_USER, parameters) if turn]
+                removed = self._db.execute(_FORGET, parameters | {"turns": json.dumps(turns)}).rowcount
             # Older copies of the deleted rows' pages stay in the -wal file until it is emptied.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return max(0, removed)
