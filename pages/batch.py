@@ -20,7 +20,7 @@ from bilan_core.experiments.batch_runs import (
     start_batch,
 )
 from bilan_core.store.batch_runs import MAX_CONCURRENCY
-from pages.model_choice import model_options
+from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 NOTICE_KEY = "batch_notice"
@@ -78,7 +78,14 @@ def new_run_form(client: Bilan) -> None:
         )
     settings_column, prompt_column = st.columns(2)
     with settings_column:
-        st.selectbox("Model", model_options(), key=MODEL_KEY, persist_state="session")
+        st.selectbox(
+            "Model",
+            model_options(),
+            key=MODEL_KEY,
+            accept_new_options=True,
+            help=TYPE_ANY_MODEL,
+            persist_state="session",
+        )
         st.number_input(
             "Concurrency",
             min_value=1,
@@ -88,9 +95,7 @@ def new_run_form(client: Bilan) -> None:
             persist_state="session",
             help="How many prompts are asked at once.",
         )
-        st.slider(
-            "Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session"
-        )
+        st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session")
     with prompt_column:
         st.text_area(
             "System prompt",

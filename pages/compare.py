@@ -19,7 +19,7 @@ from bilan_core.experiments.comparisons import (
     stream_comparison,
 )
 from bilan_core.store.comparisons import SIDES, ComparisonView, SideView
-from pages.model_choice import model_options
+from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.shared import app_client, current_team_session, current_user, offline_banner, visitor_client
 
 CURRENT_KEY = "compare_current_id"
@@ -69,7 +69,13 @@ def variant_editor(number: int) -> None:
     # persist_state: what was typed is still there after a look at another page.
     kept = {"persist_state": "session"}
     st.selectbox(
-        "Model", options, index=min(number - 1, len(options) - 1), key=f"compare_model_{number}", **kept
+        "Model",
+        options,
+        index=min(number - 1, len(options) - 1),
+        key=f"compare_model_{number}",
+        accept_new_options=True,
+        help=TYPE_ANY_MODEL,
+        **kept,
     )
     st.text_area(
         "System prompt", key=f"compare_system_{number}", placeholder="You are a helpful assistant.", **kept

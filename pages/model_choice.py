@@ -8,10 +8,12 @@ from bilan_core import BilanError
 from bilan_core.chat.routing import resolve_model
 from pages.shared import app_client
 
+TYPE_ANY_MODEL = "The endpoint's chat models; type any other model id to use it."
+
 
 @st.cache_data(ttl=300, show_spinner=False)
 def model_options() -> list[str]:
-    """The endpoint's models (or the configured list), with the default model first."""
+    """The endpoint's chat models (or the configured list), with the default model first."""
     client = app_client()
     default = resolve_model(None, client.settings).model
     try:

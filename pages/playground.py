@@ -19,7 +19,7 @@ from bilan_core.app.playground import (
 from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
 from bilan_core.store.conversations import Owned, can_edit_conversation
-from pages.model_choice import model_options
+from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
@@ -146,6 +146,8 @@ def chat_settings_sidebar() -> None:
             "Model",
             [*model_options(), AUTO_MODEL],
             format_func=model_choice_label,
+            accept_new_options=True,
+            help=TYPE_ANY_MODEL,
             key=MODEL_KEY,
             persist_state="session",
         )

@@ -11,9 +11,7 @@ client = app_client()
 settings = client.settings
 
 st.title("Settings")
-st.caption(
-    "Read-only: from the environment, `.env` and `.streamlit/secrets.toml`. Secrets are never shown."
-)
+st.caption("Read-only: from the environment, `.env` and `.streamlit/secrets.toml`. Secrets are never shown.")
 
 
 def rows_table(rows: list) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 import openai
 
 from bilan_core.chat.client_pool import ChatClients
+from bilan_core.chat.model_names import chat_models
 from bilan_core.chat.options import TRANSPORT_OPTIONS, ChatOptions
 from bilan_core.chat.prompting import apply_prompt
 from bilan_core.chat.provider_errors import map_provider_error
@@ -71,15 +72,16 @@ class TrackedChat:
         if holder is not None:
             holder.close()
 
-    def list_models(self) -> list[str]:
-        """The models the endpoint's ``/v1/models`` lists, or the configured list when it does not answer."""
+    def list_models(self, *, chat_only: bool = True) -> list[str]:
+        """The chat models the endpoint's ``/v1/models`` lists (every model with ``chat_only=False``), or
+        the configured list when it does not answer."""
         client = self._chat_clients().sync()
         try:
             page = client.with_options(max_retries=0, timeout=min(self.settings.timeout, MODEL_LIST_TIMEOUT))
             names = sorted(model.id for model in page.models.list().data)
         except openai.OpenAIError:
             names = []
-        return names or list(self.settings.models)
+        return (chat_models(names) if chat_only else names) or list(self.settings.models)
 
     def create_chat_completion(
         self, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]

@@ -196,7 +196,7 @@ def _new_item(prompt: BatchPrompt) -> NewBatchItem:
 
 def check_model(client: Bilan, model: str) -> None:
     """Refuse a model the endpoint does not list (ConfigurationError naming the ones it offers)."""
-    offered = client.list_models()
+    offered = client.list_models(chat_only=False)  # a typed id need not be one the picker lists
     if offered and model not in offered:
         raise ConfigurationError(f"unknown model {model!r}; the endpoint offers: {', '.join(offered)}")
 

@@ -116,6 +116,17 @@ def test_list_models_comes_from_the_endpoint(client, openai_server):
     assert client.list_models() == ["local-llama", "local-mistral"]
 
 
+def test_list_models_lists_only_chat_models_unless_asked_for_all(client, openai_server):
+    others = ["text-embedding-3-small", "gpt-image-1", "dall-e-3", "tts-1", "whisper-1", "gpt-4o-transcribe"]
+    others += ["omni-moderation-latest", "gpt-4o-realtime-preview", "davinci-002", "nomic-embed-text"]
+    openai_server.configure(models=[*others, "gpt-4o", "o3-mini", "ft:gpt-4o-mini:acme::x1", "llama3.1:8b"])
+
+    assert client.list_models() == ["ft:gpt-4o-mini:acme::x1", "gpt-4o", "llama3.1:8b", "o3-mini"]
+    assert sorted(client.list_models(chat_only=False)) == sorted(
+        [*others, "gpt-4o", "o3-mini", "ft:gpt-4o-mini:acme::x1", "llama3.1:8b"]
+    )
+
+
 def test_list_models_falls_back_to_the_configured_list_when_the_endpoint_fails(openai_server, sqlite_url):
     openai_server.fail(500, "models endpoint is down")
     bilan = Bilan(

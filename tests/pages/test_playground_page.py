@@ -72,6 +72,23 @@ def test_send_streams_an_answer_that_is_recorded(app_env, openai_server):
     assert at.query_params["c"] == conversation.conversation_id
 
 
+def test_the_model_picker_lists_chat_models_and_takes_any_typed_id(app_env, openai_server):
+    openai_server.configure(models=["gpt-4o", "text-embedding-3-small", "gpt-image-1", "whisper-1"])
+    at = new_app().run()
+    picker = at.selectbox(key="playground_model")
+    assert not {"text-embedding-3-small", "gpt-image-1", "whisper-1"} & set(picker.options)
+    assert "gpt-4o" in picker.options
+    assert picker.proto.accept_new_options
+    # Typing an id the list does not hold: the browser sends the typed text as the value (AppTest only
+    # selects listed options, so the text is listed here for it).
+    picker.options.append("my-own-finetune")
+    picker.set_value("my-own-finetune").run()
+    at.selectbox(key="playground_model").options.append("my-own-finetune")
+    send(at, "hi")
+    assert openai_server.chat_requests[-1].body["model"] == "my-own-finetune"
+    assert turns(app_env)[-1].model == "my-own-finetune"
+
+
 def test_second_message_sends_the_history(app_env, openai_server):
     at = new_app().run()
     send(at, "first")
