@@ -361,4 +361,3 @@ def compare_runs(first: ExperimentRun | str, second: ExperimentRun | str) -> Run
     client = get_client()
     runs = [get_experiment(client, run) if isinstance(run, str) else run for run in (first, second)]
     return compare_two(runs[0], runs[1])
-

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
+from bilan_core.analytics.prompt_figures import VersionFigures
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
@@ -180,6 +181,9 @@ class Backend(Protocol):
 
     def prompt_versions(self, *, name: str) -> list[StoredPromptVersion]:
         """Every version of a prompt, newest first."""
+
+    def prompt_figures(self, *, name: str) -> list[VersionFigures]:
+        """Each version's trust score, votes, tokens and median latency, newest first."""
 
     def schema_status(self) -> str:
         """The database's migration revision, and whether it is the newest the store knows."""

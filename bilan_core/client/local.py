@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from bilan_core.analytics import stats
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery, filter_options
+from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_figures
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
 from bilan_core.store import (
@@ -333,6 +334,10 @@ class LocalBackend:
     def prompt_versions(self, *, name: str) -> list[StoredPromptVersion]:
         """A prompt's versions from SQL."""
         return prompts.prompt_versions(self.engine, project_id=self.project_id, name=name)
+
+    def prompt_figures(self, *, name: str) -> list[VersionFigures]:
+        """Each version's figures from SQL."""
+        return prompt_version_figures(self.engine, project_id=self.project_id, name=name)
 
     def schema_status(self) -> str:
         """This database's migration revision."""

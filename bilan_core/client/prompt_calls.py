@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bilan_core.analytics.prompt_figures import VersionFigures
 from bilan_core.client.backend import Backend
 from bilan_core.limits import check_label
 from bilan_core.prompts.building import new_prompt_version, prompt_version_of
@@ -65,3 +66,7 @@ class PromptCalls:
     def prompt_versions(self, name: str) -> list[PromptVersion]:
         """Every version of a prompt, newest first, each with its labels; PromptNotFoundError if none."""
         return [prompt_version_of(stored) for stored in self.backend.prompt_versions(name=checked_name(name))]
+
+    def prompt_figures(self, name: str) -> list[VersionFigures]:
+        """Each version of a prompt with answers: trust score and interval, votes, tokens, median latency."""
+        return self.backend.prompt_figures(name=checked_name(name))

@@ -10,6 +10,7 @@ import logging
 
 from pydantic import TypeAdapter
 
+from bilan_core.analytics.prompt_figures import VersionFigures
 from bilan_core.remote.connection import (
     RefusedInputError,
     ServerConnection,
@@ -23,6 +24,7 @@ from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredProm
 log = logging.getLogger(__name__)
 SUMMARIES = TypeAdapter(list[PromptSummary])
 VERSIONS = TypeAdapter(list[StoredPromptVersion])
+FIGURES = TypeAdapter(list[VersionFigures])
 
 
 class ServerPromptCalls(ServerConnection):
@@ -73,3 +75,7 @@ class ServerPromptCalls(ServerConnection):
     def prompt_versions(self, *, name: str) -> list[StoredPromptVersion]:
         """A prompt's versions on the server, newest first."""
         return parse_list(VERSIONS, self._get("/api/prompts/versions", {"name": name}))
+
+    def prompt_figures(self, *, name: str) -> list[VersionFigures]:
+        """Each version's figures on the server (after a flush, so new answers and votes count)."""
+        return parse_list(FIGURES, self._read("GET", "/api/prompts/figures", params={"name": name}))

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_figures
 from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH, check_label
 from bilan_core.prompts.building import new_prompt_version
@@ -131,6 +132,16 @@ async def get_prompt_versions(
     """The prompt's versions, newest first, each with its labels."""
     return await _stored(
         lambda: prompts.prompt_versions(engine_of(request), project_id=caller.project_id, name=name)
+    )
+
+
+@router.get(
+    "/prompts/figures", summary="Each version's trust score, votes, tokens, latency", responses=BAD_INPUT
+)
+async def get_prompt_figures(request: Request, caller: CallerDep, name: PromptName) -> list[VersionFigures]:
+    """Per version with answers, newest first: trust score, interval, votes, tokens, median latency."""
+    return await _stored(
+        lambda: prompt_version_figures(engine_of(request), project_id=caller.project_id, name=name)
     )
 
 

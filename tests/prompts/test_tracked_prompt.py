@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bilan_core import Bilan, PromptTemplateError
+from bilan_core.pricing import Price
 from bilan_core.store.models import Turn
 from tests.fixtures.bilan_server import LiveServer, ServerProject
 from tests.helpers import server_client
@@ -86,3 +87,33 @@ def test_bad_prompt_options_are_refused_before_anything_is_sent(bilan: Bilan) ->
         bilan.get_stats(prompt_version=2)
     with Session(bilan.engine) as session:
         assert session.exec(select(Turn)).all() == []
+
+
+def figures_of(client: Bilan) -> None:
+    """Version 2 has two answers (one 👍, one 👎), version 1 one 👍; both answered by the demo model."""
+    v2, v1 = client.prompt_figures("support")
+    assert (v2.version, v2.turns, v2.votes, v2.positive_votes, v2.negative_votes) == (2, 2, 2, 1, 1)
+    assert (v1.version, v1.turns, v1.votes, v1.positive_votes) == (1, 1, 1, 1)
+    assert v1.trust_score == pytest.approx(1.0) and 0 < v1.confidence_low < 1 == v1.confidence_high
+    assert v2.median_latency_ms is not None and v2.median_latency_ms > 0
+    assert [t.model for t in v2.tokens] == ["bilan-demo"]
+    assert v2.cost(client.prices()) is None  # the demo model has no price: unpriced is never free
+    priced = {"bilan-demo": Price(1_000_000.0, 1_000_000.0)}
+    assert v2.cost(priced) == pytest.approx(sum(t.prompt_tokens + t.completion_tokens for t in v2.tokens))
+    assert client.prompt_figures("nothing") == []
+
+
+def test_each_versions_figures_locally(bilan: Bilan) -> None:
+    vote_on_versions(bilan)
+    figures_of(bilan)
+
+
+def test_each_versions_figures_through_the_server(
+    server_project: ServerProject, live_server: LiveServer
+) -> None:
+    client = server_client(server_project.key, live_server.url)
+    try:
+        vote_on_versions(client)
+        figures_of(client)
+    finally:
+        client.close()
