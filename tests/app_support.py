@@ -21,6 +21,7 @@ PAGES = (
     "pages/playground.py",
     "pages/compare.py",
     "pages/batch.py",
+    "pages/prompts.py",
     "pages/analytics.py",
     "pages/settings.py",
 )
