@@ -1,152 +1,215 @@
-"""What tracking costs: the same 200-chunk stream through the raw openai SDK and through Bilan, side by side.
+"""What tracking adds to a call: the raw openai SDK, Bilan, and Langfuse's OpenAI drop-in, side by side.
 
-Both clients talk to the loopback OpenAI-compatible server (tests/fixtures/openai_server.py) over real
-HTTP + SSE; runs are interleaved (alternating which goes first) after a warm-up. Two stream shapes:
-paced (1 ms between chunks, still far faster than a real provider) and unpaced (the worst case, where
-the turn's one SQLite write at the end weighs most). Then ``vote()`` latency on a SQLite file.
+Every client talks to the loopback OpenAI-compatible server (tests/fixtures/openai_server.py) over real
+HTTP (+ SSE for streams); runs are interleaved (the order rotating) after a warm-up, and the figure is the
+median paired difference to the raw call. Three shapes: a plain call, a 200-chunk stream paced 1 ms
+apart, and the same stream unpaced (the worst case). Bilan is timed twice: as it is (the turn journaled
+and stored off the caller's thread) and with the turn stored in SQLite on the caller's thread (how every
+call was tracked before). Langfuse's drop-in (``langfuse.openai``) is timed last, when installed, with a
+key and a dead loopback host (its exporter fails in the background): importing it patches the openai
+SDK for the whole process, so its raw baseline is the unpatched method (``__wrapped__``).
 
-Run: ``python3 -m bench.overhead`` (from the repository root).
-Targets: total-time ratio ≤ 1.02, TTFT added ≤ 1 ms, vote p99 < 5 ms.
+Run: ``python3 -m bench.overhead`` (from the repository root). Target: under 0.3 ms added per call.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import logging
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 
 from bilan_core.client.bilan import Bilan
+from bilan_core.client.local import LocalBackend
 from bilan_core.settings import load_settings
+from bilan_core.store.models import Turn
+from bilan_core.store.turns import record_turn_in_conversation
+from tests.fixtures.bilan_server import free_port
 from tests.fixtures.openai_server import FakeOpenAIServer
 
 MESSAGES = [{"role": "user", "content": "Write two hundred words about tracking feedback."}]
 MODEL = "gpt-4o-mini"
+TARGET_MS = 0.3
+Run = Callable[[bool], str]  # one call (streamed or not), returning the text it got
 
 
-def raw_run(sdk: openai.OpenAI) -> tuple[float, float, str]:
-    """One stream through the raw SDK: (ttft seconds, total seconds, text)."""
-    start = time.perf_counter()
-    ttft = None
-    parts = []
-    stream = sdk.chat.completions.create(
-        model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-    )
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            if ttft is None:
-                ttft = time.perf_counter() - start
-            parts.append(chunk.choices[0].delta.content)
-    return ttft, time.perf_counter() - start, "".join(parts)
+class OnCallersThread(LocalBackend):
+    """The local backend storing each turn before the call returns (Bilan's tracking before write-behind)."""
+
+    def record_turn(self, turn: Turn) -> None:
+        """Store the turn in its SQLite transaction now."""
+        record_turn_in_conversation(self.engine, turn)
 
 
-def tracked_run(bilan: Bilan) -> tuple[float, float, str, str]:
-    """One stream through Bilan: (ttft seconds, total seconds, text, prompt id); the turn is recorded."""
-    start = time.perf_counter()
-    ttft = None
-    parts = []
-    response = bilan.create_streaming_chat(MESSAGES, model=MODEL)
-    for text in response.stream:
-        if ttft is None:
-            ttft = time.perf_counter() - start
-        parts.append(text)
-    return ttft, time.perf_counter() - start, "".join(parts), response.prompt_id
+def sdk_run(create: Callable[..., Any]) -> Run:
+    """A run through an SDK ``chat.completions.create`` (raw or traced)."""
+
+    def run(stream: bool) -> str:
+        if not stream:
+            return str(create(model=MODEL, messages=MESSAGES).choices[0].message.content)
+        chunks = create(model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+    return run
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def bilan_run(client: Bilan) -> Run:
+    """A tracked run through a Bilan client."""
+
+    def run(stream: bool) -> str:
+        if not stream:
+            return client.create_chat_completion(MESSAGES, model=MODEL).content
+        return "".join(client.create_streaming_chat(MESSAGES, model=MODEL).stream)
+
+    return run
 
 
-def measure_streams(
-    server: FakeOpenAIServer, bilan: Bilan, *, pairs: int, warmup: int, chunks: int, chunk_delay: float
-) -> list[str]:
-    """Interleaved raw/tracked runs of one stream shape; prints medians and ratios; returns prompt ids."""
-    server.configure(answer=" ".join(f"word{i}" for i in range(chunks)), chunk_delay=chunk_delay)
-    sdk = openai.OpenAI(api_key="sk-bench", base_url=server.base_url, max_retries=0)
-    raw: list[tuple[float, float]] = []
-    tracked: list[tuple[float, float]] = []
-    prompt_ids = []
-    for pair in range(warmup + pairs):
-        runs = ("raw", "tracked") if pair % 2 == 0 else ("tracked", "raw")
-        for kind in runs:
+def timed(
+    runs: dict[str, Run], *, stream: bool, pairs: int, warmup: int, words: int
+) -> dict[str, list[float]]:
+    """Interleaved runs of every client, the order rotating; milliseconds per run after the warm-up."""
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(warmup + pairs):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             gc.collect()
-            if kind == "raw":
-                ttft, total, text = raw_run(sdk)
-                result = raw
-            else:
-                ttft, total, text, prompt_id = tracked_run(bilan)
-                prompt_ids.append(prompt_id)
-                result = tracked
-            assert len(text.split(" ")) == chunks, "the stream did not arrive whole"
-            if pair >= warmup:
-                result.append((ttft, total))
-    sdk.close()
-    shape = f"{chunks} chunks, {chunk_delay * 1000:g} ms apart"
-    print(f"stream: {shape}, {pairs} interleaved pairs (+{warmup} warm-up)")
-    report_streams(raw, tracked)
-    return prompt_ids
+            began = time.perf_counter()
+            text = runs[name](stream)
+            elapsed = (time.perf_counter() - began) * 1000
+            assert len(text.split(" ")) == words, f"{name}: the answer did not arrive whole"
+            if round_ >= warmup:
+                times[name].append(elapsed)
+    return times
 
 
-def report_streams(raw: list[tuple[float, float]], tracked: list[tuple[float, float]]) -> None:
-    """Print median TTFT and total for both, their ratios and the median paired difference."""
-    raw_ttft, raw_total = (statistics.median(values) * 1000 for values in zip(*raw, strict=True))
-    bilan_ttft, bilan_total = (statistics.median(values) * 1000 for values in zip(*tracked, strict=True))
-    paired_ttft = statistics.median((b[0] - r[0]) * 1000 for r, b in zip(raw, tracked, strict=True))
-    paired_total = statistics.median((b[1] - r[1]) * 1000 for r, b in zip(raw, tracked, strict=True))
-    print(f"  raw openai SDK   median TTFT {raw_ttft:8.3f} ms   median total {raw_total:8.3f} ms")
-    print(f"  Bilan tracked    median TTFT {bilan_ttft:8.3f} ms   median total {bilan_total:8.3f} ms")
-    print(f"  total-time ratio {bilan_total / raw_total:.4f} (target ≤ 1.02); "
-          f"median paired difference {paired_total:+.3f} ms")  # fmt: skip
-    print(f"  TTFT added       {bilan_ttft - raw_ttft:+.3f} ms (target ≤ 1 ms); "
-          f"median paired difference {paired_ttft:+.3f} ms")  # fmt: skip
+def report(title: str, times: dict[str, list[float]]) -> dict[str, float]:
+    """Print each client's median and its median paired difference to the raw SDK; the differences."""
+    raw = times["raw openai SDK"]
+    print(f"{title}: {len(raw)} interleaved rounds")
+    added = {}
+    for name, values in times.items():
+        line = f"  {name:<34} median {statistics.median(values):8.3f} ms"
+        if name != "raw openai SDK":
+            added[name] = statistics.median(mine - base for mine, base in zip(values, raw, strict=True))
+            ratio = statistics.median(values) / statistics.median(raw)
+            line += f"   added {added[name]:+.3f} ms (ratio {ratio:.3f})"
+        print(line)
+    return added
 
 
-def measure_votes(bilan: Bilan, prompt_ids: list[str], votes: int) -> None:
-    """Time ``vote()`` calls (new votes and replacements) on the SQLite file; prints p50 and p99."""
-    timings = []
-    for index in range(votes):
-        prompt_id = prompt_ids[index % len(prompt_ids)]
-        start = time.perf_counter()
-        bilan.vote(prompt_id, 1 if index % 3 else -1, f"comment {index}", user_id=f"user-{index % 17}")
-        timings.append((time.perf_counter() - start) * 1000)
-    print(f"vote() on a SQLite file: {votes} votes over {len(prompt_ids)} turns")
-    p50, p99 = percentile(timings, 0.50), percentile(timings, 0.99)
-    print(f"  p50 {p50:.3f} ms   p99 {p99:.3f} ms (target p99 < 5 ms)")
+def shapes(
+    server: FakeOpenAIServer, runs: dict[str, Run], args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """The three call shapes for these clients; the added milliseconds per shape and client."""
+    added = {}
+    options = {"pairs": args.pairs, "warmup": args.warmup}
+    server.configure(answer=" ".join(f"word{i}" for i in range(20)), chunk_delay=0.0)
+    added["plain"] = report("plain call, 20-word answer", timed(runs, stream=False, words=20, **options))
+    answer = " ".join(f"word{i}" for i in range(args.chunks))
+    for label, delay in (("paced stream", args.chunk_delay), ("unpaced stream", 0.0)):
+        server.configure(answer=answer, chunk_delay=delay)
+        title = f"{label}, {args.chunks} chunks {delay * 1000:g} ms apart"
+        added[label] = report(title, timed(runs, stream=True, words=args.chunks, **options))
+    return added
+
+
+def langfuse_runs(sdk: openai.OpenAI) -> dict[str, Run] | None:
+    """Raw and Langfuse-traced runs, or None (with a message) when Langfuse is not installed."""
+    os.environ.update(
+        LANGFUSE_PUBLIC_KEY="pk-lf-bench",
+        LANGFUSE_SECRET_KEY="sk-lf-bench",
+        LANGFUSE_HOST=f"http://127.0.0.1:{free_port()}",  # nothing listens: exports fail in the background
+    )
+    for noisy in ("opentelemetry", "langfuse"):  # the failing exports would log every second
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    try:
+        import langfuse.openai  # noqa: F401  (patches the openai SDK)
+    except ImportError:
+        print("Langfuse is not installed (pip install langfuse): its drop-in is not timed")
+        return None
+    traced = openai.OpenAI(api_key="sk-bench", base_url=str(sdk.base_url), max_retries=0)
+    unpatched = openai.resources.chat.completions.Completions.create.__wrapped__  # type: ignore[attr-defined]
+    return {
+        "raw openai SDK": sdk_run(lambda **request: unpatched(sdk.chat.completions, **request)),
+        "Langfuse drop-in": sdk_run(traced.chat.completions.create),
+    }
 
 
 def main() -> None:
-    """Run both stream shapes (paced like a provider, and unpaced as the worst case), then the votes."""
+    """Time the three shapes for raw, Bilan (both ways) and Langfuse; print the added milliseconds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--pairs", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--chunk-delay", type=float, default=0.001, help="seconds between chunks (paced run)")
-    parser.add_argument("--votes", type=int, default=1000)
+    parser.add_argument("--votes", type=int, default=500)
     args = parser.parse_args()
     server = FakeOpenAIServer().start()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(
-            database_url=f"sqlite:///{Path(folder) / 'bench.db'}",
-            openai_base_url=server.base_url,
-            openai_api_key="sk-bench",
-            telemetry=False,
-            max_retries=0,
-        )
-        bilan = Bilan(settings)
-        try:
-            shape = {"pairs": args.pairs, "warmup": args.warmup, "chunks": args.chunks}
-            prompt_ids = measure_streams(server, bilan, chunk_delay=args.chunk_delay, **shape)
-            prompt_ids += measure_streams(server, bilan, chunk_delay=0.0, **shape)
-            measure_votes(bilan, prompt_ids, args.votes)
-        finally:
-            bilan.close()
-            server.stop()
+        clients = []
+        for name in ("behind", "before"):
+            settings = load_settings(
+                database_url=f"sqlite:///{Path(folder) / name}.db",
+                openai_base_url=server.base_url,
+                openai_api_key="sk-bench",
+                telemetry=False,
+                max_retries=0,
+            )
+            clients.append(Bilan(settings))
+        clients[1].backend = OnCallersThread(clients[1].backend.engine)  # type: ignore[attr-defined]
+        sdk = openai.OpenAI(api_key="sk-bench", base_url=server.base_url, max_retries=0)
+        runs = {
+            "raw openai SDK": sdk_run(sdk.chat.completions.create),
+            "Bilan (write-behind)": bilan_run(clients[0]),
+            "Bilan (turn stored on the caller)": bilan_run(clients[1]),
+        }
+        added = shapes(server, runs, args)
+        measure_votes(clients[0], args.votes)
+        traced = langfuse_runs(sdk)
+        if traced is not None:
+            for shape, figures in shapes(server, traced, args).items():
+                added[shape].update(figures)
+        for client in clients:
+            client.close()
+    server.stop()
+    summarise(added)
+
+
+def measure_votes(client: Bilan, votes: int) -> None:
+    """Time ``vote()`` on new turns (each vote first stores the queued turn it needs)."""
+    timings = []
+    for index in range(votes):
+        prompt_id = client.create_chat_completion(MESSAGES, model=MODEL).prompt_id
+        began = time.perf_counter()
+        client.vote(prompt_id, 1 if index % 3 else -1, f"comment {index}")
+        timings.append((time.perf_counter() - began) * 1000)
+    ordered = sorted(timings)
+    p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))]
+    print(
+        f"vote() right after its call, on a SQLite file ({votes} votes): p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+    )
+
+
+def summarise(added: dict[str, dict[str, float]]) -> None:
+    """The added milliseconds per shape and client, against the target."""
+    print(f"added per call (median paired difference, ms; target < {TARGET_MS} ms for Bilan)")
+    names = list(next(iter(added.values())))
+    print(f"  {'':<16}" + "".join(f"{name:>36}" for name in names))
+    for shape, figures in added.items():
+        print(f"  {shape:<16}" + "".join(f"{figures.get(name, float('nan')):>+36.3f}" for name in names))
+    worst = max(figures["Bilan (write-behind)"] for figures in added.values())
+    print(
+        f"Bilan (write-behind), worst shape: {worst:+.3f} ms -> {'met' if worst < TARGET_MS else 'not met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from bilan_core.store.forget import forget_user
 from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 from bilan_core.store.removal import RemovalReport
+from bilan_core.store.write_behind import turn_writer
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
@@ -52,10 +53,15 @@ class LocalBackend:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.project_id = LOCAL_PROJECT
+        turn_writer(engine)  # made now, so the turns a dead process journaled are stored before any read
 
     def record_turn(self, turn: Turn) -> None:
-        """Insert a finished turn (and touch its conversation)."""
-        turns.record_turn_in_conversation(self.engine, turn)
+        """Keep a finished turn (and touch its conversation): journaled now, stored off this thread."""
+        writer = turn_writer(self.engine)
+        if writer is None:
+            turns.record_turn_in_conversation(self.engine, turn)
+        else:
+            writer.submit(turn)
 
     def cast_vote(
         self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None
@@ -344,16 +350,21 @@ class LocalBackend:
         return schema_status(self.engine)
 
     def flush(self, timeout: float) -> bool:
-        """Nothing waits: every write is stored before it returns."""
+        """Store the turns this process has queued for the database (any read does it too)."""
+        writer = turn_writer(self.engine)
+        if writer is not None:
+            writer.flush()
         return True
 
     def pending(self) -> int:
-        """Always 0: writes are stored at once."""
-        return 0
+        """Turns this process has journaled and not yet stored in the database."""
+        writer = turn_writer(self.engine)
+        return 0 if writer is None else writer.outstanding
 
     def failed(self) -> int:
         """Always 0: a refused write raises instead."""
         return 0
 
     def close(self) -> None:
-        """Nothing to drain; the shared engine stays open for other clients."""
+        """Store the queued turns; the shared engine and its writer stay open for other clients."""
+        self.flush(timeout=0)

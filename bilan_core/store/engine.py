@@ -46,7 +46,10 @@ def get_engine(url: str) -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every cached engine (tests, and processes that fork)."""
+    """Store queued turns, then close every cached engine (tests, and processes that fork)."""
+    from bilan_core.store.write_behind import close_writers
+
+    close_writers()
     with _engines_lock:
         for engine in _engines.values():
             engine.dispose()

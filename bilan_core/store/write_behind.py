@@ -1,0 +1,288 @@
+"""Write-behind for local turns: a tracked call returns before its turn's SQLite transaction runs.
+
+A turn is appended to this process's journal (one ``write`` of a JSON line: the kernel has it once the
+call returns, so ``kill -9`` loses nothing) and queued; a background thread stores what is queued in
+one transaction and then deletes the journal segments it covered. Read-after-write holds in the
+process: every connection the engine hands out first stores what is queued (an ``engine_connect``
+hook), so any read, or any other write, sees the turns of calls that returned. ``flush()`` and the
+process's exit store what is left; a journal whose process died is replayed by the next process that
+opens the database (turns are upserts, so a turn stored and replayed is the same turn).
+
+Journals live beside the SQLite file, in ``<file>-bilan-writes/<pid>-<random>/``: a folder per
+process, locked (``flock``) while the process lives, so a live process's journal is never replayed.
+Only SQLite files get write-behind; other databases are written on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+from bilan_core.clock import now_ms
+from bilan_core.store.conversations import ConversationTouch, touch_conversations
+from bilan_core.store.models import Turn
+from bilan_core.store.turns import merge_turns
+
+log = logging.getLogger(__name__)
+JOURNALS_SUFFIX = "-bilan-writes"
+RETRY_SECONDS = 1.0
+_writers: dict[Engine, TurnWriter] = {}
+_writers_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class QueuedTurn:
+    """A finished turn waiting to be stored, with the moment it touches its conversation."""
+
+    project_id: int
+    prompt_id: str
+    fields: dict[str, Any]
+    touched_ms: int
+
+    @classmethod
+    def of(cls, turn: Turn) -> QueuedTurn:
+        """The turn as it is queued now."""
+        fields = turn.model_dump(exclude={"id", "project_id", "prompt_id"})
+        return cls(turn.project_id, turn.prompt_id, fields, now_ms())
+
+    def line(self) -> bytes:
+        """One journal line."""
+        record = [self.project_id, self.prompt_id, self.fields, self.touched_ms]
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_line(cls, line: bytes) -> QueuedTurn:
+        """The turn a journal line holds."""
+        project_id, prompt_id, fields, touched_ms = json.loads(line)
+        return cls(project_id, prompt_id, fields, touched_ms)
+
+
+def store_queued(connection: Connection, queued: Sequence[QueuedTurn]) -> None:
+    """Store turns in their order, as one ``record_turn_in_conversation`` each would have."""
+    round_: dict[tuple[int, str], QueuedTurn] = {}
+    for item in queued:
+        if (item.project_id, item.prompt_id) in round_:  # the same turn again merges onto the first
+            _store_round(connection, list(round_.values()))
+            round_ = {}
+        round_[(item.project_id, item.prompt_id)] = item
+    _store_round(connection, list(round_.values()))
+
+
+def _store_round(connection: Connection, items: list[QueuedTurn]) -> None:
+    for project_id in sorted({item.project_id for item in items}):
+        mine = [item for item in items if item.project_id == project_id]
+        merge_turns(connection, project_id, {item.prompt_id: item.fields for item in mine})
+        touches = [
+            ConversationTouch(item.fields["conversation_id"], item.touched_ms, item.fields.get("prompt_text"))
+            for item in mine
+            if item.fields.get("conversation_id")
+        ]
+        touch_conversations(connection, project_id, touches)
+
+
+class Journal:
+    """This process's numbered segments of queued turns, in a folder it keeps locked while it lives."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder.mkdir(parents=True)
+        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._number = 0
+        self._fd = self._open_segment()
+
+    def _open_segment(self) -> int:
+        self._number += 1
+        segment = self.folder / f"{self._number:09d}.jsonl"
+        return os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def append(self, line: bytes) -> None:
+        """Append a line: once this returns, the line outlives the process."""
+        os.write(self._fd, line)
+
+    def seal(self) -> Path:
+        """Close the current segment (returned) and start the next."""
+        os.close(self._fd)
+        sealed = self.folder / f"{self._number:09d}.jsonl"
+        self._fd = self._open_segment()
+        return sealed
+
+    def close(self) -> None:
+        """Remove the journal (everything in it is stored) and release the folder."""
+        os.close(self._fd)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.close(self._lock_fd)
+
+
+def replay_orphans(engine: Engine, root: Path) -> int:
+    """Store the journals of processes that died before storing them; the number of turns replayed."""
+    replayed = 0
+    for folder in sorted(root.glob("*-*")) if root.is_dir() else []:
+        try:
+            lock_fd = os.open(folder / "lock", os.O_RDWR)
+        except FileNotFoundError:
+            continue  # being created or removed right now
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)  # its process is alive (or another process is replaying it)
+            continue
+        try:
+            queued = [QueuedTurn.from_line(line) for line in _journal_lines(folder)]
+            with engine.begin() as connection:
+                store_queued(connection, queued)
+            shutil.rmtree(folder, ignore_errors=True)
+            replayed += len(queued)
+        finally:
+            os.close(lock_fd)
+    if replayed:
+        log.warning("stored %d turn(s) that a process ended before storing", replayed)
+    return replayed
+
+
+def _journal_lines(folder: Path) -> list[bytes]:
+    lines = []
+    for segment in sorted(folder.glob("*.jsonl")):
+        # A line cut short (only a power cut can do that) was never acknowledged: skip it.
+        lines += [line for line in segment.read_bytes().split(b"\n") if line.endswith(b"]")]
+    return lines
+
+
+class TurnWriter:
+    """Queues one database's turns, journaled, and stores them off the caller's thread."""
+
+    def __init__(self, engine: Engine, root: Path) -> None:
+        self.engine = engine
+        self.pid = os.getpid()
+        replay_orphans(engine, root)
+        self.journal = Journal(root)
+        self.outstanding = 0
+        self._queue: list[QueuedTurn] = []
+        self._sealed: list[Path] = []
+        self._lock = threading.Lock()
+        self._drain_lock = threading.Lock()
+        self._storing = threading.local()
+        self._wake = threading.Event()
+        self._closed = False
+        event.listen(engine, "engine_connect", self._before_use)
+        self._thread = threading.Thread(target=self._run, name="bilan-turn-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, turn: Turn) -> None:
+        """Journal and queue a finished turn; it is stored shortly, or by the next read."""
+        queued = QueuedTurn.of(turn)
+        line = queued.line()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the turn writer is closed")
+            self.journal.append(line)
+            self._queue.append(queued)
+            self.outstanding += 1
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Store every queued turn now (on this thread), or wait for the store already under way."""
+        if self.outstanding == 0 or getattr(self._storing, "active", False) or os.getpid() != self.pid:
+            return
+        with self._drain_lock:
+            with self._lock:
+                batch, self._queue = self._queue, []
+                if batch:
+                    self._sealed.append(self.journal.seal())
+            if batch:
+                self._store(batch)
+
+    def _store(self, batch: list[QueuedTurn]) -> None:
+        self._storing.active = True
+        try:
+            with self.engine.begin() as connection:
+                store_queued(connection, batch)
+        except BaseException:
+            with self._lock:
+                self._queue[:0] = batch  # kept, in order, for the next try; its segments stay on disk
+            raise
+        finally:
+            self._storing.active = False
+        with self._lock:
+            self.outstanding -= len(batch)
+            sealed, self._sealed = self._sealed, []
+        for segment in sealed:
+            segment.unlink(missing_ok=True)
+
+    def _before_use(self, _connection: Connection) -> None:
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.flush()
+            except Exception:
+                log.exception("could not store queued turns; trying again in %g s", RETRY_SECONDS)
+                threading.Event().wait(RETRY_SECONDS)
+                self._wake.set()
+
+    def close(self) -> None:
+        """Store what is queued, stop the thread and remove the journal (kept if storing failed)."""
+        if self._closed or os.getpid() != self.pid:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._closed = True
+            self._wake.set()
+            self._thread.join(timeout=10)
+            event.remove(self.engine, "engine_connect", self._before_use)
+        self.journal.close()
+
+
+def journals_folder(engine: Engine) -> Path | None:
+    """Where a SQLite file's journals go (beside it), or None for databases written directly."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    database = Path(url.database).resolve()
+    return database.parent / f"{database.name}{JOURNALS_SUFFIX}"
+
+
+def turn_writer(engine: Engine) -> TurnWriter | None:
+    """This process's writer for a SQLite file's engine (made, replaying dead journals, on first use)."""
+    writer = _writers.get(engine)
+    if writer is not None and writer.pid == os.getpid():
+        return writer
+    root = journals_folder(engine)
+    if root is None:
+        return None
+    with _writers_lock:
+        writer = _writers.get(engine)
+        if writer is None or writer.pid != os.getpid():
+            writer = _writers[engine] = TurnWriter(engine, root)
+        return writer
+
+
+def close_writers() -> None:
+    """Store every queued turn and stop the writers (at exit, and before engines are disposed)."""
+    with _writers_lock:
+        writers = [writer for writer in _writers.values() if writer.pid == os.getpid()]
+        _writers.clear()
+    for writer in writers:
+        writer.close()
+
+
+atexit.register(close_writers)
