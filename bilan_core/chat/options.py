@@ -23,7 +23,9 @@ class ToolLoopOptions(TypedDict, total=False):
 
     ``model="auto"`` lets the routing policy pick the model; ``None`` (or leaving it out) means the
     configured default model. ``prompt=`` (a stored ``PromptVersion``) with ``variables=`` puts the
-    version's compiled messages first and records it on the turn. Besides Bilan's labels, the common
+    version's compiled messages first and records it on the turn. ``regenerated_from`` names the
+    ``prompt_id`` of an earlier answer this call asks again (Retry, Regenerate): both turns are kept,
+    linked by ``turns.regenerated_from``. Besides Bilan's labels, the common
     provider options are listed; they are sent as given and kept in ``turns.parameters`` (the
     transport ones are sent only).
     """
@@ -35,6 +37,7 @@ class ToolLoopOptions(TypedDict, total=False):
     conversation_id: str | None
     variant: str | None
     user_id: str | None
+    regenerated_from: str | None
     prompt: PromptVersion | None
     variables: dict[str, object] | None
     seed: int

@@ -65,6 +65,7 @@ class ChatCall:
     created_ms: int
     started: float
     prompt_ref: tuple[str, int] | None = None  # the stored prompt version of ``prompt=``: name, number
+    regenerated_from: str | None = None  # the prompt id of the earlier answer this call asks again
 
     @property
     def model(self) -> str:
@@ -103,6 +104,7 @@ class ChatCall:
             prompt_version=self.variant,
             prompt_name=self.prompt_ref[0] if self.prompt_ref else None,
             prompt_number=self.prompt_ref[1] if self.prompt_ref else None,
+            regenerated_from=self.regenerated_from,
             messages=_plain(self.messages),
             parameters=_plain(self.parameters),
             tools=_plain(self.request.get("tools")),

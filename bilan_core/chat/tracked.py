@@ -31,7 +31,9 @@ from bilan_core.store.models import Turn
 
 MODEL_LIST_TIMEOUT = 10.0
 # Recorded on the turn, never sent to the provider.
-LABEL_OPTIONS = frozenset({"model", "route", "conversation_id", "variant", "user_id", "prompt_ref"})
+LABEL_OPTIONS = frozenset(
+    {"model", "route", "conversation_id", "variant", "user_id", "prompt_ref", "regenerated_from"}
+)
 # Sent only when given; None means "the provider's default".
 ANSWER_OPTIONS = ("temperature", "max_tokens", "tools", "tool_choice")
 # The answer parameters kept in ``turns.parameters`` (tools are kept in ``turns.tools``).
@@ -168,6 +170,7 @@ class TrackedChat:
             team_session=self.team_session,
             variant=options.get("variant"),
             prompt_ref=options.get("prompt_ref"),
+            regenerated_from=options.get("regenerated_from"),
             route=route,
             provider=self.settings.provider_host,
             demo=self.settings.uses_demo_model,

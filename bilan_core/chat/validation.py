@@ -14,7 +14,7 @@ from bilan_core.limits import check_optional_label, check_storable
 ROLES = ("system", "developer", "user", "assistant", "tool")
 # Bilan sets these itself; as extra options they would contradict what is recorded.
 RESERVED_OPTIONS = frozenset({"messages", "stream", "stream_options"})
-LABEL_OPTIONS = ("model", "conversation_id", "variant", "user_id")
+LABEL_OPTIONS = ("model", "conversation_id", "variant", "user_id", "regenerated_from")
 
 
 def validate_messages(messages: object) -> list[dict[str, Any]]:

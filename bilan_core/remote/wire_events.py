@@ -128,6 +128,7 @@ TURN_CONTEXT_FIELDS = {
     "systemPromptVersion": "prompt_version",
     "promptName": "prompt_name",
     "promptVersion": "prompt_number",
+    "regeneratedFrom": "regenerated_from",
     "provider": "provider",
     "team_session": "team_session",
 }

@@ -109,6 +109,7 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
         "prompt_version": text_property(props, "systemPromptVersion", limit=MAX_LABEL_LENGTH),
         "prompt_name": text_property(props, "promptName", limit=MAX_LABEL_LENGTH),
         "prompt_number": props.get("promptVersion"),
+        "regenerated_from": text_property(props, "regeneratedFrom", limit=MAX_LABEL_LENGTH),
         "provider": text_property(props, "provider", limit=MAX_LABEL_LENGTH),
         "team_session": text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
         "prompt_text": event.promptText,

@@ -34,6 +34,7 @@ class ChatEntry:
     comment: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     route: dict[str, Any] | None = None
+    regenerated_from: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -59,6 +60,7 @@ _COLUMNS = (
     col(Vote.comment),
     col(Turn.tool_calls),
     col(Turn.route),
+    col(Turn.regenerated_from),
 )
 
 
@@ -98,6 +100,7 @@ def load_chat(
             comment=row[14],
             tool_calls=row[15],
             route=row[16],
+            regenerated_from=row[17],
         )
         for row in rows
     ]

@@ -105,6 +105,8 @@ class Turn(SQLModel, table=True):
     # ``prompt_version`` is free text.
     prompt_name: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     prompt_number: int | None = None
+    # The prompt id of the earlier answer this turn asked again (Retry, Regenerate); that one is kept.
+    regenerated_from: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     messages: list[dict[str, Any]] | None = _json_column()
     parameters: dict[str, Any] | None = _json_column()
     tools: list[dict[str, Any]] | None = _json_column()

@@ -9,7 +9,7 @@ import pytest
 
 from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
-from tests.chat_helpers import USER, WEATHER_TOOL, client_for, only_turn
+from tests.chat_helpers import USER, WEATHER_TOOL, all_turns, client_for, only_turn
 
 
 @pytest.fixture
@@ -114,6 +114,20 @@ def test_list_models_comes_from_the_endpoint(client, openai_server):
     openai_server.configure(models=["local-llama", "local-mistral"])
 
     assert client.list_models() == ["local-llama", "local-mistral"]
+
+
+def test_an_answer_asked_again_is_a_new_turn_linked_to_the_old_one(client):
+    first = client.create_chat_completion(USER)
+    again = client.create_streaming_chat(USER, regenerated_from=first.prompt_id)
+    list(again)
+
+    turns = all_turns(client)
+    assert [(t.prompt_id, t.regenerated_from) for t in turns] == [
+        (first.prompt_id, None),
+        (again.prompt_id, first.prompt_id),
+    ]
+    with pytest.raises(ValueError, match="regenerated_from must be a non-empty string"):
+        client.create_chat_completion(USER, regenerated_from="")
 
 
 def test_list_models_lists_only_chat_models_unless_asked_for_all(client, openai_server):

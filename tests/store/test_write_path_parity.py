@@ -153,6 +153,7 @@ def a_team_session(paths: BothPaths) -> None:
         error_type="rate_limit",
         error_message="API rate limit exceeded",
         latency_ms=500.0,
+        regenerated_from="t1",
     )
     paths.turn(
         "t3",
