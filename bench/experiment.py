@@ -1,0 +1,126 @@
+"""Experiment speed: a dataset × variants one cell at a time against the same run at concurrency 16,
+and the time to build the results grid.
+
+Both sides run the same stored experiment (``start_experiment`` + ``resume_experiment``: every cell a
+recorded turn, marked done in the run) through the real openai SDK against the loopback
+OpenAI-compatible server (tests/fixtures/openai_server.py) answering every request after a fixed delay
+(200 ms by default), each side on its own SQLite file. "One by one" is the same runner at concurrency 1;
+the other side is concurrency 16 (ideal speed-up 16×, target at least 12×). Each side is warmed up by one
+untimed one-cell experiment first. Then the results of the 200 × 3 run are read and built into the grid
+(``ExperimentRun.results()``: one read of the run's rows, the cells frame, the pivot to one row per
+item), median of 5 (target under 1 s). The machine's load is printed.
+
+Run: ``python3 -m bench.experiment`` (from the repository root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bilan_core.client.bilan import Bilan
+from bilan_core.experiments.experiment_runs import ExperimentRun, resume_experiment, start_experiment
+from bilan_core.settings import load_settings
+from tests.fixtures.openai_server import FakeOpenAIServer
+
+SPEED_TARGET = 12.0
+GRID_TARGET_S = 1.0
+VARIANTS = [
+    {"name": "terse", "model": "gpt-4o-mini", "messages": "Answer in one line.", "temperature": 0},
+    {"name": "plain", "model": "gpt-4o-mini", "messages": "Answer plainly."},
+    {"name": "strong", "model": "gpt-4o", "messages": "Answer carefully.", "max_tokens": 200},
+]
+
+
+def client_for(server: FakeOpenAIServer, database: Path) -> Bilan:
+    """A local client on its own SQLite file, asking the loopback server."""
+    return Bilan(
+        load_settings(
+            database_url=f"sqlite:///{database}",
+            openai_base_url=server.base_url,
+            openai_api_key="sk-bench",
+            telemetry=False,
+            max_retries=0,
+        )
+    )
+
+
+def prepare(bilan: Bilan, items: int) -> None:
+    """The dataset of ``items`` questions (with a ``contains`` check) and a one-cell warm-up dataset."""
+    bilan.create_dataset(
+        "bench",
+        [
+            {"input": f"Question {n}: summarise item {n}.", "expected": {"contains": "loopback"}}
+            for n in range(items)
+        ],
+    )
+    bilan.create_dataset("warm-up", ["warm-up"])
+    resume_experiment(bilan, start_experiment(bilan, "warm-up", VARIANTS[:1]).id)
+
+
+def timed_run(bilan: Bilan, concurrency: int) -> tuple[float, ExperimentRun]:
+    """Store and answer the experiment; returns seconds and the finished run."""
+    start = time.perf_counter()
+    run = start_experiment(bilan, "bench", VARIANTS, concurrency=concurrency)
+    final = resume_experiment(bilan, run.id)
+    return time.perf_counter() - start, final
+
+
+def grid_seconds(run: ExperimentRun, repeat: int = 5) -> tuple[float, tuple[int, int]]:
+    """Median seconds to read the run and build its results grid, and the grid's shape."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        grid = run.results()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), grid.shape
+
+
+def main() -> None:
+    """Run both sides against one server, then time the grid; print the figures and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200)
+    parser.add_argument("--delay", type=float, default=0.2, help="seconds the server waits before answering")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    server = FakeOpenAIServer().start()
+    server.configure(answer_delay=args.delay)
+    cells = args.items * len(VARIANTS)
+    with tempfile.TemporaryDirectory() as folder:
+        one_by_one_client = client_for(server, Path(folder) / "one-by-one.db")
+        concurrent_client = client_for(server, Path(folder) / "concurrent.db")
+        prepare(one_by_one_client, args.items)
+        prepare(concurrent_client, args.items)
+        load = os.getloadavg()[0]
+        one_s, one_run = timed_run(one_by_one_client, 1)
+        many_s, many_run = timed_run(concurrent_client, args.concurrency)
+        grid_s, shape = grid_seconds(many_run)
+        one_by_one_client.close()
+        concurrent_client.close()
+    server.stop()
+
+    for run in (one_run, many_run):
+        if run.run.succeeded != cells:
+            raise SystemExit(f"a run answered {run.run.succeeded} of {cells} cells")
+    ratio = one_s / many_s
+    delay_ms = args.delay * 1000
+    print(f"{args.items} items x {len(VARIANTS)} variants = {cells} cells, answers after {delay_ms:.0f} ms")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the start")
+    print(f"one by one (concurrency 1):   {one_s:7.2f} s")
+    print(f"concurrency {args.concurrency:<3}:              {many_s:7.2f} s")
+    verdict = "OK" if ratio >= SPEED_TARGET else "BELOW TARGET"
+    print(f"speed-up: {ratio:.1f}x (ideal {args.concurrency}x, target >= {SPEED_TARGET:.0f}x) -> {verdict}")
+    grid_verdict = "OK" if grid_s < GRID_TARGET_S else "BELOW TARGET"
+    print(
+        f"results grid {shape[0]} rows x {shape[1]} columns (read + frame building), median of 5: "
+        f"{grid_s * 1000:.0f} ms (target < {GRID_TARGET_S * 1000:.0f} ms) -> {grid_verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
