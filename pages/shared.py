@@ -43,6 +43,7 @@ def app_pages() -> list[st.Page]:
         st.Page(PAGES_DIR / "compare.py", title="Compare", icon="⚖️"),
         st.Page(PAGES_DIR / "batch.py", title="Batch", icon="📦"),
         st.Page(PAGES_DIR / "prompts.py", title="Prompts", icon="📝"),
+        st.Page(PAGES_DIR / "experiments.py", title="Experiments", icon="🧪"),
         st.Page(PAGES_DIR / "analytics.py", title="Analytics", icon="📊"),
         st.Page(PAGES_DIR / "settings.py", title="Settings", icon="⚙️"),
     ]

@@ -1,0 +1,73 @@
+"""The Experiments page in AppTest: a dataset from a file, variants, a run, ratings, pairwise, compare."""
+
+from __future__ import annotations
+
+import time
+
+from bilan_core.client.bilan import Bilan
+from bilan_core.experiments.experiment_runs import run_experiment
+from bilan_core.settings import load_settings
+from bilan_core.store.dataset_models import Dataset
+from bilan_core.store.models import BatchRun, Comparison, Turn
+from tests.app_support import new_app, rows
+
+PAGE = "pages/experiments.py"
+
+
+def ran(at):
+    at.run(timeout=30)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_dataset_from_a_file_run_through_two_variants(app_env, openai_server):
+    at = ran(new_app(PAGE))
+    at.text_input(key="exp_new_dataset").input("capitals")
+    at.file_uploader(key="exp_upload").set_value(
+        ("c.csv", b"country,expected\nFrance,Paris\nPeru,Lima\n", "text/csv")
+    )
+    at.button(key="exp_create_dataset").click()
+    ran(at)
+    [dataset] = rows(app_env, Dataset)
+    assert (dataset.name, dataset.size) == ("capitals", 2)
+    at.text_area(key="exp_v0_user").input("Capital of {{country}}?")
+    at.text_area(key="exp_v1_system").input("Be brief.")
+    at.text_area(key="exp_v1_user").input("{{country}}: capital?")
+    at.selectbox(key="exp_v1_model").select("gpt-4o")
+    at.button(key="exp_start").click()
+    ran(at)
+    [run] = rows(app_env, BatchRun)
+    assert (run.kind, run.status, run.succeeded) == ("experiment", "completed", 4)
+    assert {turn.model for turn in rows(app_env, Turn)} >= {"gpt-4o"}
+    assert any("4 ok, 0 failed" in element.value for element in at.success)
+    assert len(at.dataframe) >= 2  # the summary and the answers side by side
+
+
+def test_bad_variants_start_nothing_and_say_why(app_env):
+    Bilan(load_settings()).create_dataset("smoke", [{"input": {"country": "France"}}])
+    at = ran(new_app(PAGE))
+    at.text_input(key="exp_v1_name").input("variant 1")
+    at.text_area(key="exp_v0_user").input("{{country}}?")
+    at.text_area(key="exp_v1_user").input("{{country}}?")
+    at.button(key="exp_start").click()
+    ran(at)
+    assert "two variants are named 'variant 1'" in at.error[0].value
+    assert rows(app_env, BatchRun) == []
+
+
+def test_blind_pairs_and_the_comparison_of_two_runs(app_env, openai_server):
+    client = Bilan(load_settings())
+    client.create_dataset("smoke", ["Say hi", "Say bye"])
+    variants = [{"name": "one", "messages": "Be brief."}, {"name": "two", "messages": "Be kind."}]
+    run_experiment(client, "smoke", variants)
+    time.sleep(0.01)
+    run_experiment(client, "smoke", variants)
+    at = ran(new_app(PAGE))
+    at.button(key="exp_next_pair").click()
+    ran(at)
+    at.button(key="exp_verdict_a").click()
+    ran(at)
+    [comparison] = rows(app_env, Comparison)
+    assert comparison.winner == "a" and comparison.team_session.startswith("experiment:")
+    assert any("A was" in element.value for element in at.caption)
+    assert any("cell(s) flipped" in element.value for element in at.caption)
