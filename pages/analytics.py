@@ -32,6 +32,7 @@ from bilan_core.app.analytics_view import (
 )
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.clock import now_ms
+from pages.dataset_picker import add_to_dataset_popover
 from pages.shared import app_client, show_error
 
 CACHE_SECONDS = 60
@@ -264,6 +265,9 @@ def comments_explorer(where: AnalyticsFilter, version: tuple[int, ...]) -> None:
         st.info("No comments match. Comments are written with a vote in the Playground.")
         return
     st.dataframe(comments_table(found.rows), hide_index=True, width="stretch")
+    add_to_dataset_popover(
+        found.rows["prompt_id"].tolist(), key="analytics", label="🧪 Add these prompts to a dataset"
+    )
     for index, row in found.rows.iterrows():
         icon = "👍" if row["value"] > 0 else "👎"
         title = f"{row['created']:%Y-%m-%d %H:%M} · {escape_markdown(str(row['model']))} — prompt and answer"

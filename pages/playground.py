@@ -19,6 +19,7 @@ from bilan_core.app.playground import (
 from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
 from bilan_core.store.conversations import Owned, can_edit_conversation
+from pages.dataset_picker import add_to_dataset_popover
 from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 
@@ -343,6 +344,9 @@ if conversation_id and editable:
     conversation_actions(conversation_id)
 elif conversation is not None:
     read_only_notice(conversation.user_id)
+if entries:
+    prompt_ids = [entry.prompt_id for entry in entries]
+    add_to_dataset_popover(prompt_ids, key="playground", label="🧪 Add this chat's prompts to a dataset")
 for entry in entries:
     show_entry(entry)
 if not editable:

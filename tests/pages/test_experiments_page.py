@@ -7,9 +7,12 @@ import time
 from bilan_core.client.bilan import Bilan
 from bilan_core.experiments.experiment_runs import run_experiment
 from bilan_core.settings import load_settings
+from bilan_core.store.conversations import start_conversation
 from bilan_core.store.dataset_models import Dataset
 from bilan_core.store.models import BatchRun, Comparison, Turn
+from bilan_core.store.votes import cast_vote
 from tests.app_support import new_app, rows
+from tests.helpers import add_turn
 
 PAGE = "pages/experiments.py"
 
@@ -71,3 +74,31 @@ def test_blind_pairs_and_the_comparison_of_two_runs(app_env, openai_server):
     assert comparison.winner == "a" and comparison.team_session.startswith("experiment:")
     assert any("A was" in element.value for element in at.caption)
     assert any("cell(s) flipped" in element.value for element in at.caption)
+
+
+def test_the_playground_and_the_comments_explorer_add_prompts_to_a_dataset(app_env):
+    conversation_id = start_conversation(app_env, user_id="anonymous", title="Chat").conversation_id
+    first = add_turn(
+        app_env, user_id="anonymous", conversation_id=conversation_id, prompt_text="a?", response="A"
+    )
+    second = add_turn(
+        app_env, user_id="anonymous", conversation_id=conversation_id, prompt_text="b?", response="B"
+    )
+    cast_vote(app_env, prompt_id=second, user_id="anonymous", value=-1, comment="wrong")
+
+    chat = new_app()
+    chat.query_params["c"] = conversation_id
+    ran(chat)
+    chat.text_input(key="playground_dataset_name").input("from-chat")
+    chat.button(key="playground_dataset_add").click()
+    ran(chat)
+    assert any("Added 2 prompt" in element.value for element in chat.success), [e.value for e in chat.success]
+    items = Bilan(load_settings()).get_dataset("from-chat").items
+    assert [(item.input, item.source_prompt_id) for item in items] == [("a?", first), ("b?", second)]
+
+    analytics = ran(new_app("pages/analytics.py"))
+    analytics.text_input(key="analytics_dataset_name").input("regressions")
+    analytics.button(key="analytics_dataset_add").click()
+    ran(analytics)
+    [item] = Bilan(load_settings()).get_dataset("regressions").items
+    assert (item.input, item.item_metadata["response"]) == ("b?", "B")
