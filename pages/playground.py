@@ -21,6 +21,7 @@ from bilan_core.chat.tool_loop import describe_tool_call
 from bilan_core.store.conversations import Owned, can_edit_conversation
 from pages.dataset_picker import add_to_dataset_popover
 from pages.model_choice import TYPE_ANY_MODEL, model_options
+from pages.prompt_picker import Boxes, loaded_prompt_options, stored_prompt_panel
 from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 
 CONVERSATION_KEY = "playground_conversation_id"
@@ -41,6 +42,7 @@ STOPPED_SAVE_WAIT_S = 10.0
 CONVERSATION_PARAM = "c"
 LIST_LIMIT_KEY = "playground_conversations_shown"
 CONVERSATIONS_PER_PAGE = 30
+BOXES = Boxes(SYSTEM_KEY, MODEL_KEY, TEMPERATURE_KEY, MAX_TOKENS_KEY, TOOLS_KEY, VERSION_KEY)
 
 
 def note(message: str) -> None:
@@ -182,6 +184,7 @@ def chat_settings_sidebar() -> None:
             help="A label stored with each answer, to compare prompt versions in Analytics.",
             persist_state="session",
         )
+        stored_prompt_panel(visitor_client(), BOXES)
 
 
 def conversation_actions(conversation_id: str) -> None:
@@ -298,14 +301,17 @@ def wait_for_stopped_answer() -> None:
 def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversation_id: str) -> None:
     response = None
     start = client.stream_with_tools if st.session_state.get(TOOLS_KEY) else client.create_streaming_chat
+    stored = loaded_prompt_options(BOXES)  # the loaded version is sent as prompt= and recorded exactly
+    system_prompt = None if stored else st.session_state.get(SYSTEM_KEY)
     try:
         response = start(
-            chat_messages(history, system_prompt=st.session_state.get(SYSTEM_KEY), prompt=prompt),
+            chat_messages(history, system_prompt=system_prompt, prompt=prompt),
             model=st.session_state.get(MODEL_KEY),
             temperature=st.session_state.get(TEMPERATURE_KEY),
             max_tokens=st.session_state.get(MAX_TOKENS_KEY),
             conversation_id=conversation_id,
             variant=(st.session_state.get(VERSION_KEY) or "").strip() or None,
+            **stored,
         )
         st.write_stream(response.stream)
     except (ProviderError, ToolStepLimitError):

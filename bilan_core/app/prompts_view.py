@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from bilan_core.analytics.prompt_figures import VersionFigures
+from bilan_core.errors import PromptTemplateError
 from bilan_core.pricing import Price
 from bilan_core.prompts.version import PromptVersion
 
@@ -97,6 +98,9 @@ class PlaygroundPrompt:
 
 def load_into_playground(version: PromptVersion, variables: Mapping[str, object]) -> PlaygroundPrompt:
     """The version's system text, variables filled in, and its settings (PromptTemplateError if not)."""
+    blank = [name for name in version.variables if not str(variables.get(name) or "").strip()]
+    if blank:
+        raise PromptTemplateError(f"{version.ref} needs a value for: {', '.join(blank)}")
     compiled = version.compile(**dict(variables))
     system = "\n\n".join(m["content"] for m in compiled if m["role"] in SYSTEM_ROLES)
     params = version.params
