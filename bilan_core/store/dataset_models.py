@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bilan_core.limits import MAX_LABEL_LENGTH
@@ -41,3 +41,7 @@ class DatasetItem(SQLModel, table=True):
     item_metadata: dict[str, Any] | None = _json_column()
     source_prompt_id: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     created_ms: int = _ms_column()
+
+
+DATASETS: Table = Dataset.__table__  # type: ignore[attr-defined]
+DATASET_ITEMS: Table = DatasetItem.__table__  # type: ignore[attr-defined]

@@ -6,7 +6,10 @@ What goes, in this order:
 - votes the user cast, with their comments, and every vote on the user's turns (a vote on a deleted
   answer judges nothing that is left, and its comment may quote that answer), as deleting a
   conversation does;
-- comparisons and batch runs (with their items) the user started;
+- comparisons and batch or experiment runs (with their items) the user started;
+- dataset items copied from the user's turns (a dataset's ``size`` stays the next free position, so
+  items added later never collide; datasets themselves, like prompt versions, are the team's
+  configuration and keep their author);
 - the user's turns and every turn of the user's conversations;
 - the user's conversations.
 Running it again finds nothing more: it is idempotent. (Review sessions and their ratings, issue 11,
@@ -18,6 +21,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, and_, or_, select
 
 from bilan_core.limits import check_label
+from bilan_core.store.dataset_models import DATASET_ITEMS, DATASETS
 from bilan_core.store.models import (
     BATCH_ITEMS,
     BATCH_RUNS,
@@ -53,8 +57,11 @@ def _steps(user_id: str, project_id: int) -> list[Step]:
     )
     votes = or_(VOTES.c.user_id == user_id, VOTES.c.prompt_id.in_(prompt_ids))
     run_of_user = and_(BATCH_RUNS.c.project_id == project_id, BATCH_RUNS.c.user_id == user_id)
+    datasets = select(DATASETS.c.id).where(DATASETS.c.project_id == project_id)
+    copied = and_(DATASET_ITEMS.c.dataset_id.in_(datasets), DATASET_ITEMS.c.source_prompt_id.in_(prompt_ids))
     return [
         Step("events", EVENTS, and_(EVENTS.c.project_id == project_id, events)),
+        Step("dataset_items", DATASET_ITEMS, copied),
         Step("votes", VOTES, and_(VOTES.c.project_id == project_id, votes)),
         Step(
             "comparisons",

@@ -28,6 +28,7 @@ class RemovalReport(BaseModel):
     comparisons: int = 0
     batch_runs: int = 0
     batch_items: int = 0
+    dataset_items: int = 0  # copies of the user's turns in datasets
     outbox_events: int = 0  # server mode: events of the user still queued on this machine
 
     @property

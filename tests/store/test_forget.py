@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from bilan_core.client.bilan import Bilan
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.settings import load_settings
+from bilan_core.store.datasets import NewDatasetItem, add_items, add_turns, create_dataset, get_dataset
 from bilan_core.store.engine import get_engine
 from bilan_core.store.forget import forget_user
 from bilan_core.store.removal import RemovalReport, clear_deleted_text
@@ -28,13 +29,28 @@ def test_forget_user_leaves_nothing_of_them_and_the_figures_of_the_others(engine
         engine, prompt_id=yolanda.prompt_ids[1], user_id="xavier-8841", comment="XAVIERTEXT says", **vote
     )
 
+    create_dataset(engine, project_id=0, user_id="lead", name="golden", description=None, items=[])
+    add_turns(engine, project_id=0, name="golden", prompt_ids=[xavier.prompt_ids[0], yolanda.prompt_ids[0]])
+
     forgotten = forget_user(engine, user_id="xavier-8841")
 
     assert forgotten == RemovalReport(
-        turns=4, votes=6, comments=4, events=1, conversations=1, comparisons=1, batch_runs=1, batch_items=2
+        turns=4,
+        votes=6,
+        comments=4,
+        events=1,
+        conversations=1,
+        comparisons=1,
+        batch_runs=1,
+        batch_items=2,
+        dataset_items=1,
     )
+    golden = add_items(engine, project_id=0, name="golden", items=[NewDatasetItem(input="added later")])
+    kept_items = get_dataset(engine, project_id=0, name="golden").items
+    assert [item.input for item in kept_items] == ["YOLANDA prompt 0", "added later"] and golden.size == 3
     assert forget_user(engine, user_id="xavier-8841") == RemovalReport(), "forgetting again found more"
     seed_kept(kept)
+    create_dataset(kept, project_id=0, user_id="lead", name="golden", description=None, items=[])
     clear_deleted_text(kept)  # its write-ahead log into the file, as forgetting did to the first database
     assert b"XAVIERTEXT" not in stored_text(engine)
     # Only the user's vote in project 5 stays (in its row and its indexes): forgetting is per project.
