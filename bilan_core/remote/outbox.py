@@ -111,8 +111,13 @@ class Outbox:
         return int(found[0][0]) if found else None
 
     def remove(self, seqs: Iterable[int]) -> None:
-        """Forget events the server has stored (or already had)."""
-        self._update("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
+        """Forget events the server has stored (or already had); once none waits, empty the log too."""
+        with self._lock:
+            with self._db:
+                self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
+            waiting = "SELECT 1 FROM outbox WHERE destination = ? AND status = ? LIMIT 1"
+            if not self._db.execute(waiting, (self.destination, PENDING)).fetchone():
+                self._empty_log()
 
     def postpone(
         self, seqs: Iterable[int], *, until_ms: int, reason: str, count_attempt: bool = True
@@ -139,9 +144,13 @@ class Outbox:
                 parameters = {"destination": self.destination, "user": user_id}
                 turns = [turn for (turn,) in self._db.execute(_TURNS_OF_USER, parameters) if turn]
                 removed = self._db.execute(_FORGET, parameters | {"turns": json.dumps(turns)}).rowcount
-            # Older copies of the deleted rows' pages stay in the -wal file until it is emptied.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._empty_log()
         return max(0, removed)
+
+    def _empty_log(self) -> None:
+        # Deleted rows are zeroed in the file (secure_delete), but older copies of their pages stay in
+        # the -wal file until it is emptied: sent and forgotten events leave no text on disk.
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _fetch(self, query: str, parameters: tuple[Any, ...]) -> list[Any]:
         with self._lock:

@@ -28,14 +28,11 @@ def outbox_text(path: Path) -> bytes:
     return b"".join(one.read_bytes() for one in (path, path.with_name(path.name + "-wal")) if one.exists())
 
 
-def test_forget_through_the_server_leaves_nothing_on_it_or_in_the_outbox(
+def test_forget_through_the_server_leaves_nothing_on_it_or_in_the_outboxes(
     server_project, live_server, tmp_path
 ):
-    outbox = tmp_path / "outbox.db"
-    # Events are sent only on flush(): what is queued when forgetting is known exactly.
-    client = server_client(
-        server_project.key, live_server.url, user_id="xavier", batch_interval=3600, outbox_path=outbox
-    )
+    sending, queueing = tmp_path / "sending.db", tmp_path / "queueing.db"
+    client = server_client(server_project.key, live_server.url, user_id="xavier", outbox_path=sending)
     yolanda = client.with_identity(user_id="yolanda")
     conversation = client.start_conversation("XAVIERTEXT trip")
     answer = client.create_chat_completion(
@@ -47,24 +44,29 @@ def test_forget_through_the_server_leaves_nothing_on_it_or_in_the_outbox(
     kept = yolanda.create_chat_completion([{"role": "user", "content": "YOLANDA hello"}])
     yolanda.vote(kept.prompt_id, 1, "YOLANDA fine")
     assert client.flush()
-    queued = client.create_chat_completion([{"role": "user", "content": "XAVIERTEXT still queued"}])
-    yolanda.vote(queued.prompt_id, 1, "QUEUEDVOTE on his answer")
-    yolanda.track("stays", {"note": "YOLANDA queued"})
-    assert client.pending() == 4
+    # A second client sends only when flushed: what is queued when it forgets is known exactly.
+    later = server_client(
+        server_project.key, live_server.url, user_id="xavier", batch_interval=3600, outbox_path=queueing
+    )
+    queued = later.create_chat_completion([{"role": "user", "content": "XAVIERTEXT still queued"}])
+    later.with_identity(user_id="yolanda").vote(queued.prompt_id, 1, "QUEUEDVOTE on his answer")
+    later.with_identity(user_id="yolanda").track("stays", {"note": "YOLANDA queued"})
+    assert later.pending() == 4
 
-    report = client.forget_user("xavier")
+    report = later.forget_user("xavier")
 
     # On the server: the conversation_started, both turn events, his vote, hers on his turn, his event.
     assert report == RemovalReport(turns=1, votes=2, comments=2, events=6, conversations=1, outbox_events=3)
-    assert client.pending() == 1 and client.flush()
-    assert client.forget_user("xavier") == RemovalReport(), "forgetting again found more"
-    server_text, outbox_bytes = stored_text(server_project.engine), outbox_text(outbox)
+    assert later.pending() == 1 and later.flush()
+    assert later.forget_user("xavier") == RemovalReport(), "forgetting again found more"
+    found = [stored_text(server_project.engine), outbox_text(sending), outbox_text(queueing)]
     for trace in (b"XAVIERTEXT", b"QUEUEDVOTE", b"xavier"):
-        assert trace not in server_text and trace not in outbox_bytes
-    assert b"YOLANDA queued" in server_text
-    stats = client.get_stats()
+        assert not [where for where in found if trace in where], trace
+    assert b"YOLANDA queued" in found[0]
+    stats = later.get_stats()
     assert (stats.total_votes, stats.positive_votes) == (1, 1)
     client.close()
+    later.close()
 
 
 def test_the_forget_endpoint_refuses_bad_input_and_stays_in_its_project(server_project):
