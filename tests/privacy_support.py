@@ -28,6 +28,7 @@ from bilan_core.store.events import insert_events
 from bilan_core.store.models import BATCH_ITEMS, BATCH_RUNS, COMPARISONS, LOCAL_PROJECT, Turn
 from bilan_core.store.turns import record_turn
 from bilan_core.store.votes import cast_vote
+from bilan_core.store.write_behind import JOURNALS_SUFFIX
 from tests.helpers import figures
 
 NOW = 1_800_000_000_000  # 2027-01-15, a fixed "now" for every figure
@@ -155,12 +156,13 @@ def analytics_figures(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> dic
 
 
 def stored_text(engine: Engine) -> bytes:
-    """Everything the database holds: a SQLite database's files, byte for byte (free space and the
-    write-ahead log included), or every row of every table of a PostgreSQL database as text."""
+    """Everything the database holds: a SQLite database's files, byte for byte (free space, the
+    write-ahead log and the write-behind journals included), or every row of a PostgreSQL database as text."""
     if engine.dialect.name == "sqlite":
         database = Path(str(engine.url.database))
-        files = [database, database.with_name(database.name + "-wal")]
-        return b"".join(path.read_bytes() for path in files if path.exists())
+        journals = database.with_name(database.name + JOURNALS_SUFFIX)  # turns written behind
+        files = [database, database.with_name(database.name + "-wal"), *journals.rglob("*")]
+        return b"".join(path.read_bytes() for path in files if path.is_file())
     with engine.connect() as connection:
         rows = [
             str(row[0])
