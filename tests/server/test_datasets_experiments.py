@@ -53,3 +53,64 @@ def test_another_project_sees_none_of_the_datasets_or_runs(alpha, server_project
             get_experiment(beta, run.id)
     finally:
         beta.close()
+
+
+def test_dataset_and_experiment_endpoints_refuse_bad_input_with_4xx(alpha, server_project):  # noqa: F811
+    alpha.create_dataset("smoke", ["hi"])
+    http, headers = server_project.client, server_project.headers()
+    for method, url in (("GET", "/api/datasets"), ("POST", "/api/datasets"), ("GET", "/api/experiment-runs")):
+        assert http.request(method, url, headers={}).status_code == 401
+    settings = {"dataset": "smoke", "dataset_id": "x", "variants": [{"name": "a", "model": "gpt-4o"}]}
+    cell = {
+        "prompt": "hi",
+        "metadata": {"item": 0, "variant": 0, "messages": [{"role": "user", "content": "hi"}]},
+    }
+    refused = {
+        "/api/datasets": [
+            b"{",
+            {"user_id": "alice", "name": "smoke", "items": []},
+            {"user_id": "alice", "name": "x", "items": [{"input": ""}]},
+            {"user_id": "alice", "name": "x", "items": [{"input": "a", "expected": {"regex": "("}}]},
+            {"user_id": "alice", "name": "x\x00", "items": []},
+            b'{"user_id": "alice", "name": "\\ud800"}',
+        ],
+        "/api/datasets/items": [
+            {"name": "smoke", "items": []},
+            {"name": "smoke", "items": [{"input": {"a b": 1}}]},
+        ],
+        "/api/datasets/turns": [{"name": "smoke", "prompt_ids": []}],
+        "/api/experiment-runs": [
+            {"user_id": "alice", "name": "e", "settings": {**settings, "variants": []}, "cells": [cell]},
+            {
+                "user_id": "alice",
+                "name": "e",
+                "settings": {**settings, "variants": settings["variants"] * 2},
+                "cells": [cell],
+            },
+            {"user_id": "alice", "name": "e", "settings": settings, "cells": []},
+            {
+                "user_id": "alice",
+                "name": "e",
+                "settings": settings,
+                "cells": [{**cell, "metadata": {"item": 0}}],
+            },
+            {
+                "user_id": "alice",
+                "name": "e",
+                "settings": settings,
+                "cells": [{**cell, "metadata": {**cell["metadata"], "variant": 3}}],
+            },
+        ],
+    }
+    for url, bodies in refused.items():
+        for body in bodies:
+            sent = {"content": body} if isinstance(body, bytes) else {"json": body}
+            reply = http.post(url, **sent, headers=headers)
+            assert reply.status_code == 400, (url, body, reply.text)
+    unknown = http.get("/api/datasets/by-name", params={"name": "nope"}, headers=headers)
+    assert unknown.status_code == 404 and "no dataset is named 'nope'" in unknown.json()["error"]
+    missing = http.post(
+        "/api/datasets/turns", json={"name": "smoke", "prompt_ids": ["nope"]}, headers=headers
+    )
+    assert missing.status_code == 404
+    assert [dataset.size for dataset in alpha.list_datasets()] == [1] and alpha.recent_experiment_runs() == []
