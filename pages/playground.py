@@ -12,13 +12,14 @@ from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import (
     ChatEntry,
     chat_messages,
-    failure_text,
     figures_line,
+    superseded,
     validated_prompt,
 )
 from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
 from bilan_core.store.conversations import Owned, can_edit_conversation
+from pages.answer_flow import ask_again_button, pending_ask_again, show_answer, thinking
 from pages.dataset_picker import add_to_dataset_popover
 from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.prompt_picker import Boxes, loaded_prompt_options, stored_prompt_panel
@@ -255,10 +256,7 @@ def show_entry(entry: ChatEntry) -> None:
     with st.chat_message("user"):
         st.text(entry.prompt_text or "")
     with st.chat_message("assistant"):
-        if entry.answered:
-            st.markdown(entry.response or "")
-        else:
-            st.error(escape_markdown(failure_text(entry)))
+        show_answer(entry)
         for call in entry.tool_calls or []:
             st.text(describe_tool_call(call))
         if entry.route:
@@ -268,7 +266,9 @@ def show_entry(entry: ChatEntry) -> None:
             feedback_row(entry)
 
 
-def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> None:
+def send(
+    prompt: str, history: list[ChatEntry], conversation_id: str | None, regenerated_from: str | None = None
+) -> None:
     client = visitor_client()
     if conversation_id is None:
         conversation_id = client.start_conversation(title=prompt)
@@ -281,7 +281,7 @@ def send(prompt: str, history: list[ChatEntry], conversation_id: str | None) -> 
         with st.chat_message("assistant"):
             # Clicking Stop reruns the script, interrupting write_stream; `finally` keeps the partial answer.
             st.button("⏹️ Stop", key=STOP_KEY, help="Stop the answer here; the part received so far is kept.")
-            stream_answer(client, prompt, history, conversation_id)
+            stream_answer(client, prompt, history, conversation_id, regenerated_from)
     finally:
         answering.set()
     st.rerun()
@@ -298,7 +298,13 @@ def wait_for_stopped_answer() -> None:
         note("The stopped answer is still being saved; it will show on the next refresh.")
 
 
-def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversation_id: str) -> None:
+def stream_answer(
+    client: Bilan,
+    prompt: str,
+    history: list[ChatEntry],
+    conversation_id: str,
+    regenerated_from: str | None = None,
+) -> None:
     response = None
     start = client.stream_with_tools if st.session_state.get(TOOLS_KEY) else client.create_streaming_chat
     stored = loaded_prompt_options(BOXES)  # the loaded version is sent as prompt= and recorded exactly
@@ -312,8 +318,9 @@ def stream_answer(client: Bilan, prompt: str, history: list[ChatEntry], conversa
             conversation_id=conversation_id,
             variant=(st.session_state.get(VERSION_KEY) or "").strip() or None,
             **stored,
+            regenerated_from=regenerated_from,
         )
-        st.write_stream(response.stream)
+        st.write_stream(thinking(response.stream))
     except (ProviderError, ToolStepLimitError):
         pass  # the failed turn is recorded with the provider's reason; the rerun shows it in the chat
     except (BilanError, ValueError) as exc:
@@ -353,19 +360,31 @@ elif conversation is not None:
 if entries:
     prompt_ids = [entry.prompt_id for entry in entries]
     add_to_dataset_popover(prompt_ids, key="playground", label="🧪 Add this chat's prompts to a dataset")
+replaced = superseded(entries)
 for entry in entries:
     show_entry(entry)
+    if entry.prompt_id in replaced:
+        st.caption("Asked again below; this answer is kept.")
 if not editable:
     st.stop()  # anyone with the link may read and rate; only the owner may continue the chat
 if not entries:
     st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
 
-st.chat_input("Ask something", key=PROMPT_INPUT_KEY, on_submit=prompt_submitted)
 submitted = st.session_state.pop(PENDING_PROMPT_KEY, None)
+asked_again = pending_ask_again(entries)
+prompt = None
 if submitted is not None:
     try:
         prompt = validated_prompt(submitted)
     except ValueError as exc:
         st.warning(f"Nothing was sent: {exc}.")  # our own fixed wording, no user text
-    else:
-        send(prompt, entries, conversation_id)
+answering_now = prompt is not None or asked_again is not None
+if not answering_now:
+    ask_again_button(entries)
+# Disabled while an answer streams: a message sent then would silently stop it.
+st.chat_input("Ask something", key=PROMPT_INPUT_KEY, on_submit=prompt_submitted, disabled=answering_now)
+if asked_again is not None:
+    again, before = asked_again
+    send(again.prompt_text or "", before, conversation_id, regenerated_from=again.prompt_id)
+elif prompt is not None:
+    send(prompt, entries, conversation_id)

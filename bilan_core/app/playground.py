@@ -1,8 +1,10 @@
-"""The Playground's rules: a submitted prompt, the messages sent, the figures line under an answer."""
+"""The Playground's rules: a submitted prompt, the messages sent, the figures line under an answer, what
+a failed or cut answer says, and asking the last question again (Retry, Regenerate)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from bilan_core.store.chat_history import ChatEntry
 
@@ -23,8 +25,9 @@ def chat_messages(
     messages: list[dict[str, str]] = []
     if system_prompt and system_prompt.strip():
         messages.append({"role": "system", "content": system_prompt.strip()})
+    replaced = superseded(entries)
     for entry in entries:
-        if entry.answered and entry.prompt_text and entry.response:
+        if entry.answered and entry.prompt_text and entry.response and entry.prompt_id not in replaced:
             messages.append({"role": "user", "content": entry.prompt_text})
             messages.append({"role": "assistant", "content": entry.response})
     messages.append({"role": "user", "content": prompt})
@@ -51,7 +54,46 @@ def figures_line(entry: ChatEntry) -> str:
 
 
 def failure_text(entry: ChatEntry) -> str:
-    """The message shown in the chat for a failed turn, with the provider's reason."""
+    """The message shown in the chat for a failed turn, with the provider's reason; an answer that had
+    begun (its text is shown above this) is said to be cut off."""
     kind = (entry.error_type or "error").replace("_", " ")
     reason = entry.error_message or "no reason given"
+    if entry.response:
+        return f"The answer was cut off ({kind}): {reason}. The text above is what arrived before."
     return f"The model call failed ({kind}): {reason}"
+
+
+def superseded(entries: Iterable[ChatEntry]) -> set[str]:
+    """The prompt ids of the turns asked again later in the chat (they are kept, but not sent again)."""
+    return {entry.regenerated_from for entry in entries if entry.regenerated_from}
+
+
+@dataclass(frozen=True)
+class AskAgain:
+    """Asking a turn's question again: the button's label, the turn and the history sent before it."""
+
+    label: str
+    entry: ChatEntry
+    history: list[ChatEntry]
+
+
+def ask_again(entries: Sequence[ChatEntry]) -> AskAgain | None:
+    """Retry after the last turn failed, Regenerate after it answered (fully, cut or stopped); None when
+    the chat is empty or the last turn has no question to ask again."""
+    if not entries or not entries[-1].prompt_text:
+        return None
+    last = entries[-1]
+    label = "🔁 Regenerate" if last.answered else "🔁 Retry"
+    return AskAgain(label=label, entry=last, history=list(entries[:-1]))
+
+
+def on_first_chunk(stream: Iterable[str], callback: Callable[[], None]) -> Iterator[str]:
+    """``stream`` unchanged, calling ``callback`` once when the first text arrives (or the stream ends)."""
+    waiting = True
+    for text in stream:
+        if waiting:
+            callback()
+            waiting = False
+        yield text
+    if waiting:
+        callback()

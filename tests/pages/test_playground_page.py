@@ -461,3 +461,42 @@ def test_the_owner_shown_to_others_is_plain_text(app_env):
     [notice] = [i.value for i in at.info if "belongs to" in i.value]
     assert escape_markdown(owner) in notice
     assert not at.chat_input and len(thumbs(at)) == 1
+
+
+def test_a_malformed_stream_shows_the_text_received_as_cut_off_and_retry_asks_again(app_env, openai_server):
+    openai_server.configure(chunks=6)
+    at = new_app().run()
+    openai_server.malformed_chunk(after_chunks=3)  # the role chunk, two pieces, then a broken event
+    send(at, "tell me")
+
+    [failed] = turns(app_env)
+    assert (failed.status, failed.error_type) == ("error", "unknown_error")
+    assert failed.response and DEFAULT_ANSWER.startswith(failed.response)
+    answer = at.chat_message[1]
+    assert answer.markdown[0].value == failed.response.strip()
+    [shown] = [e.value for e in answer.error]
+    assert "cut off" in shown and "not valid JSON" in shown
+    assert not at.warning and not any("stopped early" in c.value for c in at.caption)
+
+    at.button(key="playground_ask_again_button").click().run()
+    assert not at.exception
+    old, new = turns(app_env)
+    assert old.prompt_id == failed.prompt_id and old.status == "error"  # the failed turn is kept
+    assert (new.status, new.response, new.regenerated_from) == ("ok", DEFAULT_ANSWER, failed.prompt_id)
+    assert new.prompt_text == "tell me" and new.conversation_id == failed.conversation_id
+    assert at.button(key="playground_ask_again_button").label == "🔁 Regenerate"
+
+
+def test_regenerate_adds_a_linked_answer_keeps_the_old_one_and_sends_it_no_more(app_env, openai_server):
+    at = new_app().run()
+    send(at, "first")
+    at.button(key="playground_ask_again_button").click().run()
+    assert not at.exception
+    old, new = turns(app_env)
+    assert new.regenerated_from == old.prompt_id and new.prompt_text == "first"
+    assert [m["role"] for m in openai_server.chat_requests[-1].body["messages"]] == ["user"]
+    assert "Asked again below; this answer is kept." in [c.value for c in at.caption]
+    send(at, "second")
+    sent = openai_server.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]  # the replaced answer is not sent
+    assert at.chat_input[0].disabled is False

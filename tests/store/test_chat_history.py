@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from bilan_core.app.playground import chat_messages, failure_text, figures_line
+from bilan_core.app.playground import (
+    ask_again,
+    chat_messages,
+    failure_text,
+    figures_line,
+    on_first_chunk,
+    superseded,
+)
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.store.chat_history import ChatEntry, load_chat
@@ -118,6 +125,36 @@ def test_figures_line_and_failure_text():
     )
     assert failure_text(failed) == "The model call failed (rate limit): Rate limit reached"
     assert failure_text(bare) == "The model call failed (error): no reason given"
+    cut = ChatEntry(
+        prompt_id="d", prompt_text="q", response="Half an", status="error", model="m", error_message="cut"
+    )
+    assert failure_text(cut) == "The answer was cut off (error): cut. The text above is what arrived before."
+
+
+def test_the_last_question_can_be_asked_again_and_the_old_answer_is_kept_but_not_resent():
+    old = ChatEntry(prompt_id="a", prompt_text="hi", response="hello", status="ok", model="m")
+    cut = ChatEntry(prompt_id="b", prompt_text="hi", response="hel", status="error", model="m")
+    again = ChatEntry(
+        prompt_id="c", prompt_text="hi", response="hey", status="ok", model="m", regenerated_from="a"
+    )
+    assert ask_again([]) is None
+    retry = ask_again([old, cut])
+    assert retry is not None and (retry.label, retry.entry, retry.history) == ("🔁 Retry", cut, [old])
+    regenerate = ask_again([old, again])
+    assert regenerate is not None and regenerate.label == "🔁 Regenerate"
+    assert superseded([old, again]) == {"a"}
+    assert chat_messages([old, again], system_prompt=None, prompt="next") == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hey"},
+        {"role": "user", "content": "next"},
+    ]
+
+
+def test_the_first_chunk_callback_fires_once_even_for_an_empty_stream():
+    calls = []
+    assert list(on_first_chunk(iter(["a", "b"]), lambda: calls.append(1))) == ["a", "b"]
+    assert list(on_first_chunk(iter([]), lambda: calls.append(2))) == []
+    assert calls == [1, 2]
 
 
 def test_only_the_owner_may_rename_or_delete_a_conversation(sqlite_url):
