@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from bilan_core import Bilan, BilanError
@@ -20,6 +21,7 @@ from bilan_core.experiments.batch_files import upload_limit_mb
 from bilan_core.experiments.batch_runs import BatchProgress, apply_ratings
 from bilan_core.experiments.comparisons import record_preference
 from bilan_core.experiments.datasets import items_from_file
+from bilan_core.experiments.experiment_report import check_vote_agreement, results_grid, summary_frame
 from bilan_core.experiments.experiment_runs import (
     ExperimentRun,
     compare_runs,
@@ -188,15 +190,15 @@ def results_section(client: Bilan) -> None:
     run = get_experiment(client, st.selectbox("Run", list(labels), key=RUN_KEY, format_func=labels.get))
     if run.run.succeeded + run.run.failed < run.run.total:
         st.button("Resume this run", key="exp_resume", on_click=requested, args=("resume",))
-    cells = run.cells(user_id=current_user())
+    cells = run.cells(user_id=current_user())  # read once: the summary, grid and ratings derive from it
     variants = [variant.name for variant in run.settings.variants]
-    st.dataframe(run.summary(user_id=current_user()), hide_index=True, width="stretch")
-    agreement = run.check_vote_agreement(user_id=current_user())
+    st.dataframe(summary_frame(cells, run.pairwise_wins()), hide_index=True, width="stretch")
+    agreement = check_vote_agreement(cells)
     if agreement is not None:
         st.caption(f"Checks and votes agree on {agreement:.0%} of the cells that have both.")
-    grid = run.results(user_id=current_user())
+    grid = results_grid(cells)
     st.dataframe(side_by_side(grid, variants), hide_index=True, width="stretch")
-    rating_section(run)
+    rating_section(run, cells)
     pairwise_section(run, variants)
     csv_column, jsonl_column, _ = st.columns([1, 1, 3])
     csv_column.download_button("Download CSV", results_csv(grid), f"experiment-{run.id[:8]}.csv", "text/csv",
@@ -206,10 +208,10 @@ def results_section(client: Bilan) -> None:
     compare_section(client, run, labels)
 
 
-def rating_section(run: ExperimentRun) -> None:
+def rating_section(run: ExperimentRun, cells: pd.DataFrame) -> None:
     st.markdown("**Rate each cell**")
     editor_key = f"exp_ratings_{run.id}_{st.session_state.get(EDITOR_VERSION_KEY, 0)}"
-    table = rating_table(run.cells(user_id=current_user()))
+    table = rating_table(cells)
     st.data_editor(
         table,
         key=editor_key,
