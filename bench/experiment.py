@@ -8,7 +8,8 @@ OpenAI-compatible server (tests/fixtures/openai_server.py) answering every reque
 the other side is concurrency 16 (ideal speed-up 16×, target at least 12×). Each side is warmed up by one
 untimed one-cell experiment first. Then the results of the 200 × 3 run are read and built into the grid
 (``ExperimentRun.results()``: one read of the run's rows, the cells frame, the pivot to one row per
-item), median of 5 (target under 1 s). The machine's load is printed.
+item), median of 5 (target under 1 s), and one rerun of the whole Experiments page in AppTest showing that
+run (median of 3), for reference. The machine's load is printed.
 
 Run: ``python3 -m bench.experiment`` (from the repository root).
 """
@@ -27,6 +28,7 @@ from bilan_core.experiments.experiment_runs import ExperimentRun, resume_experim
 from bilan_core.settings import load_settings
 from tests.fixtures.openai_server import FakeOpenAIServer
 
+REPO = Path(__file__).resolve().parent.parent
 SPEED_TARGET = 12.0
 GRID_TARGET_S = 1.0
 VARIANTS = [
@@ -80,6 +82,30 @@ def grid_seconds(run: ExperimentRun, repeat: int = 5) -> tuple[float, tuple[int,
     return statistics.median(times), grid.shape
 
 
+def page_render_seconds(database: Path, server: FakeOpenAIServer, repeat: int = 3) -> float:
+    """Median seconds of one rerun of the Experiments page (AppTest) on the newest run, after a warm-up."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update(
+        BILAN_DATABASE_URL=f"sqlite:///{database}",
+        OPENAI_BASE_URL=server.base_url,
+        OPENAI_API_KEY="sk-bench",
+        BILAN_TELEMETRY="false",
+    )
+    os.environ.pop("BILAN_APP_PASSWORD", None)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.switch_page("pages/experiments.py")
+    at.run()
+    if at.exception:
+        raise SystemExit(f"the Experiments page failed: {[e.value for e in at.exception]}")
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     """Run both sides against one server, then time the grid; print the figures and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,6 +128,7 @@ def main() -> None:
         grid_s, shape = grid_seconds(many_run)
         one_by_one_client.close()
         concurrent_client.close()
+        page_s = page_render_seconds(Path(folder) / "concurrent.db", server)
     server.stop()
 
     for run in (one_run, many_run):
@@ -119,6 +146,9 @@ def main() -> None:
     print(
         f"results grid {shape[0]} rows x {shape[1]} columns (read + frame building), median of 5: "
         f"{grid_s * 1000:.0f} ms (target < {GRID_TARGET_S * 1000:.0f} ms) -> {grid_verdict}"
+    )
+    print(
+        f"the whole Experiments page (summary, grid, ratings, pairwise) in AppTest, rerun: {page_s:.2f} s"
     )
 
 
