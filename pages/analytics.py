@@ -43,6 +43,7 @@ MODELS_KEY = "analytics_models"
 USERS_KEY = "analytics_users"
 SESSION_KEY = "analytics_team_session"
 VERSIONS_KEY = "analytics_prompt_versions"
+PROMPTS_KEY = "analytics_stored_prompts"
 SEARCH_KEY = "analytics_comment_search"
 SIGN_KEY = "analytics_comment_sign"
 PAGE_KEY = "analytics_comment_page"
@@ -102,6 +103,7 @@ def restore_filters_from_url() -> None:
     st.session_state[USERS_KEY] = list(picked.users)
     st.session_state[SESSION_KEY] = picked.team_session
     st.session_state[VERSIONS_KEY] = list(picked.prompt_versions)
+    st.session_state[PROMPTS_KEY] = list(picked.prompts)
     st.session_state[PROBLEMS_KEY] = parsed.problems
 
 
@@ -126,7 +128,7 @@ def with_selected(options: list[str], selected: list[str] | str | None) -> list[
 
 def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
     """The filter row; returns what is picked."""
-    top = st.columns([2, 3, 3, 2, 2])
+    top = st.columns([2, 3, 3, 2, 2, 2])
     time_range = top[0].selectbox(
         "Time range", list(TIME_RANGES), format_func=TIME_RANGES.get, key=RANGE_KEY, **KEPT
     )
@@ -160,6 +162,14 @@ def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
         **KEPT,
         placeholder="All versions",
     )
+    prompts = top[5].multiselect(
+        "Stored prompts",
+        with_selected(options.get("prompts", []), st.session_state[PROMPTS_KEY]),
+        key=PROMPTS_KEY,
+        **KEPT,
+        placeholder="All",
+        help="Answers made with these stored prompt versions (prompt=), matched exactly.",
+    )
     start_day = end_day = None
     if time_range == "custom":
         days = st.columns([2, 2, 8])
@@ -173,6 +183,7 @@ def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
         users=tuple(users),
         team_session=team_session,
         prompt_versions=tuple(versions),
+        prompts=tuple(prompts),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, and_, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
@@ -38,6 +38,8 @@ class AnalyticsFilter:
     users: tuple[str, ...] = ()
     team_session: str | None = None
     prompt_versions: tuple[str, ...] = ()
+    # Stored prompt versions as ``name vN`` (``PromptVersion.ref``): exact, on turns.prompt_name/number.
+    prompts: tuple[str, ...] = ()
     project_id: int = LOCAL_PROJECT
 
     def __post_init__(self) -> None:
@@ -47,8 +49,10 @@ class AnalyticsFilter:
                 object.__setattr__(self, name, to_ms(value))
             elif value is not None:
                 raise ValueError(f"{name} must be epoch milliseconds or a datetime, got {value!r}")
-        for name in ("models", "users", "prompt_versions"):
+        for name in ("models", "users", "prompt_versions", "prompts"):
             object.__setattr__(self, name, _as_names(name, getattr(self, name)))
+        for ref in self.prompts:
+            parse_prompt_ref(ref)
         if self.start_ms is not None and self.end_ms is not None and self.start_ms >= self.end_ms:
             raise ValueError(
                 f"the time range is empty: start {self.start_ms} is not before end {self.end_ms}"
@@ -83,7 +87,21 @@ class AnalyticsFilter:
             found.append(col(table.model).in_(self.models))
         if self.prompt_versions:
             found.append(col(table.prompt_version).in_(self.prompt_versions))
+        if self.prompts:
+            found.append(self._prompt_condition(table))
         return found
+
+    def _prompt_condition(self, table: type[Turn] | type[Vote]) -> ColumnElement[bool]:
+        exact = or_(
+            *(
+                and_(col(Turn.prompt_name) == name, col(Turn.prompt_number) == number)
+                for name, number in map(parse_prompt_ref, self.prompts)
+            )
+        )
+        if table is Turn:
+            return exact
+        made_with = select(col(Turn.prompt_id)).where(col(Turn.project_id) == self.project_id, exact)
+        return col(Vote.prompt_id).in_(made_with)
 
     def day_conditions(self, table: type[Turn] | type[Vote]) -> list[ColumnElement[bool]]:
         """The time range restated on the day bucket, so the daily indexes can seek to it."""
@@ -94,6 +112,14 @@ class AnalyticsFilter:
         if self.end_ms is not None:
             found.append(day <= (self.end_ms - 1) // MS_PER_DAY)
         return found
+
+
+def parse_prompt_ref(ref: str) -> tuple[str, int]:
+    """``("support", 3)`` from ``"support v3"``; ValueError naming the expected form otherwise."""
+    name, _, number = ref.rpartition(" v")
+    if not name or not number.isdigit() or int(number) < 1:
+        raise ValueError(f"a stored prompt version is written 'name vN' (e.g. 'support v3'), got {ref!r}")
+    return name, int(number)
 
 
 def _as_names(name: str, value: object) -> tuple[str, ...]:
@@ -117,7 +143,17 @@ def filter_options(engine: Engine, *, project_id: int = LOCAL_PROJECT) -> dict[s
             ),
             "team_sessions": _distinct(connection, "turns", "team_session", project_id),
             "prompt_versions": _distinct(connection, "turns", "prompt_version", project_id),
+            "prompts": _stored_prompt_refs(connection, project_id),
         }
+
+
+def _stored_prompt_refs(connection: Connection, project_id: int) -> list[str]:
+    pairs = connection.execute(
+        select(col(Turn.prompt_name), col(Turn.prompt_number))
+        .where(col(Turn.project_id) == project_id, col(Turn.prompt_name).is_not(None))
+        .distinct()
+    ).all()
+    return [f"{name} v{number}" for name, number in sorted(pairs)]
 
 
 def _distinct(connection: Connection, table: str, column: str, project_id: int) -> list[str]:

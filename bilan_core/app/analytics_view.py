@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, Headline
+from bilan_core.analytics.filters import parse_prompt_ref
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.pricing import Price
 
@@ -32,7 +33,7 @@ RANGE_SPANS_MS: dict[str, int] = {
     "90d": 90 * MS_PER_DAY,
 }
 DEFAULT_RANGE = "30d"
-QUERY_KEYS = ("range", "from", "to", "model", "voter", "session", "version")
+QUERY_KEYS = ("range", "from", "to", "model", "voter", "session", "version", "prompt")
 TREND_ARROWS = {"improving": "↑", "declining": "↓", "stable": "→"}
 
 
@@ -47,6 +48,7 @@ class PageFilters:
     users: tuple[str, ...] = ()
     team_session: str | None = None
     prompt_versions: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.time_range not in TIME_RANGES:
@@ -67,6 +69,7 @@ class PageFilters:
             users=self.users,
             team_session=self.team_session,
             prompt_versions=self.prompt_versions,
+            prompts=self.prompts,
         )
 
     def time_bounds(self, at_ms: int) -> tuple[int | None, int | None]:
@@ -88,7 +91,8 @@ class PageFilters:
         if self.time_range == "custom":
             assert self.start_day is not None and self.end_day is not None
             params["from"], params["to"] = self.start_day.isoformat(), self.end_day.isoformat()
-        for key, values in (("model", self.models), ("voter", self.users), ("version", self.prompt_versions)):
+        named = (("model", self.models), ("voter", self.users), ("version", self.prompt_versions))
+        for key, values in (*named, ("prompt", self.prompts)):
             if values:
                 params[key] = list(values)
         if self.team_session:
@@ -132,8 +136,21 @@ def filters_from_query(params: Mapping[str, Sequence[str]]) -> ParsedFilters:
         users=_names(params, "voter"),
         team_session=_last(params, "session") or None,
         prompt_versions=_names(params, "version"),
+        prompts=_prompt_refs(params, problems),
     )
     return ParsedFilters(filters, problems)
+
+
+def _prompt_refs(params: Mapping[str, Sequence[str]], problems: list[str]) -> tuple[str, ...]:
+    refs = _names(params, "prompt")
+    kept = []
+    for ref in refs:
+        try:
+            parse_prompt_ref(ref)
+            kept.append(ref)
+        except ValueError as exc:
+            problems.append(f"{exc}; that prompt filter is left out.")
+    return tuple(kept)
 
 
 def _last(params: Mapping[str, Sequence[str]], key: str) -> str | None:

@@ -46,6 +46,7 @@ def filter_params(where: AnalyticsFilter) -> dict[str, Any]:
             "users": list(where.users),
             "team_session": where.team_session,
             "prompt_versions": list(where.prompt_versions),
+            "prompts": list(where.prompts),
         }
     )
 

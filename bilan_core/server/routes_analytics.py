@@ -50,6 +50,7 @@ class FilterQuery(BaseModel):
     users: Names = []
     team_session: Name | None = None
     prompt_versions: Names = []
+    prompts: Names = []
 
     def scoped(self, caller: Caller) -> AnalyticsFilter:
         """The analytics filter on the caller's project (400 when the time range is empty)."""
@@ -61,6 +62,7 @@ class FilterQuery(BaseModel):
                 users=tuple(self.users),
                 team_session=self.team_session,
                 prompt_versions=tuple(self.prompt_versions),
+                prompts=tuple(self.prompts),
                 project_id=caller.project_id,
             )
         except ValueError as exc:

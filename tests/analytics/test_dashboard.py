@@ -246,6 +246,7 @@ def test_filter_options_list_what_occurs(engine: Engine) -> None:
         "users": ["alice", "bob"],
         "team_sessions": ["review"],
         "prompt_versions": ["v1", "v2"],
+        "prompts": [],
     }
 
 

@@ -87,6 +87,7 @@ def as_params(query: dict[str, str | list[str]]) -> dict[str, list[str]]:
             users=("Ada Lovelace", "bob&co=1"),
             team_session="June review",
             prompt_versions=("v1", "v3"),
+            prompts=("support v2", "sales team v10"),
         ),
         PageFilters(time_range="all", team_session="x"),
     ],
@@ -111,6 +112,7 @@ def test_the_default_view_has_an_empty_query_and_identity_names_are_not_used() -
         ({"range": ["custom"], "from": ["2024-01-01"]}, "needs both 'from' and 'to' dates"),
         ({"range": ["custom"], "from": ["yesterday"], "to": ["2024-01-01"]}, "are not YYYY-MM-DD"),
         ({"range": ["custom"], "from": ["2024-02-01"], "to": ["2024-01-01"]}, "is after its last day"),
+        ({"prompt": ["support"]}, "written 'name vN'"),
     ],
 )
 def test_a_bad_link_falls_back_to_the_default_range_and_says_why(params: dict, problem: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bilan_core import Bilan, PromptTemplateError
+from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.pricing import Price
 from bilan_core.store.models import Turn
 from tests.fixtures.bilan_server import LiveServer, ServerProject
@@ -103,9 +104,22 @@ def figures_of(client: Bilan) -> None:
     assert client.prompt_figures("nothing") == []
 
 
+def analytics_of(client: Bilan) -> None:
+    """The Analytics filter on stored prompt versions is exact, and the picker lists them."""
+    assert client.filter_options()["prompts"] == ["support v1", "support v2"]
+    v2 = client.dashboard(AnalyticsFilter(prompts=("support v2",))).headline
+    assert (v2.turns, v2.votes, v2.positive_votes) == (2, 2, 1)
+    both = client.dashboard(AnalyticsFilter(prompts=("support v1", "support v2"))).headline
+    assert (both.turns, both.votes) == (3, 3)
+    assert client.dashboard(AnalyticsFilter(prompts=("support v9",))).headline.votes == 0
+
+
 def test_each_versions_figures_locally(bilan: Bilan) -> None:
     vote_on_versions(bilan)
     figures_of(bilan)
+    analytics_of(bilan)
+    with pytest.raises(ValueError, match="written 'name vN'"):
+        AnalyticsFilter(prompts=("support",))
 
 
 def test_each_versions_figures_through_the_server(
@@ -115,5 +129,6 @@ def test_each_versions_figures_through_the_server(
     try:
         vote_on_versions(client)
         figures_of(client)
+        analytics_of(client)
     finally:
         client.close()

@@ -170,6 +170,7 @@ def test_comments_filter_options_and_data_version_through_the_server(both):
             "users": ["alice", "bob", "carol"],
             "team_sessions": ["review"],
             "prompt_versions": ["v1", "v2"],
+            "prompts": [],
         }
     )
     before = remote.data_version()
@@ -192,6 +193,7 @@ def test_one_project_never_reads_another_ones_analytics(both, server_project, li
             "users": [],
             "team_sessions": [],
             "prompt_versions": [],
+            "prompts": [],
         }
         assert set(other.data_version()) == {0}  # nothing of the other project counted
         assert remote.comments(AnalyticsFilter()).total == 6
