@@ -46,13 +46,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str, workers: int) -> Iterator[str]:
-    """``python -m bilan_core serve`` on a free loopback port (rate limit off); yields its URL."""
+def served(database_url: str, workers: int, *, baseline: str | None = None) -> Iterator[str]:
+    """``python -m bilan_core serve`` on a free loopback port (rate limit off); yields its URL.
+
+    With ``baseline`` (a checkout of older code), that code is served the way it was: uvicorn on its
+    pure-Python HTTP parser (h11) and asyncio's event loop.
+    """
     port = free_port()
     env = dict(os.environ, BILAN_DATABASE_URL=database_url, BILAN_RATE_LIMIT="0")
     command = [sys.executable, "-m", "bilan_core", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), "--no-access-log"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if baseline is not None:
+        command = [sys.executable, "-m", "uvicorn", "bilan_core.server.app:create_app", "--factory"]
+        command += ["--port", str(port), "--no-access-log", "--http", "h11", "--loop", "asyncio"]
+        env["PYTHONPATH"] = baseline
+    process = subprocess.Popen(
+        command, env=env, cwd=baseline, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process)
@@ -191,11 +201,11 @@ def sustained(url: str, key: str, *, batch: int, clients: int, seconds: float, t
     return Sustained(batch, sum(stored), elapsed, [value for one in latencies for value in one])
 
 
-def vote_round_trips(url: str, key: str, count: int) -> list[float]:
+def vote_round_trips(url: str, key: str, count: int, *, first: int = 0) -> list[float]:
     """Seconds per POST of one ``vote_cast`` event (a new vote each time), after a warm-up."""
     results = []
     with http_client(url, key, 10) as http:
-        for index in range(count + VOTE_WARM_UP):
+        for index in range(first, first + count + VOTE_WARM_UP):
             event = {
                 "eventId": f"evt_single_{index}",
                 "eventType": "vote_cast",
@@ -209,7 +219,7 @@ def vote_round_trips(url: str, key: str, count: int) -> list[float]:
             elapsed = time.perf_counter() - began
             if reply.status_code != 200 or reply.json()["stats"]["processed"] != 1:
                 raise RuntimeError(f"single vote refused: {reply.status_code} {reply.text[:200]}")
-            if index >= VOTE_WARM_UP:
+            if index >= first + VOTE_WARM_UP:
                 results.append(elapsed)
     return results
 
@@ -252,6 +262,29 @@ def report(phases: dict[int, Sustained], clients: int, votes: list[float]) -> No
     )
 
 
+def compare_votes(baseline: str, votes: int) -> None:
+    """Single votes against this code and ``baseline`` (one worker each), interleaved in blocks."""
+    timings: dict[str, list[float]] = {"baseline": [], "this code": []}
+    with (
+        fresh_postgres_database("bilan_bench") as old_url,
+        fresh_postgres_database("bilan_bench") as new_url,
+    ):
+        urls = {"baseline": old_url, "this code": new_url}
+        keys = {name: create_key(get_engine(url), project="bench").key for name, url in urls.items()}
+        dispose_engines()
+        with served(old_url, 1, baseline=baseline) as old, served(new_url, 1) as new:
+            servers = {"baseline": old, "this code": new}
+            for block in range(0, votes, 100):
+                for name in sorted(servers, reverse=block % 200 == 0):
+                    timings[name] += vote_round_trips(servers[name], keys[name], 100, first=block * 2)
+    print(f"single vote round trip, one worker each, {votes} votes interleaved in blocks of 100:")
+    for name, values in timings.items():
+        p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
+        print(f"  {name:<10} p50 {p50:.2f} ms   p99 {p99:.2f} ms")
+    ratio = percentile(timings["this code"], 0.5) / percentile(timings["baseline"], 0.5)
+    print(f"  p50 ratio this code / baseline: {ratio:.2f}")
+
+
 def main() -> None:
     """Run every phase against one server and print the figures and their ratios to the targets."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -259,7 +292,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--votes", type=int, default=1000, help="single-vote round trips to time")
+    parser.add_argument("--baseline", help="a checkout of older code: compare single votes with it, and stop")
     args = parser.parse_args()
+    if args.baseline:
+        compare_votes(args.baseline, args.votes)
+        return
     sent = 0
     with fresh_postgres_database("bilan_bench") as database_url:
         key = create_key(get_engine(database_url), project="bench").key

@@ -133,8 +133,9 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
         .join(Project, col(Project.id) == col(ApiKey.project_id))
         .where(col(ApiKey.prefix) == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
     )
-    # A plain connection, not an ORM session: this runs on every request.
-    with engine.connect() as connection:
+    # A plain connection, not an ORM session: this runs on every request. In autocommit, so the
+    # lookup is one round trip to the database, without a BEGIN before it and a ROLLBACK after.
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         candidates = connection.execute(query).all()
     for key_id, project_id, project, prefix, created_ms, revoked_ms, key_hash in candidates:
         if hmac.compare_digest(key_hash, digest):
