@@ -74,7 +74,7 @@ def served(database_url: str, workers: int, *, baseline: str | None = None) -> I
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     """Return once ``/health`` answers 200; fail if the server exits first."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stderr.read().decode() if process.stderr else ""
@@ -85,7 +85,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx2.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("the server did not become healthy in 30 s")
+    raise RuntimeError("the server did not become healthy in 120 s")
 
 
 def turn_events(client: str, turn: int) -> list[dict[str, object]]:

@@ -10,8 +10,10 @@ from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStep
 from bilan_core.app.feedback_prompts import apply_thumbs, comment_question, thumbs_from_vote
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import (
+    TURNS_PER_PAGE,
     ChatEntry,
     chat_messages,
+    chat_window,
     figures_line,
     superseded,
     validated_prompt,
@@ -42,6 +44,7 @@ ANSWERING_KEY = "playground_answering"
 STOPPED_SAVE_WAIT_S = 10.0
 CONVERSATION_PARAM = "c"
 LIST_LIMIT_KEY = "playground_conversations_shown"
+TURNS_SHOWN_KEY = "playground_turns_shown"
 CONVERSATIONS_PER_PAGE = 30
 BOXES = Boxes(SYSTEM_KEY, MODEL_KEY, TEMPERATURE_KEY, MAX_TOKENS_KEY, TOOLS_KEY, VERSION_KEY)
 
@@ -59,6 +62,7 @@ def prompt_submitted() -> None:
 def open_conversation(conversation_id: str | None) -> None:
     st.session_state[CONVERSATION_KEY] = conversation_id
     st.session_state.pop(COMMENT_FOR_KEY, None)
+    st.session_state.pop(TURNS_SHOWN_KEY, None)
     if conversation_id:
         st.query_params[CONVERSATION_PARAM] = conversation_id
     elif CONVERSATION_PARAM in st.query_params:
@@ -330,20 +334,26 @@ def stream_answer(
             response.close()
 
 
-def read_chat() -> tuple[str | None, list[ChatEntry]]:
-    """The open conversation and its turns, with the sidebar's list; the same calls in either mode."""
+def show_earlier() -> None:
+    st.session_state[TURNS_SHOWN_KEY] = st.session_state.get(TURNS_SHOWN_KEY, TURNS_PER_PAGE) + TURNS_PER_PAGE
+
+
+def read_chat() -> tuple[str | None, list[ChatEntry], bool]:
+    """The open conversation, its newest turns and whether it has earlier ones, with the sidebar's list."""
     conversation_id = sync_conversation_with_url()
     conversations_sidebar(conversation_id)
     chat_settings_sidebar()
     wait_for_stopped_answer()
-    return conversation_id, visitor_client().load_chat(conversation_id) if conversation_id else []
+    shown = st.session_state.get(TURNS_SHOWN_KEY, TURNS_PER_PAGE)
+    read = visitor_client().load_chat(conversation_id, recent=shown + 1) if conversation_id else []
+    return conversation_id, *chat_window(read, shown)
 
 
 app_client()
 st.title("Playground")
 offline_banner()
 try:
-    conversation_id, entries = read_chat()
+    conversation_id, entries, earlier = read_chat()
     conversation = stored_conversation(conversation_id)
 except BilanError as exc:  # server mode: the Bilan server did not answer or refused the read
     show_error(exc)
@@ -360,6 +370,8 @@ elif conversation is not None:
 if entries:
     prompt_ids = [entry.prompt_id for entry in entries]
     add_to_dataset_popover(prompt_ids, key="playground", label="🧪 Add this chat's prompts to a dataset")
+if earlier:
+    st.button("⬆️ Show earlier messages", key="playground_show_earlier", on_click=show_earlier)
 replaced = superseded(entries)
 for entry in entries:
     show_entry(entry)
@@ -383,8 +395,12 @@ if not answering_now:
     ask_again_button(entries)
 # Disabled while an answer streams: a message sent then would silently stop it.
 st.chat_input("Ask something", key=PROMPT_INPUT_KEY, on_submit=prompt_submitted, disabled=answering_now)
+history = entries
+if earlier and answering_now and conversation_id:  # the model is sent the whole conversation
+    history = visitor_client().load_chat(conversation_id)
 if asked_again is not None:
     again, before = asked_again
+    before = history[:-1] if earlier else before
     send(again.prompt_text or "", before, conversation_id, regenerated_from=again.prompt_id)
 elif prompt is not None:
-    send(prompt, entries, conversation_id)
+    send(prompt, history, conversation_id)

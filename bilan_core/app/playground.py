@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from bilan_core.store.chat_history import ChatEntry
 
+# A long conversation is drawn from its newest turns; each "Show earlier messages" adds this many.
+TURNS_PER_PAGE = 50
+
 
 def validated_prompt(text: object) -> str:
     """The submitted prompt, unchanged; ValueError when it is not text or has nothing but spaces."""
@@ -16,6 +19,11 @@ def validated_prompt(text: object) -> str:
     if not text.strip():
         raise ValueError("the message is empty: type something to send")
     return text
+
+
+def chat_window(entries: Sequence[ChatEntry], shown: int) -> tuple[list[ChatEntry], bool]:
+    """The newest ``shown`` entries to draw, and whether there are earlier ones (read one more to know)."""
+    return list(entries[-shown:]) if shown > 0 else [], len(entries) > shown
 
 
 def chat_messages(

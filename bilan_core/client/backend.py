@@ -56,8 +56,8 @@ class Backend(Protocol):
     def get_conversation(self, *, conversation_id: str) -> ConversationSummary:
         """One conversation; NotFoundError if there is none."""
 
-    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
-        """A conversation's turns, oldest first, each with ``user_id``'s vote and comment."""
+    def load_chat(self, *, conversation_id: str, user_id: str, recent: int | None) -> list[ChatEntry]:
+        """A conversation's turns (the newest ``recent``), oldest first, with ``user_id``'s votes."""
 
     def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
         """Give the user's conversation a new title; NotFoundError, or NotOwnerError for another's."""

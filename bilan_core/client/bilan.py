@@ -137,10 +137,12 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         """One conversation; NotFoundError if there is none with this id."""
         return self.backend.get_conversation(conversation_id=validate_conversation_id(conversation_id))
 
-    def load_chat(self, conversation_id: str) -> list[ChatEntry]:
-        """A conversation's turns, oldest first, each with this user's vote and comment."""
+    def load_chat(self, conversation_id: str, *, recent: int | None = None) -> list[ChatEntry]:
+        """A conversation's turns (the newest ``recent`` if given), oldest first, with this user's votes."""
+        if recent is not None and (isinstance(recent, bool) or not isinstance(recent, int) or recent < 1):
+            raise ValueError(f"recent must be a whole number of at least 1, got {recent!r}")
         return self.backend.load_chat(
-            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id, recent=recent
         )
 
     def rename_conversation(self, conversation_id: str, title: str) -> ConversationSummary:

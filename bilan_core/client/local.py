@@ -113,9 +113,11 @@ class LocalBackend:
             conversations.get_conversation(self.engine, conversation_id=conversation_id)
         )
 
-    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
-        """A conversation's turns with the user's votes, in one query."""
-        return chat_history.load_chat(self.engine, conversation_id=conversation_id, user_id=user_id)
+    def load_chat(self, *, conversation_id: str, user_id: str, recent: int | None) -> list[ChatEntry]:
+        """A conversation's turns (the newest ``recent``) with the user's votes, in one query."""
+        return chat_history.load_chat(
+            self.engine, conversation_id=conversation_id, user_id=user_id, recent=recent
+        )
 
     def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:
         """Update the owner's conversation title in SQL."""

@@ -134,10 +134,11 @@ class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls
         self.flush(timeout=READ_FLUSH_SECONDS)
         return parse(ConversationSummary, self._get(_conversation_path(conversation_id), {}))
 
-    def load_chat(self, *, conversation_id: str, user_id: str) -> list[ChatEntry]:
-        """A conversation's turns with the user's votes, from the server (after a flush)."""
+    def load_chat(self, *, conversation_id: str, user_id: str, recent: int | None) -> list[ChatEntry]:
+        """A conversation's turns (the newest ``recent``) with the user's votes, from the server."""
         self.flush(timeout=READ_FLUSH_SECONDS)
-        reply = self._get(f"{_conversation_path(conversation_id)}/chat", {"user_id": user_id})
+        query: dict[str, Any] = {"user_id": user_id} | ({} if recent is None else {"recent": recent})
+        reply = self._get(f"{_conversation_path(conversation_id)}/chat", query)
         return parse_list(CHAT_ENTRIES, reply)
 
     def rename_conversation(self, *, conversation_id: str, title: str, user_id: str) -> ConversationSummary:

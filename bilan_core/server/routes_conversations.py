@@ -84,11 +84,19 @@ def get_conversation(
     responses=REFUSALS,
 )
 def get_chat(
-    request: Request, caller: CallerDep, conversation_id: ConversationId, user_id: UserId
+    request: Request,
+    caller: CallerDep,
+    conversation_id: ConversationId,
+    user_id: UserId,
+    recent: Annotated[int | None, Query(ge=1, le=1_000_000, description="only the newest turns")] = None,
 ) -> list[ChatEntry]:
-    """Every turn of the conversation with ``user_id``'s vote and comment (empty when it has none)."""
+    """The conversation's turns (the newest ``recent``) with ``user_id``'s votes (empty when it has none)."""
     return chat_history.load_chat(
-        engine_of(request), conversation_id=conversation_id, user_id=user_id, project_id=caller.project_id
+        engine_of(request),
+        conversation_id=conversation_id,
+        user_id=user_id,
+        project_id=caller.project_id,
+        recent=recent,
     )
 
 

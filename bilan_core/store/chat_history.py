@@ -65,9 +65,14 @@ _COLUMNS = (
 
 
 def load_chat(
-    engine: Engine, *, conversation_id: str, user_id: str, project_id: int = LOCAL_PROJECT
+    engine: Engine,
+    *,
+    conversation_id: str,
+    user_id: str,
+    project_id: int = LOCAL_PROJECT,
+    recent: int | None = None,
 ) -> list[ChatEntry]:
-    """Every turn of a conversation, oldest first, each with ``user_id``'s vote and comment (one query)."""
+    """A conversation's turns (the newest ``recent`` if given), oldest first, with ``user_id``'s votes."""
     vote_of_user = and_(
         col(Vote.project_id) == col(Turn.project_id),
         col(Vote.prompt_id) == col(Turn.prompt_id),
@@ -77,10 +82,11 @@ def load_chat(
         select(*_COLUMNS)
         .outerjoin(Vote, vote_of_user)
         .where(col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id)
-        .order_by(col(Turn.created_ms), col(Turn.id))
+        .order_by(col(Turn.created_ms).desc(), col(Turn.id).desc())
+        .limit(recent)
     )
     with Session(engine) as session:
-        rows = session.execute(statement).all()
+        rows = session.execute(statement).all()[::-1]
     return [
         ChatEntry(
             prompt_id=row[0],

@@ -13,7 +13,7 @@ from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 
 from bilan_core.app.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.app.playground import validated_prompt
+from bilan_core.app.playground import TURNS_PER_PAGE, validated_prompt
 from bilan_core.store.conversations import list_conversations, start_conversation
 from bilan_core.store.models import Turn, Vote
 from bilan_core.store.votes import cast_vote
@@ -500,3 +500,31 @@ def test_regenerate_adds_a_linked_answer_keeps_the_old_one_and_sends_it_no_more(
     sent = openai_server.chat_requests[-1].body["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]  # the replaced answer is not sent
     assert at.chat_input[0].disabled is False
+
+
+def test_a_long_conversation_draws_its_newest_turns_and_loads_earlier_ones_on_demand(app_env, openai_server):
+    conversation_id = start_conversation(app_env, user_id="anonymous", title="Long chat").conversation_id
+    total = TURNS_PER_PAGE + 5
+    for number in range(total):
+        add_turn(
+            app_env,
+            user_id="anonymous",
+            conversation_id=conversation_id,
+            prompt_text=f"q{number}",
+            response=f"a{number}",
+            created_ms=1_800_000_000_000 + number,
+        )
+    at = new_app()
+    at.query_params["c"] = conversation_id
+    at.run()
+    assert len(at.chat_message) == 2 * TURNS_PER_PAGE
+    assert at.chat_message[0].text[0].value == "q5"
+    at.button(key="playground_show_earlier").click().run()
+    assert len(at.chat_message) == 2 * total and at.chat_message[0].text[0].value == "q0"
+    assert "playground_show_earlier" not in {button.key for button in at.button}
+
+    at.button(key=f"playground_open_{conversation_id}").click().run()  # reopened: the newest part again
+    assert len(at.chat_message) == 2 * TURNS_PER_PAGE
+    send(at, "and now?")
+    sent = openai_server.chat_requests[-1].body["messages"]
+    assert len(sent) == 2 * total + 1 and sent[0]["content"] == "q0", "the model gets the whole conversation"

@@ -206,3 +206,12 @@ def test_a_server_mode_client_changes_only_its_own_users_conversations(server_pr
         _client_refuses_others_and_lets_the_owner(alice)
     finally:
         alice.close()
+
+
+def test_load_chat_reads_only_the_newest_turns_when_asked(sqlite_url):
+    engine = get_engine(sqlite_url)
+    for number in range(5):
+        add_turn(engine, conversation_id="c1", prompt_text=f"q{number}", created_ms=1_000 + number)
+    newest = load_chat(engine, conversation_id="c1", user_id="alice", recent=2)
+    assert [entry.prompt_text for entry in newest] == ["q3", "q4"]
+    assert len(load_chat(engine, conversation_id="c1", user_id="alice", recent=50)) == 5
