@@ -228,6 +228,7 @@ def rating_section(run: ExperimentRun, cells: pd.DataFrame) -> None:
         on_change=save_ratings,
         args=(run, editor_key),
     )
+    st.button("Save ratings", key="exp_save_ratings", on_click=save_ratings, args=(run, editor_key))
 
 
 def pairwise_section(run: ExperimentRun, variants: list[str]) -> None:

@@ -8,7 +8,10 @@ from bilan_core.errors import NotFoundError
 from bilan_core.experiments.experiment_runs import get_experiment, run_experiment, start_experiment
 from bilan_core.server.api_keys import create_key
 from bilan_core.store.dataset_models import Dataset
-from tests.app_support import rows
+from bilan_core.store.models import BatchRun, Vote
+from tests.app_support import new_app, rows
+from tests.fixtures.openai_server import DEFAULT_ANSWER
+from tests.server.test_conversations import ran, server_app  # noqa: F401 (the app in server mode)
 from tests.server.test_experiments import alpha, server_client  # noqa: F401 (the server-mode client)
 
 pytestmark = pytest.mark.postgres
@@ -114,3 +117,20 @@ def test_dataset_and_experiment_endpoints_refuse_bad_input_with_4xx(alpha, serve
     )
     assert missing.status_code == 404
     assert [dataset.size for dataset in alpha.list_datasets()] == [1] and alpha.recent_experiment_runs() == []
+
+
+@pytest.mark.usefixtures("server_app")
+def test_the_experiments_page_runs_and_rates_in_server_mode(server_project, alpha):  # noqa: F811
+    alpha.create_dataset("smoke", ["Say hi", "Say bye"])
+    at = ran(new_app("pages/experiments.py").run())
+    at.number_input(key="exp_count").set_value(1)
+    ran(at.button(key="exp_start").click().run())
+    [run] = rows(server_project.engine, BatchRun)
+    assert (run.kind, run.status, run.succeeded) == ("experiment", "completed", 2)
+    editor = at.data_editor[0]
+    assert editor.value["answer"].tolist() == [DEFAULT_ANSWER] * 2
+    at.session_state[editor.key] = {"edited_rows": {1: {"vote": "👎", "comment": "too short"}}}
+    ran(at.button(key="exp_save_ratings").click().run())
+    [vote] = rows(server_project.engine, Vote)
+    assert (vote.value, vote.comment) == (-1, "too short")
+    assert at.data_editor[0].value["vote"].tolist()[1] == "👎"
