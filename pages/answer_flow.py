@@ -3,12 +3,13 @@ token, and the Retry / Regenerate button under the last turn (the rules are in b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import ask_again, failure_text, on_first_chunk
+from bilan_core.chat.streaming import TextStream
 from bilan_core.store.chat_history import ChatEntry
 
 ASK_AGAIN_KEY = "playground_ask_again"
@@ -23,11 +24,13 @@ def show_answer(entry: ChatEntry) -> None:
         st.error(escape_markdown(failure_text(entry)))
 
 
-def thinking(stream: Iterable[str]) -> Iterator[str]:
-    """``stream``, with "Thinking…" shown until its first text arrives."""
+def thinking(start: Callable[[], TextStream]) -> tuple[TextStream, Iterator[str]]:
+    """The answer ``start()`` opens and its text, with "Thinking…" shown from before the call is made
+    (a provider may answer the request only when the first token is ready) until the first text."""
     note = st.empty()
     note.caption(THINKING)
-    return on_first_chunk(stream, note.empty)
+    response = start()
+    return response, on_first_chunk(response.stream, note.empty)
 
 
 def ask_again_button(entries: list[ChatEntry]) -> None:

@@ -314,17 +314,19 @@ def stream_answer(
     stored = loaded_prompt_options(BOXES)  # the loaded version is sent as prompt= and recorded exactly
     system_prompt = None if stored else st.session_state.get(SYSTEM_KEY)
     try:
-        response = start(
-            chat_messages(history, system_prompt=system_prompt, prompt=prompt),
-            model=st.session_state.get(MODEL_KEY),
-            temperature=st.session_state.get(TEMPERATURE_KEY),
-            max_tokens=st.session_state.get(MAX_TOKENS_KEY),
-            conversation_id=conversation_id,
-            variant=(st.session_state.get(VERSION_KEY) or "").strip() or None,
-            **stored,
-            regenerated_from=regenerated_from,
+        response, text = thinking(
+            lambda: start(
+                chat_messages(history, system_prompt=system_prompt, prompt=prompt),
+                model=st.session_state.get(MODEL_KEY),
+                temperature=st.session_state.get(TEMPERATURE_KEY),
+                max_tokens=st.session_state.get(MAX_TOKENS_KEY),
+                conversation_id=conversation_id,
+                variant=(st.session_state.get(VERSION_KEY) or "").strip() or None,
+                **stored,
+                regenerated_from=regenerated_from,
+            )
         )
-        st.write_stream(thinking(response.stream))
+        st.write_stream(text)
     except (ProviderError, ToolStepLimitError):
         pass  # the failed turn is recorded with the provider's reason; the rerun shows it in the chat
     except (BilanError, ValueError) as exc:

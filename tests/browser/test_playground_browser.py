@@ -164,6 +164,36 @@ def test_stop_keeps_the_partial_answer_which_can_be_rated(page, app_url, app_db,
     assert (vote.value, vote.user_id) == (-1, "Stopper")
 
 
+def test_thinking_then_a_cut_answer_shown_with_retry_and_regenerate_linked(
+    page, app_url, app_db, openai_server
+):
+    openai_server.configure(chunks=8, chunk_delay=0.05, answer_delay=1.5)
+    open_app(page, f"{app_url}/?user=Retrier")
+    ask(page, "Explain Bilan")
+    expect(page.get_by_text("Thinking…")).to_be_visible()  # before the first token
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()  # no silent cancel by a new message
+    answer = page.get_by_label("Chat message from assistant").last
+    expect(answer).to_contain_text("TTFT")
+    expect(page.get_by_text("Thinking…")).to_have_count(0)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
+
+    openai_server.configure(answer_delay=0.0)
+    openai_server.cut_stream(after_chunks=4)
+    page.get_by_role("button", name="Regenerate").click()
+    cut = page.get_by_label("Chat message from assistant").last
+    expect(cut).to_contain_text("cut off")
+    expect(cut).to_contain_text(DEFAULT_ANSWER[:12])  # the text received before the cut is shown
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_label("Chat message from assistant")).to_have_count(3)
+    expect(page.get_by_label("Chat message from assistant").last).to_contain_text(DEFAULT_ANSWER)
+
+    first, regenerated, retried = sorted(rows(app_db, Turn, user_id="Retrier"), key=lambda t: t.created_ms)
+    assert [t.status for t in (first, regenerated, retried)] == ["ok", "error", "ok"]
+    assert regenerated.regenerated_from == first.prompt_id
+    assert retried.regenerated_from == regenerated.prompt_id
+    assert DEFAULT_ANSWER.startswith(regenerated.response) and regenerated.response
+
+
 def test_two_visitors_chatting_at_once_each_see_only_their_own_chat(browser, app_url, app_db, openai_server):
     openai_server.configure(chunks=10, chunk_delay=0.1)
     contexts = [browser.new_context() for _ in range(2)]
