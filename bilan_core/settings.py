@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
-from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS, check_storable
 from bilan_core.urls import masked_url, url_host
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
@@ -128,6 +128,7 @@ class BilanSettings(BaseSettings):
             raise ValueError("USER_ID must not be empty")
         if len(value) > MAX_LABEL_LENGTH:
             raise ValueError(f"USER_ID is longer than {MAX_LABEL_LENGTH} characters")
+        check_storable("USER_ID", value)
         return value
 
     @model_validator(mode="after")

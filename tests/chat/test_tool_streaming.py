@@ -10,7 +10,7 @@ import pytest
 
 from bilan_core.chat.tool_loop import STEP_LIMIT_ERROR, ToolStepLimitError
 from bilan_core.client.bilan import Bilan
-from bilan_core.errors import ServiceUnavailableError
+from bilan_core.errors import MalformedResponseError, ServiceUnavailableError
 from tests.chat.tool_loop_helpers import FINAL, QUESTION, tool_messages
 from tests.chat_helpers import client_for, only_turn
 from tests.fixtures.openai_server import FakeOpenAIServer
@@ -78,6 +78,18 @@ def test_a_stream_failing_after_a_tool_round_is_recorded_once(client, openai_ser
     turn = only_turn(client)
     assert turn.status == "error" and caught.value.prompt_id == turn.prompt_id == response.prompt_id
     assert len(turn.tool_calls) == 1
+
+
+def test_a_malformed_chunk_in_the_final_answer_is_an_error_turn_with_the_text_so_far(client, openai_server):
+    openai_server.reply_with_tool_call("calculator", {"expression": "2 * 2"})
+    openai_server.malformed_chunk(after_chunks=2)
+
+    with pytest.raises(MalformedResponseError) as caught, client.stream_with_tools(QUESTION) as response:
+        list(response)
+
+    turn = only_turn(client)
+    assert (turn.status, turn.prompt_id) == ("error", caught.value.prompt_id)
+    assert turn.response and FINAL.startswith(turn.response) and len(turn.tool_calls) == 1
 
 
 def test_the_demo_model_streams_its_answer_after_the_calculator(bilan):

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bilan_core.experiments.comparisons import compare
+from bilan_core.settings import load_settings
 from bilan_core.store.conversations import get_conversation
 from bilan_core.store.models import Event, Turn, Vote
 from tests.chat_helpers import USER, client_for
@@ -56,6 +57,11 @@ def test_unstorable_text_is_a_clear_value_error_before_anything_is_stored_or_ask
         call(client, prompt_id)
     assert stored(client) == before
     assert openai_server.chat_requests == []
+
+
+def test_a_user_id_setting_with_a_lone_surrogate_is_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="USER_ID contains a " + SURROGATE):
+        load_settings(user_id="ada" + LONE)
 
 
 def test_a_title_drops_lone_surrogates_and_an_answer_stores_them_as_replacement_characters(
