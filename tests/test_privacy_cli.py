@@ -44,7 +44,7 @@ def test_prune_takes_its_days_from_the_setting(database, capsys, monkeypatch) ->
     monkeypatch.setenv("BILAN_RETENTION_DAYS", "30")
     assert main(["prune"]) == 0
     out = capsys.readouterr().out
-    assert "(30 days)" in out and "  turns: 4" in out and "outbox" not in out
+    assert "(30 days)" in out and "  turns: 4" in out and "outbox" not in out and "dataset" not in out
     found = stored_text(database)
     assert b"OLDLOCAL" not in found and b"OLDALPHA" not in found and b"RECENT" in found
 

@@ -17,7 +17,7 @@ from bilan_core.store.engine import get_engine
 from bilan_core.store.forget import forget_user
 from bilan_core.store.project_rows import project_id_named
 from bilan_core.store.removal import RemovalReport
-from bilan_core.store.retention import cutoff_ms, prune, prune_exclusively
+from bilan_core.store.retention import PRUNE_NEVER, cutoff_ms, prune, prune_exclusively
 
 
 def add_privacy_commands(commands: argparse._SubParsersAction) -> None:
@@ -44,12 +44,16 @@ def _run_prune(args: argparse.Namespace) -> int:
     since = datetime.fromtimestamp(cutoff_ms(days) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     if args.dry_run:
         report = prune(engine, days=days, project_id=project_id, dry_run=True)
-        _print(f"would delete what is older than {since} ({days} days); nothing was deleted:", report, False)
+        _print(
+            f"would delete what is older than {since} ({days} days); nothing was deleted:",
+            report,
+            PRUNE_NEVER,
+        )
         return 0
     pruned = prune_exclusively(engine, days=days, project_id=project_id)
     if pruned is None:
         raise BilanError("another process is pruning this database now; try again when it is done")
-    _print(f"deleted what was older than {since} ({days} days):", pruned, False)
+    _print(f"deleted what was older than {since} ({days} days):", pruned, PRUNE_NEVER)
     return 0
 
 
@@ -66,11 +70,11 @@ def _run_forget(args: argparse.Namespace) -> int:
             report = client.forget_user(user_id)
         finally:
             client.close()
-    _print(f"forgot user {user_id!r}:", report, True)
+    _print(f"forgot user {user_id!r}:", report, frozenset())
     return 0
 
 
-def _print(heading: str, report: RemovalReport, outbox: bool) -> None:
+def _print(heading: str, report: RemovalReport, leave_out: frozenset[str]) -> None:
     print(heading)
-    for line in report.lines(outbox=outbox):
+    for line in report.lines(leave_out=leave_out):
         print(f"  {line}")

@@ -13,7 +13,7 @@ import threading
 from sqlalchemy import Engine
 
 from bilan_core.store.removal import RemovalReport
-from bilan_core.store.retention import prune_exclusively
+from bilan_core.store.retention import PRUNE_NEVER, prune_exclusively
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600.0
@@ -49,7 +49,11 @@ class PruneSchedule:
         if report is None:
             log.info("Bilan: another server process is pruning; this one skips the round")
         else:
-            log.info("Bilan: pruned data older than %d days (%s)", self.days, ", ".join(report.lines()))
+            log.info(
+                "Bilan: pruned data older than %d days (%s)",
+                self.days,
+                ", ".join(report.lines(leave_out=PRUNE_NEVER)),
+            )
         return report
 
     def _run(self) -> None:

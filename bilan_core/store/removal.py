@@ -36,9 +36,9 @@ class RemovalReport(BaseModel):
         """Every row counted, comments not twice (they are part of their votes)."""
         return sum(value for name, value in self.model_dump().items() if name != "comments")
 
-    def lines(self, *, outbox: bool = True) -> list[str]:
-        """One ``kind: count`` line per kind, for the command line (the outbox's only if ``outbox``)."""
-        counts = self.model_dump(exclude=None if outbox else {"outbox_events"})
+    def lines(self, *, leave_out: frozenset[str] = frozenset()) -> list[str]:
+        """One ``kind: count`` line per kind, for the command line (without the kinds in ``leave_out``)."""
+        counts = self.model_dump(exclude=set(leave_out))
         return [f"{name.replace('_', ' ')}: {value:,}" for name, value in counts.items()]
 
 

@@ -28,6 +28,8 @@ from bilan_core.store.models import BATCH_ITEMS, BATCH_RUNS, COMPARISONS, CONVER
 from bilan_core.store.removal import RemovalReport, Step, run_steps
 
 PRUNE_LOCK_KEY = 727_275  # PostgreSQL advisory lock: one prune per database at a time
+# Kinds a prune never deletes: queued events are on clients; datasets are curated inputs, not raw data.
+PRUNE_NEVER = frozenset({"outbox_events", "dataset_items"})
 
 
 def cutoff_ms(days: int, *, at_ms: int | None = None) -> int:
