@@ -4,8 +4,9 @@ and the time to build the results grid.
 Both sides run the same stored experiment (``start_experiment`` + ``resume_experiment``: every cell a
 recorded turn, marked done in the run) through the real openai SDK against the loopback
 OpenAI-compatible server (tests/fixtures/openai_server.py) answering every request after a fixed delay
-(200 ms by default), each side on its own SQLite file. "One by one" is the same runner at concurrency 1;
-the other side is concurrency 16 (ideal speed-up 16×, target at least 12×). Each side is warmed up by one
+(200 ms by default), each side on its own SQLite file. The server runs in a process of its own, as a
+provider would (``bench.batch`` runs it in the client's process, sharing its GIL). "One by one" is the
+same runner at concurrency 1; the other side is concurrency 16 (ideal speed-up 16×, target at least 12×). Each side is warmed up by one
 untimed one-cell experiment first. Then the results of the 200 × 3 run are read and built into the grid
 (``ExperimentRun.results()``: one read of the run's rows, the cells frame, the pivot to one row per
 item), median of 5 (target under 1 s), and one rerun of the whole Experiments page in AppTest showing that
@@ -17,15 +18,19 @@ Run: ``python3 -m bench.experiment`` (from the repository root).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bilan_core.client.bilan import Bilan
 from bilan_core.experiments.experiment_runs import ExperimentRun, resume_experiment, start_experiment
 from bilan_core.settings import load_settings
+from tests.fixtures.bilan_server import free_port
 from tests.fixtures.openai_server import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,12 +43,42 @@ VARIANTS = [
 ]
 
 
-def client_for(server: FakeOpenAIServer, database: Path) -> Bilan:
+class ServerProcess:
+    """The loopback server in a process of its own, as a provider is: it does not share the client's GIL."""
+
+    def __init__(self, delay: float) -> None:
+        self.port = free_port()
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        self.process = context.Process(target=_serve, args=(self.port, delay, ready), daemon=True)
+        self.process.start()
+        if not ready.wait(30):
+            raise SystemExit("the loopback server did not start")
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        """End the server's process."""
+        self.process.terminate()
+        self.process.join()
+
+
+def _serve(port: int, delay: float, ready: Any) -> None:
+    server = FakeOpenAIServer(port=port).start()
+    server.configure(answer_delay=delay)
+    ready.set()
+    threading.Event().wait()
+
+
+def client_for(base_url: str, database: Path) -> Bilan:
     """A local client on its own SQLite file, asking the loopback server."""
     return Bilan(
         load_settings(
             database_url=f"sqlite:///{database}",
-            openai_base_url=server.base_url,
+            openai_base_url=base_url,
             openai_api_key="sk-bench",
             telemetry=False,
             max_retries=0,
@@ -82,13 +117,13 @@ def grid_seconds(run: ExperimentRun, repeat: int = 5) -> tuple[float, tuple[int,
     return statistics.median(times), grid.shape
 
 
-def page_render_seconds(database: Path, server: FakeOpenAIServer, repeat: int = 3) -> float:
+def page_render_seconds(database: Path, base_url: str, repeat: int = 3) -> float:
     """Median seconds of one rerun of the Experiments page (AppTest) on the newest run, after a warm-up."""
     from streamlit.testing.v1 import AppTest
 
     os.environ.update(
         BILAN_DATABASE_URL=f"sqlite:///{database}",
-        OPENAI_BASE_URL=server.base_url,
+        OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY="sk-bench",
         BILAN_TELEMETRY="false",
     )
@@ -114,12 +149,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    server = FakeOpenAIServer().start()
-    server.configure(answer_delay=args.delay)
+    server = ServerProcess(args.delay)
     cells = args.items * len(VARIANTS)
     with tempfile.TemporaryDirectory() as folder:
-        one_by_one_client = client_for(server, Path(folder) / "one-by-one.db")
-        concurrent_client = client_for(server, Path(folder) / "concurrent.db")
+        one_by_one_client = client_for(server.base_url, Path(folder) / "one-by-one.db")
+        concurrent_client = client_for(server.base_url, Path(folder) / "concurrent.db")
         prepare(one_by_one_client, args.items)
         prepare(concurrent_client, args.items)
         load = os.getloadavg()[0]
@@ -128,7 +162,7 @@ def main() -> None:
         grid_s, shape = grid_seconds(many_run)
         one_by_one_client.close()
         concurrent_client.close()
-        page_s = page_render_seconds(Path(folder) / "concurrent.db", server)
+        page_s = page_render_seconds(Path(folder) / "concurrent.db", server.base_url)
     server.stop()
 
     for run in (one_run, many_run):
@@ -147,9 +181,7 @@ def main() -> None:
         f"results grid {shape[0]} rows x {shape[1]} columns (read + frame building), median of 5: "
         f"{grid_s * 1000:.0f} ms (target < {GRID_TARGET_S * 1000:.0f} ms) -> {grid_verdict}"
     )
-    print(
-        f"the whole Experiments page (summary, grid, ratings, pairwise) in AppTest, rerun: {page_s:.2f} s"
-    )
+    print(f"the whole Experiments page (summary, grid, ratings, pairwise) in AppTest, rerun: {page_s:.2f} s")
 
 
 if __name__ == "__main__":

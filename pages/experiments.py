@@ -317,7 +317,7 @@ elif action == "resume" and st.session_state.get(RUN_KEY):
     run_with_progress(st.session_state[RUN_KEY])
 elif action == "pair" and st.session_state.get(RUN_KEY):
     try:
-        next_pair(get_experiment(client, st.session_state[RUN_KEY]))
+        next_pair(get_experiment(visitor_client(), st.session_state[RUN_KEY]))
     except (BilanError, ValueError) as exc:
         note(f"No pair: {exc}")
     show_notice()
