@@ -6,11 +6,12 @@ recorded turn, marked done in the run) through the real openai SDK against the l
 OpenAI-compatible server (tests/fixtures/openai_server.py) answering every request after a fixed delay
 (200 ms by default), each side on its own SQLite file. The server runs in a process of its own, as a
 provider would (``bench.batch`` runs it in the client's process, sharing its GIL). "One by one" is the
-same runner at concurrency 1; the other side is concurrency 16 (ideal speed-up 16×, target at least 12×). Each side is warmed up by one
-untimed one-cell experiment first. Then the results of the 200 × 3 run are read and built into the grid
-(``ExperimentRun.results()``: one read of the run's rows, the cells frame, the pivot to one row per
-item), median of 5 (target under 1 s), and one rerun of the whole Experiments page in AppTest showing that
-run (median of 3), for reference. The machine's load is printed.
+same runner at concurrency 1; the other side is concurrency 16 (ideal speed-up 16×, target at least
+12×). Each side is warmed up by one untimed one-cell experiment first. Then the 200 × 3 run's results
+are read and built into the grid (``ExperimentRun.results()``: one read of the run's rows, the cells
+frame, the pivot to one row per item), median of 5 (target under 1 s), and one rerun of the whole
+Experiments page in AppTest showing that run (median of 3), for reference. The machine's load is
+printed.
 
 Run: ``python3 -m bench.experiment`` (from the repository root).
 """
