@@ -50,12 +50,12 @@ def unstorable_text(value: Any) -> str | None:
     """What no database can store in a string (or in any key or string nested in dicts and lists): a NUL
     character or a lone surrogate, named; None when there is none."""
     if isinstance(value, str):
-        match = _UNSTORABLE.search(value)
-        if match is None:
-            return None
-        if match.group() == NUL:
+        if NUL in value:
             return "a NUL character (\\x00)"
-        return f"a lone surrogate (U+{ord(match.group()):04X}, half of a UTF-16 pair, not valid text)"
+        surrogate = _lone_surrogate(value)
+        if surrogate is None:
+            return None
+        return f"a lone surrogate (U+{ord(surrogate):04X}, half of a UTF-16 pair, not valid text)"
     if isinstance(value, dict):
         return unstorable_text([*value.keys(), *value.values()])
     if isinstance(value, list | tuple):
@@ -72,4 +72,18 @@ def check_storable(name: str, value: Any) -> None:
 
 def storable(text: str, replacement: str = REPLACEMENT_CHARACTER) -> str:
     """Text as a database keeps it: NULs and lone surrogates become ``replacement`` (U+FFFD)."""
+    if NUL not in text and _lone_surrogate(text) is None:
+        return text
     return _UNSTORABLE.sub(replacement, text)
+
+
+def _lone_surrogate(text: str) -> str | None:
+    # The checks run in C (the regular expression is ~1000 times slower on clean text): ASCII has no
+    # surrogate, and UTF-8 encoding fails exactly on one.
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
