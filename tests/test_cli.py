@@ -59,7 +59,9 @@ def test_a_bad_database_url_is_one_clear_line_not_a_traceback() -> None:
 
 
 def test_an_unreachable_database_is_named_without_its_password() -> None:
-    result = run_cli("stats", database_url="postgresql+psycopg://u:secretpw@127.0.0.1:1/x")
+    url = "postgresql+psycopg://u:secretpw@127.0.0.1:1/x?sslpassword=sslsecret"
+    result = run_cli("stats", database_url=url)
     assert result.returncode == 2
-    assert "cannot open the database postgresql+psycopg://u:***@127.0.0.1:1/x" in result.stderr
-    assert "secretpw" not in result.stderr
+    shown = "cannot open the database postgresql+psycopg://u:***@127.0.0.1:1/x?sslpassword=***"
+    assert shown in result.stderr
+    assert "secretpw" not in result.stderr and "sslsecret" not in result.stderr
