@@ -117,7 +117,7 @@ class AnalyticsFilter:
 def parse_prompt_ref(ref: str) -> tuple[str, int]:
     """``("support", 3)`` from ``"support v3"``; ValueError naming the expected form otherwise."""
     name, _, number = ref.rpartition(" v")
-    if not name or not number.isdigit() or int(number) < 1:
+    if not name or not number.isdigit() or not 1 <= int(number) < 2**31:
         raise ValueError(f"a stored prompt version is written 'name vN' (e.g. 'support v3'), got {ref!r}")
     return name, int(number)
 

@@ -134,7 +134,7 @@ def checked_vote_filter(filters: Mapping[str, object]) -> VoteFilter:
     if since is not None and not isinstance(since, datetime) and (type(since) is not int or since < 0):
         raise ValueError(f"since must be a datetime or epoch milliseconds (an int >= 0), got {since!r}")
     number = filters.get("prompt_version")
-    if number is not None and (type(number) is not int or number < 1):
+    if number is not None and (type(number) is not int or not 1 <= number < 2**31):
         raise ValueError(f"prompt_version must be a whole number from 1 (a stored version), got {number!r}")
     if number is not None and texts["prompt_name"] is None:
         raise ValueError("prompt_version= counts one version of a prompt: pass prompt_name= too")

@@ -50,9 +50,12 @@ def checked_labels(labels: Iterable[object]) -> tuple[str, ...]:
     return checked
 
 
+MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer
+
+
 def checked_version(version: object) -> int:
     """A version number: a whole number from 1."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
         raise ValueError(f"a prompt version is a whole number from 1, got {version!r}")
     return version
 

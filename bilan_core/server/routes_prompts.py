@@ -18,7 +18,7 @@ from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_f
 from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH, check_label
 from bilan_core.prompts.building import new_prompt_version
-from bilan_core.prompts.checks import checked_label, checked_version
+from bilan_core.prompts.checks import MAX_VERSION, checked_label, checked_name, checked_version
 from bilan_core.prompts.version import PRODUCTION
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of, read_body
@@ -108,7 +108,7 @@ async def get_prompt_version(
     request: Request,
     caller: CallerDep,
     name: PromptName,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     label: Label = None,
 ) -> StoredPromptVersion:
     """Version ``version``, else the one ``label`` (default ``production``) points at."""
@@ -153,7 +153,7 @@ async def put_prompt_label(request: Request, caller: CallerDep) -> StoredPromptV
         lambda: prompts.set_prompt_label(
             engine_of(request),
             project_id=caller.project_id,
-            name=body.name,
+            name=checked_name(body.name),
             version=checked_version(body.version),
             label=checked_label(body.label),
         )

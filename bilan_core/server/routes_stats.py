@@ -32,7 +32,9 @@ def get_stats(
     variant: Name = None,
     team_session: Name = None,
     prompt_name: Name = None,
-    prompt_version: Annotated[int | None, Query(ge=1, description="a version of prompt_name")] = None,
+    prompt_version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="a version of prompt_name")
+    ] = None,
 ) -> Stats:
     """Trust score, vote counts, interval, trend and newest comments of the project's votes."""
     where = VoteFilter(
