@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,27 @@ def test_a_prompt_version_is_a_variant_and_its_turns_record_the_version(client: 
         (turn.prompt_name, turn.prompt_number, turn.prompt_version) for turn in rows(client.engine, Turn)
     }
     assert recorded == {("capital-finder", 1, "capital-finder v1"), (None, None, "chatty")}
+
+
+def test_the_module_functions_run_resume_and_compare_by_id(
+    sqlite_url: str, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    import bilan_core as bilan
+
+    bilan.init(
+        user_id="alice", database_url=sqlite_url, openai_base_url=openai_server.base_url, openai_api_key="sk"
+    )
+    try:
+        lines = '{"prompt": "2+2?", "expected": {"regex": "4"}}\n{"prompt": "Hi"}\n'
+        (tmp_path / "qa.jsonl").write_text(lines)
+        bilan.import_dataset("qa", str(tmp_path / "qa.jsonl"))
+        bilan.add_dataset_items("qa", ["Bye"])
+        assert bilan.get_dataset("qa").dataset.size == 3
+        first = bilan.run_experiment("qa", [{"name": "plain"}], name="first")
+        again = bilan.resume_experiment(first.id)
+        assert (again.run.status, again.run.succeeded) == ("completed", 3)
+        second = bilan.run_experiment("qa", [{"name": "plain", "messages": "Be brief."}])
+        comparison = bilan.compare_runs(first.id, second.id)
+        assert comparison.flips.empty and comparison.deltas["variant"].tolist() == ["plain"]
+    finally:
+        bilan.close()
