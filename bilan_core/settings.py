@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -13,10 +13,15 @@ from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
 from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS, check_storable
+from bilan_core.privacy.levels import CaptureLevel, check_capture_level
 from bilan_core.urls import masked_url, url_host
+
+if TYPE_CHECKING:
+    from bilan_core.privacy.capture import CapturePolicy
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 DEMO_MODEL = "bilan-demo"
+MIN_CAPTURE_KEY_LENGTH = 16
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -73,6 +78,11 @@ class BilanSettings(BaseSettings):
     retention_days: int | None = Field(
         None, ge=1, le=MAX_RETENTION_DAYS, validation_alias="BILAN_RETENTION_DAYS"
     )
+    capture: CaptureLevel = Field("full", validation_alias="BILAN_CAPTURE")
+    redact_patterns: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, validation_alias="BILAN_REDACT_PATTERNS"
+    )
+    capture_key: SecretStr | None = Field(None, validation_alias="BILAN_CAPTURE_KEY")
 
     @field_validator("models", mode="before")
     @classmethod
@@ -89,6 +99,28 @@ class BilanSettings(BaseSettings):
         # The convention (consoledonottrack.com): any value but "0" or "false" says no.
         if isinstance(value, str):
             return value.strip().lower() not in ("", "0", "false")
+        return value
+
+    @field_validator("capture", mode="before")
+    @classmethod
+    def _capture_level(cls, value: object) -> str:
+        return check_capture_level(value)
+
+    @field_validator("redact_patterns", mode="before")
+    @classmethod
+    def _redact_patterns(cls, value: object) -> dict[str, str]:
+        from bilan_core.privacy.redaction import parse_user_patterns
+
+        try:
+            return parse_user_patterns(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from exc
+
+    @field_validator("capture_key")
+    @classmethod
+    def _capture_key_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_CAPTURE_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_CAPTURE_KEY_LENGTH} characters (a random secret)")
         return value
 
     @field_validator("prices")
@@ -154,6 +186,15 @@ class BilanSettings(BaseSettings):
             return "demo"
         return url_host(self.openai_base_url or "https://api.openai.com/v1")
 
+    def capture_policy(self, level: str | None = None) -> CapturePolicy:
+        """The capture policy at ``level`` (default: ``BILAN_CAPTURE``) with these patterns and key."""
+        from bilan_core.privacy.capture import CapturePolicy
+
+        key = self.capture_key.get_secret_value() if self.capture_key else None
+        return CapturePolicy.build(
+            level or self.capture, patterns=self.redact_patterns, key=key, data_dir=self.data_dir
+        )
+
     @property
     def chat_model(self) -> str:
         """The model used when a call names none."""
@@ -182,7 +223,7 @@ def _describe(error: ValidationError) -> str:
         if not item["loc"]:
             problems.append(item["msg"].removeprefix("Value error, "))
             continue
-        field = str(item["loc"][0])
+        field = _field_name(str(item["loc"][0]))
         info = BilanSettings.model_fields.get(field)
         name = info.validation_alias if info and isinstance(info.validation_alias, str) else field
         given = item.get("input")
@@ -196,6 +237,14 @@ def _masked_input(given: object) -> object:
     if isinstance(given, str) and "://" in given:
         return masked_url(given)
     return "<hidden: it may hold a token>" if isinstance(given, str) and "@" in given else given
+
+
+def _field_name(where: str) -> str:
+    """The field an error is about: a value read from the environment is reported under its variable."""
+    for name, info in BilanSettings.model_fields.items():
+        if info.validation_alias == where:
+            return name
+    return where
 
 
 def _is_secret(field: str) -> bool:

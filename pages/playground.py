@@ -12,11 +12,13 @@ from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import (
     TURNS_PER_PAGE,
     ChatEntry,
+    capture_caption,
     chat_messages,
     chat_window,
     figures_line,
     superseded,
     validated_prompt,
+    withheld_text,
 )
 from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
@@ -47,6 +49,7 @@ LIST_LIMIT_KEY = "playground_conversations_shown"
 TURNS_SHOWN_KEY = "playground_turns_shown"
 CONVERSATIONS_PER_PAGE = 30
 BOXES = Boxes(SYSTEM_KEY, MODEL_KEY, TEMPERATURE_KEY, MAX_TOKENS_KEY, TOOLS_KEY, VERSION_KEY)
+CAPTURE_LEVEL_KEY = "playground_capture_level"
 
 
 def note(message: str) -> None:
@@ -149,6 +152,7 @@ def show_older() -> None:
 
 def chat_settings_sidebar() -> None:
     with st.sidebar:
+        st.caption(capture_caption(capture_level()))
         st.subheader("Model settings")
         st.selectbox(
             "Model",
@@ -190,6 +194,16 @@ def chat_settings_sidebar() -> None:
             persist_state="session",
         )
         stored_prompt_panel(visitor_client(), BOXES)
+
+
+def capture_level() -> str:
+    """The level in force, asked once per browser session (in server mode it costs a request)."""
+    if CAPTURE_LEVEL_KEY not in st.session_state:
+        try:
+            st.session_state[CAPTURE_LEVEL_KEY] = visitor_client().capture_level()
+        except BilanError:
+            return app_client().capture.level  # the server did not answer: at least this client's level
+    return str(st.session_state[CAPTURE_LEVEL_KEY])
 
 
 def conversation_actions(conversation_id: str) -> None:
@@ -257,10 +271,18 @@ def feedback_row(entry: ChatEntry) -> None:
 
 
 def show_entry(entry: ChatEntry) -> None:
+    prompt_withheld = withheld_text("prompt", entry.capture)
+    answer_withheld = withheld_text("answer", entry.capture)
     with st.chat_message("user"):
-        st.text(entry.prompt_text or "")
+        if entry.prompt_text is None and prompt_withheld:
+            st.caption(prompt_withheld)
+        else:
+            st.text(entry.prompt_text or "")
     with st.chat_message("assistant"):
-        show_answer(entry)
+        if entry.answered and entry.response is None and answer_withheld:
+            st.caption(answer_withheld)
+        else:
+            show_answer(entry)
         for call in entry.tool_calls or []:
             st.text(describe_tool_call(call))
         if entry.route:

@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
 from bilan_core.analytics.frames import result_frame
+from bilan_core.analytics.sql_parts import shown_text
 from bilan_core.store.models import TURNS, VOTES, Turn, Vote
 
 
@@ -106,8 +107,8 @@ def comments_page(
             col(Vote.model),
             col(Vote.prompt_version),
             col(Vote.prompt_id),
-            col(Turn.prompt_text),
-            col(Turn.response),
+            shown_text(col(Turn.prompt_text)),
+            shown_text(col(Turn.response)),
         )
         .select_from(joined)
         .where(*conditions)

@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from bilan_core.analytics.csv_cells import CsvWriter
 from bilan_core.analytics.dashboard import AnalyticsFilter
+from bilan_core.analytics.sql_parts import shown_text
 from bilan_core.clock import MS_PER_DAY, now_ms, to_datetime
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
@@ -71,8 +72,8 @@ def write_csv(engine: Engine, where: AnalyticsFilter, out: TextIO) -> int:
     statement = (
         select(
             *turn_columns,
-            col(Turn.prompt_text),
-            col(Turn.response),
+            shown_text(col(Turn.prompt_text)),
+            shown_text(col(Turn.response)),
             col(Vote.user_id).label("vote_user_id"),
             col(Vote.value).label("vote_value"),
             col(Vote.comment).label("vote_comment"),

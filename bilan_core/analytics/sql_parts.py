@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal, literal_column
+from sqlalchemy import case, func, literal, literal_column
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
@@ -23,3 +23,13 @@ def weight_expression(dialect: str, at_ms: int) -> Any:
 def day_bucket(table: type[Turn] | type[Vote]) -> ColumnElement[int]:
     """The UTC day number of a row, spelled as in the daily indexes (``models.DAY_BUCKET_SQL``)."""
     return literal_column(f"({table.__tablename__}.created_ms / {MS_PER_DAY})")
+
+
+NOT_CAPTURED = "[not captured]"
+UNCAPTURED_LEVELS = ("metadata", "none")
+
+
+def shown_text(column: Any) -> ColumnElement[Any]:
+    """A turn's text column, or ``[not captured]`` where its capture level kept no text (never a blank)."""
+    withheld = case((col(Turn.capture).in_(UNCAPTURED_LEVELS), literal(NOT_CAPTURED)), else_=None)
+    return func.coalesce(column, withheld)

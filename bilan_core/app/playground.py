@@ -105,3 +105,23 @@ def on_first_chunk(stream: Iterable[str], callback: Callable[[], None]) -> Itera
         yield text
     if waiting:
         callback()
+
+
+CAPTURE_NOTES = {
+    "full": "texts are stored as typed",
+    "sanitized": "personal data and secrets are replaced by placeholders before they are stored",
+    "metadata": "no prompt, answer or comment text is stored: lengths, tokens, latency, model and votes are",
+    "none": "no text is stored, and user ids only as keyed hashes",
+}
+
+
+def capture_caption(level: str) -> str:
+    """The line that tells the Playground's user what is kept of what they type."""
+    return f"Capture level in force: {level} — {CAPTURE_NOTES.get(level, 'unknown level')}."
+
+
+def withheld_text(what: str, capture: str | None) -> str | None:
+    """What to show for a missing ``what`` ("prompt", "answer"); None when it was not withheld."""
+    if capture in ("metadata", "none"):
+        return f"The {what} was not captured (capture level {capture})."
+    return None

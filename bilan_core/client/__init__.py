@@ -1,6 +1,6 @@
 """The ``Bilan`` client and the backends it writes through (the local database or a Bilan server).
 
-May import: the base modules, ``store``, ``analytics``, ``chat`` and ``remote``.
+May import: the base modules, ``privacy``, ``store``, ``analytics``, ``chat`` and ``remote``.
 """
 
 from bilan_core.client.bilan import Bilan

@@ -188,6 +188,9 @@ class Backend(Protocol):
     def schema_status(self) -> str:
         """The database's migration revision, and whether it is the newest the store knows."""
 
+    def capture_limit(self) -> str:
+        """The most the store keeps of people's words (a server project's maximum capture level)."""
+
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until nothing waits to be stored; True when nothing does."""
 

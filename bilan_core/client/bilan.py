@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -25,6 +26,7 @@ from bilan_core.client.local import LocalBackend
 from bilan_core.client.prompt_calls import PromptCalls
 from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
+from bilan_core.privacy.levels import CaptureLevel, check_capture_level, lower_level
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
@@ -50,6 +52,8 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         self.team_session = None if team_session is None else check_label("team_session", team_session)
         self.engine = get_engine(self.settings.database_url) if self.settings.mode == "local" else None
         self.backend: Backend = self._make_backend()
+        # What is kept of people's words, applied here before either backend writes anything.
+        self.capture = self.settings.capture_policy()
         self.telemetry = Telemetry(self.settings)
 
     def with_identity(self, *, user_id: str, team_session: str | None = None) -> Bilan:
@@ -67,8 +71,8 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         return ServerBackend(self.settings)
 
     def record_turn(self, turn: Turn) -> None:
-        """Keep a finished turn (called by the tracked chat calls)."""
-        self.backend.record_turn(turn)
+        """Keep a finished turn at the capture level (called by the tracked chat calls)."""
+        self.backend.record_turn(Turn(**self.capture.turn_fields(turn.model_dump())))
         self.telemetry.count("turn")
 
     def vote(
@@ -76,7 +80,7 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
     ) -> Vote:
         """Record 👍 (1) or 👎 (-1) on an answer; voting again replaces the user's earlier vote."""
         validate_vote_value(value)
-        comment = validate_comment(comment)
+        comment = self.capture.text(validate_comment(comment))
         vote = self.backend.cast_vote(
             prompt_id=check_label("prompt_id", prompt_id),
             user_id=self._voter(user_id),
@@ -94,7 +98,10 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
 
     def get_stats(self, **filters: Unpack[StatsFilters]) -> Stats:
         """Trust score, vote counts, interval, trend and newest comments, filtered as asked."""
-        return self.backend.stats(checked_vote_filter(filters))
+        where = checked_vote_filter(filters)
+        if where.user_id is not None:  # stored as a keyed hash at the ``none`` capture level
+            where = dataclasses.replace(where, user_id=self.capture.user(where.user_id))
+        return self.backend.stats(where)
 
     def get_prompt_stats(self, prompt_id: str) -> PromptStats:
         """Votes and comments on one answer."""
@@ -104,8 +111,8 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         """Record a custom event and return its id."""
         event_id = self.backend.track(
             event_type=validate_event_type(event_type),
-            user_id=self.user_id,
-            properties=validate_properties(properties),
+            user_id=self._stored_user(),
+            properties=self.capture.properties(validate_properties(properties)),
         )
         self.telemetry.count("event")
         return event_id
@@ -115,8 +122,8 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         if conversation_id is not None:
             conversation_id = validate_conversation_id(conversation_id)
         return self.backend.start_conversation(
-            user_id=self.user_id,
-            title=clean_title(title),
+            user_id=self._stored_user(),
+            title=self.capture.text(clean_title(title)),
             team_session=self.team_session,
             conversation_id=conversation_id,
         )
@@ -131,7 +138,7 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         """This user's conversations, most recently updated first (at most ``limit``, 1 to 1000)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ValueError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        return self.backend.list_conversations(user_id=self.user_id, limit=limit)
+        return self.backend.list_conversations(user_id=self._stored_user(), limit=limit)
 
     def get_conversation(self, conversation_id: str) -> ConversationSummary:
         """One conversation; NotFoundError if there is none with this id."""
@@ -142,7 +149,9 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         if recent is not None and (isinstance(recent, bool) or not isinstance(recent, int) or recent < 1):
             raise ValueError(f"recent must be a whole number of at least 1, got {recent!r}")
         return self.backend.load_chat(
-            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id, recent=recent
+            conversation_id=validate_conversation_id(conversation_id),
+            user_id=self._stored_user(),
+            recent=recent,
         )
 
     def rename_conversation(self, conversation_id: str, title: str) -> ConversationSummary:
@@ -151,18 +160,20 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
         if not cleaned:
             raise ValueError("a conversation title must not be empty")
         return self.backend.rename_conversation(
-            conversation_id=validate_conversation_id(conversation_id), title=cleaned, user_id=self.user_id
+            conversation_id=validate_conversation_id(conversation_id),
+            title=self.capture.text(cleaned) or "(title not captured)",
+            user_id=self._stored_user(),
         )
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete this user's conversation with its turns and their votes; NotOwnerError for another's."""
         self.backend.delete_conversation(
-            conversation_id=validate_conversation_id(conversation_id), user_id=self.user_id
+            conversation_id=validate_conversation_id(conversation_id), user_id=self._stored_user()
         )
 
     def forget_user(self, user_id: str) -> RemovalReport:
         """Delete everything stored of a user (turns, votes, comments, conversations, events); what went."""
-        return self.backend.forget_user(user_id=check_label("user_id", user_id))
+        return self.backend.forget_user(user_id=self.capture.user(check_label("user_id", user_id)))
 
     def route_model(self, policy: RoutingPolicy | None = None) -> RouteDecision:
         """The model to use now: the policy (default: ``BILAN_ROUTE_*``) applied to recent trust figures."""
@@ -219,6 +230,10 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
     def data_version(self) -> tuple[int, ...]:
         """A marker that changes whenever turns or votes change (a cache key for the analytics)."""
         return self.backend.data_version()
+
+    def capture_level(self) -> CaptureLevel:
+        """The capture level in force: this client's, lowered to the server project's maximum if lower."""
+        return lower_level(self.capture.level, check_capture_level(self.backend.capture_limit()))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait up to ``timeout`` seconds for queued events to reach the server; True if none is left."""

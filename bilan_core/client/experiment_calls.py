@@ -14,6 +14,7 @@ from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.client.backend import Backend
 from bilan_core.clock import to_ms
 from bilan_core.limits import check_label
+from bilan_core.privacy.capture import CapturePolicy
 from bilan_core.store.batch_runs import BatchOptions, BatchResult, NewBatchItem
 from bilan_core.store.comparisons import ComparisonView, DecidedComparison, NewComparison
 from bilan_core.store.models import BatchItem, BatchRun, Comparison
@@ -27,10 +28,15 @@ class ExperimentCalls:
     backend: Backend
     user_id: str
     team_session: str | None
+    capture: CapturePolicy
+
+    def _stored_user(self) -> str:
+        """This client's user id as stored at the capture level (a keyed hash at ``none``)."""
+        return self.capture.user(self.user_id)
 
     def _voter(self, user_id: object) -> str:
-        """The user a vote (or a view of votes) belongs to: ``user_id`` when given, else this client's."""
-        return self.user_id if user_id is None else check_label("user_id", user_id)
+        """The stored id of a vote's (or a view's) user: ``user_id`` when given, else this client's."""
+        return self.capture.user(self.user_id if user_id is None else check_label("user_id", user_id))
 
     def create_comparison(
         self,
@@ -43,7 +49,7 @@ class ExperimentCalls:
     ) -> Comparison:
         """Store an undecided comparison of two variants (as ``Variant.as_dict()`` gives them)."""
         new = NewComparison(
-            user_id=self.user_id,
+            user_id=self._stored_user(),
             team_session=self.team_session,
             prompt=prompt,
             variant_a=dict(variant_a),
@@ -64,7 +70,9 @@ class ExperimentCalls:
     def decide_comparison(self, comparison_id: str, *, winner: str, comment: str | None = None) -> Comparison:
         """Record the verdict (``a``, ``b``, ``tie``, ``both_bad``) on a comparison, once."""
         return self.backend.decide_comparison(
-            comparison_id=check_label("comparison_id", comparison_id), winner=winner, comment=comment
+            comparison_id=check_label("comparison_id", comparison_id),
+            winner=winner,
+            comment=self.capture.text(comment),
         )
 
     def get_comparison(self, comparison_id: str) -> Comparison:
@@ -97,7 +105,7 @@ class ExperimentCalls:
         if not isinstance(options, BatchOptions):
             raise ValueError(f"options must be BatchOptions, got {type(options).__name__}")
         return self.backend.create_batch_run(
-            user_id=self.user_id, file_name=file_name, items=list(items), options=options
+            user_id=self._stored_user(), file_name=file_name, items=list(items), options=options
         )
 
     def get_batch_run(self, run_id: str) -> BatchRun:

@@ -351,6 +351,10 @@ class LocalBackend:
         """This database's migration revision."""
         return schema_status(self.engine)
 
+    def capture_limit(self) -> str:
+        """``full``: the local database keeps what the client's own level lets through."""
+        return "full"
+
     def flush(self, timeout: float) -> bool:
         """Store the turns this process has queued for the database (any read does it too)."""
         writer = turn_writer(self.engine)

@@ -211,6 +211,10 @@ class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls
         """The models, users, team sessions and prompt versions in the key's project."""
         return dict(self._get("/api/analytics/filter-options", {}).json())
 
+    def capture_limit(self) -> str:
+        """The key's project's maximum capture level on the server."""
+        return str(self._get("/api/capture", {}).json()["max_capture"])
+
     def data_version(self) -> tuple[int, ...]:
         """The server's change marker for the key's project (after a short flush)."""
         self.flush(timeout=READ_FLUSH_SECONDS)

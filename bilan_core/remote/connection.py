@@ -110,6 +110,7 @@ class ServerConnection:
         self._default_user = settings.user_id
         self.prompt_cache = PromptCache(settings.prompt_cache_seconds)
         self._conversation_users: dict[str, str] = {}
+        self.capture_notice: str | None = None  # the server's word that it keeps less than asked
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._sending = threading.Lock()  # held while a batch is on its way: forget_queued waits for it
@@ -236,8 +237,10 @@ class ServerConnection:
             self._refuse(rows, reply)
 
     def _settle(self, rows: list[OutboxRow], reply: httpx2.Response) -> None:
+        answer = reply.json()
+        self._note_capture(answer.get("capture"))
         refused = {}
-        for error in reply.json().get("errors", []):
+        for error in answer.get("errors", []):
             index = error.get("index")
             if isinstance(index, int) and 0 <= index < len(rows):
                 refused[rows[index].seq] = str(error.get("message", "refused"))
@@ -247,6 +250,12 @@ class ServerConnection:
             )
         self.outbox.fail(refused.items())
         self.outbox.remove(row.seq for row in rows if row.seq not in refused)
+
+    def _note_capture(self, notice: object) -> None:
+        """Warn once when the server stored events at a lower capture level than this client's."""
+        if isinstance(notice, dict) and self.capture_notice is None:
+            self.capture_notice = str(notice.get("message", "events were stored at a lower capture level"))
+            log.warning("Bilan server: %s", self.capture_notice)
 
     def _back_off(self, rows: list[OutboxRow], reason: str) -> None:
         attempts = max(row.attempts for row in rows)

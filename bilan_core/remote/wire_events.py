@@ -79,13 +79,28 @@ class EventError(BaseModel):
     message: str
 
 
+class CaptureLimit(BaseModel):
+    """The answer to ``GET /api/capture``: the most the key's project keeps."""
+
+    max_capture: str
+
+
+class CaptureNotice(BaseModel):
+    """Events that asked to keep more than the project's maximum capture level, stored at that level."""
+
+    level: str
+    lowered: int
+    message: str
+
+
 class IngestReply(BaseModel):
-    """The answer to ``POST /api/events``."""
+    """The answer to ``POST /api/events``; ``capture`` says when events were kept at a lower level."""
 
     success: bool
     message: str
     stats: IngestStats
     errors: list[EventError]
+    capture: CaptureNotice | None = Field(None, exclude_if=lambda notice: notice is None)  # as Bilan's reply
 
 
 class ErrorReply(BaseModel):
@@ -131,9 +146,11 @@ TURN_CONTEXT_FIELDS = {
     "regeneratedFrom": "regenerated_from",
     "provider": "provider",
     "team_session": "team_session",
+    "capture": "capture",
+    "promptChars": "prompt_chars",
 }
 USAGE_NAMES = ("finish_reason", "prompt_tokens", "completion_tokens", "total_tokens", "ttft_ms", "tool_calls")
-TURN_USAGE_FIELDS = {name: name for name in USAGE_NAMES}
+TURN_USAGE_FIELDS = {name: name for name in USAGE_NAMES} | {"responseChars": "response_chars"}
 
 
 def _turn_fields(turn: Turn, fields: dict[str, str]) -> dict[str, Any]:
@@ -192,7 +209,7 @@ def _turn_outcome_event(turn: Turn, context: dict[str, Any]) -> dict[str, Any]:
     properties = dict(
         context,
         status=CANCELLED if turn.status == CANCELLED else "success",
-        responseLength=len(turn.response or ""),
+        responseLength=turn.response_chars if turn.response_chars is not None else len(turn.response or ""),
         completedAt=finished_ms,
         **known({"responseTime": seconds}),
         **_usage(turn),

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.privacy.levels import check_capture_level
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import ApiKey, Project
 
@@ -31,6 +32,7 @@ class KeyInfo(BaseModel):
     prefix: str
     created_ms: int
     revoked_ms: int | None
+    capture: str = "full"  # the project's maximum capture level
 
 
 class CreatedKey(KeyInfo):
@@ -65,20 +67,35 @@ def ensure_project(engine: Engine, *, name: str) -> Project:
         return project
 
 
-def create_key(engine: Engine, *, project: str) -> CreatedKey:
-    """A new key for a project (created if needed); the returned ``key`` is never shown again."""
+def set_project_capture(engine: Engine, *, project: str, capture: str) -> Project:
+    """Set the most a project's events may keep (a capture level); NotFoundError for an unknown project."""
+    level = check_capture_level(capture)
+    with session_scope(engine) as session:
+        found = session.exec(select(Project).where(Project.name == clean_project_name(project))).first()
+        if found is None:
+            raise NotFoundError(f"no project is named {project!r}; `keys create --project` makes one")
+        found.max_capture = level
+        session.add(found)
+        return found
+
+
+def create_key(engine: Engine, *, project: str, capture: str | None = None) -> CreatedKey:
+    """A new key for a project (created if needed, its capture level set when given); shown once."""
+    level = None if capture is None else check_capture_level(capture)
     owner = ensure_project(engine, name=project)
+    if level is not None:
+        owner = set_project_capture(engine, project=owner.name, capture=level)
     assert owner.id is not None
     key = f"{KEY_START}{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
     row = ApiKey(project_id=owner.id, prefix=key[:PREFIX_LENGTH], key_hash=hash_key(key), created_ms=now_ms())
     with session_scope(engine) as session:
         session.add(row)
         session.flush()
-        info = _info(row, owner.name)
+        info = _info(row, owner.name, owner.max_capture)
     return CreatedKey(**info.model_dump(), key=key)
 
 
-def _info(row: ApiKey, project: str) -> KeyInfo:
+def _info(row: ApiKey, project: str, capture: str) -> KeyInfo:
     assert row.id is not None
     return KeyInfo(
         id=row.id,
@@ -87,34 +104,37 @@ def _info(row: ApiKey, project: str) -> KeyInfo:
         prefix=row.prefix,
         created_ms=row.created_ms,
         revoked_ms=row.revoked_ms,
+        capture=capture,
     )
 
 
 def list_keys(engine: Engine, *, project: str | None = None) -> list[KeyInfo]:
     """Every key (or one project's), oldest first, without secrets."""
-    query = select(ApiKey, Project.name).join(Project, col(Project.id) == col(ApiKey.project_id))
+    query = select(ApiKey, Project.name, Project.max_capture).join(
+        Project, col(Project.id) == col(ApiKey.project_id)
+    )
     if project is not None:
         query = query.where(Project.name == clean_project_name(project))
     with Session(engine) as session:
         rows = session.exec(query.order_by(col(ApiKey.id))).all()
-    return [_info(key, name) for key, name in rows]
+    return [_info(key, name, capture) for key, name, capture in rows]
 
 
 def revoke_key(engine: Engine, *, key_id: int) -> KeyInfo:
     """Revoke a key so it is refused from now on; NotFoundError if no key has this id."""
     with session_scope(engine) as session:
         found = session.exec(
-            select(ApiKey, Project.name)
+            select(ApiKey, Project.name, Project.max_capture)
             .join(Project, col(Project.id) == col(ApiKey.project_id))
             .where(ApiKey.id == key_id)
         ).first()
         if found is None:
             raise NotFoundError(f"no API key has id {key_id}")
-        row, name = found
+        row, name, capture = found
         if row.revoked_ms is None:
             row.revoked_ms = now_ms()
             session.add(row)
-        return _info(row, name)
+        return _info(row, name, capture)
 
 
 def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
@@ -129,6 +149,7 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
             col(ApiKey.created_ms),
             col(ApiKey.revoked_ms),
             col(ApiKey.key_hash),
+            col(Project.max_capture),
         )
         .join(Project, col(Project.id) == col(ApiKey.project_id))
         .where(col(ApiKey.prefix) == key[:PREFIX_LENGTH], col(ApiKey.revoked_ms).is_(None))
@@ -137,7 +158,7 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
     # lookup is one round trip to the database, without a BEGIN before it and a ROLLBACK after.
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         candidates = connection.execute(query).all()
-    for key_id, project_id, project, prefix, created_ms, revoked_ms, key_hash in candidates:
+    for key_id, project_id, project, prefix, created_ms, revoked_ms, key_hash, capture in candidates:
         if hmac.compare_digest(key_hash, digest):
             return KeyInfo(
                 id=key_id,
@@ -146,5 +167,6 @@ def verify_key(engine: Engine, *, key: str) -> KeyInfo | None:
                 prefix=prefix,
                 created_ms=created_ms,
                 revoked_ms=revoked_ms,
+                capture=capture,
             )
     return None

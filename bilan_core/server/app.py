@@ -47,6 +47,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     )
     app.state.max_body_bytes = settings.max_body_bytes
     app.state.prices = price_table(settings.prices)
+    app.state.capture = settings.capture_policy("full")  # lowered to each key's project level per request
     app.state.statistics = StatisticsKeeper(app.state.engine)
     app.state.retention_days = settings.retention_days
     app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from bilan_core.privacy.levels import CaptureLevel, check_capture_level
 from bilan_core.server.api_keys import verify_key
 from bilan_core.server.errors import ApiError
 from bilan_core.server.ratelimit import Limiter
@@ -17,6 +18,7 @@ class Caller:
 
     key_id: int
     project_id: int
+    capture: CaptureLevel = "full"  # the most the project's events may keep
 
 
 def authenticate(engine: Engine, limiter: Limiter, key: str | None) -> Caller:
@@ -32,4 +34,4 @@ def authenticate(engine: Engine, limiter: Limiter, key: str | None) -> Caller:
         raise ApiError(
             429, f"Too many requests for this API key; retry in {wait} s", headers={"Retry-After": str(wait)}
         )
-    return Caller(key_id=found.id, project_id=found.project_id)
+    return Caller(key_id=found.id, project_id=found.project_id, capture=check_capture_level(found.capture))

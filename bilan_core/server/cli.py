@@ -6,7 +6,7 @@ import argparse
 import json
 import socket
 
-from bilan_core.server.api_keys import create_key, list_keys, revoke_key
+from bilan_core.server.api_keys import create_key, list_keys, revoke_key, set_project_capture
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
 
@@ -23,7 +23,14 @@ def add_server_commands(commands: argparse._SubParsersAction) -> None:
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="make a key for a project (shown once)")
     create.add_argument("--project", required=True)
+    create.add_argument(
+        "--capture", help="the most the project's events keep: full, sanitized, metadata, none"
+    )
     create.set_defaults(run=_run_keys_create)
+    capture = actions.add_parser("capture", help="set the most a project's events keep (its capture level)")
+    capture.add_argument("--project", required=True)
+    capture.add_argument("level", help="full, sanitized, metadata or none")
+    capture.set_defaults(run=_run_keys_capture)
     listing = actions.add_parser("list", help="list keys (prefixes only, never the secret)")
     listing.add_argument("--project")
     listing.set_defaults(run=_run_keys_list)
@@ -70,9 +77,19 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _run_keys_create(args: argparse.Namespace) -> int:
-    created = create_key(get_engine(load_settings().database_url), project=args.project)
-    print(f"API key for project {created.project!r} (id {created.id}); it is shown only this once:")
+    created = create_key(get_engine(load_settings().database_url), project=args.project, capture=args.capture)
+    print(
+        f"API key for project {created.project!r} (id {created.id}, capture level {created.capture}); "
+        "it is shown only this once:"
+    )
     print(created.key)
+    return 0
+
+
+def _run_keys_capture(args: argparse.Namespace) -> int:
+    engine = get_engine(load_settings().database_url)
+    project = set_project_capture(engine, project=args.project, capture=args.level)
+    print(f"project {project.name!r} now keeps at most the {project.max_capture!r} capture level")
     return 0
 
 

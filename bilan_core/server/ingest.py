@@ -9,12 +9,15 @@ requests do not deadlock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Connection, Engine
 
 from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.privacy.capture import FULL_CAPTURE, CapturePolicy
+from bilan_core.privacy.levels import CaptureLevel
 from bilan_core.remote.wire_events import (
     CANCELLED,
     CONVERSATION_ENDED,
@@ -25,6 +28,7 @@ from bilan_core.remote.wire_events import (
     TURN_STARTED,
     VOTE_CAST,
     VOTE_CLEARED,
+    CaptureNotice,
     IngestReply,
     IngestStats,
 )
@@ -45,9 +49,17 @@ from bilan_core.store.turns import merge_turns
 from bilan_core.store.votes import VoteClear, clear_votes, upsert_votes, vote_row
 
 
-def ingest(engine: Engine, *, project_id: int, items: list[Any], check_text: bool) -> IngestReply:
-    """Validate and store a request's events for a project; the reply counts what happened."""
+def ingest(
+    engine: Engine,
+    *,
+    project_id: int,
+    items: list[Any],
+    check_text: bool,
+    capture: CapturePolicy = FULL_CAPTURE,
+) -> IngestReply:
+    """Validate, lower to the project's capture level and store a request's events; the reply counts them."""
     accepted, errors = validate_events(items, check_text=check_text)
+    accepted, lowered = _at_capture_level(accepted, capture)
     unique = _first_of_each_id(accepted)
     with engine.begin() as connection:
         stored = _insert_events(connection, project_id, unique)
@@ -64,6 +76,28 @@ def ingest(engine: Engine, *, project_id: int, items: list[Any], check_text: boo
             processed=processed, skipped=len(accepted) - processed, errors=len(errors), total=len(items)
         ),
         errors=errors,
+        capture=_capture_notice(capture.level, lowered),
+    )
+
+
+def _at_capture_level(accepted: list[Accepted], capture: CapturePolicy) -> tuple[list[Accepted], int]:
+    """Each event with only what the project's level keeps; how many were lowered."""
+    kept, lowered = [], 0
+    for item in accepted:
+        update = capture.wire_update(item.event.model_dump())
+        kept.append(dataclasses.replace(item, event=item.event.model_copy(update=update.fields)))
+        lowered += update.lowered
+    return kept, lowered
+
+
+def _capture_notice(level: CaptureLevel, lowered: int) -> CaptureNotice | None:
+    if not lowered:
+        return None
+    return CaptureNotice(
+        level=level,
+        lowered=lowered,
+        message=f"this project keeps at most the {level!r} capture level: {lowered} event(s) that asked "
+        f"for more were stored at {level!r}",
     )
 
 
@@ -113,6 +147,8 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
         "provider": text_property(props, "provider", limit=MAX_LABEL_LENGTH),
         "team_session": text_property(props, "team_session", limit=MAX_LABEL_LENGTH),
         "prompt_text": event.promptText,
+        "capture": props.get("capture") if props.get("capture") in get_args(CaptureLevel) else None,
+        "prompt_chars": props.get("promptChars"),
     }
     if event.eventType == TURN_STARTED:
         started = number_property(props, "startedAt")
@@ -138,6 +174,7 @@ def _turn_fragment(item: Accepted) -> dict[str, Any]:
         return fragment
     fragment["status"] = CANCELLED if props.get("status") == CANCELLED else "ok"
     fragment["response"] = event.aiResponse
+    fragment["response_chars"] = props.get("responseChars")
     return fragment
 
 

@@ -9,7 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from bilan_core.limits import MAX_LABEL_LENGTH
-from bilan_core.remote.wire_events import ErrorReply, IngestReply, RequestBody
+from bilan_core.remote.wire_events import CaptureLimit, ErrorReply, IngestReply, RequestBody
+from bilan_core.server.auth import Caller
 from bilan_core.server.deps import MAX_EPOCH_MS, REFUSALS, CallerDep, CleanText, engine_of, read_body
 from bilan_core.server.ingest import ingest
 from bilan_core.server.queries import EventPage, EventQuery, list_events
@@ -20,9 +21,13 @@ _BODY_SCHEMA = TypeAdapter(RequestBody).json_schema(ref_template="#/components/s
 _BODY_SCHEMA.pop("$defs", None)
 
 
-def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
+def _ingest_raw(request: Request, caller: Caller, raw: bytes) -> IngestReply:
     reply = ingest(
-        engine_of(request), project_id=project_id, items=parse_body(raw), check_text=needs_text_check(raw)
+        engine_of(request),
+        project_id=caller.project_id,
+        items=parse_body(raw),
+        check_text=needs_text_check(raw),
+        capture=request.app.state.capture.at(caller.capture),
     )
     request.app.state.statistics.stored(reply.stats.processed)
     return reply
@@ -44,7 +49,7 @@ def _ingest_raw(request: Request, project_id: int, raw: bytes) -> IngestReply:
 async def post_events(request: Request, caller: CallerDep) -> IngestReply:
     """Store new events (repeated eventIds are skipped); invalid events are reported one by one."""
     raw = await read_body(request)
-    return await run_in_threadpool(_ingest_raw, request, caller.project_id, raw)
+    return await run_in_threadpool(_ingest_raw, request, caller, raw)
 
 
 @router.get("/events", summary="List stored events, newest first", responses=REFUSALS)
@@ -75,3 +80,9 @@ def get_events(
         offset=offset,
     )
     return list_events(engine_of(request), query)
+
+
+@router.get("/capture", summary="The most this key's project keeps of people's words", responses=REFUSALS)
+def get_capture(caller: CallerDep) -> CaptureLimit:
+    """The project's maximum capture level: events asking for more are stored at it."""
+    return CaptureLimit(max_capture=caller.capture)

@@ -36,6 +36,7 @@ def post_forget(request: Request, caller: CallerDep, body: Annotated[ForgetReque
     Idempotent: asking again removes nothing more and answers zeros.
     """
     try:
-        return forget_user(engine_of(request), user_id=body.user_id, project_id=caller.project_id)
+        stored = request.app.state.capture.at(caller.capture).user(body.user_id)  # hashed at ``none``
+        return forget_user(engine_of(request), user_id=stored, project_id=caller.project_id)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc

@@ -175,7 +175,8 @@ def _check_turn_properties(props: dict[str, Any]) -> None:
     text_property(props, "errorMessage", limit=None)
     for name in ("responseTime", "attemptedDuration", "ttft_ms", "startedAt"):
         number_property(props, name)
-    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+    text_property(props, "capture", limit=20)
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens", "promptChars", "responseChars"):
         value = props.get(name)
         if value is not None and (type(value) is not int or not 0 <= value < 2**31):
             raise ValueError(f"properties.{name} must be a non-negative integer, got {value!r}"[:300])

@@ -35,6 +35,7 @@ class ChatEntry:
     tool_calls: list[dict[str, Any]] | None = None
     route: dict[str, Any] | None = None
     regenerated_from: str | None = None
+    capture: str | None = None  # the level its texts were kept at (None: before capture levels)
 
     @property
     def answered(self) -> bool:
@@ -61,6 +62,7 @@ _COLUMNS = (
     col(Turn.tool_calls),
     col(Turn.route),
     col(Turn.regenerated_from),
+    col(Turn.capture),
 )
 
 
@@ -107,6 +109,7 @@ def load_chat(
             tool_calls=row[15],
             route=row[16],
             regenerated_from=row[17],
+            capture=row[18],
         )
         for row in rows
     ]

@@ -124,6 +124,11 @@ class Turn(SQLModel, table=True):
     ttft_ms: float | None = None
     latency_ms: float | None = None
     created_ms: int = _ms_column()
+    # The capture level the texts were kept at (None: not said, as before capture levels), and the
+    # texts' lengths, known even when the texts themselves were not captured.
+    capture: str | None = Field(default=None, max_length=20)
+    prompt_chars: int | None = None
+    response_chars: int | None = None
 
 
 class Vote(SQLModel, table=True):
@@ -275,6 +280,8 @@ class Project(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=MAX_LABEL_LENGTH, unique=True)
     created_ms: int = _ms_column()
+    # The most this project's events may keep (a capture level); every event is lowered to it.
+    max_capture: str = Field(default="full", max_length=20, sa_column_kwargs={"server_default": "full"})
 
 
 class ApiKey(SQLModel, table=True):

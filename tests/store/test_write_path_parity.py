@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from bilan_core.client.backend import Backend
 from bilan_core.client.local import LocalBackend
 from bilan_core.clock import now_ms
+from bilan_core.privacy.capture import FULL_CAPTURE
 from bilan_core.remote.backend import ServerBackend
 from bilan_core.remote.wire_events import VOTE_CAST, IngestReply, make_event, turn_events
 from bilan_core.server.ingest import ingest
@@ -84,7 +85,8 @@ class BothPaths:
         )
 
     def turn(self, prompt_id: str, user_id: str, model: str, **fields: Any) -> None:
-        turn = Turn(prompt_id=prompt_id, user_id=user_id, model=model, created_ms=now_ms(), **fields)
+        fresh = Turn(prompt_id=prompt_id, user_id=user_id, model=model, created_ms=now_ms(), **fields)
+        turn = as_recorded(fresh)
         self._on_both(lambda backend: backend.record_turn(turn))
 
     def vote(
@@ -204,6 +206,11 @@ def stored(engine: Engine, project_id: int) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
+def as_recorded(turn: Turn) -> Turn:
+    """The turn as a client at the ``full`` capture level hands it to its backend (level, lengths noted)."""
+    return Turn(**FULL_CAPTURE.turn_fields(turn.model_dump()))
+
+
 def vote_event(prompt_id: str, user_id: str, value: int, at_ms: int) -> list[dict[str, Any]]:
     """A request holding one ``vote_cast`` at ``at_ms``."""
     properties = {"turn_id": prompt_id, "value": value}
@@ -272,6 +279,7 @@ def test_a_turn_whose_start_and_end_arrive_in_separate_requests_is_stored_whole(
         latency_ms=40.0,
         created_ms=now_ms(),
     )
+    turn = as_recorded(turn)
     LocalBackend(engine).record_turn(turn)
     ingest_requests(engine, ONE_BY_ONE, [[event] for event in turn_events(turn)])
     assert stored(engine, ONE_BY_ONE)["turns"] == stored(engine, LOCAL_PROJECT)["turns"]
