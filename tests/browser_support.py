@@ -46,7 +46,8 @@ def free_port() -> int:
 def app_environment(**settings: str) -> dict[str, str]:
     """The test process's environment without any Bilan/OpenAI setting, then only the ones given."""
     env = {name: value for name, value in os.environ.items() if name not in ISOLATED_VARIABLES}
-    env.update(BILAN_TELEMETRY="false", **settings)
+    # The demo model streams at full speed unless a test asks for its readable pace.
+    env.update({"BILAN_TELEMETRY": "false", "BILAN_DEMO_STREAM_DELAY": "0", **settings})
     return env
 
 
