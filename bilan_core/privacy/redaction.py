@@ -2,7 +2,7 @@
 
 Each kind has a cheap pattern that finds candidates and, where a checksum or a numbering plan exists,
 a check from a well-kept library: phone numbers are confirmed by Google's libphonenumber
-(``phonenumbers``: international numbers written with ``+``), IBANs by ``stdnum.iban`` (mod-97 and
+(``phonenumbers``: international numbers, written with ``+`` or ``00``), IBANs by ``stdnum.iban`` (mod-97 and
 the country's length and layout), card numbers by ``stdnum.luhn`` and a card-issuer prefix. Both
 libraries load on the first text that has a candidate. User patterns (``BILAN_REDACT_PATTERNS``)
 come after the secrets and before the built-in kinds. ``find`` lists what was found, for the
@@ -74,7 +74,8 @@ _IPV6 = re.compile(
 )
 _IPV6_HINT = re.compile(r"::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}")
 _VERSION_WORDS = re.compile(r"(?i)\b(?:version|release|build|ver|v)\.?\s*$")
-_PHONE_START = re.compile(r"\+\s?\(?\d")
+# An international number starts with "+" or with the "00" international prefix.
+_PHONE_START = re.compile(r"\+\s?\(?\d|(?<![\d.,])00\s?[1-9]")
 _PHONE_WINDOW = 40  # characters after a "+" the phone matcher reads
 
 
@@ -244,7 +245,10 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
 
     for start in starts:
         window = text[start : start + _PHONE_WINDOW]
+        shift = 0
+        if window.startswith("00"):  # read as "+": the matcher knows no region here
+            window, shift = "+" + window[2:], 1
         for found in phonenumbers.PhoneNumberMatcher(window, None, leniency=phonenumbers.Leniency.VALID):
             if found.start == 0:
-                yield start, start + found.end
+                yield start, start + found.end + shift
             break
