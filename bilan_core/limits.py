@@ -6,10 +6,17 @@ the same words. The column sizes of ``store.models`` come from here too.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 MAX_LABEL_LENGTH = 200  # ids and labels: user, model, conversation, variant, team session, prompt version
+# PostgreSQL's btree index rows hold at most 2704 bytes, and the covering indexes of turns and votes
+# hold four labels (model, prompt version, user, team session) each: 4 x 600 bytes and the rest fit.
+MAX_LABEL_BYTES = 600
+# How deep an event's properties may nest: far below the depth any reader (pydantic's serializer
+# stops at about 250, Python's json at about 1000) refuses, so what is stored can be read back.
+MAX_JSON_DEPTH = 64
 MAX_STATUS_LENGTH = 40
 MAX_EVENT_TYPE_LENGTH = 100
 MAX_COMMENT_LENGTH = 10_000
@@ -29,6 +36,19 @@ def check_label(name: str, value: object, *, limit: int = MAX_LABEL_LENGTH) -> s
     if len(value) > limit:
         raise ValueError(f"{name} is {len(value):,} characters; the limit is {limit:,}")
     check_storable(name, value)
+    if limit <= MAX_LABEL_LENGTH:  # a label, which indexes hold
+        check_label_bytes(name, value)
+    return value
+
+
+def check_label_bytes(name: str, value: str) -> str:
+    """``value`` if its UTF-8 form fits a label's index entry (``MAX_LABEL_BYTES``), else ValueError."""
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_LABEL_BYTES:
+        raise ValueError(
+            f"{name} is {size:,} bytes in UTF-8; the limit is {MAX_LABEL_BYTES:,} "
+            f"(200 characters of up to 3 bytes, or 150 emoji)"
+        )
     return value
 
 
@@ -86,4 +106,27 @@ def _lone_surrogate(text: str) -> str | None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         return text[exc.start]
+    return None
+
+
+def json_problem(value: Any, *, check_text: bool = True) -> str | None:
+    """Why a decoded JSON value cannot be stored, or None: text no database can store in a string or a
+    key (when ``check_text``), a number that is not finite (``1e400``) or more than ``MAX_JSON_DEPTH``
+    levels of nesting."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list) and level > MAX_JSON_DEPTH:
+            return f"nests deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, dict):
+            stack.extend((key, level) for key in item)
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"holds the number {item}, which is not finite (JSON numbers must be finite)"
+        elif check_text and isinstance(item, str):
+            problem = unstorable_text(item)
+            if problem is not None:
+                return f"contains {problem}, which cannot be stored"
     return None

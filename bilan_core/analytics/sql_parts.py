@@ -8,16 +8,17 @@ from sqlalchemy import case, func, literal, literal_column
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
-from bilan_core.analytics.trust import HALF_LIFE_DAYS, MIN_WEIGHT
+from bilan_core.analytics.trust import FLOOR_AGE_DAYS, HALF_LIFE_DAYS, MIN_WEIGHT
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store.models import Turn, Vote
-from bilan_core.store.upsert import greatest
+from bilan_core.store.upsert import greatest, least
 
 
 def weight_expression(dialect: str, at_ms: int) -> Any:
-    """A vote's trust weight at ``at_ms`` in SQL, as ``trust.vote_weight`` computes it."""
-    age_days = greatest(dialect, literal(0.0), (literal(at_ms) - col(Vote.created_ms)) / float(MS_PER_DAY))
-    return greatest(dialect, literal(MIN_WEIGHT), func.power(0.5, age_days / HALF_LIFE_DAYS))
+    """A vote's trust weight at ``at_ms`` in SQL, as ``trust.vote_weight`` computes it, for any age."""
+    age_days = (literal(at_ms) - col(Vote.created_ms)) / float(MS_PER_DAY)
+    capped = least(dialect, literal(FLOOR_AGE_DAYS), greatest(dialect, literal(0.0), age_days))
+    return greatest(dialect, literal(MIN_WEIGHT), func.power(0.5, capped / HALF_LIFE_DAYS))
 
 
 def day_bucket(table: type[Turn] | type[Vote]) -> ColumnElement[int]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 HALF_LIFE_DAYS = 7.0
 MIN_WEIGHT = 0.01
+# From this age on a vote weighs MIN_WEIGHT; SQL caps the age here, so power() never underflows
+# (0.5 ** (age / 7) is below the smallest double after about 20 years, an error on PostgreSQL).
+FLOOR_AGE_DAYS = HALF_LIFE_DAYS * math.log2(1 / MIN_WEIGHT)
 Z_95 = 1.959963984540054
 TREND_MIN_VOTES = 10
 TREND_THRESHOLD = 0.10

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.limits import MAX_LABEL_LENGTH, check_label_bytes
 from bilan_core.store.events import new_event_id
 from bilan_core.store.models import Turn
 
@@ -29,7 +29,14 @@ CONVERSATION_ENDED = "conversation_ended"
 CANCELLED = "cancelled"  # turn_completed status of an answer the user stopped (Bilan for Python)
 TURN_EVENT_TYPES = frozenset({TURN_STARTED, TURN_COMPLETED, TURN_FAILED})
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH)]
+
+def _fits_an_index(value: str) -> str:
+    return check_label_bytes("the text", value)
+
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH), AfterValidator(_fits_an_index)
+]
 
 
 class WireEvent(BaseModel):

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
 from bilan_core.pricing import price_table
-from bilan_core.remote.wire_events import RequestBody
-from bilan_core.server.errors import ApiError
+from bilan_core.remote.wire_events import ErrorReply, RequestBody
+from bilan_core.server.body_limit import BodyLimit
+from bilan_core.server.errors import ApiError, add_error_handlers
 from bilan_core.server.planner_statistics import StatisticsKeeper
 from bilan_core.server.prune_schedule import PruneSchedule
 from bilan_core.server.ratelimit import make_limiter
@@ -45,12 +45,12 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.state.limiter = make_limiter(
         rate=settings.rate_limit, burst=settings.rate_limit_burst, redis_url=redis_url
     )
-    app.state.max_body_bytes = settings.max_body_bytes
+    app.add_middleware(BodyLimit, large_limit=settings.max_body_bytes)
     app.state.prices = price_table(settings.prices)
     app.state.capture = settings.capture_policy("full")  # lowered to each key's project level per request
     app.state.statistics = StatisticsKeeper(app.state.engine)
     app.state.retention_days = settings.retention_days
-    app.add_exception_handler(ApiError, _api_error_reply)  # type: ignore[arg-type]
+    add_error_handlers(app)
     app.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Is the server up")
     app.include_router(events_router)
     app.include_router(stats_router)
@@ -77,10 +77,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         schedule.stop()
 
 
-async def _api_error_reply(_request: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=exc.headers)
-
-
 def _health(request: Request) -> dict[str, str]:
     """``{"status": "ok"}`` when the database answers (no API key needed)."""
     try:
@@ -92,7 +88,8 @@ def _health(request: Request) -> dict[str, str]:
 
 
 def _add_event_schemas(app: FastAPI) -> None:
-    """Put the wire event schemas, used by the hand-read ``POST /api/events`` body, into components."""
+    """Put the wire event schemas, used by the hand-read ``POST /api/events`` body, into components;
+    every 422 is declared as the ``{"error": ...}`` the error handlers answer."""
     definitions: dict[str, Any] = (
         TypeAdapter(RequestBody).json_schema(ref_template="#/components/schemas/{model}").get("$defs", {})
     )
@@ -102,7 +99,22 @@ def _add_event_schemas(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+            _declare_422_as_error_reply(schema)
         assert app.openapi_schema is not None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_422_as_error_reply(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    components.setdefault("ErrorReply", TypeAdapter(ErrorReply).json_schema())
+    for components_name in ("HTTPValidationError", "ValidationError"):
+        components.pop(components_name, None)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["content"] = {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorReply"}}
+                }

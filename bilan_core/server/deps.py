@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from bilan_core.errors import NotFoundError
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller, authenticate
-from bilan_core.server.errors import ApiError
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -40,19 +39,8 @@ def current_caller(
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it is over ``BILAN_MAX_BODY_BYTES``."""
-    limit: int = request.app.state.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body is {int(declared):,} bytes; the limit is {limit:,}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body, already held within its route's limit by ``body_limit.BodyLimit``."""
+    return await request.body()
 
 
 async def parsed_body(request: Request, model: type[BodyT]) -> BodyT:

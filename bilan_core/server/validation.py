@@ -9,11 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bilan_core.limits import MAX_LABEL_LENGTH
+from bilan_core.clock import MS_PER_DAY, now_ms, to_datetime
+from bilan_core.limits import MAX_LABEL_LENGTH, check_label_bytes, json_problem, unstorable_text
 from bilan_core.remote.wire_events import (
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
     MAX_BATCH_EVENTS,
+    MAX_TIMESTAMP_MS,
     TURN_EVENT_TYPES,
     VOTE_CAST,
     VOTE_CLEARED,
@@ -24,8 +26,12 @@ from bilan_core.server.errors import ApiError
 from bilan_core.store.votes import validate_comment
 
 # Only JSON escapes can put NUL or lone surrogates into text (PostgreSQL refuses both); bodies
-# without such escapes skip the per-event check.
+# without such escapes skip the per-event text check.
 _RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abAB]|[dD][c-fC-F])")
+# The times an event may carry: an older one would weigh nothing, a later one could never be
+# superseded (the latest vote wins), so both are refused with a reason.
+MAX_EVENT_AGE_DAYS = 3650
+MAX_CLOCK_AHEAD_MS = MS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Accepted:
 def parse_body(raw: bytes) -> list[Any]:
     """The list of raw events in a body (array, ``{"events": [...]}`` or one event)."""
     try:
+        # 1e400 is valid JSON that parses to inf: the event holding it is refused on its own.
         body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
@@ -75,11 +82,10 @@ def validate_events(items: list[Any], *, check_text: bool) -> tuple[list[Accepte
     """Valid events (in order) and one error per invalid event."""
     accepted: list[Accepted] = []
     errors: list[EventError] = []
+    window = TimeWindow.around(now_ms())
     for index, item in enumerate(items):
         try:
-            if check_text:
-                _refuse_unstorable_text(item)
-            accepted.append(_accept(index, item))
+            accepted.append(_accept(index, item, window=window, check_text=check_text))
         except ValidationError as exc:
             errors.append(EventError(index=index, eventId=_event_id_of(item), message=_describe(exc)))
         except ValueError as exc:
@@ -101,18 +107,45 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _refuse_unstorable_text(item: object) -> None:
-    text = json.dumps(item, ensure_ascii=False)
-    if "\\u0000" in text:
-        raise ValueError("event contains a NUL character (\\u0000), which cannot be stored")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("event contains an unpaired UTF-16 surrogate, which is not valid text") from exc
+@dataclass(frozen=True)
+class TimeWindow:
+    """The epoch-ms times an event may carry, from its arrival at the server."""
+
+    earliest: int
+    latest: int
+
+    @classmethod
+    def around(cls, moment: int) -> TimeWindow:
+        """At most ``MAX_EVENT_AGE_DAYS`` old, at most ``MAX_CLOCK_AHEAD_MS`` ahead of ``moment``."""
+        return cls(moment - MAX_EVENT_AGE_DAYS * MS_PER_DAY, moment + MAX_CLOCK_AHEAD_MS)
+
+    def check(self, name: str, value: float | None) -> None:
+        """ValueError naming ``name`` when the time ``value`` is outside the window."""
+        if value is None or self.earliest <= value <= self.latest:
+            return
+        when = to_datetime(int(value)).strftime("%Y-%m-%d %H:%M UTC") if value <= MAX_TIMESTAMP_MS else value
+        if value > self.latest:
+            raise ValueError(f"{name} {when} is more than a day ahead of the server's clock")
+        raise ValueError(f"{name} {when} is more than {MAX_EVENT_AGE_DAYS:,} days old")
 
 
-def _accept(index: int, item: object) -> Accepted:
+def _check_storable(event: WireEvent, *, check_text: bool) -> None:
+    problem = json_problem(event.properties, check_text=check_text)
+    if problem:
+        raise ValueError(f"properties {problem}")
+    if not check_text:
+        return
+    for name in ("eventId", "eventType", "userId", "promptText", "aiResponse"):
+        value = getattr(event, name)
+        problem = unstorable_text(value) if value else None
+        if problem:
+            raise ValueError(f"{name} contains {problem}, which cannot be stored")
+
+
+def _accept(index: int, item: object, *, window: TimeWindow, check_text: bool) -> Accepted:
     event = WireEvent.model_validate(item)
+    _check_storable(event, check_text=check_text)
+    window.check("timestamp", event.timestamp)
     props = event.properties
     conversation_id = text_property(props, "conversation_id", "conversationId", limit=MAX_LABEL_LENGTH)
     subject: str | None = None
@@ -121,16 +154,16 @@ def _accept(index: int, item: object) -> Accepted:
     if event.eventType in (CONVERSATION_STARTED, CONVERSATION_ENDED):
         subject = _required(conversation_id, "conversation_id")
     if event.eventType in TURN_EVENT_TYPES:
-        _check_turn_properties(props)
+        _check_turn_properties(props, window)
     elif event.eventType == VOTE_CAST:
         _check_vote_properties(props)
     elif event.eventType == CONVERSATION_STARTED:
         text_property(props, "team_session", limit=MAX_LABEL_LENGTH)
         text_property(props, "title", limit=None)
-        number_property(props, "started_at")
+        window.check("properties.started_at", number_property(props, "started_at"))
     elif event.eventType == CONVERSATION_ENDED:
         text_property(props, "status", limit=40)
-        number_property(props, "ended_at")
+        window.check("properties.ended_at", number_property(props, "ended_at"))
     return Accepted(index=index, event=event, subject=subject, conversation_id=conversation_id)
 
 
@@ -141,15 +174,21 @@ def _required(value: str | None, name: str) -> str:
 
 
 def text_property(props: dict[str, Any], *names: str, limit: int | None) -> str | None:
-    """The first of ``names`` present in ``props`` as text (ValueError if not text or too long)."""
+    """The first of ``names`` given in ``props`` as text (ValueError if not text or too long).
+
+    An empty text is "not given", as null is: Bilan's SDKs send ``errorMessage: ""`` for an error
+    without a message. A label (``limit`` of ``MAX_LABEL_LENGTH``) must also fit in ``MAX_LABEL_BYTES``.
+    """
     for name in names:
         value = props.get(name)
-        if value is None:
+        if value is None or value == "":
             continue
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"properties.{name} must be a non-empty string, got {value!r}"[:300])
+        if not isinstance(value, str):
+            raise ValueError(f"properties.{name} must be a string, got {value!r}"[:300])
         if limit is not None and len(value) > limit:
             raise ValueError(f"properties.{name} is longer than {limit} characters")
+        if limit == MAX_LABEL_LENGTH:
+            check_label_bytes(f"properties.{name}", value)
         return value
     return None
 
@@ -164,7 +203,7 @@ def number_property(props: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _check_turn_properties(props: dict[str, Any]) -> None:
+def _check_turn_properties(props: dict[str, Any], window: TimeWindow) -> None:
     for name in ("model", "modelUsed", "systemPromptVersion", "promptName", "provider", "team_session"):
         text_property(props, name, limit=MAX_LABEL_LENGTH)
     number = props.get("promptVersion")
@@ -173,8 +212,9 @@ def _check_turn_properties(props: dict[str, Any]) -> None:
     for name in ("errorType", "finish_reason"):
         text_property(props, name, limit=40)
     text_property(props, "errorMessage", limit=None)
-    for name in ("responseTime", "attemptedDuration", "ttft_ms", "startedAt"):
+    for name in ("responseTime", "attemptedDuration", "ttft_ms"):
         number_property(props, name)
+    window.check("properties.startedAt", number_property(props, "startedAt"))
     text_property(props, "capture", limit=20)
     for name in ("prompt_tokens", "completion_tokens", "total_tokens", "promptChars", "responseChars"):
         value = props.get(name)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 EVENT = {
     "eventId": "e1",
     "eventType": "custom",
-    "timestamp": 1_800_000_000_000,
+    "timestamp": 1_790_000_000_000,
     "userId": "a",
     "properties": {},
 }

@@ -19,7 +19,7 @@ from tests.fixtures.bilan_server import free_port
 
 pytestmark = pytest.mark.postgres
 ROOT = str(Path(__file__).resolve().parents[2])
-EVENT = {"eventType": "vote_cast", "timestamp": 1_800_000_000_000, "userId": "a"}
+EVENT = {"eventType": "vote_cast", "timestamp": 1_790_000_000_000, "userId": "a"}
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

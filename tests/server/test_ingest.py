@@ -23,14 +23,14 @@ EXAMPLES = [
     for line in (Path(__file__).parents[1] / "fixtures" / "wire_examples.jsonl").read_text().splitlines()
 ]
 TURN_ID = "turn_1795464938984_nofh"
-T0 = 1_800_000_000_000
+T0 = 1_790_000_000_000
 
 
 def event(event_id: str, event_type: str, properties: dict, **extra: object) -> dict:
     return {
         "eventId": event_id,
         "eventType": event_type,
-        "timestamp": extra.pop("timestamp", 1_800_000_000_000),
+        "timestamp": extra.pop("timestamp", 1_790_000_000_000),
         "userId": extra.pop("userId", "alice"),
         "properties": properties,
         **extra,
@@ -299,7 +299,7 @@ def test_one_megabyte_comment_is_refused_with_a_clear_error_and_nothing_cut(serv
 
 def test_unpaired_surrogate_escape_is_an_event_error_not_a_crash(server_project):
     raw = (
-        b'[{"eventId":"s","eventType":"custom","timestamp":1800000000000,"userId":"a","properties":{"x":"\\ud800"}},'
+        b'[{"eventId":"s","eventType":"custom","timestamp":1790000000000,"userId":"a","properties":{"x":"\\ud800"}},'
         + json.dumps(event("fine", "custom", {"emoji": "\U0001f44d"}), ensure_ascii=True).encode()
         + b"]"
     )
@@ -338,12 +338,14 @@ def test_more_than_1000_events_is_refused_with_413(server_project):
     assert server_project.post(batch[:1000]).json()["stats"]["processed"] == 1000
 
 
-def test_body_over_the_size_limit_is_refused_with_413(server_project):
-    server_project.app.state.max_body_bytes = 2048
-    reply = server_project.post([event("e", "custom", {"pad": "x" * 4000})])
+def test_body_over_the_size_limit_is_refused_with_413(postgres_url):
+    app = create_app(load_settings(database_url=postgres_url, rate_limit=0, max_body_bytes=2048))
+    headers = {"Authorization": f"Bearer {create_key(app.state.engine, project='alpha').key}"}
+    with TestClient(app) as client:
+        reply = client.post("/api/events", json=[event("e", "custom", {"pad": "x" * 4000})], headers=headers)
     assert reply.status_code == 413
-    assert "limit of 2,048 bytes" in reply.json()["error"] or "the limit is 2,048" in reply.json()["error"]
-    assert count(server_project.engine, Event) == 0
+    assert "the limit is 2,048" in reply.json()["error"]
+    assert count(app.state.engine, Event) == 0
 
 
 def test_projects_are_isolated(server_project):

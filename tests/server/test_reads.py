@@ -7,7 +7,7 @@ import pytest
 from bilan_core.analytics.stats import VoteFilter, compute_stats
 
 pytestmark = pytest.mark.postgres
-T0 = 1_800_000_000_000
+T0 = 1_790_000_000_000
 
 
 def event(event_id, event_type, properties, *, timestamp, user="alice", **extra):
