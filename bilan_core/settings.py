@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from bilan_core.errors import ConfigurationError
-from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS, check_storable
+from bilan_core.limits import MAX_LABEL_LENGTH, MAX_RETENTION_DAYS, check_label_bytes, check_storable
 from bilan_core.privacy.levels import CaptureLevel, check_capture_level
 from bilan_core.urls import masked_url, url_host
 
@@ -161,7 +161,7 @@ class BilanSettings(BaseSettings):
         if len(value) > MAX_LABEL_LENGTH:
             raise ValueError(f"USER_ID is longer than {MAX_LABEL_LENGTH} characters")
         check_storable("USER_ID", value)
-        return value
+        return check_label_bytes("USER_ID", value)
 
     @model_validator(mode="after")
     def _server_mode_needs_key(self) -> BilanSettings:

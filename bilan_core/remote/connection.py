@@ -3,9 +3,13 @@
 Every event goes to a durable outbox first, then to the server. A background thread sends the outbox
 in batches (``BILAN_BATCH_SIZE`` events, at least every ``BILAN_BATCH_INTERVAL`` seconds). Refused
 connections, timeouts and 5xx are retried with exponential back-off and jitter (the server skips an
-eventId it already has, so a re-sent batch is harmless); 429 waits as long as Retry-After says; other
-4xx are not retried: those events stay in the outbox as ``failed`` (``failed()``, ``failures()``) and
-are logged. Reads and direct writes go through ``_request``, which turns refusals into the SDK's errors.
+eventId it already has, so a re-sent batch is harmless); 429 and 503 wait at least as long as
+Retry-After says; other 4xx are not retried: those events stay in the outbox as ``failed``
+(``failed()``, ``failures()``) and are logged. A 500 is the server failing on what it was sent: the
+batch is split in halves until the event it fails on is alone, and that event, once it failed
+``PARK_AFTER_ATTEMPTS`` times while the server is healthy, is kept as ``failed`` with the server's
+reason, so the events behind it flow. Reads and direct writes go through ``_request``, which turns
+refusals into the SDK's errors.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_TIMEOUT_SECONDS = 10.0
 READ_FLUSH_SECONDS = 5.0
+PARK_AFTER_ATTEMPTS = 3
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 # Paths whose 404 means "no such thing in this project" rather than a broken request.
@@ -229,10 +234,13 @@ class ServerConnection:
                 reason="429",
                 count_attempt=False,
             )
-        elif reply.status_code == 413 and len(rows) > 1:
+        elif reply.status_code in (413, 500) and len(rows) > 1:
             self._limit = max(1, len(rows) // 2)
+        elif reply.status_code == 500:
+            self._isolate(rows[0], reply)
         elif reply.status_code >= 500 or reply.status_code == 408:
-            self._back_off(rows, f"HTTP {reply.status_code}")
+            wait = retry_after_seconds(reply.headers.get("Retry-After"), default=0.0)
+            self._back_off(rows, f"HTTP {reply.status_code}", at_least=wait)
         else:
             self._refuse(rows, reply)
 
@@ -257,9 +265,25 @@ class ServerConnection:
             self.capture_notice = str(notice.get("message", "events were stored at a lower capture level"))
             log.warning("Bilan server: %s", self.capture_notice)
 
-    def _back_off(self, rows: list[OutboxRow], reason: str) -> None:
+    def _isolate(self, row: OutboxRow, reply: httpx2.Response) -> None:
+        """One event the server failed on alone: kept as failed if it keeps failing on a healthy server."""
+        reason = f"HTTP 500: {error_text(reply)}"
+        if row.attempts + 1 < PARK_AFTER_ATTEMPTS or not self._server_healthy():
+            self._back_off([row], reason)
+            return
+        log.error("Bilan server keeps failing on event %s; kept as failed: %s", row.event_id, reason)
+        self.outbox.fail([(row.seq, reason)])
+
+    def _server_healthy(self) -> bool:
+        try:
+            return self._http.get("/health").status_code == 200
+        except httpx2.TransportError:
+            return False
+
+    def _back_off(self, rows: list[OutboxRow], reason: str, *, at_least: float = 0.0) -> None:
         attempts = max(row.attempts for row in rows)
         delay = min(self.max_backoff, FIRST_BACKOFF_SECONDS * 2**attempts) * random.uniform(0.5, 1.0)
+        delay = max(delay, at_least)
         log.warning("Bilan server unreachable (%s); retrying %d event(s) in %.1f s", reason, len(rows), delay)
         self.outbox.postpone(
             [row.seq for row in rows], until_ms=now_ms() + round(delay * 1000), reason=reason

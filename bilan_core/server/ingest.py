@@ -4,7 +4,8 @@ This module parses the events into rows; the store's write functions, the ones l
 write them. All set-based: one multi-row ``INSERT … ON CONFLICT`` per table per request, in one
 transaction. Events already stored (same project and eventId) are skipped together with their
 effects, so a client may re-send a batch safely. Rows are written in key order so concurrent
-requests do not deadlock.
+requests do not deadlock. If the database refuses a batch's data, its halves are stored apart until
+the event it refuses is alone: that event gets an error with the database's reason, the rest is stored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any, get_args
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.privacy.capture import FULL_CAPTURE, CapturePolicy
@@ -29,6 +31,7 @@ from bilan_core.remote.wire_events import (
     VOTE_CAST,
     VOTE_CLEARED,
     CaptureNotice,
+    EventError,
     IngestReply,
     IngestStats,
 )
@@ -44,6 +47,7 @@ from bilan_core.store.conversations import (
     touch_conversations,
     upsert_conversations,
 )
+from bilan_core.store.db_errors import is_transient, storage_refusal
 from bilan_core.store.events import insert_events
 from bilan_core.store.turns import merge_turns
 from bilan_core.store.votes import VoteClear, clear_votes, upsert_votes, vote_row
@@ -60,20 +64,16 @@ def ingest(
     """Validate, lower to the project's capture level and store a request's events; the reply counts them."""
     accepted, errors = validate_events(items, check_text=check_text)
     accepted, lowered = _at_capture_level(accepted, capture)
-    unique = _first_of_each_id(accepted)
-    with engine.begin() as connection:
-        stored = _insert_events(connection, project_id, unique)
-        new = [item for item in unique if item.event.eventId in stored]
-        merge_turns(connection, project_id, _turns_of(new))
-        _apply_votes(connection, project_id, new)
-        upsert_conversations(connection, project_id, _conversations_of(new))
-        touch_conversations(connection, project_id, _touches_of(new))
-    processed = len(new)
+    processed, refused = _store_isolating(engine, project_id, _first_of_each_id(accepted))
+    errors = sorted([*errors, *refused], key=lambda error: error.index)
     return IngestReply(
         success=True,
         message=f"Processed {processed} events",
         stats=IngestStats(
-            processed=processed, skipped=len(accepted) - processed, errors=len(errors), total=len(items)
+            processed=processed,
+            skipped=len(accepted) - processed - len(refused),
+            errors=len(errors),
+            total=len(items),
         ),
         errors=errors,
         capture=_capture_notice(capture.level, lowered),
@@ -99,6 +99,37 @@ def _capture_notice(level: CaptureLevel, lowered: int) -> CaptureNotice | None:
         message=f"this project keeps at most the {level!r} capture level: {lowered} event(s) that asked "
         f"for more were stored at {level!r}",
     )
+
+
+def _store_isolating(engine: Engine, project_id: int, items: list[Accepted]) -> tuple[int, list[EventError]]:
+    """Store events in one transaction; when the database refuses their data, store each half on its
+    own, so only an event it refuses by itself fails (with the database's reason) and the rest are
+    stored. A lock or a lost connection is raised as it is: the whole request may be retried."""
+    try:
+        return _store(engine, project_id, items), []
+    except DBAPIError as exc:
+        if is_transient(exc):
+            raise
+        if len(items) == 1:
+            return 0, [
+                EventError(index=items[0].index, eventId=items[0].event.eventId, message=storage_refusal(exc))
+            ]
+        middle = len(items) // 2
+        first, first_refused = _store_isolating(engine, project_id, items[:middle])
+        second, second_refused = _store_isolating(engine, project_id, items[middle:])
+        return first + second, first_refused + second_refused
+
+
+def _store(engine: Engine, project_id: int, items: list[Accepted]) -> int:
+    """Store the events not stored yet with their turns, votes and conversations; how many were new."""
+    with engine.begin() as connection:
+        stored = _insert_events(connection, project_id, items)
+        new = [item for item in items if item.event.eventId in stored]
+        merge_turns(connection, project_id, _turns_of(new))
+        _apply_votes(connection, project_id, new)
+        upsert_conversations(connection, project_id, _conversations_of(new))
+        touch_conversations(connection, project_id, _touches_of(new))
+    return len(new)
 
 
 def _first_of_each_id(accepted: list[Accepted]) -> list[Accepted]:

@@ -3,6 +3,7 @@ and labels follow the shared limits (up to the column width, no NUL)."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -67,6 +68,27 @@ def test_labels_up_to_the_column_width_are_recorded_on_postgresql_and_longer_one
     assert len(openai_server.chat_requests) == 1
     turn = only_turn(client)
     assert (turn.prompt_id, turn.prompt_version, turn.user_id) == (response.prompt_id, "v" * 200, "u" * 200)
+
+
+def rare_characters(count: int, seed: int = 0) -> str:
+    """``count`` random 4-byte characters (CJK extension B): text PostgreSQL cannot compress in an index."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(count))
+
+
+@pytest.mark.postgres
+def test_labels_over_an_index_row_s_bytes_are_refused_before_the_model_is_asked_on_postgresql(
+    openai_server, postgres_url
+):
+    widest = rare_characters(150)  # 600 bytes: four such labels share an index row on PostgreSQL
+    client = client_for(openai_server, postgres_url, team_session=widest)
+    response = client.create_chat_completion(USER, variant=widest, user_id=widest)
+    # Within 200 characters, but 800 bytes each: this turn's index rows would not fit.
+    model, variant, user = (rare_characters(200, seed) for seed in (1, 2, 3))
+    with pytest.raises(ValueError, match="is 800 bytes in UTF-8; the limit is 600"):
+        client.create_chat_completion(USER, model=model, variant=variant, user_id=user)
+    assert len(openai_server.chat_requests) == 1
+    assert only_turn(client).prompt_id == response.prompt_id
 
 
 @pytest.mark.parametrize("name", ["model", "conversation_id", "variant", "user_id"])

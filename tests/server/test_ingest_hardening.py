@@ -7,6 +7,7 @@ Old and far-future times, labels over an index's bytes, nesting past what reads 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from sqlalchemy import text, update
@@ -17,7 +18,12 @@ from bilan_core.store.models import VOTES, Event, Turn
 from tests.server.test_ingest import count, event, rows
 
 pytestmark = pytest.mark.postgres
-EMOJI = "\U0001f600"
+
+
+def rare_characters(count: int, seed: int) -> str:
+    """``count`` random 4-byte characters (CJK extension B): text PostgreSQL cannot compress in an index."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(count))
 
 
 def nested(depth: int) -> dict:
@@ -79,13 +85,14 @@ def test_times_outside_the_window_are_refused_one_by_one(server_project):
 
 def test_labels_are_limited_in_bytes_so_every_index_row_fits(server_project):
     moment = now_ms()
-    wide = EMOJI * 150  # 600 bytes: the largest label, four of them in one index row
-    fits = {"turnId": "t1", "model": wide, "systemPromptVersion": wide, "team_session": wide}
-    too_wide = {"turnId": "t2", "model": EMOJI * 200}  # 200 characters, but 800 bytes
+    wide = [rare_characters(150, seed) for seed in range(4)]  # 600 bytes: the widest labels, 4 a row
+    fits = {"turnId": "t1", "model": wide[0], "systemPromptVersion": wide[1], "team_session": wide[2]}
+    wider = [rare_characters(200, seed) for seed in range(4)]  # 200 characters, but 800 bytes
+    too_wide = {"turnId": "t2", "model": wider[0], "systemPromptVersion": wider[1], "team_session": wider[2]}
     batch = [
-        event("fits", "turn_started", fits, timestamp=moment, userId=wide),
-        event("wide", "turn_started", too_wide, timestamp=moment),
-        event("wide-user", "custom", {}, timestamp=moment, userId=EMOJI * 200),
+        event("fits", "turn_started", fits, timestamp=moment, userId=wide[3]),
+        event("wide", "turn_started", too_wide, timestamp=moment, userId=wide[3]),
+        event("wide-user", "custom", {}, timestamp=moment, userId=wider[3]),
         event("after", "turn_started", {"turnId": "t3", "model": "m"}, timestamp=moment),
     ]
     errors = errors_by_id(server_project.post(batch))
@@ -163,3 +170,28 @@ def test_empty_optional_texts_from_the_sdk_are_not_given_so_a_failed_turn_is_set
     with server_project.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM turns WHERE status = 'pending'")).scalar() == 0
     assert count(server_project.engine, Event) == 2
+
+
+def test_an_event_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_stored(server_project):
+    with server_project.engine.begin() as connection:  # a rule of the database no validation knows
+        connection.execute(text("ALTER TABLE turns ADD CONSTRAINT no_poison CHECK (model <> 'poison')"))
+    moment = now_ms()
+    batch = [
+        event(
+            f"e{i}",
+            "turn_started",
+            {"turnId": f"t{i}", "model": "poison" if i == 5 else "m"},
+            timestamp=moment,
+        )
+        for i in range(12)
+    ]
+    batch.append(event("v", "vote_cast", {"turn_id": "t1", "value": 1}, timestamp=moment))
+    reply = server_project.post(batch)
+    errors = errors_by_id(reply)
+    assert list(errors) == ["e5"]
+    assert errors["e5"].startswith(
+        'the database cannot store this event: new row for relation "turns" violates'
+    )
+    assert reply.json()["stats"] == {"processed": 12, "skipped": 0, "errors": 1, "total": 13}
+    assert stored_ids(server_project.engine) == {f"e{i}" for i in range(12) if i != 5} | {"v"}
+    assert len(rows(server_project.engine, Turn)) == 11
