@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from bilan_core.errors import NotFoundError
 from bilan_core.remote.wire_events import ErrorReply
 from bilan_core.server.auth import Caller, authenticate
+from bilan_core.server.errors import ApiError
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 ResultT = TypeVar("ResultT")

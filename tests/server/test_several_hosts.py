@@ -23,7 +23,7 @@ from tests.postgres_support import fresh_postgres_database
 pytestmark = pytest.mark.postgres
 REDIS_URL = os.environ.get("BILAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE, BURST = 0.5, 20  # a moving window of 20 requests per 40 seconds per key
-T0 = 1_800_000_000_000
+T0 = 1_790_000_000_000
 
 
 @dataclass
