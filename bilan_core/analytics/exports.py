@@ -25,7 +25,8 @@ from bilan_core.analytics.sql_parts import shown_text
 from bilan_core.clock import MS_PER_DAY, now_ms, to_datetime
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
-from bilan_core.store.models import TURNS, VOTES, Comparison, Turn, Vote
+from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES, Comparison, Turn, Vote
+from bilan_core.store.project_rows import project_id_named
 
 CHUNK_ROWS = 2_000
 EXPORT_KINDS = ("csv", "finetune", "dpo")
@@ -290,6 +291,9 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--user", action="append", default=[], help="a user id (repeatable)")
     parser.add_argument("--team-session", help="one team session")
     parser.add_argument("--prompt-version", action="append", default=[], help="a prompt version (repeatable)")
+    parser.add_argument(
+        "--project", help="a server project by name, on the server's database (default: local mode's data)"
+    )
     parser.set_defaults(run=_run_export)
 
 
@@ -304,6 +308,7 @@ def _positive_int(text: str) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    engine = get_engine(load_settings().database_url)
     start = args.start_ms
     if args.days is not None:
         start = now_ms() - args.days * MS_PER_DAY
@@ -314,8 +319,8 @@ def _run_export(args: argparse.Namespace) -> int:
         users=tuple(args.user),
         team_session=args.team_session,
         prompt_versions=tuple(args.prompt_version),
+        project_id=project_id_named(engine, args.project) if args.project is not None else LOCAL_PROJECT,
     )
-    engine = get_engine(load_settings().database_url)
     written = export_to_file(engine, args.kind, where, Path(args.out))
     print(f"wrote {written:,} {'rows' if args.kind == 'csv' else 'lines'} to {args.out}")
     return 0

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.analytics.exports import CSV_COLUMNS, export_bytes, export_to_file
 from bilan_core.cli import main as cli_main
-from bilan_core.clock import MS_PER_DAY
+from bilan_core.clock import MS_PER_DAY, now_ms
+from bilan_core.server.api_keys import create_key
+from bilan_core.server.app import create_app
+from bilan_core.settings import load_settings
 from bilan_core.store.demo_data import seed_demo_data
 from bilan_core.store.engine import get_engine, session_scope
 from bilan_core.store.models import Comparison
@@ -374,3 +378,31 @@ def test_csv_cells_a_spreadsheet_would_evaluate_are_written_as_text(engine: Engi
     assert all(row["response"] == row["prompt_text"] for row in rows)
     assert [row["vote_comment"] for row in rows[:4]] == ["'" + formula for formula in FORMULAS[:4]]
     assert rows[0]["vote_value"] == "1"  # numbers stay numbers
+
+
+def test_export_on_a_server_database_reads_the_named_project(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(load_settings(database_url=sqlite_url, rate_limit=0))
+    with TestClient(app) as client:
+        for project, turns in (("shop", 3), ("blog", 1)):
+            key = create_key(app.state.engine, project=project).key
+            events = [
+                {
+                    "eventId": f"{project}-{n}",
+                    "eventType": "turn_started",
+                    "userId": "ann",
+                    "timestamp": now_ms(),
+                    "properties": {"turnId": f"{project}-turn-{n}", "model": "gpt-4o"},
+                }
+                for n in range(turns)
+            ]
+            client.post("/api/events", json=events, headers={"Authorization": f"Bearer {key}"})
+    monkeypatch.setenv("BILAN_DATABASE_URL", sqlite_url)
+    out = tmp_path / "shop.csv"
+    assert cli_main(["export", "--kind", "csv", "--out", str(out), "--project", "shop"]) == 0
+    assert [row["prompt_id"] for row in csv.DictReader(out.open())] == [f"shop-turn-{n}" for n in range(3)]
+    assert cli_main(["export", "--kind", "csv", "--out", str(out)]) == 0  # local mode's data: none here
+    assert list(csv.DictReader(out.open())) == []
+    assert cli_main(["export", "--kind", "csv", "--out", str(out), "--project", "nope"]) == 2
+    assert "no project is named 'nope'" in capsys.readouterr().err
