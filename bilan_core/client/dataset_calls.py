@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bilan_core.client.backend import Backend
+from bilan_core.client.experiment_calls import MAX_RUNS_LISTED
 from bilan_core.limits import check_label
 from bilan_core.store.batch_runs import NewBatchItem
 from bilan_core.store.dataset_models import Dataset
@@ -21,7 +22,6 @@ from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import BatchRun
 
 ItemLike = NewDatasetItem | Mapping[str, Any] | str
-MAX_RUNS_LISTED = 1000
 
 
 def dataset_items(items: Iterable[ItemLike]) -> list[NewDatasetItem]:

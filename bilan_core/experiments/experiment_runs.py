@@ -68,10 +68,6 @@ class ExperimentRun:
         """The team session the experiment's pairwise comparisons are stored in."""
         return SESSION_PREFIX + self.run.id
 
-    def refresh(self) -> ExperimentRun:
-        """The run as stored now."""
-        return ExperimentRun(self.client, self.client.get_batch_run(self.run.id))
-
     def cells(self, *, user_id: str | None = None) -> pd.DataFrame:
         """One row per item × variant: answer, status, tokens, latency, cost, the user's vote, check."""
         return cells_frame(self.client, self.run, user_id=user_id)
