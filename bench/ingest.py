@@ -28,11 +28,12 @@ from dataclasses import dataclass
 import httpx2
 import psycopg
 
+from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.server.api_keys import create_key
 from bilan_core.store.engine import dispose_engines, get_engine
 from tests.postgres_support import fresh_postgres_database
 
-T0 = 1_800_000_000_000
+T0 = now_ms() - MS_PER_DAY  # the server refuses times more than a day ahead or 10 years old
 EVENTS_TARGET = 10_000.0
 P99_TARGET_MS = 20.0
 VOTE_WARM_UP = 50
