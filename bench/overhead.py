@@ -1,13 +1,15 @@
 """What tracking adds to a call: the raw openai SDK, Bilan, and Langfuse's OpenAI drop-in, side by side.
 
 Every client talks to the loopback OpenAI-compatible server (tests/fixtures/openai_server.py) over real
-HTTP (+ SSE for streams); runs are interleaved (the order rotating) after a warm-up, and the figure is the
-median paired difference to the raw call. Three shapes: a plain call, a 200-chunk stream paced 1 ms
-apart, and the same stream unpaced (the worst case). Bilan is timed twice: as it is (the turn journaled
-and stored off the caller's thread) and with the turn stored in SQLite on the caller's thread (how every
-call was tracked before). Langfuse's drop-in (``langfuse.openai``) is timed last, when installed, with a
-key and a dead loopback host (its exporter fails in the background): importing it patches the openai
-SDK for the whole process, so its raw baseline is the unpatched method (``__wrapped__``).
+HTTP (+ SSE for streams); runs are interleaved (the order rotating) after a warm-up. The figures are the
+median paired differences to the raw call, of wall time and of CPU time on the caller's thread (the work
+tracking adds for the caller; it holds when the machine is loaded, wall time does not). Three shapes: a
+plain call, a 200-chunk stream paced 1 ms apart, and the same stream unpaced (the worst case). Bilan is
+timed twice: as it is (the turn journaled and stored off the caller's thread) and with the turn stored
+in SQLite on the caller's thread (how every call was tracked before). Langfuse's drop-in
+(``langfuse.openai``) is timed last, when installed, with a key and a dead loopback host (its exporter
+fails in the background): importing it patches the openai SDK for the whole process, so its raw baseline
+is the unpatched method (``__wrapped__``).
 
 Run: ``python3 -m bench.overhead`` (from the repository root). Target: under 0.3 ms added per call.
 """
@@ -74,33 +76,36 @@ def bilan_run(client: Bilan) -> Run:
 
 def timed(
     runs: dict[str, Run], *, stream: bool, pairs: int, warmup: int, words: int
-) -> dict[str, list[float]]:
-    """Interleaved runs of every client, the order rotating; milliseconds per run after the warm-up."""
+) -> dict[str, list[tuple[float, float]]]:
+    """Interleaved runs of every client, the order rotating; per run after the warm-up, milliseconds of
+    wall time and of CPU time on the caller's thread (the second holds on a loaded machine)."""
     names = list(runs)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for round_ in range(warmup + pairs):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             gc.collect()
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.thread_time()
             text = runs[name](stream)
-            elapsed = (time.perf_counter() - began) * 1000
+            elapsed = (time.perf_counter() - began) * 1000, (time.thread_time() - began_cpu) * 1000
             assert len(text.split(" ")) == words, f"{name}: the answer did not arrive whole"
             if round_ >= warmup:
                 times[name].append(elapsed)
     return times
 
 
-def report(title: str, times: dict[str, list[float]]) -> dict[str, float]:
-    """Print each client's median and its median paired difference to the raw SDK; the differences."""
+def report(title: str, times: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
+    """Print each client's medians and its median paired differences to the raw SDK; the CPU ones."""
     raw = times["raw openai SDK"]
-    print(f"{title}: {len(raw)} interleaved rounds")
+    print(f"{title}: {len(raw)} interleaved rounds (wall ms | CPU ms on the caller's thread)")
     added = {}
     for name, values in times.items():
-        line = f"  {name:<34} median {statistics.median(values):8.3f} ms"
+        wall, cpu = (statistics.median(column) for column in zip(*values, strict=True))
+        line = f"  {name:<34} median {wall:8.3f} | {cpu:7.3f}"
         if name != "raw openai SDK":
-            added[name] = statistics.median(mine - base for mine, base in zip(values, raw, strict=True))
-            ratio = statistics.median(values) / statistics.median(raw)
-            line += f"   added {added[name]:+.3f} ms (ratio {ratio:.3f})"
+            pairs = list(zip(values, raw, strict=True))
+            added_wall = statistics.median(mine[0] - base[0] for mine, base in pairs)
+            added[name] = statistics.median(mine[1] - base[1] for mine, base in pairs)
+            line += f"   added {added_wall:+.3f} | {added[name]:+.3f}"
         print(line)
     return added
 
@@ -201,7 +206,7 @@ def measure_votes(client: Bilan, votes: int) -> None:
 
 def summarise(added: dict[str, dict[str, float]]) -> None:
     """The added milliseconds per shape and client, against the target."""
-    print(f"added per call (median paired difference, ms; target < {TARGET_MS} ms for Bilan)")
+    print(f"CPU added on the caller's thread per call (median paired difference, ms; target < {TARGET_MS})")
     names = list(next(iter(added.values())))
     print(f"  {'':<16}" + "".join(f"{name:>36}" for name in names))
     for shape, figures in added.items():

@@ -38,6 +38,8 @@ from bilan_core.store.turns import merge_turns
 log = logging.getLogger(__name__)
 JOURNALS_SUFFIX = "-bilan-writes"
 RETRY_SECONDS = 1.0
+LINGER_SECONDS = 0.02  # the writer waits this long after a turn arrives, to store the next ones with it
+_NOT_FIELDS = {"id", "project_id", "prompt_id"}
 _writers: dict[Engine, TurnWriter] = {}
 _writers_lock = threading.Lock()
 
@@ -52,21 +54,21 @@ class QueuedTurn:
     touched_ms: int
 
     @classmethod
-    def of(cls, turn: Turn) -> QueuedTurn:
-        """The turn as it is queued now."""
-        fields = turn.model_dump(exclude={"id", "project_id", "prompt_id"})
-        return cls(turn.project_id, turn.prompt_id, fields, now_ms())
-
-    def line(self) -> bytes:
-        """One journal line."""
-        record = [self.project_id, self.prompt_id, self.fields, self.touched_ms]
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-
-    @classmethod
     def from_line(cls, line: bytes) -> QueuedTurn:
         """The turn a journal line holds."""
         project_id, prompt_id, fields, touched_ms = json.loads(line)
         return cls(project_id, prompt_id, fields, touched_ms)
+
+
+def journal_line(turn: Turn) -> bytes:
+    """The journal line of a turn queued now: ``[project, prompt id, fields, moment]``.
+
+    Serialised by pydantic-core (about 15 µs, against 150 µs for a dict dumped by ``json``): this runs
+    on the caller's thread; the writer's thread parses it back.
+    """
+    fields = turn.model_dump_json(exclude=_NOT_FIELDS).encode()
+    prompt_id = json.dumps(turn.prompt_id).encode()
+    return b"[%d,%s,%s,%d]\n" % (turn.project_id, prompt_id, fields, now_ms())
 
 
 def store_queued(connection: Connection, queued: Sequence[QueuedTurn]) -> None:
@@ -140,7 +142,7 @@ def replay_orphans(engine: Engine, root: Path) -> int:
             os.close(lock_fd)  # its process is alive (or another process is replaying it)
             continue
         try:
-            queued = [QueuedTurn.from_line(line) for line in _journal_lines(folder)]
+            queued = _journal_lines(folder)
             with engine.begin() as connection:
                 store_queued(connection, queued)
             shutil.rmtree(folder, ignore_errors=True)
@@ -152,12 +154,15 @@ def replay_orphans(engine: Engine, root: Path) -> int:
     return replayed
 
 
-def _journal_lines(folder: Path) -> list[bytes]:
-    lines = []
+def _journal_lines(folder: Path) -> list[QueuedTurn]:
+    queued = []
     for segment in sorted(folder.glob("*.jsonl")):
-        # A line cut short (only a power cut can do that) was never acknowledged: skip it.
-        lines += [line for line in segment.read_bytes().split(b"\n") if line.endswith(b"]")]
-    return lines
+        for line in segment.read_bytes().splitlines():
+            try:
+                queued.append(QueuedTurn.from_line(line))
+            except ValueError:  # a line cut short (only a power cut can do that) was never acknowledged
+                continue
+    return queued
 
 
 class TurnWriter:
@@ -169,12 +174,13 @@ class TurnWriter:
         replay_orphans(engine, root)
         self.journal = Journal(root)
         self.outstanding = 0
-        self._queue: list[QueuedTurn] = []
+        self._queue: list[bytes] = []
         self._sealed: list[Path] = []
         self._lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._storing = threading.local()
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._closed = False
         event.listen(engine, "engine_connect", self._before_use)
         self._thread = threading.Thread(target=self._run, name="bilan-turn-writer", daemon=True)
@@ -182,13 +188,12 @@ class TurnWriter:
 
     def submit(self, turn: Turn) -> None:
         """Journal and queue a finished turn; it is stored shortly, or by the next read."""
-        queued = QueuedTurn.of(turn)
-        line = queued.line()
+        line = journal_line(turn)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the turn writer is closed")
             self.journal.append(line)
-            self._queue.append(queued)
+            self._queue.append(line)
             self.outstanding += 1
         self._wake.set()
 
@@ -204,11 +209,11 @@ class TurnWriter:
             if batch:
                 self._store(batch)
 
-    def _store(self, batch: list[QueuedTurn]) -> None:
+    def _store(self, batch: list[bytes]) -> None:
         self._storing.active = True
         try:
             with self.engine.begin() as connection:
-                store_queued(connection, batch)
+                store_queued(connection, [QueuedTurn.from_line(line) for line in batch])
         except BaseException:
             with self._lock:
                 self._queue[:0] = batch  # kept, in order, for the next try; its segments stay on disk
@@ -227,6 +232,8 @@ class TurnWriter:
     def _run(self) -> None:
         while True:
             self._wake.wait()
+            if not self._closed:
+                self._stop.wait(LINGER_SECONDS)
             self._wake.clear()
             if self._closed:
                 return
@@ -234,7 +241,7 @@ class TurnWriter:
                 self.flush()
             except Exception:
                 log.exception("could not store queued turns; trying again in %g s", RETRY_SECONDS)
-                threading.Event().wait(RETRY_SECONDS)
+                self._stop.wait(RETRY_SECONDS)
                 self._wake.set()
 
     def close(self) -> None:
@@ -246,6 +253,7 @@ class TurnWriter:
         finally:
             with self._lock:
                 self._closed = True
+            self._stop.set()
             self._wake.set()
             self._thread.join(timeout=10)
             event.remove(self.engine, "engine_connect", self._before_use)

@@ -19,7 +19,7 @@ from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import Conversation, Turn
-from bilan_core.store.write_behind import JOURNALS_SUFFIX, Journal, QueuedTurn, replay_orphans
+from bilan_core.store.write_behind import JOURNALS_SUFFIX, Journal, journal_line, replay_orphans
 
 QUESTION = [{"role": "user", "content": "What is write-behind?"}]
 
@@ -128,13 +128,13 @@ def test_a_live_process_journal_is_never_replayed_and_a_cut_line_is_skipped(sqli
     engine = get_engine(sqlite_url)
     turn = Turn(prompt_id="p1", user_id="alice", model="m", created_ms=1, status="ok")
     live = Journal(tmp_path / "journals")
-    live.append(QueuedTurn.of(turn).line())
+    live.append(journal_line(turn))
     assert replay_orphans(engine, tmp_path / "journals") == 0
     dead = tmp_path / "journals" / "1-dead"
     dead.mkdir()
     (dead / "lock").touch()
-    cut = QueuedTurn.of(turn.model_copy(update={"prompt_id": "p2"})).line()[:-9]
-    (dead / "000000001.jsonl").write_bytes(QueuedTurn.of(turn).line() + cut)
+    cut = journal_line(Turn(prompt_id="p2", user_id="alice", model="m", created_ms=1, status="ok"))[:-9]
+    (dead / "000000001.jsonl").write_bytes(journal_line(turn) + cut)
     assert replay_orphans(engine, tmp_path / "journals") == 1
     assert not dead.exists() and live.folder.exists()
     with engine.connect() as connection:
