@@ -72,26 +72,17 @@ def journal_line(turn: Turn) -> bytes:
 
 
 def store_queued(connection: Connection, queued: Sequence[QueuedTurn]) -> None:
-    """Store turns in their order, as one ``record_turn_in_conversation`` each would have."""
-    round_: dict[tuple[int, str], QueuedTurn] = {}
+    """Store turns as one ``record_turn_in_conversation`` each would have, in their order.
+
+    One statement per turn, not one for all: a batch statement inserts in key order, and turns must get
+    their ids (the order of a chat's equal-time turns) in the order their calls returned.
+    """
     for item in queued:
-        if (item.project_id, item.prompt_id) in round_:  # the same turn again merges onto the first
-            _store_round(connection, list(round_.values()))
-            round_ = {}
-        round_[(item.project_id, item.prompt_id)] = item
-    _store_round(connection, list(round_.values()))
-
-
-def _store_round(connection: Connection, items: list[QueuedTurn]) -> None:
-    for project_id in sorted({item.project_id for item in items}):
-        mine = [item for item in items if item.project_id == project_id]
-        merge_turns(connection, project_id, {item.prompt_id: item.fields for item in mine})
-        touches = [
-            ConversationTouch(item.fields["conversation_id"], item.touched_ms, item.fields.get("prompt_text"))
-            for item in mine
-            if item.fields.get("conversation_id")
-        ]
-        touch_conversations(connection, project_id, touches)
+        merge_turns(connection, item.project_id, {item.prompt_id: item.fields})
+        conversation_id = item.fields.get("conversation_id")
+        if conversation_id:
+            touch = ConversationTouch(conversation_id, item.touched_ms, item.fields.get("prompt_text"))
+            touch_conversations(connection, item.project_id, [touch])
 
 
 class Journal:
