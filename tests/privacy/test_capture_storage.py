@@ -59,6 +59,9 @@ def test_local_sqlite_keeps_nothing_beyond_the_level(tmp_path: Path, level: str)
     dispose_engines()
     absent, present = _expected_leaks(level)
     stored = files_text(database)
+    # everything else written near it too: the write-behind journals, the data folder's files
+    written = files_text(*(path for path in tmp_path.rglob("*") if path.is_file()))
+    assert leaks(written, absent) == []
     assert leaks(stored, absent) == []
     assert leaks(stored, present) == present
     assert (turn.capture, turn.prompt_chars) == (level, len(PROMPT))
