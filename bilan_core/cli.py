@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "batch": "bilan_core.experiments.batch_runs:add_batch_command",
     "experiment": "bilan_core.experiments.experiment_cli:add_experiment_command",
     "demo-data": "bilan_core.store.demo_data:add_demo_data_command",
+    "rebuild-rollups": "bilan_core.store.rollup_rebuild:add_rebuild_rollups_command",
     "export": "bilan_core.analytics.exports:add_export_command",
     "prompts": "bilan_core.client.prompt_cli:add_prompts_command",
     "prune": "bilan_core.client.privacy_commands:add_privacy_commands",

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 from bilan_core.cli import build_parser
 from bilan_core.server.app import create_app
 from bilan_core.settings import BilanSettings, load_settings
-from bilan_core.store import dataset_models, models  # noqa: F401  (registers the tables)
+from bilan_core.store import dataset_models, models, rollup_tables  # noqa: F401  (registers the tables)
 from bilan_core.store import prompts as prompt_tables  # noqa: F401  (registers the tables)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,27 +6,29 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
 from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
 from bilan_core.analytics.frames import result_frame
+from bilan_core.analytics.rollup_reads import read_vote_sums
 from bilan_core.analytics.sql_parts import shown_text
+from bilan_core.clock import now_ms
 from bilan_core.store.models import TURNS, VOTES, Turn, Vote
 
 
 def votes_by_user(engine: Engine, where: AnalyticsFilter) -> pd.DataFrame:
-    """Per user: votes, 👍, 👎 and positive rate, most active first."""
-    positive = func.sum(case((col(Vote.value) > 0, 1), else_=0))
-    statement = (
-        select(col(Vote.user_id), func.count(), positive)
-        .where(*where.conditions(Vote))
-        .group_by(col(Vote.user_id))
-        .with_hint(Vote, "INDEXED BY ix_votes_user", dialect_name="sqlite")
-    )
+    """Per user: votes, 👍, 👎 and positive rate, most active first (from the roll-ups)."""
     with engine.connect() as connection:
-        found = result_frame(connection, statement, ["user_id", "votes", "positive"])
+        return votes_by_user_from_rollup(read_vote_sums(connection, where, now_ms()).frame)
+
+
+def votes_by_user_from_rollup(votes: pd.DataFrame) -> pd.DataFrame:
+    """``votes_by_user`` from vote sums already read."""
+    positive = votes["votes"].where(votes["value"] > 0, 0)
+    grouped = votes.assign(positive=positive).groupby("user_id", sort=False)[["votes", "positive"]].sum()
+    found = grouped.reset_index()[["user_id", "votes", "positive"]]
     found = found.astype({"votes": "int64", "positive": "int64"})
     found["negative"] = found["votes"] - found["positive"]
     found["positive_rate"] = found["positive"] / found["votes"]
@@ -41,9 +43,9 @@ def commented(where: AnalyticsFilter) -> list[ColumnElement[bool]]:
 
 
 def comment_count(engine: Engine, where: AnalyticsFilter) -> int:
-    """How many votes ``where`` selects carry a comment."""
+    """How many votes ``where`` selects carry a comment (from the roll-ups)."""
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).where(*commented(where))).scalar_one())
+        return read_vote_sums(connection, where, now_ms()).comments
 
 
 @dataclass(frozen=True)

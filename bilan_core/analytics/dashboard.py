@@ -19,20 +19,23 @@ from bilan_core.analytics.comments import (
     COMMENTS_PAGE_SIZE,
     CommentsPage,
     comment_count,
-    commented,
     comments_page,
     votes_by_user,
+    votes_by_user_from_rollup,
 )
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, filter_options
-from bilan_core.analytics.percentiles import latency_percentiles, per_model_percentiles, percentile
+from bilan_core.analytics.percentiles import (
+    latency_percentiles,
+    overall_median_latency,
+    per_model_percentiles,
+)
+from bilan_core.analytics.rollup_reads import TurnSums, VoteSums, read_turn_sums, read_vote_sums
 from bilan_core.analytics.rollups import (
     LOW_VOTE_DAY,
     daily_trust_from_rollup,
     error_rates_from_rollup,
     prompt_versions_from_rollups,
-    read_turn_rollup,
-    read_vote_rollup,
     tokens_from_rollup,
     trust_from_rollup,
     turn_rollup,
@@ -86,10 +89,11 @@ class Headline:
 def _headline(
     connection: Connection,
     where: AnalyticsFilter,
-    turns: pd.DataFrame,
-    votes: pd.DataFrame,
+    turn_sums: TurnSums,
+    vote_sums: VoteSums,
     prices: Mapping[str, Price],
 ) -> Headline:
+    turns, votes = turn_sums.frame, vote_sums.frame
     total = int(votes["votes"].sum()) if not votes.empty else 0
     positive = int(votes.loc[votes["value"] > 0, "votes"].sum()) if not votes.empty else 0
     trust = trust_figures(
@@ -101,7 +105,6 @@ def _headline(
     )
     tokens = tokens_from_rollup(turns, prices)
     priced = tokens["cost_usd"].notna()
-    latency_count = int(turns["latency_count"].sum()) if not turns.empty else 0
     return Headline(
         trust_score=trust.trust_score,
         trust_low=trust.low,
@@ -110,12 +113,12 @@ def _headline(
         votes=total,
         positive_votes=positive,
         positive_rate=trust.positive_rate,
-        comments=int(connection.execute(select(func.count()).where(*commented(where))).scalar_one()),
+        comments=vote_sums.comments,
         turns=int(tokens["turns"].sum()),
         tokens=int(tokens["total_tokens"].sum()),
         cost_usd=float(tokens.loc[priced, "cost_usd"].sum()) if priced.any() else None,
         unpriced_models=tuple(sorted(set(tokens.loc[~priced, "model"]))),
-        median_latency_ms=percentile(connection, where, "latency_ms", latency_count, 0.50, False),
+        median_latency_ms=overall_median_latency(turn_sums),
     )
 
 
@@ -167,29 +170,28 @@ def load_dashboard(
     moment = now_ms() if at_ms is None else at_ms
     previous = where.previous()
     with engine.connect() as connection:
-        turns = read_turn_rollup(connection, where)
-        votes = read_vote_rollup(connection, where, moment)
+        turns = read_turn_sums(connection, where)
+        votes = read_vote_sums(connection, where, moment)
         headline = _headline(connection, where, turns, votes, prices)
         before = None
         if previous is not None:
             before = _headline(
                 connection,
                 previous,
-                read_turn_rollup(connection, previous),
-                read_vote_rollup(connection, previous, moment),
+                read_turn_sums(connection, previous),
+                read_vote_sums(connection, previous, moment),
                 prices,
             )
-        latency = per_model_percentiles(connection, where, turns)
     return Dashboard(
         headline=headline,
         previous=before,
-        trust_by_model=trust_from_rollup(votes),
-        daily_trust=daily_trust_from_rollup(votes),
-        tokens=tokens_from_rollup(turns, prices),
-        latency=latency,
-        error_rates=error_rates_from_rollup(turns),
-        votes_by_user=votes_by_user(engine, where),
-        prompt_versions=prompt_versions_from_rollups(turns, votes),
+        trust_by_model=trust_from_rollup(votes.frame),
+        daily_trust=daily_trust_from_rollup(votes.frame),
+        tokens=tokens_from_rollup(turns.frame, prices),
+        latency=per_model_percentiles(turns),
+        error_rates=error_rates_from_rollup(turns.frame),
+        votes_by_user=votes_by_user_from_rollup(votes.frame),
+        prompt_versions=prompt_versions_from_rollups(turns.frame, votes.frame),
     )
 
 
@@ -199,6 +201,6 @@ def headline(
     """The headline figures (trust, votes, comments, turns, tokens, cost, median latency) of a period."""
     moment = now_ms() if at_ms is None else at_ms
     with engine.connect() as connection:
-        turns = read_turn_rollup(connection, where)
-        votes = read_vote_rollup(connection, where, moment)
+        turns = read_turn_sums(connection, where)
+        votes = read_vote_sums(connection, where, moment)
         return _headline(connection, where, turns, votes, prices)

@@ -1,8 +1,8 @@
-"""The two daily roll-ups (turns and votes) and the per-model, per-day and per-version figures from them.
+"""The turn and vote sums of a filter (from the roll-up tables) and the figures derived from them.
 
-Turns are grouped by day, model, prompt version and status; votes by day, model, prompt version and
-value with their trust weights. Both are read in index order, so a page needs only these two small
-queries even at millions of turns.
+``turn_rollup`` and ``vote_rollup`` read ``rollup_reads``' sums: turns per day, model and prompt version
+with latency histograms per model; votes per day, model, prompt version, voter and value with their
+trust weights. Every per-model, per-day and per-version figure of the page is derived from those two.
 """
 
 from __future__ import annotations
@@ -10,88 +10,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
-from sqlalchemy.engine import Connection
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from bilan_core.analytics.filters import AnalyticsFilter
-from bilan_core.analytics.frames import day_dates, result_frame
-from bilan_core.analytics.sql_parts import day_bucket, weight_expression
+from bilan_core.analytics.frames import day_dates
+from bilan_core.analytics.rollup_reads import TurnSums, VoteSums, read_turn_sums, read_vote_sums
 from bilan_core.analytics.trust import weighted_share, wilson_interval
 from bilan_core.clock import now_ms
 from bilan_core.pricing import Price, estimate_cost
-from bilan_core.store.models import Turn, Vote
 
-STATUS_OK = "ok"
-STATUS_ERROR = "error"
-STATUS_CANCELLED = "cancelled"
 LOW_VOTE_DAY = 5
 NO_VERSION = "(none)"
 
-TURN_ROLLUP_COLUMNS = [
-    "day",
-    "model",
-    "prompt_version",
-    "status",
-    "turns",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_count",
-    "ttft_count",
-]
-VOTE_ROLLUP_COLUMNS = ["day", "model", "prompt_version", "value", "votes", "weight"]
 
-
-def turn_rollup(engine: Engine, where: AnalyticsFilter) -> pd.DataFrame:
-    """Turns per day, model, prompt version and status, with token sums and latency counts."""
+def turn_rollup(engine: Engine, where: AnalyticsFilter) -> TurnSums:
+    """Turns per day, model and prompt version (counts by outcome, tokens) and latency histograms."""
     with engine.connect() as connection:
-        return read_turn_rollup(connection, where)
+        return read_turn_sums(connection, where)
 
 
-def read_turn_rollup(connection: Connection, where: AnalyticsFilter) -> pd.DataFrame:
-    """``turn_rollup`` on an open connection."""
-    day = day_bucket(Turn)
-    statement = (
-        select(
-            day,
-            col(Turn.model),
-            col(Turn.prompt_version),
-            col(Turn.status),
-            func.count(),
-            func.coalesce(func.sum(col(Turn.prompt_tokens)), 0),
-            func.coalesce(func.sum(col(Turn.completion_tokens)), 0),
-            func.count(col(Turn.latency_ms)),
-            func.count(col(Turn.ttft_ms)),
-        )
-        .where(*where.conditions(Turn), *where.day_conditions(Turn))
-        .group_by(day, col(Turn.model), col(Turn.prompt_version), col(Turn.status))
-    )
-    return result_frame(connection, statement, TURN_ROLLUP_COLUMNS)
-
-
-def vote_rollup(engine: Engine, where: AnalyticsFilter, *, at_ms: int | None = None) -> pd.DataFrame:
-    """Votes per day, model, prompt version and value, with their trust weights at ``at_ms``."""
+def vote_rollup(engine: Engine, where: AnalyticsFilter, *, at_ms: int | None = None) -> VoteSums:
+    """Votes per day, model, prompt version, voter and value, with their trust weights at ``at_ms``."""
     with engine.connect() as connection:
-        return read_vote_rollup(connection, where, now_ms() if at_ms is None else at_ms)
-
-
-def read_vote_rollup(connection: Connection, where: AnalyticsFilter, at_ms: int) -> pd.DataFrame:
-    """``vote_rollup`` on an open connection."""
-    day = day_bucket(Vote)
-    weight = weight_expression(connection.dialect.name, at_ms)
-    statement = (
-        select(
-            day,
-            col(Vote.model),
-            col(Vote.prompt_version),
-            col(Vote.value),
-            func.count(),
-            func.coalesce(func.sum(weight), 0.0),
-        )
-        .where(*where.conditions(Vote), *where.day_conditions(Vote))
-        .group_by(day, col(Vote.model), col(Vote.prompt_version), col(Vote.value))
-    )
-    return result_frame(connection, statement, VOTE_ROLLUP_COLUMNS)
+        return read_vote_sums(connection, where, now_ms() if at_ms is None else at_ms)
 
 
 # --- figures derived from the roll-ups --------------------------------------------------------------
@@ -163,10 +104,7 @@ def error_rates_from_rollup(rollup: pd.DataFrame) -> pd.DataFrame:
     columns = ["model", "turns", "errors", "cancelled", "error_rate", "cancel_rate"]
     if rollup.empty:
         return pd.DataFrame(columns=columns)
-    frame = rollup.assign(
-        errors=rollup["turns"].where(rollup["status"] == STATUS_ERROR, 0),
-        cancelled=rollup["turns"].where(rollup["status"] == STATUS_CANCELLED, 0),
-    )
+    frame = rollup.rename(columns={"cancels": "cancelled"})
     frame = frame.groupby("model", sort=True)[["turns", "errors", "cancelled"]].sum().reset_index()
     frame["error_rate"] = frame["errors"] / frame["turns"]
     frame["cancel_rate"] = frame["cancelled"] / frame["turns"]
@@ -177,7 +115,6 @@ def prompt_versions_from_rollups(turns: pd.DataFrame, votes: pd.DataFrame) -> pd
     """Per prompt version: turns, error rate, tokens per turn, votes and trust with its interval."""
     turn_side = (
         turns.fillna({"prompt_version": NO_VERSION})
-        .assign(errors=turns["turns"].where(turns["status"] == STATUS_ERROR, 0))
         .groupby("prompt_version")[["turns", "errors", "prompt_tokens", "completion_tokens"]]
         .sum()
         .reset_index()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-HALF_LIFE_DAYS = 7.0
+from bilan_core.store.rollups import HALF_LIFE_DAYS  # the roll-ups' weights carry the same half-life
+
 MIN_WEIGHT = 0.01
 # From this age on a vote weighs MIN_WEIGHT; SQL caps the age here, so power() never underflows
 # (0.5 ** (age / 7) is below the smallest double after about 20 years, an error on PostgreSQL).

@@ -41,6 +41,7 @@ from bilan_core.server.validation import (
     text_property,
     validate_events,
 )
+from bilan_core.store import rollups
 from bilan_core.store.conversations import (
     ConversationTouch,
     clean_title,
@@ -125,8 +126,9 @@ def _store(engine: Engine, project_id: int, items: list[Accepted]) -> int:
     with engine.begin() as connection:
         stored = _insert_events(connection, project_id, items)
         new = [item for item in items if item.event.eventId in stored]
-        merge_turns(connection, project_id, _turns_of(new))
-        _apply_votes(connection, project_id, new)
+        with rollups.batch(connection, project_id, {item.subject for item in new if item.subject}):
+            merge_turns(connection, project_id, _turns_of(new))
+            _apply_votes(connection, project_id, new)
         upsert_conversations(connection, project_id, _conversations_of(new))
         touch_conversations(connection, project_id, _touches_of(new))
     return len(new)

@@ -16,7 +16,7 @@ from bilan_core.analytics import comments, rollups
 from bilan_core.analytics.dashboard import load_dashboard
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, filter_options
-from bilan_core.analytics.percentiles import latency_percentiles
+from bilan_core.analytics.percentiles import per_model_percentiles
 from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.pricing import Price
 from bilan_core.remote.dashboard_json import (
@@ -136,11 +136,11 @@ def get_votes(request: Request, caller: CallerDep, query: FilterDep) -> VoteFram
     """The vote-side frames of the Analytics page for a filter."""
     where = query.scoped(caller)
     engine = engine_of(request)
-    rollup = rollups.vote_rollup(engine, where)
+    votes = rollups.vote_rollup(engine, where).frame
     return VoteFrames(
-        trust_by_model=frame_to_json(rollups.trust_from_rollup(rollup)),
-        daily_trust=frame_to_json(rollups.daily_trust_from_rollup(rollup)),
-        votes_by_user=frame_to_json(comments.votes_by_user(engine, where)),
+        trust_by_model=frame_to_json(rollups.trust_from_rollup(votes)),
+        daily_trust=frame_to_json(rollups.daily_trust_from_rollup(votes)),
+        votes_by_user=frame_to_json(comments.votes_by_user_from_rollup(votes)),
     )
 
 
@@ -155,9 +155,9 @@ def get_turns(request: Request, caller: CallerDep, query: FilterDep) -> TurnFram
     engine = engine_of(request)
     rollup = rollups.turn_rollup(engine, where)
     return TurnFrames(
-        tokens=frame_to_json(rollups.tokens_from_rollup(rollup, request.app.state.prices)),
-        latency=frame_to_json(latency_percentiles(engine, where, rollup=rollup)),
-        error_rates=frame_to_json(rollups.error_rates_from_rollup(rollup)),
+        tokens=frame_to_json(rollups.tokens_from_rollup(rollup.frame, request.app.state.prices)),
+        latency=frame_to_json(per_model_percentiles(rollup)),
+        error_rates=frame_to_json(rollups.error_rates_from_rollup(rollup.frame)),
     )
 
 

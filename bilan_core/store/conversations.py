@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, check_label, storable
+from bilan_core.store import rollups
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, Conversation, Turn, Vote
 from bilan_core.store.upsert import greatest, insert_from, least, rows_parameters
@@ -254,14 +255,15 @@ def delete_conversation(
         prompt_ids = select(Turn.prompt_id).where(
             Turn.project_id == project_id, Turn.conversation_id == conversation_id
         )
-        session.exec(
-            delete(Vote).where(col(Vote.project_id) == project_id, col(Vote.prompt_id).in_(prompt_ids))
-        )
-        session.exec(
-            delete(Turn).where(
-                col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id
+        with rollups.following(session.connection(), project_id, list(session.exec(prompt_ids))):
+            session.exec(
+                delete(Vote).where(col(Vote.project_id) == project_id, col(Vote.prompt_id).in_(prompt_ids))
             )
-        )
+            session.exec(
+                delete(Turn).where(
+                    col(Turn.project_id) == project_id, col(Turn.conversation_id) == conversation_id
+                )
+            )
         session.exec(
             delete(Conversation).where(
                 col(Conversation.project_id) == project_id,

@@ -42,6 +42,7 @@ from bilan_core.store.demo_catalogue import (
 )
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn, Vote
+from bilan_core.store.rollup_rebuild import rebuild_rollups
 
 DEFAULT_DAYS = 90
 TURNS_PER_CONVERSATION = 4
@@ -109,6 +110,7 @@ def seed_demo_data(
                 counts[1] + len(chunk.votes),
                 counts[2] + len(chunk.conversations),
             ]
+        rebuild_rollups(connection, project_id)
     return DemoSummary(
         turns=counts[0], votes=counts[1], conversations=counts[2], seconds=time.perf_counter() - started
     )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func
 
 from bilan_core.clock import now_ms
+from bilan_core.store import rollups
 from bilan_core.store.conversations import ConversationTouch, touch_conversations
 from bilan_core.store.models import TURNS, Turn
 from bilan_core.store.upsert import insert_from, least, rows_parameters
@@ -62,8 +63,9 @@ def merge_turns(connection: Connection, project_id: int, fragments: Mapping[str,
         row["model"] = row["model"] or UNKNOWN_MODEL
         row["status"] = row["status"] or PENDING
         rows.append(row)
-    connection.execute(_turns_statement(connection.dialect.name), rows_parameters(connection, rows))
-    label_votes(connection, project_id, set(fragments))
+    with rollups.following(connection, project_id, list(fragments)):
+        connection.execute(_turns_statement(connection.dialect.name), rows_parameters(connection, rows))
+        label_votes(connection, project_id, set(fragments))
 
 
 @cache

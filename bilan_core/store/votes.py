@@ -16,6 +16,7 @@ from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, fun
 from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
 from bilan_core.limits import MAX_COMMENT_LENGTH, check_storable
+from bilan_core.store import rollups
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES, Vote
 from bilan_core.store.upsert import insert_from, rows_parameters
 
@@ -95,9 +96,10 @@ def upsert_votes(connection: Connection, project_id: int, rows: list[dict[str, A
     """Store ``vote_row``s, each replacing the user's earlier vote on the turn unless that one is newer."""
     if not rows:
         return
-    connection.execute(_votes_statement(connection.dialect.name), rows_parameters(connection, rows))
-    if connection.dialect.name != "postgresql":  # there, labelled from their turns as they are inserted
-        label_votes(connection, project_id, {row["prompt_id"] for row in rows if row["model"] is None})
+    with rollups.following(connection, project_id, [row["prompt_id"] for row in rows], turns=False):
+        connection.execute(_votes_statement(connection.dialect.name), rows_parameters(connection, rows))
+        if connection.dialect.name != "postgresql":  # there, labelled from their turns as they are inserted
+            label_votes(connection, project_id, {row["prompt_id"] for row in rows if row["model"] is None})
 
 
 def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]) -> int:
@@ -108,7 +110,8 @@ def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]
         {"project": project_id, "p_prompt": one.prompt_id, "p_user": one.user_id, "p_at": one.at_ms}
         for one in clears
     ]
-    result = connection.execute(_clear_statement(), parameters)
+    with rollups.following(connection, project_id, [one.prompt_id for one in clears], turns=False):
+        result = connection.execute(_clear_statement(), parameters)
     return max(0, result.rowcount)
 
 

@@ -13,6 +13,7 @@ from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.stats import VoteFilter, compute_stats
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store.models import TURNS, VOTES
+from bilan_core.store.rollup_rebuild import rebuild_rollups
 
 AT = 20_100 * MS_PER_DAY + 12 * 3_600_000
 MODELS = ("gpt-4o", "gpt-4o-mini", "llama-3")
@@ -50,6 +51,7 @@ def random_votes(engine: Engine, seed: int) -> None:
         connection.execute(insert(TURNS), turns)
         if votes:
             connection.execute(insert(VOTES), votes)
+        rebuild_rollups(connection, 0)  # rows written behind the store's write functions' back
 
 
 def assert_same_figures(engine: Engine, stats_filter: VoteFilter, analytics_filter: AnalyticsFilter) -> None:

@@ -6,7 +6,8 @@ from sqlmodel import SQLModel
 # Each module of tables registers them on SQLModel.metadata.
 import bilan_core.store.dataset_models
 import bilan_core.store.models
-import bilan_core.store.prompts  # noqa: F401
+import bilan_core.store.prompts
+import bilan_core.store.rollup_tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)

@@ -1,0 +1,74 @@
+"""analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def _label(name: str) -> sa.Column:
+    return sa.Column(name, sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False)
+
+
+def _key() -> list[sa.Column]:
+    return [
+        sa.Column("project_id", sa.BigInteger(), nullable=False),
+        sa.Column("day", sa.BigInteger(), nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "turn_rollups",
+        *_key(),
+        _label("model"),
+        _label("user_id"),
+        _label("team_session"),
+        _label("prompt_version"),
+        *(
+            sa.Column(name, sa.BigInteger(), nullable=False)
+            for name in ("turns", "errors", "cancels", "prompt_tokens", "completion_tokens")
+        ),
+        sa.Column("latency_hist", sa.LargeBinary(), nullable=True),
+        sa.Column("ttft_hist", sa.LargeBinary(), nullable=True),
+        sa.PrimaryKeyConstraint("project_id", "day", "model", "user_id", "team_session", "prompt_version"),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "vote_rollups",
+        *_key(),
+        _label("model"),
+        _label("prompt_version"),
+        _label("user_id"),
+        _label("team_session"),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in ("up", "down", "comments")),
+        sa.Column("up_weight", sa.Float(), nullable=False),
+        sa.Column("down_weight", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "day", "model", "prompt_version", "user_id", "team_session"),
+        sqlite_with_rowid=False,
+    )
+    _fill_from_existing_rows()
+
+
+def _fill_from_existing_rows() -> None:
+    from bilan_core.store.rollup_rebuild import rebuild_rollups
+
+    connection = op.get_bind()
+    projects = connection.execute(
+        sa.text("SELECT DISTINCT project_id FROM turns UNION SELECT DISTINCT project_id FROM votes")
+    ).scalars()
+    for project_id in sorted(projects):
+        rebuild_rollups(connection, project_id)
+
+
+def downgrade() -> None:
+    op.drop_table("vote_rollups")
+    op.drop_table("turn_rollups")

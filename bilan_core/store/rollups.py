@@ -1,0 +1,276 @@
+"""Keeping the roll-ups equal to the rows they summarise, in the writing transaction.
+
+Every write of turns and votes (``merge_turns``, ``upsert_votes``, ``clear_votes``,
+``delete_conversation``) runs inside ``following(connection, project_id, prompt_ids)``: the turns and
+votes of those prompts are read before and after, and the roll-ups get the difference. Inside
+``batch(...)`` (a server request) the differences of several writes are summed and written once at
+the end, in key order, so concurrent requests lock roll-up rows in the same order. On PostgreSQL the
+prompts are locked first (transaction advisory locks, in order), so two requests writing the same
+turn cannot both read it before the other's change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select, update
+
+from bilan_core.clock import MS_PER_DAY
+from bilan_core.store import histograms
+from bilan_core.store.models import TURNS, VOTES
+from bilan_core.store.rollup_tables import (
+    NONE_KEY,
+    TURN_COUNTERS,
+    TURN_KEY,
+    TURN_ROLLUPS,
+    VOTE_COUNTERS,
+    VOTE_KEY,
+    VOTE_ROLLUPS,
+)
+from bilan_core.store.upsert import insert_from, rows_parameters
+
+HALF_LIFE_DAYS = 7.0
+HALF_LIFE_MS = HALF_LIFE_DAYS * MS_PER_DAY
+TURN_FIELDS = (
+    "prompt_id",
+    "created_ms",
+    "model",
+    "user_id",
+    "team_session",
+    "prompt_version",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "ttft_ms",
+)
+VOTE_FIELDS = (
+    "prompt_id",
+    "user_id",
+    "created_ms",
+    "model",
+    "prompt_version",
+    "team_session",
+    "value",
+    "comment",
+)
+_PENDING = "rollup_changes"  # connection.info key of the changes a batch has not written yet
+
+
+def day_weight(created_ms: int) -> float:
+    """A vote's weight factor within its day: ``2 ** ((created_ms - day start) / half-life)``."""
+    return float(2.0 ** ((created_ms % MS_PER_DAY) / HALF_LIFE_MS))
+
+
+def _label(value: str | None) -> str:
+    return NONE_KEY if value is None else value
+
+
+@dataclass
+class RollupChanges:
+    """Differences to add to the roll-ups, by roll-up key."""
+
+    turns: dict[tuple[Any, ...], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 5))
+    latency: dict[tuple[Any, ...], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    ttft: dict[tuple[Any, ...], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    votes: dict[tuple[Any, ...], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0] * 5))
+
+    def add_turn(self, project_id: int, row: Any, sign: int) -> None:
+        """Count a turn row (``TURN_FIELDS``) in (+1) or out (-1)."""
+        key = (
+            project_id,
+            row.created_ms // MS_PER_DAY,
+            row.model,
+            row.user_id,
+            _label(row.team_session),
+            _label(row.prompt_version),
+        )
+        sums = self.turns[key]
+        sums[0] += sign
+        sums[1] += sign * (row.status == "error")
+        sums[2] += sign * (row.status == "cancelled")
+        sums[3] += sign * (row.prompt_tokens or 0)
+        sums[4] += sign * (row.completion_tokens or 0)
+        if row.latency_ms is not None:
+            self.latency[key][histograms.bucket_of(row.latency_ms)] += sign
+        if row.ttft_ms is not None:
+            self.ttft[key][histograms.bucket_of(row.ttft_ms)] += sign
+
+    def add_vote(self, project_id: int, row: Any, sign: int) -> None:
+        """Count a vote row (``VOTE_FIELDS``) in (+1) or out (-1)."""
+        key = (
+            project_id,
+            row.created_ms // MS_PER_DAY,
+            _label(row.model),
+            _label(row.prompt_version),
+            row.user_id,
+            _label(row.team_session),
+        )
+        sums = self.votes[key]
+        side = 0 if row.value > 0 else 1
+        sums[side] += sign
+        sums[2] += sign * (row.comment is not None)
+        sums[3 + side] += sign * day_weight(row.created_ms)
+
+    def add(self, other: RollupChanges) -> None:
+        """Sum another set of changes into this one."""
+        for key, sums in other.turns.items():
+            self.turns[key] = [a + b for a, b in zip(self.turns[key], sums, strict=True)]
+        for key, weights in other.votes.items():
+            self.votes[key] = [a + b for a, b in zip(self.votes[key], weights, strict=True)]
+        for mine, theirs in ((self.latency, other.latency), (self.ttft, other.ttft)):
+            for key, counts in theirs.items():
+                mine[key].update(counts)
+
+
+def lock_prompts(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> None:
+    """On PostgreSQL, lock these prompts' turns and votes until the transaction ends (in key order)."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite has one writer at a time
+    keys = sorted({_lock_key(project_id, prompt_id) for prompt_id in prompt_ids})
+    if keys:
+        connection.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[]) AS t(k)", {"keys": keys}
+        )
+
+
+def _lock_key(project_id: int, prompt_id: str) -> int:
+    digest = hashlib.blake2b(f"{project_id}:{prompt_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def batch(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> Iterator[None]:
+    """Several writes in one transaction: lock their prompts now, write their roll-up changes once."""
+    lock_prompts(connection, project_id, prompt_ids)
+    pending = RollupChanges()
+    connection.info[_PENDING] = pending
+    try:
+        yield
+    finally:
+        connection.info.pop(_PENDING, None)
+    write_changes(connection, pending)
+
+
+@contextmanager
+def following(
+    connection: Connection, project_id: int, prompt_ids: Sequence[str], *, turns: bool = True
+) -> Iterator[None]:
+    """Bring the roll-ups along with a write to these prompts' turns (if ``turns``) and votes."""
+    if not prompt_ids:
+        yield
+        return
+    pending = connection.info.get(_PENDING)
+    if pending is None:
+        lock_prompts(connection, project_id, prompt_ids)
+    changes = RollupChanges()
+    _count_rows(connection, changes, project_id, prompt_ids, turns, -1)
+    yield
+    _count_rows(connection, changes, project_id, prompt_ids, turns, +1)
+    if pending is None:
+        write_changes(connection, changes)
+    else:
+        pending.add(changes)
+
+
+def _count_rows(
+    connection: Connection,
+    changes: RollupChanges,
+    project_id: int,
+    prompt_ids: Sequence[str],
+    turns: bool,
+    sign: int,
+) -> None:
+    parameters = {"project": project_id, "prompt_ids": sorted(set(prompt_ids))}
+    if turns:
+        for row in connection.execute(_rows_statement("turns"), parameters):
+            changes.add_turn(project_id, row, sign)
+    for row in connection.execute(_rows_statement("votes"), parameters):
+        changes.add_vote(project_id, row, sign)
+
+
+@cache
+def _rows_statement(table_name: str) -> Any:
+    table, names = (TURNS, TURN_FIELDS) if table_name == "turns" else (VOTES, VOTE_FIELDS)
+    return select(*(table.c[name] for name in names)).where(
+        table.c.project_id == bindparam("project"),
+        table.c.prompt_id.in_(bindparam("prompt_ids", expanding=True)),
+    )
+
+
+def write_changes(connection: Connection, changes: RollupChanges) -> None:
+    """Add the changes to the roll-up rows (in key order), creating rows as needed."""
+    turn_rows = [
+        {**dict(zip(TURN_KEY, key, strict=True)), **dict(zip(TURN_COUNTERS, sums, strict=True))}
+        for key, sums in sorted(changes.turns.items())
+        if any(sums) or changes.latency.get(key) or changes.ttft.get(key)
+    ]
+    if turn_rows:
+        stored = connection.execute(
+            _add_statement(connection.dialect.name, "turns"), rows_parameters(connection, turn_rows)
+        ).all()
+        _write_histograms(connection, changes, stored)
+    vote_rows = [
+        {
+            **dict(zip(VOTE_KEY, key, strict=True)),
+            **dict(zip(VOTE_COUNTERS, [*map(int, sums[:3]), *sums[3:]], strict=True)),
+        }
+        for key, sums in sorted(changes.votes.items())
+        if any(sums)
+    ]
+    if vote_rows:
+        connection.execute(
+            _add_statement(connection.dialect.name, "votes"), rows_parameters(connection, vote_rows)
+        )
+
+
+def _write_histograms(connection: Connection, changes: RollupChanges, stored: Sequence[Any]) -> None:
+    updates = []
+    for row in sorted(stored, key=lambda row: tuple(row[: len(TURN_KEY)])):
+        key = tuple(row[: len(TURN_KEY)])
+        latency, ttft = changes.latency.get(key), changes.ttft.get(key)
+        if latency or ttft:
+            updates.append(
+                {
+                    **{f"k_{name}": value for name, value in zip(TURN_KEY, key, strict=True)},
+                    "new_latency": histograms.merged(row.latency_hist, latency or {}),
+                    "new_ttft": histograms.merged(row.ttft_hist, ttft or {}),
+                }
+            )
+    if updates:
+        connection.execute(_histogram_statement(), updates)
+
+
+@cache
+def _add_statement(dialect: str, kind: str) -> Any:
+    table, key, counters = (
+        (TURN_ROLLUPS, TURN_KEY, TURN_COUNTERS)
+        if kind == "turns"
+        else (VOTE_ROLLUPS, VOTE_KEY, VOTE_COUNTERS)
+    )
+    statement = insert_from(dialect, table, key + counters)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: table.c[name] + new[name] for name in counters}
+    )
+    if kind == "turns":
+        statement = statement.returning(
+            *(table.c[name] for name in key), table.c.latency_hist, table.c.ttft_hist
+        )
+    return statement
+
+
+@cache
+def _histogram_statement() -> Any:
+    table = TURN_ROLLUPS
+    return (
+        update(table)
+        .where(and_(*(table.c[name] == bindparam(f"k_{name}") for name in TURN_KEY)))
+        .values(latency_hist=bindparam("new_latency"), ttft_hist=bindparam("new_ttft"))
+    )
