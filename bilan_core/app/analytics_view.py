@@ -32,6 +32,7 @@ RANGE_SPANS_MS: dict[str, int] = {
     "30d": 30 * MS_PER_DAY,
     "90d": 90 * MS_PER_DAY,
 }
+WHOLE_DAY_RANGES = ("7d", "30d", "90d")  # the last N UTC days, today included
 DEFAULT_RANGE = "30d"
 QUERY_KEYS = ("range", "from", "to", "model", "voter", "session", "version", "prompt")
 TREND_ARROWS = {"improving": "↑", "declining": "↓", "stable": "→"}
@@ -79,6 +80,10 @@ class PageFilters:
         if self.time_range == "custom":
             assert self.start_day is not None and self.end_day is not None
             return _day_start_ms(self.start_day), _day_start_ms(self.end_day + timedelta(days=1))
+        if self.time_range in WHOLE_DAY_RANGES:
+            # Whole UTC days up to the end of today: read from the daily roll-ups alone.
+            end_ms = (at_ms // MS_PER_DAY + 1) * MS_PER_DAY
+            return end_ms - RANGE_SPANS_MS[self.time_range], end_ms
         # Rounding the end up to a minute keeps the filter (the cache key) steady between reruns.
         end_ms = -(-(at_ms + 1) // MS_PER_MINUTE) * MS_PER_MINUTE
         return end_ms - RANGE_SPANS_MS[self.time_range], end_ms

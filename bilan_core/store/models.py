@@ -18,10 +18,6 @@ LOCAL_PROJECT = 0
 DAY_BUCKET_SQL = "(created_ms / 86400000)"
 
 
-def _percentile_index_columns(first: str, second: str) -> tuple[str, ...]:
-    return ("project_id", first, second, "created_ms", "user_id", "team_session", "prompt_version")
-
-
 def _ms_column(*, index: bool = False, nullable: bool = False) -> Any:
     return Field(default=None if nullable else 0, sa_type=BigInteger, index=index, nullable=nullable)
 
@@ -66,8 +62,8 @@ class Turn(SQLModel, table=True):
         Index("ix_turns_created", "project_id", "created_ms"),
         Index("ix_turns_model_created", "project_id", "model", "created_ms"),
         Index("ix_turns_conversation", "project_id", "conversation_id", "created_ms"),
-        # Covering indexes for the analytics: daily roll-ups read in index order (no sort), and
-        # latency percentiles found by walking an index already ordered by the value.
+        # A covering index for reading one day's turns (the part of a day outside an analytics range;
+        # the analytics read the roll-ups in store/rollup_tables.py for whole days).
         Index(
             "ix_turns_daily",
             "project_id",
@@ -83,9 +79,6 @@ class Turn(SQLModel, table=True):
             "latency_ms",
             "ttft_ms",
         ),
-        Index("ix_turns_model_latency", *_percentile_index_columns("model", "latency_ms")),
-        Index("ix_turns_model_ttft", *_percentile_index_columns("model", "ttft_ms")),
-        Index("ix_turns_latency", *_percentile_index_columns("latency_ms", "model")),
         # Led by (project_id, column) so the filter pickers list distinct values with a few seeks.
         Index("ix_turns_prompt_version", "project_id", "prompt_version"),
         Index("ix_turns_team_session", "project_id", "team_session"),
@@ -154,16 +147,7 @@ class Vote(SQLModel, table=True):
             "user_id",
             "team_session",
         ),
-        Index(
-            "ix_votes_user",
-            "project_id",
-            "user_id",
-            "created_ms",
-            "value",
-            "model",
-            "prompt_version",
-            "team_session",
-        ),
+        Index("ix_votes_user", "project_id", "user_id"),  # the voters the filter picker lists
         # Makes max(updated_ms), part of the analytics' cheap data version, a single seek.
         Index("ix_votes_updated", "project_id", "updated_ms"),
         Index(

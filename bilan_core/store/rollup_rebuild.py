@@ -17,8 +17,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
-    bindparam,
     case,
     cast,
     delete,
@@ -27,7 +25,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
-    update,
 )
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.sql import ColumnElement
@@ -35,7 +32,14 @@ from sqlalchemy.sql import ColumnElement
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES
-from bilan_core.store.rollup_tables import NONE_KEY, TURN_KEY, TURN_ROLLUPS, VOTE_KEY, VOTE_ROLLUPS
+from bilan_core.store.rollup_tables import (
+    NONE_KEY,
+    TURN_COUNTERS,
+    TURN_KEY,
+    TURN_ROLLUPS,
+    VOTE_KEY,
+    VOTE_ROLLUPS,
+)
 from bilan_core.store.rollups import HALF_LIFE_MS
 from bilan_core.store.upsert import least
 
@@ -103,11 +107,20 @@ def _rebuild_turns(connection: Connection, project_id: int, days: Collection[int
         .where(*where)
         .group_by(*keys)
     )
-    names = [*TURN_KEY, "turns", "errors", "cancels", "prompt_tokens", "completion_tokens"]
-    written = connection.execute(insert(TURN_ROLLUPS).from_select(names, sums)).rowcount
-    for measure in ("latency_ms", "ttft_ms"):
-        _rebuild_histogram(connection, measure, keys, where)
-    return max(0, written)
+    latency = _histograms(connection, "latency_ms", keys, where)
+    ttft = _histograms(connection, "ttft_ms", keys, where)
+    rows = []
+    for row in connection.execute(sums):
+        key = tuple(row[: len(TURN_KEY)])
+        found = dict(zip(TURN_KEY, key, strict=True)) | dict(
+            zip(TURN_COUNTERS, row[len(TURN_KEY) :], strict=True)
+        )
+        found["latency_hist"] = histograms.encode(latency.get(key, {})) or None
+        found["ttft_hist"] = histograms.encode(ttft.get(key, {})) or None
+        rows.append(found)
+    if rows:
+        connection.execute(insert(TURN_ROLLUPS), rows)
+    return len(rows)
 
 
 def _bucket(dialect: str, value: Any) -> ColumnElement[int]:
@@ -116,9 +129,9 @@ def _bucket(dialect: str, value: Any) -> ColumnElement[int]:
     return case((value >= histograms.LOW_MS, least(dialect, raw, histograms.MAX_BUCKET)), else_=0)
 
 
-def _rebuild_histogram(
+def _histograms(
     connection: Connection, measure: str, keys: list[ColumnElement[Any]], where: list[ColumnElement[bool]]
-) -> None:
+) -> dict[tuple[Any, ...], dict[int, int]]:
     value = TURNS.c[measure]
     bucket = _bucket(connection.dialect.name, value).label("bucket")
     rows = connection.execute(
@@ -127,21 +140,7 @@ def _rebuild_histogram(
     counts: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
     for row in rows:
         counts[tuple(row[: len(TURN_KEY)])][int(row[-2])] = int(row[-1])
-    column = "latency_hist" if measure == "latency_ms" else "ttft_hist"
-    statement = (
-        update(TURN_ROLLUPS)
-        .where(and_(*(TURN_ROLLUPS.c[name] == bindparam(f"k_{name}") for name in TURN_KEY)))
-        .values({column: bindparam("k_histogram")})
-    )
-    parameters = [
-        {
-            **{f"k_{name}": value for name, value in zip(TURN_KEY, key, strict=True)},
-            "k_histogram": histograms.encode(found),
-        }
-        for key, found in sorted(counts.items())
-    ]
-    if parameters:
-        connection.execute(statement, parameters)
+    return counts
 
 
 def _rebuild_votes(connection: Connection, project_id: int, days: Collection[int] | None) -> int:

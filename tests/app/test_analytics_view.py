@@ -22,12 +22,21 @@ NOW = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 30_500  # 12:00:30.5 UTC on 2024-10
 NEXT_MINUTE = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 60_000
 
 
-@pytest.mark.parametrize(("time_range", "days"), [("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90)])
-def test_presets_end_at_the_next_whole_minute_and_span_their_length(time_range: str, days: int) -> None:
-    where = PageFilters(time_range=time_range).to_filter(NOW)
-    assert (where.start_ms, where.end_ms) == (NEXT_MINUTE - days * MS_PER_DAY, NEXT_MINUTE)
+def test_the_last_24_hours_end_at_the_next_whole_minute() -> None:
+    where = PageFilters(time_range="24h").to_filter(NOW)
+    assert (where.start_ms, where.end_ms) == (NEXT_MINUTE - MS_PER_DAY, NEXT_MINUTE)
     # Steady within the minute (a stable cache key), and a turn made right now is inside.
-    assert PageFilters(time_range=time_range).to_filter(NOW + 20_000) == where
+    assert PageFilters(time_range="24h").to_filter(NOW + 20_000) == where
+    assert where.start_ms <= NOW < where.end_ms
+
+
+@pytest.mark.parametrize(("time_range", "days"), [("7d", 7), ("30d", 30), ("90d", 90)])
+def test_day_presets_are_the_last_whole_utc_days_today_included(time_range: str, days: int) -> None:
+    where = PageFilters(time_range=time_range).to_filter(NOW)
+    tomorrow = 20_001 * MS_PER_DAY
+    assert (where.start_ms, where.end_ms) == (tomorrow - days * MS_PER_DAY, tomorrow)
+    # Whole days, so the analytics read only the daily roll-ups; steady all day (a stable cache key).
+    assert PageFilters(time_range=time_range).to_filter(tomorrow - 1) == where
     assert where.start_ms <= NOW < where.end_ms
 
 

@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 
+from bilan_core.store.demo_data import seed_demo_data
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import TURNS
 from bilan_core.store.rollup_rebuild import rebuild_rollups
-from bilan_core.store.rollup_tables import TURN_ROLLUPS
+from bilan_core.store.rollup_tables import TURN_ROLLUPS, VOTE_ROLLUPS
 from tests.rollup_support import LOCAL_PROJECT, SERVER_PROJECT, local_history, rollup_rows, server_history
 
 
@@ -74,3 +75,22 @@ def test_the_rebuild_command_recomputes_lost_roll_ups(sqlite_url: str) -> None:
     assert_same(expected, rollup_rows(engine))
     with engine.connect() as connection:
         assert connection.execute(select(TURN_ROLLUPS.c.turns)).first() is not None
+
+
+def test_demo_data_is_bulk_loaded_with_its_roll_ups_and_planner_statistics(engine: Engine) -> None:
+    summary = seed_demo_data(engine, turns=3_000, seed=4)
+    with engine.connect() as connection:
+        rolled_turns = connection.execute(select(func.sum(TURN_ROLLUPS.c.turns))).scalar_one()
+        rolled_votes = connection.execute(
+            select(func.sum(VOTE_ROLLUPS.c.up + VOTE_ROLLUPS.c.down))
+        ).scalar_one()
+        if engine.dialect.name == "sqlite":
+            analyzed = connection.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar_one()
+        else:
+            analyzed = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_user_tables"
+                " WHERE relname = 'turns' AND last_analyze IS NOT NULL"
+            ).scalar_one()
+    assert summary.turns == 3_000
+    assert (rolled_turns, rolled_votes) == (summary.turns, summary.votes)
+    assert analyzed > 0

@@ -12,6 +12,11 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+PERCENTILE_INDEXES = {
+    "ix_turns_model_latency": ("model", "latency_ms"),
+    "ix_turns_model_ttft": ("model", "ttft_ms"),
+    "ix_turns_latency": ("latency_ms", "model"),
+}
 
 
 def _label(name: str) -> sa.Column:
@@ -56,6 +61,13 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     _fill_from_existing_rows()
+    # The analytics read the roll-ups now: the indexes that served latency walks and per-user scans go.
+    with op.batch_alter_table("turns", schema=None) as batch_op:
+        for name in PERCENTILE_INDEXES:
+            batch_op.drop_index(name)
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.drop_index("ix_votes_user")
+        batch_op.create_index("ix_votes_user", ["project_id", "user_id"], unique=False)
 
 
 def _fill_from_existing_rows() -> None:
@@ -70,5 +82,16 @@ def _fill_from_existing_rows() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.drop_index("ix_votes_user")
+        batch_op.create_index(
+            "ix_votes_user",
+            ["project_id", "user_id", "created_ms", "value", "model", "prompt_version", "team_session"],
+            unique=False,
+        )
+    with op.batch_alter_table("turns", schema=None) as batch_op:
+        for name, (first, second) in PERCENTILE_INDEXES.items():
+            columns = ["project_id", first, second, "created_ms", "user_id", "team_session", "prompt_version"]
+            batch_op.create_index(name, columns, unique=False)
     op.drop_table("vote_rollups")
     op.drop_table("turn_rollups")
