@@ -6,6 +6,10 @@ keep-alive connections, so the figures measure the server, not the clients' JSON
 mix is what a chat app sends: per turn a ``turn_started``, a ``turn_completed`` and a ``vote_cast``.
 Each phase runs for a fixed time; the stored rows are counted afterwards to check nothing was lost.
 
+With ``--reference PATH`` (a checkout of other code, e.g. the commit before the analytics roll-ups),
+the batches-of-100 phase is also run against a server started from that checkout, each on its own fresh
+database, alternating this code and that one twice, and the ratio of their rates is printed.
+
 Run: ``python3 -m bench.ingest`` (from the repository root; PostgreSQL on 127.0.0.1:5432).
 Targets on a 2-core machine: ≥ 10,000 events/s with batches, single vote p99 < 20 ms.
 """
@@ -24,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import psycopg
@@ -33,6 +38,7 @@ from bilan_core.server.api_keys import create_key
 from bilan_core.store.engine import dispose_engines, get_engine
 from tests.postgres_support import fresh_postgres_database
 
+ROOT = Path(__file__).resolve().parents[1]
 T0 = now_ms() - MS_PER_DAY  # the server refuses times more than a day ahead or 10 years old
 EVENTS_TARGET = 10_000.0
 P99_TARGET_MS = 20.0
@@ -55,6 +61,8 @@ def served(database_url: str, workers: int, *, baseline: str | None = None) -> I
     """
     port = free_port()
     env = dict(os.environ, BILAN_DATABASE_URL=database_url, BILAN_RATE_LIMIT="0")
+    if tree is not None:
+        env["PYTHONPATH"] = tree
     command = [sys.executable, "-m", "bilan_core", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), "--no-access-log"]
     if baseline is not None:
@@ -286,6 +294,39 @@ def compare_votes(baseline: str, votes: int) -> None:
     print(f"  p50 ratio this code / baseline: {ratio:.2f}")
 
 
+def key_of(database_url: str, tree: str) -> str:
+    """A new API key made by ``tree``'s own command (which also creates that code's schema)."""
+    made = subprocess.run(
+        [sys.executable, "-m", "bilan_core", "keys", "create", "--project", "bench"],
+        env=dict(os.environ, BILAN_DATABASE_URL=database_url, PYTHONPATH=tree),
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
+def compare(reference: str, args: argparse.Namespace) -> None:
+    """Batches of 100 from ``args.clients`` clients: this code vs ``reference``, alternated, twice each."""
+    rates: dict[str, list[float]] = {"this code": [], "reference": []}
+    for _ in range(2):
+        for name, tree in (("this code", str(ROOT)), ("reference", reference)):
+            with fresh_postgres_database("bilan_bench") as database_url:
+                key = key_of(database_url, tree)
+                baseline = None if tree == str(ROOT) else tree
+                with served(database_url, args.workers, baseline=baseline) as url:
+                    sustained(url, key, batch=100, clients=args.clients, seconds=1.0, tag=f"w{name[0]}")
+                    phase = sustained(
+                        url, key, batch=100, clients=args.clients, seconds=args.seconds, tag=name[0]
+                    )
+                    rates[name].append(phase.rate)
+    for name, found in rates.items():
+        print(f"batches of 100, {name:<9}: " + " · ".join(f"{rate:,.0f}" for rate in found) + " events/s")
+    ratio = statistics.fmean(rates["this code"]) / statistics.fmean(rates["reference"])
+    print(f"this code / reference: {ratio:.2f}x the events/s (reference: {reference})")
+
+
 def main() -> None:
     """Run every phase against one server and print the figures and their ratios to the targets."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -294,7 +335,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--votes", type=int, default=1000, help="single-vote round trips to time")
     parser.add_argument("--baseline", help="a checkout of older code: compare single votes with it, and stop")
+    parser.add_argument("--reference", help="a checkout of other code to compare batches of 100 with")
+    parser.add_argument("--compare-only", action="store_true", help="only the --reference comparison")
     args = parser.parse_args()
+    if args.reference:
+        compare(args.reference, args)
+        if args.compare_only:
+            return
     if args.baseline:
         compare_votes(args.baseline, args.votes)
         return

@@ -126,12 +126,14 @@ def measure(url: str) -> dict[str, Any]:
 
     render = cold_render(url) if url.startswith("sqlite") else None
     at = now_ms()
-    cold, warm = {}, {}
+    cold, warm, parts = {}, {}, {}
     for name, where in views(at).items():
         dispose_engines()
         drop_from_page_cache(url)
         client = Bilan(load_settings(database_url=url, telemetry=False))
-        cold[name] = sum(page_queries(client, where).values())
+        calls = page_queries(client, where)
+        cold[name] = sum(calls.values())
+        parts = parts or calls  # the default view's calls, cold
         warm[name] = statistics.median(sum(page_queries(client, where).values()) for _ in range(3))
     dispose_engines()
     drop_from_page_cache(url)
@@ -142,7 +144,7 @@ def measure(url: str) -> dict[str, Any]:
         sum(page_queries(client, default, search="wrong").values()) for _ in range(3)
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"cold": cold, "warm": warm, "render": render, "peak_mb": peak_mb}
+    return {"cold": cold, "warm": warm, "parts": parts, "render": render, "peak_mb": peak_mb}
 
 
 def measure_in_child(url: str) -> dict[str, Any]:
@@ -177,6 +179,9 @@ def report(labels: list[str], seeds: list[dict[str, Any]], results: list[dict[st
     print(line("seeding [s]", [seed["seconds"] for seed in seeds], unit="s"))
     for found in seeds:
         print(f"    {found['output']}")
+    print("the default view's calls, cold [ms]")
+    for call in results[0]["parts"]:
+        print(line(call, [result["parts"][call] for result in results]))
     for kind in ("cold", "warm"):
         print(f"every view, page queries total, {kind} [ms]")
         for view in results[0][kind]:

@@ -2,10 +2,10 @@
 
 Every write of turns and votes (``merge_turns``, ``upsert_votes``, ``clear_votes``,
 ``delete_conversation``) runs inside ``following(connection, project_id, prompt_ids)``: the turns and
-votes of those prompts are read before and after, and the roll-ups get the difference. Inside
-``batch(...)`` (a server request) the differences of several writes are summed and written once at
-the end, in key order, so concurrent requests lock roll-up rows in the same order. On PostgreSQL the
-prompts are locked first (transaction advisory locks, in order), so two requests writing the same
+votes of those prompts are read before and after, and the roll-ups get the difference. A server request
+wraps its writes in ``batch(...)``, which does the same once for all of its prompts, so the roll-up
+rows are written once, in key order (concurrent requests lock them in the same order). On PostgreSQL
+the prompts are locked first (transaction advisory locks, in order), so two requests writing the same
 turn cannot both read it before the other's change.
 """
 
@@ -60,7 +60,7 @@ VOTE_FIELDS = (
     "value",
     "comment",
 )
-_PENDING = "rollup_changes"  # connection.info key of the changes a batch has not written yet
+_BATCH = "rollup_batch"  # connection.info key: the prompts of the batch in progress
 
 
 def day_weight(created_ms: int) -> float:
@@ -118,16 +118,6 @@ class RollupChanges:
         sums[2] += sign * (row.comment is not None)
         sums[3 + side] += sign * day_weight(row.created_ms)
 
-    def add(self, other: RollupChanges) -> None:
-        """Sum another set of changes into this one."""
-        for key, sums in other.turns.items():
-            self.turns[key] = [a + b for a, b in zip(self.turns[key], sums, strict=True)]
-        for key, weights in other.votes.items():
-            self.votes[key] = [a + b for a, b in zip(self.votes[key], weights, strict=True)]
-        for mine, theirs in ((self.latency, other.latency), (self.ttft, other.ttft)):
-            for key, counts in theirs.items():
-                mine[key].update(counts)
-
 
 def lock_prompts(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> None:
     """On PostgreSQL, lock these prompts' turns and votes until the transaction ends (in key order)."""
@@ -147,15 +137,19 @@ def _lock_key(project_id: int, prompt_id: str) -> int:
 
 @contextmanager
 def batch(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> Iterator[None]:
-    """Several writes in one transaction: lock their prompts now, write their roll-up changes once."""
-    lock_prompts(connection, project_id, prompt_ids)
-    pending = RollupChanges()
-    connection.info[_PENDING] = pending
+    """Several writes to these prompts in one transaction (a server request): their turns and votes are
+    locked and read once before and once after, and the roll-ups get the difference in one write."""
+    covered = frozenset(prompt_ids)
+    lock_prompts(connection, project_id, covered)
+    changes = RollupChanges()
+    _count_rows(connection, changes, project_id, sorted(covered), True, -1)
+    connection.info[_BATCH] = covered
     try:
         yield
     finally:
-        connection.info.pop(_PENDING, None)
-    write_changes(connection, pending)
+        connection.info.pop(_BATCH, None)
+    _count_rows(connection, changes, project_id, sorted(covered), True, +1)
+    write_changes(connection, changes)
 
 
 @contextmanager
@@ -163,20 +157,21 @@ def following(
     connection: Connection, project_id: int, prompt_ids: Sequence[str], *, turns: bool = True
 ) -> Iterator[None]:
     """Bring the roll-ups along with a write to these prompts' turns (if ``turns``) and votes."""
+    covered = connection.info.get(_BATCH)
+    if covered is not None:
+        if not covered.issuperset(prompt_ids):
+            raise RuntimeError("a write inside rollups.batch() touched prompts the batch did not name")
+        yield
+        return
     if not prompt_ids:
         yield
         return
-    pending = connection.info.get(_PENDING)
-    if pending is None:
-        lock_prompts(connection, project_id, prompt_ids)
+    lock_prompts(connection, project_id, prompt_ids)
     changes = RollupChanges()
     _count_rows(connection, changes, project_id, prompt_ids, turns, -1)
     yield
     _count_rows(connection, changes, project_id, prompt_ids, turns, +1)
-    if pending is None:
-        write_changes(connection, changes)
-    else:
-        pending.add(changes)
+    write_changes(connection, changes)
 
 
 def _count_rows(
