@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Engine, Table, delete, func, select
 from sqlalchemy.sql import ColumnElement
 
+from bilan_core.store import rollups
+
 PURGE_BATCH_ROWS = 500
 
 
@@ -94,9 +96,11 @@ def purge(
         if last is not None:
             page = page.where(key > last)
         # One statement that writes first, so SQLite takes its write lock at once (no read-to-write upgrade).
-        statement = delete(table).where(key.in_(page.scalar_subquery())).returning(key, counted)
+        returned = (key, counted, *rollups.deleted_columns(table))
+        statement = delete(table).where(key.in_(page.scalar_subquery())).returning(*returned)
         with engine.begin() as connection:
             deleted = connection.execute(statement).all()
+            rollups.subtract_deleted(connection, table, deleted)  # the analytics roll-ups follow
         if not deleted:
             return rows, filled
         rows += len(deleted)

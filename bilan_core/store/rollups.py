@@ -17,9 +17,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, select, update
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
@@ -171,6 +172,34 @@ def following(
     _count_rows(connection, changes, project_id, prompt_ids, turns, -1)
     yield
     _count_rows(connection, changes, project_id, prompt_ids, turns, +1)
+    write_changes(connection, changes)
+
+
+def deleted_columns(table: Table) -> list[Any]:
+    """What a DELETE of turns or votes must return (``RETURNING``) for ``subtract_deleted``; else nothing."""
+    names = {"turns": TURN_FIELDS, "votes": VOTE_FIELDS}.get(table.name, ())
+    if not names:
+        return []
+    return [table.c[name].label(f"rolled_{name}") for name in ("project_id", *names)]
+
+
+def subtract_deleted(connection: Connection, table: Table, rows: Sequence[Any]) -> None:
+    """Take rows just deleted behind the write functions (their ``deleted_columns``) out of the roll-ups."""
+    if table.name not in ("turns", "votes") or not rows:
+        return
+    changes = RollupChanges()
+    for row in rows:
+        found = SimpleNamespace(
+            **{
+                key.removeprefix("rolled_"): value
+                for key, value in row._mapping.items()
+                if key.startswith("rolled_")
+            }
+        )
+        if table.name == "turns":
+            changes.add_turn(found.project_id, found, -1)
+        else:
+            changes.add_vote(found.project_id, found, -1)
     write_changes(connection, changes)
 
 

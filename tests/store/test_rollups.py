@@ -12,10 +12,19 @@ from sqlalchemy import Engine, delete, func, select
 
 from bilan_core.store.demo_data import seed_demo_data
 from bilan_core.store.engine import get_engine
+from bilan_core.store.forget import forget_user
 from bilan_core.store.models import TURNS
+from bilan_core.store.retention import prune
 from bilan_core.store.rollup_rebuild import rebuild_rollups
 from bilan_core.store.rollup_tables import TURN_ROLLUPS, VOTE_ROLLUPS
-from tests.rollup_support import LOCAL_PROJECT, SERVER_PROJECT, local_history, rollup_rows, server_history
+from tests.rollup_support import (
+    AT_MS,
+    LOCAL_PROJECT,
+    SERVER_PROJECT,
+    local_history,
+    rollup_rows,
+    server_history,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -94,3 +103,17 @@ def test_demo_data_is_bulk_loaded_with_its_roll_ups_and_planner_statistics(engin
     assert summary.turns == 3_000
     assert (rolled_turns, rolled_votes) == (summary.turns, summary.votes)
     assert analyzed > 0
+
+
+def test_pruning_and_forgetting_a_user_take_their_rows_out_of_the_roll_ups(engine: Engine) -> None:
+    rng = random.Random(31)
+    local_history(engine, rng, turns=40)
+    server_history(engine, rng, turns=30)
+    prune(engine, days=30, at_ms=AT_MS)
+    forget_user(engine, user_id="ben", project_id=LOCAL_PROJECT)
+    forget_user(engine, user_id="cho", project_id=SERVER_PROJECT)
+    maintained = rollup_rows(engine)
+    with engine.begin() as connection:
+        rebuild_rollups(connection, LOCAL_PROJECT)
+        rebuild_rollups(connection, SERVER_PROJECT)
+    assert_same(maintained, rollup_rows(engine))
