@@ -12,6 +12,7 @@ turn cannot both read it before the other's change.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, select, text, update
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
@@ -267,8 +268,28 @@ def _write_histograms(connection: Connection, changes: RollupChanges, stored: Se
                     "new_ttft": histograms.merged(row.ttft_hist, ttft or {}),
                 }
             )
-    if updates:
+    if not updates:
+        return
+    if connection.dialect.name == "postgresql":  # one statement for the request, the bytes as hex in JSON
+        for row in updates:
+            row.update(new_latency=row["new_latency"].hex(), new_ttft=row["new_ttft"].hex())
+        connection.execute(_PG_HISTOGRAMS, {"rows": json.dumps(updates)})
+    else:
         connection.execute(_histogram_statement(), updates)
+
+
+_PG_HISTOGRAMS = text(
+    """
+    UPDATE turn_rollups AS r
+    SET latency_hist = decode(b.new_latency, 'hex'), ttft_hist = decode(b.new_ttft, 'hex')
+    FROM json_to_recordset(CAST(:rows AS json)) AS b(
+        k_project_id bigint, k_day bigint, k_model text, k_user_id text, k_team_session text,
+        k_prompt_version text, new_latency text, new_ttft text)
+    WHERE r.project_id = b.k_project_id AND r.day = b.k_day AND r.model = b.k_model
+      AND r.user_id = b.k_user_id AND r.team_session = b.k_team_session
+      AND r.prompt_version = b.k_prompt_version
+    """
+)
 
 
 @cache
