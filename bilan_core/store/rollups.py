@@ -21,7 +21,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, text, update
+from sqlalchemy import ARRAY, Connection, String, Table, and_, bindparam, delete, func, select, text, update
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
@@ -214,18 +214,21 @@ def _count_rows(
 ) -> None:
     parameters = {"project": project_id, "prompt_ids": sorted(set(prompt_ids))}
     if turns:
-        for row in connection.execute(_rows_statement("turns"), parameters):
+        for row in connection.execute(_rows_statement("turns", connection.dialect.name), parameters):
             changes.add_turn(project_id, row, sign)
-    for row in connection.execute(_rows_statement("votes"), parameters):
+    for row in connection.execute(_rows_statement("votes", connection.dialect.name), parameters):
         changes.add_vote(project_id, row, sign)
 
 
 @cache
-def _rows_statement(table_name: str) -> Any:
+def _rows_statement(table_name: str, dialect: str) -> Any:
     table, names = (TURNS, TURN_FIELDS) if table_name == "turns" else (VOTES, VOTE_FIELDS)
+    if dialect == "postgresql":  # one array parameter: the same SQL (and prepared plan) for any batch
+        of_prompts = table.c.prompt_id == func.any(bindparam("prompt_ids", type_=ARRAY(String)))
+    else:
+        of_prompts = table.c.prompt_id.in_(bindparam("prompt_ids", expanding=True))
     return select(*(table.c[name] for name in names)).where(
-        table.c.project_id == bindparam("project"),
-        table.c.prompt_id.in_(bindparam("prompt_ids", expanding=True)),
+        table.c.project_id == bindparam("project"), of_prompts
     )
 
 
@@ -253,6 +256,22 @@ def write_changes(connection: Connection, changes: RollupChanges) -> None:
         connection.execute(
             _add_statement(connection.dialect.name, "votes"), rows_parameters(connection, vote_rows)
         )
+    _drop_emptied(connection, changes)
+
+
+def _drop_emptied(connection: Connection, changes: RollupChanges) -> None:
+    """Delete the roll-up rows a removal left counting nothing (a forgotten user's name goes with them)."""
+    shrunk_turns = [key for key, sums in sorted(changes.turns.items()) if sums[0] < 0]
+    shrunk_votes = [key for key, sums in sorted(changes.votes.items()) if sums[0] < 0 or sums[1] < 0]
+    for table, names, keys in (
+        (TURN_ROLLUPS, TURN_KEY, shrunk_turns),
+        (VOTE_ROLLUPS, VOTE_KEY, shrunk_votes),
+    ):
+        if keys:
+            empty = table.c.turns == 0 if table is TURN_ROLLUPS else (table.c.up == 0) & (table.c.down == 0)
+            matches = and_(*(table.c[name] == bindparam(f"k_{name}") for name in names))
+            rows = [{f"k_{name}": value for name, value in zip(names, key, strict=True)} for key in keys]
+            connection.execute(delete(table).where(matches, empty), rows)
 
 
 def _write_histograms(connection: Connection, changes: RollupChanges, stored: Sequence[Any]) -> None:
