@@ -53,11 +53,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str, workers: int, *, baseline: str | None = None) -> Iterator[str]:
+def served(
+    database_url: str, workers: int, *, baseline: str | None = None, tree: str | None = None
+) -> Iterator[str]:
     """``python -m bilan_core serve`` on a free loopback port (rate limit off); yields its URL.
 
     With ``baseline`` (a checkout of older code), that code is served the way it was: uvicorn on its
-    pure-Python HTTP parser (h11) and asyncio's event loop.
+    pure-Python HTTP parser (h11) and asyncio's event loop. With ``tree`` (another checkout), that
+    code's own ``serve`` command runs, with the same workers.
     """
     port = free_port()
     env = dict(os.environ, BILAN_DATABASE_URL=database_url, BILAN_RATE_LIMIT="0")
@@ -70,7 +73,7 @@ def served(database_url: str, workers: int, *, baseline: str | None = None) -> I
         command += ["--port", str(port), "--no-access-log", "--http", "h11", "--loop", "asyncio"]
         env["PYTHONPATH"] = baseline
     process = subprocess.Popen(
-        command, env=env, cwd=baseline, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, env=env, cwd=baseline or tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -314,8 +317,7 @@ def compare(reference: str, args: argparse.Namespace) -> None:
         for name, tree in (("this code", str(ROOT)), ("reference", reference)):
             with fresh_postgres_database("bilan_bench") as database_url:
                 key = key_of(database_url, tree)
-                baseline = None if tree == str(ROOT) else tree
-                with served(database_url, args.workers, baseline=baseline) as url:
+                with served(database_url, args.workers, tree=tree) as url:
                     sustained(url, key, batch=100, clients=args.clients, seconds=1.0, tag=f"w{name[0]}")
                     phase = sustained(
                         url, key, batch=100, clients=args.clients, seconds=args.seconds, tag=name[0]

@@ -1,15 +1,15 @@
 """analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 PERCENTILE_INDEXES = {
