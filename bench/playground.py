@@ -3,7 +3,7 @@
 The real app (``app.py`` → ``pages/playground.py``) runs in Streamlit's AppTest on a SQLite file, with the
 offline demo model (no network). Conversations of one user (question/answer turns, every other answer
 voted, every fourth commented) are opened through their ``?c=`` link; a long one is drawn from its newest
-50 turns, earlier ones load on demand. Each is rerun ``--reruns`` times after a warm-up; the median rerun
+20 turns, earlier ones load on demand. Each is rerun ``--reruns`` times after a warm-up; the median rerun
 time and the SQL statements each rerun sends (counted with a SQLAlchemy ``before_cursor_execute``
 listener) are printed side by side. The query count must not grow with the conversation.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bilan_core.store.chat_history import ChatEntry
 
 # A long conversation is drawn from its newest turns; each "Show earlier messages" adds this many.
-TURNS_PER_PAGE = 50
+TURNS_PER_PAGE = 20
 
 
 def validated_prompt(text: object) -> str:
