@@ -97,6 +97,10 @@ def _outside(where: AnalyticsFilter) -> Iterator[AnalyticsFilter]:
 
 def read_turn_sums(connection: Connection, where: AnalyticsFilter) -> TurnSums:
     """The turn-side sums of the filter: whole days from ``turn_rollups``, less the rows outside the range."""
+    if where.prompts:  # stored prompt versions are not a roll-up key: their turns are read from the rows
+        raw, latency, ttft = _raw_turns(connection, where)
+        summed = raw.groupby(TURN_FRAME[:3], sort=False)[TURN_SUMS].sum().reset_index()
+        return _turn_sums(summed, latency, ttft)
     table = TURN_ROLLUPS.c
     conditions = _rollup_conditions(TURN_ROLLUPS, where)
     keys = (table.day, table.model, table.prompt_version)
@@ -111,6 +115,10 @@ def read_turn_sums(connection: Connection, where: AnalyticsFilter) -> TurnSums:
     ttft = _dense_by_model((row[0], row[2]) for row in stored)
     for part in _outside(where):
         frame = _take_out_turns(connection, part, frame, latency, ttft)
+    return _turn_sums(frame, latency, ttft)
+
+
+def _turn_sums(frame: pd.DataFrame, latency: dict[str, np.ndarray], ttft: dict[str, np.ndarray]) -> TurnSums:
     frame = frame.loc[frame["turns"] > 0].astype({name: "int64" for name in TURN_SUMS})
     frame["prompt_version"] = frame["prompt_version"].replace(NONE_KEY, None)
     return TurnSums(frame.sort_values(["day", "model"]).reset_index(drop=True), latency, ttft)
@@ -130,6 +138,17 @@ def _take_out_turns(
     latency: dict[str, np.ndarray],
     ttft: dict[str, np.ndarray],
 ) -> pd.DataFrame:
+    raw, raw_latency, raw_ttft = _raw_turns(connection, part)
+    for dense, taken in ((latency, raw_latency), (ttft, raw_ttft)):
+        for model, counts in taken.items():
+            dense[model] = dense.get(model, np.zeros(histograms.MAX_BUCKET + 1)) - counts
+    return _minus(frame, raw, ["day", "model", "prompt_version"]) if not raw.empty else frame
+
+
+def _raw_turns(
+    connection: Connection, part: AnalyticsFilter
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The turns of ``part`` as frame rows, and their latency / TTFT bucket counts per model."""
     statement = select(
         day_bucket(Turn),
         col(Turn.model),
@@ -141,18 +160,18 @@ def _take_out_turns(
         col(Turn.ttft_ms),
     ).where(*part.conditions(Turn), *part.day_conditions(Turn))
     rows = connection.execute(statement).all()
-    if not rows:
-        return frame
+    latency: dict[str, np.ndarray] = {}
+    ttft: dict[str, np.ndarray] = {}
     for row in rows:
         for dense, value in ((latency, row[6]), (ttft, row[7])):
             if value is not None:
                 counts = dense.setdefault(row[1], np.zeros(histograms.MAX_BUCKET + 1))
-                counts[histograms.bucket_of(value)] -= 1
+                counts[histograms.bucket_of(value)] += 1
     raw = pd.DataFrame(
         [(r[0], r[1], r[2], 1, r[3] == "error", r[3] == "cancelled", r[4] or 0, r[5] or 0) for r in rows],
         columns=TURN_FRAME,
     )
-    return _minus(frame, raw, ["day", "model", "prompt_version"])
+    return raw, latency, ttft
 
 
 def _minus(frame: pd.DataFrame, taken: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -169,6 +188,9 @@ _VOTE_KEYS = ["day", "model", "prompt_version", "user_id"]
 
 def read_vote_sums(connection: Connection, where: AnalyticsFilter, at_ms: int) -> VoteSums:
     """The vote-side sums of the filter with trust weights at ``at_ms`` (exactly as the rows give them)."""
+    if where.prompts:  # stored prompt versions are not a roll-up key: their votes are read from the rows
+        raw, raw_comments = _raw_votes(connection, where, partial(_exact_weight, at_ms))
+        return _vote_sums([raw], raw_comments)
     table = VOTE_ROLLUPS.c
     keys = [table[name] for name in _VOTE_KEYS]
     sums = ("up", "down", "comments", "up_weight", "down_weight")
@@ -188,8 +210,11 @@ def read_vote_sums(connection: Connection, where: AnalyticsFilter, at_ms: int) -
         taken, taken_comments = _raw_votes(connection, part, partial(_exact_weight, at_ms))
         corrections.append(taken.assign(votes=-taken["votes"], weight=-taken["weight"]))
         comments -= taken_comments
-    if corrections:
-        frame = pd.concat([frame, *corrections], ignore_index=True)
+    return _vote_sums([frame, *corrections], comments)
+
+
+def _vote_sums(parts: list[pd.DataFrame], comments: int) -> VoteSums:
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     keys_and_value = [*_VOTE_KEYS, "value"]
     frame = frame.groupby(keys_and_value, sort=True)[["votes", "weight"]].sum().reset_index()
     frame = frame.loc[frame["votes"] > 0].astype({"votes": "int64", "day": "int64", "value": "int64"})

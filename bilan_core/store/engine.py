@@ -104,6 +104,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes; on SQLite it takes the write lock first (``BEGIN IMMEDIATE``)."""
+    # A deferred SQLite transaction that reads before it writes fails at once with "database is locked"
+    # when another process wrote in between; taking the lock first makes it wait its turn instead.
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        yield connection
+
+
 def _alembic_config(connection: Connection) -> Config:
     from alembic.config import Config
 

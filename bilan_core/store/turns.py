@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, case, func
 from bilan_core.clock import now_ms
 from bilan_core.store import rollups
 from bilan_core.store.conversations import ConversationTouch, touch_conversations
+from bilan_core.store.engine import write_transaction
 from bilan_core.store.models import TURNS, Turn
 from bilan_core.store.upsert import insert_from, least, rows_parameters
 from bilan_core.store.votes import label_votes
@@ -32,14 +33,14 @@ TURN_KEEP_IF_NULL = tuple(
 
 def record_turn(engine: Engine, turn: Turn) -> Turn:
     """Store a finished turn (a local vote needs its turn first, so no vote waits for it)."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         _merge_one(connection, turn)
     return turn
 
 
 def record_turn_in_conversation(engine: Engine, turn: Turn) -> Turn:
     """Store a finished turn and touch its conversation in one transaction, as the server's ingestion does."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         _merge_one(connection, turn)
         if turn.conversation_id:
             touch = ConversationTouch(turn.conversation_id, now_ms(), turn.prompt_text)

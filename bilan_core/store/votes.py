@@ -17,6 +17,7 @@ from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
 from bilan_core.limits import MAX_COMMENT_LENGTH, check_storable
 from bilan_core.store import rollups
+from bilan_core.store.engine import write_transaction
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES, Vote
 from bilan_core.store.upsert import insert_from, rows_parameters
 
@@ -188,7 +189,7 @@ def cast_vote(
         team_session=team_session,
         at_ms=now_ms() if at_ms is None else at_ms,
     )
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         turn = connection.execute(
             select(TURNS.c.model, TURNS.c.prompt_version).where(
                 TURNS.c.project_id == project_id, TURNS.c.prompt_id == prompt_id
@@ -203,5 +204,5 @@ def cast_vote(
 
 def clear_vote(engine: Engine, *, prompt_id: str, user_id: str, project_id: int = LOCAL_PROJECT) -> bool:
     """Remove a user's vote on a turn; True if there was one."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         return bool(clear_votes(connection, project_id, [VoteClear(prompt_id, user_id, now_ms())]))

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, event
 
 from bilan_core.clock import now_ms
 from bilan_core.store.conversations import ConversationTouch, touch_conversations
+from bilan_core.store.engine import write_transaction
 from bilan_core.store.models import Turn
 from bilan_core.store.turns import merge_turns
 
@@ -134,7 +135,7 @@ def replay_orphans(engine: Engine, root: Path) -> int:
             continue
         try:
             queued = _journal_lines(folder)
-            with engine.begin() as connection:
+            with write_transaction(engine) as connection:
                 store_queued(connection, queued)
             shutil.rmtree(folder, ignore_errors=True)
             replayed += len(queued)
@@ -203,7 +204,7 @@ class TurnWriter:
     def _store(self, batch: list[bytes]) -> None:
         self._storing.active = True
         try:
-            with self.engine.begin() as connection:
+            with write_transaction(self.engine) as connection:
                 store_queued(connection, [QueuedTurn.from_line(line) for line in batch])
         except BaseException:
             with self._lock:

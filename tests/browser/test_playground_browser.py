@@ -5,6 +5,7 @@ These tests never skip: without Chromium they fail and say how to install it (te
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -69,6 +70,16 @@ def rows(database_url: str, table: type[Turn] | type[Vote], **where: object) -> 
         for name, value in where.items():
             statement = statement.where(getattr(table, name) == value)
         return list(session.exec(statement).all())
+
+
+def stored_soon(read: Callable[[], list], *, count: int, within_s: float = 10.0) -> list:
+    """``read()`` once it returns ``count`` rows (another process's writes land a moment later)."""
+    deadline = time.monotonic() + within_s
+    found = read()
+    while len(found) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = read()
+    return found
 
 
 def open_app(page: Page, url: str) -> None:
@@ -187,7 +198,9 @@ def test_thinking_then_a_cut_answer_shown_with_retry_and_regenerate_linked(
     expect(page.get_by_label("Chat message from assistant")).to_have_count(3)
     expect(page.get_by_label("Chat message from assistant").last).to_contain_text(DEFAULT_ANSWER)
 
-    first, regenerated, retried = sorted(rows(app_db, Turn, user_id="Retrier"), key=lambda t: t.created_ms)
+    # The app stores turns write-behind: this process sees the last one a moment after the page shows it.
+    turns = stored_soon(lambda: rows(app_db, Turn, user_id="Retrier"), count=3)
+    first, regenerated, retried = sorted(turns, key=lambda t: t.created_ms)
     assert [t.status for t in (first, regenerated, retried)] == ["ok", "error", "ok"]
     assert regenerated.regenerated_from == first.prompt_id
     assert retried.regenerated_from == regenerated.prompt_id
