@@ -7,28 +7,23 @@ and a prompt, version or label that does not exist is a 404 whose message names 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_figures
-from bilan_core.errors import NotFoundError
 from bilan_core.limits import MAX_LABEL_LENGTH, check_label
 from bilan_core.prompts.building import new_prompt_version
 from bilan_core.prompts.checks import MAX_VERSION, checked_label, checked_name, checked_version
 from bilan_core.prompts.version import PRODUCTION
 from bilan_core.remote.wire_events import ErrorReply
-from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of, read_body
+from bilan_core.server.deps import REFUSALS, CallerDep, CleanText, engine_of, parsed_body, stored
 from bilan_core.server.errors import ApiError
 from bilan_core.store import prompts
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 
 router = APIRouter(prefix="/api", tags=["prompts"])
-ResultT = TypeVar("ResultT")
-BodyT = TypeVar("BodyT", bound=BaseModel)
 PromptName = Annotated[
     str, Query(min_length=1, max_length=MAX_LABEL_LENGTH, description="the prompt's name"), CleanText
 ]
@@ -56,27 +51,6 @@ class LabelMove(BaseModel):
     label: str
 
 
-async def _stored(call: Callable[[], ResultT]) -> ResultT:
-    """Run a store call off the event loop; its refusals become 404 and 400 answers."""
-    try:
-        return await run_in_threadpool(call)
-    except NotFoundError as exc:
-        raise ApiError(404, str(exc)) from exc
-    except (TypeError, ValueError) as exc:
-        raise ApiError(400, str(exc)) from exc
-
-
-async def _body(request: Request, model: type[BodyT]) -> BodyT:
-    try:
-        return model.model_validate_json(await read_body(request))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
-        raise ApiError(400, f"the body is not a valid {model.__name__}: {problems}") from exc
-
-
 @router.get("/prompts", summary="The project's prompts", responses=REFUSALS)
 def get_prompts(request: Request, caller: CallerDep) -> list[PromptSummary]:
     """Every prompt with its newest version, its number of versions and its labels."""
@@ -86,7 +60,7 @@ def get_prompts(request: Request, caller: CallerDep) -> list[PromptSummary]:
 @router.post("/prompts", summary="Save a prompt's next version", responses=BAD_INPUT)
 async def post_prompt(request: Request, caller: CallerDep) -> StoredPromptVersion:
     """Store the next version of the named prompt with its labels, all or nothing."""
-    body = await _body(request, NewPromptVersion)
+    body = await parsed_body(request, NewPromptVersion)
 
     def store() -> StoredPromptVersion:
         new = new_prompt_version(
@@ -100,7 +74,7 @@ async def post_prompt(request: Request, caller: CallerDep) -> StoredPromptVersio
         )
         return prompts.add_prompt_version(engine_of(request), project_id=caller.project_id, new=new)
 
-    return await _stored(store)
+    return await stored(store)
 
 
 @router.get("/prompts/version", summary="One version, by number or label", responses=KNOWN)
@@ -114,7 +88,7 @@ async def get_prompt_version(
     """Version ``version``, else the one ``label`` (default ``production``) points at."""
     if version is not None and label is not None:
         raise ApiError(400, "give a label or a version, not both")
-    return await _stored(
+    return await stored(
         lambda: prompts.find_prompt_version(
             engine_of(request),
             project_id=caller.project_id,
@@ -130,7 +104,7 @@ async def get_prompt_versions(
     request: Request, caller: CallerDep, name: PromptName
 ) -> list[StoredPromptVersion]:
     """The prompt's versions, newest first, each with its labels."""
-    return await _stored(
+    return await stored(
         lambda: prompts.prompt_versions(engine_of(request), project_id=caller.project_id, name=name)
     )
 
@@ -140,7 +114,7 @@ async def get_prompt_versions(
 )
 async def get_prompt_figures(request: Request, caller: CallerDep, name: PromptName) -> list[VersionFigures]:
     """Per version with answers, newest first: trust score, interval, votes, tokens, median latency."""
-    return await _stored(
+    return await stored(
         lambda: prompt_version_figures(engine_of(request), project_id=caller.project_id, name=name)
     )
 
@@ -148,8 +122,8 @@ async def get_prompt_figures(request: Request, caller: CallerDep, name: PromptNa
 @router.put("/prompts/labels", summary="Point a label at a version", responses=KNOWN)
 async def put_prompt_label(request: Request, caller: CallerDep) -> StoredPromptVersion:
     """Move the label onto the version (off the one it was on)."""
-    body = await _body(request, LabelMove)
-    return await _stored(
+    body = await parsed_body(request, LabelMove)
+    return await stored(
         lambda: prompts.set_prompt_label(
             engine_of(request),
             project_id=caller.project_id,

@@ -20,10 +20,12 @@ from sqlalchemy import Connection, Engine, func, select
 
 from bilan_core.clock import now_ms
 from bilan_core.settings import load_settings
-from bilan_core.store.demo_rows import CONVERSATION_COLUMNS, TURN_COLUMNS, VOTE_COLUMNS, DemoPlan
+from bilan_core.store.conversations import CONVERSATION_COLUMNS
+from bilan_core.store.demo_rows import TURN_COLUMNS, DemoPlan
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn
 from bilan_core.store.rollup_rebuild import rebuild_rollups
+from bilan_core.store.votes import VOTE_COLUMNS
 
 DEFAULT_DAYS = 90
 CHUNK_TURNS = 20_000

@@ -62,29 +62,6 @@ TURN_COLUMNS = (
     "latency_ms",
     "created_ms",
 )
-VOTE_COLUMNS = (
-    "project_id",
-    "prompt_id",
-    "user_id",
-    "value",
-    "comment",
-    "team_session",
-    "model",
-    "prompt_version",
-    "created_ms",
-    "updated_ms",
-)
-CONVERSATION_COLUMNS = (
-    "project_id",
-    "conversation_id",
-    "user_id",
-    "title",
-    "team_session",
-    "status",
-    "created_ms",
-    "updated_ms",
-    "ended_ms",
-)
 _PARAMETERS = json.dumps({"temperature": 0.7})
 # The messages of each (prompt version, topic), serialised once.
 _MESSAGES = [
