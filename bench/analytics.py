@@ -49,10 +49,10 @@ def seed(url: str, turns: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "output": result.stdout.strip()}
 
 
-def measure_in_child(url: str) -> dict[str, Any]:
-    """Run ``--measure`` in a fresh process so its peak memory is the page's alone."""
+def measure_in_child(url: str, module: str = "bench.analytics") -> dict[str, Any]:
+    """Run ``module --measure`` in a fresh process so its peak memory and caches are the page's alone."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench.analytics", "--measure", url],
+        [sys.executable, "-m", module, "--measure", url],
         env={**os.environ, "PYTHONPATH": str(ROOT), "BILAN_TELEMETRY": "off"},
         cwd=ROOT,
         capture_output=True,

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.analytics import page_queries, timed
+from bench.analytics import measure_in_child, page_queries, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000_000, 3_000_000)
@@ -147,21 +147,6 @@ def measure(url: str) -> dict[str, Any]:
     return {"cold": cold, "warm": warm, "parts": parts, "render": render, "peak_mb": peak_mb}
 
 
-def measure_in_child(url: str) -> dict[str, Any]:
-    """``measure`` in a fresh process, so its memory and caches are the page's alone."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.scale", "--measure", url],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "BILAN_TELEMETRY": "off"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"measuring {url} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 # --- the report ---------------------------------------------------------------------------------------
 
 
@@ -208,11 +193,11 @@ def main() -> None:
         for size in args.sizes:
             url = f"sqlite:///{Path(folder) / f'scale-{size}.db'}"
             seeds.append(seed(url, size))
-            results.append(measure_in_child(url))
+            results.append(measure_in_child(url, "bench.scale"))
             labels.append(f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size:,}")
         if args.postgres_url:
             seeds.append(seed(args.postgres_url, args.postgres_size))
-            results.append(measure_in_child(args.postgres_url))
+            results.append(measure_in_child(args.postgres_url, "bench.scale"))
             labels.append(f"PG {args.postgres_size // 1_000_000}M")
         report(labels, seeds, results)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -21,6 +21,7 @@ from bilan_core.experiments.batch_runs import (
 )
 from bilan_core.store.batch_runs import MAX_CONCURRENCY
 from pages.model_choice import TYPE_ANY_MODEL, model_options
+from pages.notices import PageNotices
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 NOTICE_KEY = "batch_notice"
@@ -42,19 +43,8 @@ RESULT_HEADINGS = {
 }  # fmt: skip
 
 
-def note(message: str, kind: str = "warning") -> None:
-    st.session_state[NOTICE_KEY] = (kind, message)
-
-
-def show_notice() -> None:
-    kind, message = st.session_state.pop(NOTICE_KEY, (None, None))
-    if message:
-        getattr(st, kind)(escape_markdown(message))
-
-
-def requested(action: str) -> None:
-    # A flag rather than the button's own value: the value is lost if the run restarts once more.
-    st.session_state[PENDING_KEY] = action
+notices = PageNotices(NOTICE_KEY, PENDING_KEY)
+note, show_notice, requested = notices.note, notices.show, notices.request
 
 
 def new_run_form(client: Bilan) -> None:
