@@ -70,6 +70,8 @@ from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.version import __version__
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.agreement import Agreement, AlphaEstimate, rating_agreement
+    from bilan_core.analytics.comment_themes import CommentThemes, Quote, Theme, comment_themes
     from bilan_core.analytics.stats import Feedback, PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse, Usage
     from bilan_core.chat.routing import RouteDecision, RoutingPolicy
@@ -94,6 +96,13 @@ if TYPE_CHECKING:
 # Names whose modules pull in openai, SQLAlchemy, pandas or numpy load on first access (PEP 562), so
 # ``import bilan_core`` stays light; ``from bilan_core import Bilan`` works as usual.
 _LAZY_NAMES = {
+    "Agreement": "bilan_core.analytics.agreement",
+    "AlphaEstimate": "bilan_core.analytics.agreement",
+    "rating_agreement": "bilan_core.analytics.agreement",
+    "CommentThemes": "bilan_core.analytics.comment_themes",
+    "Quote": "bilan_core.analytics.comment_themes",
+    "Theme": "bilan_core.analytics.comment_themes",
+    "comment_themes": "bilan_core.analytics.comment_themes",
     "Feedback": "bilan_core.analytics.stats",
     "PromptStats": "bilan_core.analytics.stats",
     "Stats": "bilan_core.analytics.stats",
@@ -147,6 +156,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Agreement",
+    "AlphaEstimate",
     "AsyncStreamingChatResponse",
     "AsyncToolStreamingResponse",
     "AuthError",
@@ -156,6 +167,7 @@ __all__ = [
     "BilanError",
     "BilanSettings",
     "ChatOptions",
+    "CommentThemes",
     "Comparison",
     "ComparisonResult",
     "ConfigurationError",
@@ -179,6 +191,7 @@ __all__ = [
     "PromptVersion",
     "ProviderError",
     "ProviderTimeoutError",
+    "Quote",
     "RateLimitError",
     "RemovalReport",
     "RouteDecision",
@@ -188,6 +201,7 @@ __all__ = [
     "Stats",
     "StatsFilters",
     "StreamingChatResponse",
+    "Theme",
     "Tool",
     "ToolLoopOptions",
     "ToolLoopResponse",
@@ -210,6 +224,7 @@ __all__ = [
     "builtin_tools",
     "clear_vote",
     "close",
+    "comment_themes",
     "compare",
     "compare_runs",
     "create_chat_completion",
@@ -231,6 +246,7 @@ __all__ = [
     "list_prompts",
     "load_settings",
     "prompt_versions",
+    "rating_agreement",
     "record_preference",
     "resume_batch",
     "resume_experiment",

@@ -32,6 +32,7 @@ from bilan_core.app.analytics_view import (
 )
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.clock import now_ms
+from pages.comment_themes_view import comment_themes_section
 from pages.dataset_picker import add_to_dataset_popover
 from pages.shared import app_client, show_error
 
@@ -361,4 +362,5 @@ if board.headline.turns == 0 and board.headline.votes == 0:
 else:
     charts(board, picked)
 comments_explorer(where, version)
+comment_themes_section(where, version)
 exports(where)

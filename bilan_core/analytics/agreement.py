@@ -33,9 +33,10 @@ DISAGREEMENT_MARGIN = 0.2
 LENIENCY_MARGIN = 0.25
 OUTLIER_RULE = (
     f"Raters who share at least {MIN_SHARED_ITEMS} items with others are judged: 'disagrees' when their "
-    f"agreement with the others is more than {DISAGREEMENT_MARGIN * 100:.0f} percentage points below the raters' median; "
-    f"'lenient' or 'harsh' when their 👍 rate is {LENIENCY_MARGIN * 100:.0f} percentage points or more above or below "
-    "the consensus of the same items (the other raters' majority on each item, half when they split)."
+    f"agreement with the others is more than {DISAGREEMENT_MARGIN * 100:.0f} percentage points below the "
+    f"raters' median; 'lenient' or 'harsh' when their 👍 rate is {LENIENCY_MARGIN * 100:.0f} percentage "
+    "points or more above or below the consensus of the same items (the other raters' majority on each "
+    "item, half when they split)."
 )
 
 
@@ -119,24 +120,28 @@ def alpha_estimate(
     rated = _rated(ratings, value, item, rater, domain)
     counts = unit_counts(rated, value, item, domain)
     pairable = counts[counts.sum(axis=1) >= 2]
-    estimate = {
-        "measure": value,
-        "level": level,
-        "items": len(counts),
-        "overlapping_items": len(pairable),
-        "raters": int(rated[rater].nunique()),
-        "ratings": len(rated),
-    }
     note = _why_not_judged(pairable, min_overlap)
-    if note:
-        return AlphaEstimate(alpha=None, ci_low=None, ci_high=None, note=note, **estimate)
-    low, high = bootstrap_interval(pairable, level, rounds=rounds, seed=seed)
+    alpha = low = high = None
+    if not note:
+        alpha = package_alpha(pairable, level)
+        low, high = bootstrap_interval(pairable, level, rounds=rounds, seed=seed)
     return AlphaEstimate(
-        alpha=package_alpha(pairable, level), ci_low=low, ci_high=high, note="", **estimate
+        measure=value,
+        level=level,
+        alpha=alpha,
+        ci_low=low,
+        ci_high=high,
+        items=len(counts),
+        overlapping_items=len(pairable),
+        raters=int(rated[rater].nunique()),
+        ratings=len(rated),
+        note=note,
     )
 
 
-def _rated(ratings: pd.DataFrame, value: str, item: str, rater: str, domain: Sequence[object]) -> pd.DataFrame:
+def _rated(
+    ratings: pd.DataFrame, value: str, item: str, rater: str, domain: Sequence[object]
+) -> pd.DataFrame:
     missing = {item, rater, value} - set(ratings.columns)
     if missing:
         raise ValueError(f"ratings need the column(s) {', '.join(sorted(missing))}")
@@ -187,9 +192,9 @@ def weighted_alphas(pairable: np.ndarray, weights: np.ndarray, level: Level) -> 
     per_item = pairable.sum(axis=1)
     # Each item's coincidence matrix: ordered pairs of values from two different raters, / (m_u - 1).
     pairs = pairable[:, :, None] * pairable[:, None, :] - pairable[:, :, None] * np.eye(values)
-    coincidences = (weights @ (pairs / (per_item - 1)[:, None, None]).reshape(units, values * values)).reshape(
-        -1, values, values
-    )
+    coincidences = (
+        weights @ (pairs / (per_item - 1)[:, None, None]).reshape(units, values * values)
+    ).reshape(-1, values, values)
     marginals = coincidences.sum(axis=2)
     total = marginals.sum(axis=1)
     distance = _distances(marginals, level)
@@ -205,7 +210,9 @@ def _distances(marginals: np.ndarray, level: Level) -> np.ndarray:
         return np.broadcast_to(1.0 - np.eye(values), (len(marginals), values, values))
     # Krippendorff's ordinal metric: (n_c + … + n_k - (n_c + n_k) / 2)², from cumulative sums.
     cumulative = np.cumsum(marginals, axis=1)
-    spread = cumulative[:, None, :] - cumulative[:, :, None] + (marginals[:, :, None] - marginals[:, None, :]) / 2
+    spread = (
+        cumulative[:, None, :] - cumulative[:, :, None] + (marginals[:, :, None] - marginals[:, None, :]) / 2
+    )
     return np.asarray(spread**2)
 
 
@@ -224,7 +231,9 @@ def bootstrap_interval(
     return float(np.percentile(alphas, 2.5)), float(np.percentile(alphas, 97.5))
 
 
-def rater_table(ratings: pd.DataFrame, value: str, *, item: str = "item_id", rater: str = "rater") -> pd.DataFrame:
+def rater_table(
+    ratings: pd.DataFrame, value: str, *, item: str = "item_id", rater: str = "rater"
+) -> pd.DataFrame:
     """Per rater: ratings, items shared with others, agreement with them, leniency (votes) and a flag."""
     rated = ratings.loc[ratings[value].notna(), [item, rater, value]].copy()
     per_item = rated.groupby(item)[value].transform("size")
@@ -276,6 +285,7 @@ def rating_agreement(
     min_overlap: int = MIN_OVERLAPPING_ITEMS,
 ) -> Agreement:
     """Agreement on the votes (or, when there are any, the pairwise verdicts) and on each 1–5 criterion."""
+    domain: tuple[object, ...]
     if "winner" in ratings.columns and ratings["winner"].notna().any():
         measure, domain = "winner", tuple(WINNERS)
         frame = ratings
@@ -284,12 +294,25 @@ def rating_agreement(
             raise ValueError("ratings need a vote or a winner column")
         measure, domain = "vote", VOTE_DOMAIN
         frame = ratings.assign(vote=ratings["vote"].map(_vote_value, na_action="ignore"))
-    common = {"item": item, "rater": rater, "rounds": rounds, "seed": seed, "min_overlap": min_overlap}
-    overall = alpha_estimate(frame, measure, level="nominal", domain=domain, **common)
-    scored = tuple(
-        alpha_estimate(frame, name, level="ordinal", domain=SCORE_DOMAIN, **common) for name in criteria
+
+    def estimate(name: str, level: Level, values: Sequence[object]) -> AlphaEstimate:
+        return alpha_estimate(
+            frame,
+            name,
+            level=level,
+            domain=values,
+            item=item,
+            rater=rater,
+            rounds=rounds,
+            seed=seed,
+            min_overlap=min_overlap,
+        )
+
+    overall = estimate(measure, "nominal", domain)
+    scored = tuple(estimate(name, "ordinal", SCORE_DOMAIN) for name in criteria)
+    return Agreement(
+        overall=overall, criteria=scored, raters=rater_table(frame, measure, item=item, rater=rater)
     )
-    return Agreement(overall=overall, criteria=scored, raters=rater_table(frame, measure, item=item, rater=rater))
 
 
 def _vote_value(vote: float) -> int:

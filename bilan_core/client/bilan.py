@@ -39,6 +39,7 @@ from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.comment_themes import CommentThemes
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
 
@@ -222,6 +223,13 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
     def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of comments, newest first, matching the filter, a search text and a sign."""
         return self.backend.comments(where, **query)
+
+    def comment_themes(self, where: AnalyticsFilter, *, limit: int = 2000) -> CommentThemes:
+        """Themes of the newest ``limit`` comments the filter selects: what sets 👎 apart, per model."""
+        from bilan_core.analytics.comment_themes import comment_themes, newest_comments
+
+        rows = newest_comments(lambda page, size: self.comments(where, page=page, page_size=size), limit)
+        return comment_themes(rows)
 
     def filter_options(self) -> dict[str, list[str]]:
         """The models, users, team sessions and prompt versions to offer as filters."""

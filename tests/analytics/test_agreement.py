@@ -1,4 +1,4 @@
-"""Krippendorff's alpha, its bootstrap interval and the per-rater table, against hand values and the package."""
+"""Krippendorff's alpha, its bootstrap interval and the per-rater table: hand values and the package."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ KRIPPENDORFF_EXAMPLE = [
 
 def long_frame(matrix: list[list[float]], column: str = "score") -> pd.DataFrame:
     """A raters × items matrix as one row per (item, rater) with the value in ``column`` (NaN kept)."""
-    rows = [(item, f"rater{rater}", value) for rater, row in enumerate(matrix) for item, value in enumerate(row)]
+    rows = [
+        (item, f"rater{rater}", value) for rater, row in enumerate(matrix) for item, value in enumerate(row)
+    ]
     return pd.DataFrame(rows, columns=["item_id", "rater", column])
 
 
@@ -97,7 +99,7 @@ def test_bootstrap_is_seeded_and_narrows_with_more_items() -> None:
     assert large.ci_high - large.ci_low < small.ci_high - small.ci_low
 
 
-def agreement_on(*, items: int, seed: int):  # noqa: ANN201 - a test helper
+def agreement_on(*, items: int, seed: int):
     """Votes of 3 of 20 raters per item, each agreeing with the item's truth 85 % of the time."""
     rng = np.random.default_rng(seed)
     truth = rng.random(items) < 0.5
@@ -150,7 +152,9 @@ def test_criteria_are_ordinal_and_reported_each() -> None:
     assert [estimate.measure for estimate in found.criteria] == ["accuracy", "tone"]
     assert {estimate.level for estimate in found.criteria} == {"ordinal"}
     assert found.criteria[0].alpha == pytest.approx(0.806721, abs=1e-6)
-    reversed_scale = [[np.nan if np.isnan(value) else 6 - value for value in row] for row in KRIPPENDORFF_EXAMPLE]
+    reversed_scale = [
+        [np.nan if np.isnan(value) else 6 - value for value in row] for row in KRIPPENDORFF_EXAMPLE
+    ]
     expected = krippendorff.alpha(reversed_scale, level_of_measurement="ordinal", value_domain=SCORE_DOMAIN)
     assert found.criteria[1].alpha == pytest.approx(expected)
     table = found.table()
@@ -189,7 +193,9 @@ def test_per_rater_agreement_leniency_and_flags() -> None:
 def test_lenient_rater_is_flagged() -> None:
     rows = [(item, rater, float(item % 2)) for item in range(10) for rater in "abc"]
     rows += [(item, "d", 1.0) for item in range(10)]
-    by_name = rating_agreement(pd.DataFrame(rows, columns=["item_id", "rater", "vote"])).raters.set_index("rater")
+    by_name = rating_agreement(pd.DataFrame(rows, columns=["item_id", "rater", "vote"])).raters.set_index(
+        "rater"
+    )
     assert by_name.loc["d", "positive_rate"] == 1.0 and by_name.loc["d", "consensus_rate"] == 0.5
     # d also agrees with the others only half the time, against their 25 of 30: flagged for both.
     assert by_name.loc["d", "flag"] == "disagrees, lenient"
