@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +37,10 @@ PAGE_SIZE = 500
 WORD = re.compile(r"(?u)\b\w\w+\b")
 # Stop words that change what a complaint means: kept at the start of a phrase ("too long", "not clear").
 MEANINGFUL = frozenset({"not", "no", "never", "too", "nothing", "cannot", "without", "very", "less", "more"})
+# Auxiliaries and fillers scikit-learn's list lacks (or that contractions leave behind: "doesn't" → "doesn").
+EXTRA_STOP_WORDS = frozenset(
+    {"does", "did", "doesn", "didn", "don", "isn", "wasn", "just", "really", "ll", "ve"}
+)
 
 
 @dataclass(frozen=True)
@@ -148,18 +153,22 @@ def _usable(comments: pd.DataFrame, per_model: bool) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def phrases_of(text: str) -> list[str]:
-    """The 1–3-word phrases of ``text`` that neither start nor end with a stop word (lower case)."""
+@cache
+def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+    return frozenset(ENGLISH_STOP_WORDS) | EXTRA_STOP_WORDS
+
+
+def phrases_of(text: str) -> list[str]:
+    """The 1–3-word phrases of ``text`` that neither start nor end with a stop word (lower case)."""
+    stop_words = _stop_words()
     words = WORD.findall(text.lower())
     found = []
     for size in range(1, MAX_WORDS + 1):
         for start in range(len(words) - size + 1):
             gram = words[start : start + size]
-            if gram[-1] in ENGLISH_STOP_WORDS or (
-                gram[0] in ENGLISH_STOP_WORDS and gram[0] not in MEANINGFUL
-            ):
+            if gram[-1] in stop_words or (gram[0] in stop_words and gram[0] not in MEANINGFUL):
                 continue
             found.append(" ".join(gram))
     return found
