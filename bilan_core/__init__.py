@@ -71,6 +71,7 @@ from bilan_core.version import __version__
 
 if TYPE_CHECKING:
     from bilan_core.analytics.agreement import Agreement, AlphaEstimate, rating_agreement
+    from bilan_core.analytics.bradley_terry import Leaderboard
     from bilan_core.analytics.comment_themes import CommentThemes, Quote, Theme, comment_themes
     from bilan_core.analytics.stats import Feedback, PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse, Usage
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
     from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
     from bilan_core.client.bilan import Bilan
-    from bilan_core.experiments.bradley_terry import Leaderboard
     from bilan_core.experiments.cells import ExperimentVariant
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
     from bilan_core.experiments.experiment_report import RunComparison
@@ -121,7 +121,7 @@ _LAZY_NAMES = {
     "ToolRegistry": "bilan_core.chat.tools",
     "builtin_tools": "bilan_core.chat.tools",
     "Bilan": "bilan_core.client.bilan",
-    "Leaderboard": "bilan_core.experiments.bradley_terry",
+    "Leaderboard": "bilan_core.analytics.bradley_terry",
     "ComparisonResult": "bilan_core.experiments.comparisons",
     "Variant": "bilan_core.experiments.comparisons",
     "PromptMessage": "bilan_core.prompts.version",

@@ -11,6 +11,7 @@ from bilan_core.chat.options import ChatOptions, ToolRunOptions
 from bilan_core.settings import load_settings
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.bradley_terry import Leaderboard
     from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse
     from bilan_core.chat.routing import RouteDecision
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from bilan_core.chat.tool_loop import ToolLoopResponse
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
     from bilan_core.client.bilan import Bilan
-    from bilan_core.experiments.bradley_terry import Leaderboard
     from bilan_core.experiments.cells import ExperimentVariant
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
     from bilan_core.experiments.experiment_report import RunComparison

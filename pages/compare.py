@@ -7,9 +7,9 @@ from contextlib import closing
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError
+from bilan_core.analytics.bradley_terry import Leaderboard
 from bilan_core.app.feedback_prompts import apply_thumbs, thumbs_from_vote
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.experiments.bradley_terry import Leaderboard
 from bilan_core.experiments.charts import rating_intervals_chart, win_rate_chart
 from bilan_core.experiments.comparisons import (
     Variant,

@@ -7,7 +7,7 @@ from typing import cast
 import altair as alt
 import pandas as pd
 
-from bilan_core.experiments.bradley_terry import ANCHOR
+from bilan_core.analytics.bradley_terry import ANCHOR
 
 PERCENT = ".0%"
 # Variant labels differ often only at their end (" · v2"), so they are shown whole, not cut at 180 px.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bilan_core.experiments.bradley_terry import (
+from bilan_core.analytics.bradley_terry import (
     DEFAULT_BOOTSTRAP_ROUNDS,
     DEFAULT_SEED,
     Leaderboard,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bilan_core.analytics.bradley_terry import Leaderboard
 from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
 from bilan_core.experiments.batch_runs import ProgressCallback, check_model, run_batch
-from bilan_core.experiments.bradley_terry import Leaderboard
 from bilan_core.experiments.cells import VariantLike, experiment_cells, variant_spec
 from bilan_core.experiments.comparisons import comparison_leaderboard
 from bilan_core.experiments.experiment_report import (

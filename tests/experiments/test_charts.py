@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bilan_core.experiments.bradley_terry import leaderboard
+from bilan_core.analytics.bradley_terry import leaderboard
 from bilan_core.experiments.charts import LABEL_LIMIT, rating_intervals_chart, win_rate_chart
 
 VOTES = pd.DataFrame(

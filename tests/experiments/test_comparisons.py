@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import Session, select
 
 import bilan_core
+from bilan_core.analytics.bradley_terry import NOT_ENOUGH_VOTES
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError, ProviderError
-from bilan_core.experiments.bradley_terry import NOT_ENOUGH_VOTES
 from bilan_core.experiments.comparisons import (
     Variant,
     compare,

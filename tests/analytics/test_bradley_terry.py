@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from bilan_core.experiments.bradley_terry import (
+from bilan_core.analytics.bradley_terry import (
     NOT_ENOUGH_VOTES,
     fit_bradley_terry,
     leaderboard,
