@@ -1,12 +1,11 @@
-"""Showing user text where Streamlit renders markdown (labels, captions, alerts) as the literal text."""
+"""The pages' import point for ``escape_markdown``.
+
+The rule lives in the base module ``bilan_core.markdown_text``, so that reports below the app
+(``reviews.report_text``) escape user text by the same rule.
+"""
 
 from __future__ import annotations
 
-import re
+from bilan_core.markdown_text import escape_markdown
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=&])")
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` with every markdown-significant character backslash-escaped, so it shows literally."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+__all__ = ["escape_markdown"]
