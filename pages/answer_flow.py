@@ -13,7 +13,7 @@ from bilan_core.chat.streaming import TextStream
 from bilan_core.store.chat_history import ChatEntry
 
 ASK_AGAIN_KEY = "playground_ask_again"
-THINKING = "💭 Thinking…"
+THINKING = ":material/hourglass_top: Thinking…"
 
 
 def show_answer(entry: ChatEntry) -> None:
@@ -37,7 +37,13 @@ def ask_again_button(entries: list[ChatEntry]) -> None:
     """Retry (after an error) or Regenerate (after an answer) the last turn: a new turn, the old kept."""
     again = ask_again(entries)
     if again is not None:
-        st.button(again.label, key=ASK_AGAIN_KEY + "_button", on_click=_asked, args=(again.entry.prompt_id,))
+        st.button(
+            again.label,
+            key=ASK_AGAIN_KEY + "_button",
+            icon=":material/refresh:",
+            on_click=_asked,
+            args=(again.entry.prompt_id,),
+        )
 
 
 def _asked(prompt_id: str) -> None:

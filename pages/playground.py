@@ -7,21 +7,26 @@ import threading
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
-from bilan_core.app.feedback_prompts import apply_thumbs, comment_question, thumbs_from_vote
+from bilan_core.app.feedback_prompts import comment_question, thumbs_from_vote, vote_words
+from bilan_core.app.feedback_state import change_vote
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import (
     TURNS_PER_PAGE,
     ChatEntry,
+    activity_time,
     capture_caption,
     chat_messages,
     chat_window,
     figures_line,
+    short_title,
     superseded,
     validated_prompt,
     withheld_text,
 )
 from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
+from bilan_core.clock import now_ms
+from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.conversations import Owned, can_edit_conversation
 from pages.answer_flow import ask_again_button, pending_ask_again, show_answer, thinking
 from pages.dataset_picker import add_to_dataset_popover
@@ -50,6 +55,16 @@ TURNS_SHOWN_KEY = "playground_turns_shown"
 CONVERSATIONS_PER_PAGE = 30
 BOXES = Boxes(SYSTEM_KEY, MODEL_KEY, TEMPERATURE_KEY, MAX_TOKENS_KEY, TOOLS_KEY, VERSION_KEY)
 CAPTURE_LEVEL_KEY = "playground_capture_level"
+DRAFTS_KEY = "playground_comment_drafts"
+DELETED_KEY = "playground_deleted_title"
+LIST_KEY = "playground_conversation_list"
+LIST_HEIGHT_PX = 520
+LIST_ROWS_UNSCROLLED = 12
+DELETE_WARNING = (
+    "Delete this conversation with all its answers, your votes and comments on them, **and your teammates' "
+    "votes and comments on its answers**? This cannot be undone."
+)
+DRAFT_LABEL = "Your comment (kept here, and saved with your vote when you choose thumbs up or down)"
 
 
 def note(message: str) -> None:
@@ -101,9 +116,17 @@ def stored_conversation(conversation_id: str | None) -> Owned | None:
 def read_only_notice(owner: str) -> None:
     st.info(
         f"This conversation belongs to {escape_markdown(owner)}. You can read it and rate its answers; "
-        "only its owner can continue, rename or delete it."
+        "only its owner can continue, rename or delete it. Owners are told apart by the name typed in "
+        "the sidebar: an honour system, not a login.",
+        icon=":material/visibility:",
     )
-    st.button("➕ New chat", key="playground_new_chat_instead", on_click=open_conversation, args=(None,))
+    st.button(
+        "New chat",
+        key="playground_new_chat_instead",
+        icon=":material/add:",
+        on_click=open_conversation,
+        args=(None,),
+    )
 
 
 def renamed(conversation_id: str) -> None:
@@ -113,35 +136,65 @@ def renamed(conversation_id: str) -> None:
         note(f"Could not rename the conversation: {exc}")
 
 
-def deleted(conversation_id: str) -> None:
+def deleted(conversation_id: str, title: str) -> None:
     try:
         visitor_client().delete_conversation(conversation_id)
     except (BilanError, ValueError) as exc:
         note(f"Could not delete the conversation: {exc}")
         return
     open_conversation(None)
+    st.session_state[DELETED_KEY] = title
 
 
 def conversations_sidebar(current: str | None) -> None:
+    """New chat and this visitor's conversations, newest first, each with when it was last active."""
     with st.sidebar:
-        st.button("➕ New chat", key="playground_new_chat", on_click=open_conversation, args=(None,))
-        st.subheader("Conversations")
+        st.button(
+            "New chat",
+            key="playground_new_chat",
+            icon=":material/add:",
+            on_click=open_conversation,
+            args=(None,),
+            width="stretch",
+        )
         shown = st.session_state.get(LIST_LIMIT_KEY, CONVERSATIONS_PER_PAGE)
         past = visitor_client().list_conversations(limit=shown + 1)
         if not past:
             st.caption("No conversation yet.")
-        for conversation in past[:shown]:
-            title = escape_markdown(conversation.title or "Untitled")
-            st.button(
-                title,
-                key=f"playground_open_{conversation.conversation_id}",
-                on_click=open_conversation,
-                args=(conversation.conversation_id,),
-                type="primary" if conversation.conversation_id == current else "secondary",
-                width="stretch",
-            )
+        listed = past[:shown]
+        labels = conversation_lines(listed)
+        ids = [conversation.conversation_id for conversation in listed]
+        # The list shows the open conversation (none while a new chat is being started).
+        st.session_state[LIST_KEY] = current if current in labels else None
+        if listed:
+            st.caption("Your conversations, newest first (times in UTC)")
+            with st.container(height=LIST_HEIGHT_PX if len(listed) > LIST_ROWS_UNSCROLLED else "content"):
+                st.radio(
+                    "Your conversations",
+                    ids,
+                    format_func=labels.__getitem__,
+                    key=LIST_KEY,
+                    label_visibility="collapsed",
+                    on_change=list_choice_opened,
+                )
         if len(past) > shown:
             st.button("Show older conversations", key="playground_show_older", on_click=show_older)
+
+
+def conversation_lines(conversations: list[ConversationSummary]) -> dict[str, str]:
+    """Each listed conversation's two lines: its title, then (small, grey) when it was last active."""
+    now = now_ms()
+    return {
+        conversation.conversation_id: (
+            f"{escape_markdown(short_title(conversation.title))}  \n"
+            f":small[:gray[{escape_markdown(activity_time(conversation.updated_ms, now))}]]"
+        )
+        for conversation in conversations
+    }
+
+
+def list_choice_opened() -> None:
+    open_conversation(st.session_state.get(LIST_KEY))
 
 
 def show_older() -> None:
@@ -150,50 +203,56 @@ def show_older() -> None:
     )
 
 
-def chat_settings_sidebar() -> None:
-    with st.sidebar:
-        st.caption(capture_caption(capture_level()))
-        st.subheader("Model settings")
-        st.selectbox(
-            "Model",
-            [*model_options(), AUTO_MODEL],
-            format_func=model_choice_label,
-            accept_new_options=True,
-            help=TYPE_ANY_MODEL,
-            key=MODEL_KEY,
-            persist_state="session",
-        )
-        st.toggle(
-            "Tools",
-            key=TOOLS_KEY,
-            help="Let the model call the built-in tools (get_weather, calculator); each call is shown.",
-            persist_state="session",
-        )
-        st.text_area(
-            "System prompt",
-            key=SYSTEM_KEY,
-            placeholder="You are a helpful assistant.",
-            persist_state="session",
-        )
-        st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session")
-        st.number_input(
-            "Max tokens",
-            min_value=1,
-            max_value=128_000,
-            value=1024,
-            step=64,
-            key=MAX_TOKENS_KEY,
-            persist_state="session",
-        )
-        st.text_input(
-            "Prompt version",
-            key=VERSION_KEY,
-            max_chars=200,
-            placeholder="e.g. v3",
-            help="A label stored with each answer, to compare prompt versions in Analytics.",
-            persist_state="session",
-        )
-        stored_prompt_panel(visitor_client(), BOXES)
+def chat_settings_row() -> None:
+    """The model and its settings in one row above the chat, out of the conversation list's way."""
+    model_col, settings_col = st.columns([3, 2], vertical_alignment="bottom")
+    model_col.selectbox(
+        "Model",
+        [*model_options(), AUTO_MODEL],
+        format_func=model_choice_label,
+        accept_new_options=True,
+        help=TYPE_ANY_MODEL,
+        key=MODEL_KEY,
+        persist_state="session",
+    )
+    with settings_col.popover("Model settings", icon=":material/tune:", width="stretch"):
+        model_settings()
+    st.caption(capture_caption(capture_level()))
+
+
+def model_settings() -> None:
+    """Tools, system prompt, temperature, max tokens, the prompt-version label and the stored prompts."""
+    st.toggle(
+        "Tools",
+        key=TOOLS_KEY,
+        help="Let the model call the built-in tools (get_weather, calculator); each call is shown.",
+        persist_state="session",
+    )
+    st.text_area(
+        "System prompt",
+        key=SYSTEM_KEY,
+        placeholder="You are a helpful assistant.",
+        persist_state="session",
+    )
+    st.slider("Temperature", 0.0, 2.0, value=0.7, step=0.1, key=TEMPERATURE_KEY, persist_state="session")
+    st.number_input(
+        "Max tokens",
+        min_value=1,
+        max_value=128_000,
+        value=1024,
+        step=64,
+        key=MAX_TOKENS_KEY,
+        persist_state="session",
+    )
+    st.text_input(
+        "Prompt version",
+        key=VERSION_KEY,
+        max_chars=200,
+        placeholder="e.g. v3",
+        help="A label stored with each answer, to compare prompt versions in Analytics.",
+        persist_state="session",
+    )
+    stored_prompt_panel(visitor_client(), BOXES)
 
 
 def capture_level() -> str:
@@ -206,68 +265,159 @@ def capture_level() -> str:
     return str(st.session_state[CAPTURE_LEVEL_KEY])
 
 
-def conversation_actions(conversation_id: str) -> None:
+def conversation_actions(conversation: Owned) -> None:
+    conversation_id = conversation.conversation_id
     rename_col, delete_col, _ = st.columns([1, 1, 4])
-    with rename_col.popover("✏️ Rename", width="stretch"):
+    with rename_col.popover("Rename", icon=":material/edit:", width="stretch"):
         st.text_input("New title", key=RENAME_KEY, max_chars=200)
         st.button("Save title", key="playground_rename_save", on_click=renamed, args=(conversation_id,))
-    with delete_col.popover("🗑️ Delete", width="stretch"):
-        st.write("Delete this conversation with all its answers and votes? This cannot be undone.")
+    with delete_col.popover("Delete", icon=":material/delete:", width="stretch"):
+        st.write(DELETE_WARNING)
         st.button(
             "Yes, delete it",
             key="playground_delete_confirm",
             type="primary",
+            icon=":material/delete_forever:",
             on_click=deleted,
-            args=(conversation_id,),
+            args=(conversation_id, conversation.title or "Untitled"),
         )
 
 
-def thumbs_changed(prompt_id: str, widget_key: str) -> None:
+def deleted_notice() -> None:
+    """Confirm a deletion once, on the run after it."""
+    title = st.session_state.pop(DELETED_KEY, None)
+    if title is not None:
+        st.success(
+            f"Deleted the conversation “{escape_markdown(title)}” with its answers and everyone's votes "
+            "on them.",
+            icon=":material/delete:",
+        )
+
+
+def comment_key(prompt_id: str) -> str:
+    return f"playground_comment_{prompt_id}"
+
+
+def drafts() -> dict[str, str]:
+    """Comments typed but not stored yet, by prompt id: kept across reruns while their box is closed."""
+    kept: dict[str, str] = st.session_state.setdefault(DRAFTS_KEY, {})
+    return kept
+
+
+def typed_comment(prompt_id: str) -> str | None:
+    """What the comment box holds now (its widget, else the kept draft)."""
+    typed = st.session_state.get(comment_key(prompt_id))
+    return typed if typed is not None else drafts().get(prompt_id)
+
+
+def keep_draft(prompt_id: str, text: str | None) -> None:
+    if text:
+        drafts()[prompt_id] = text
+    else:
+        drafts().pop(prompt_id, None)
+
+
+def thumbs_changed(prompt_id: str, widget_key: str, stored_comment: str | None) -> None:
     try:
-        value = apply_thumbs(visitor_client(), prompt_id, st.session_state[widget_key])
+        change = change_vote(
+            visitor_client(),
+            prompt_id,
+            st.session_state[widget_key],
+            stored_comment=stored_comment,
+            draft=typed_comment(prompt_id),
+        )
     except (BilanError, ValueError) as exc:
         note(f"Your vote was not saved: {exc}")
         return
-    if value is None:
+    keep_draft(prompt_id, change.draft)
+    st.session_state.pop(comment_key(prompt_id), None)  # the box is drawn again from the kept text
+    if change.vote is None and not change.draft:
         st.session_state.pop(COMMENT_FOR_KEY, None)
     else:
         st.session_state[COMMENT_FOR_KEY] = prompt_id
 
 
-def comment_saved(prompt_id: str, value: int, text_key: str) -> None:
+def comment_saved(prompt_id: str, value: int) -> None:
     try:
-        visitor_client().vote(prompt_id, value, st.session_state.get(text_key) or None)
+        visitor_client().vote(prompt_id, value, typed_comment(prompt_id) or None)
     except (BilanError, ValueError) as exc:
         note(f"Your comment was not saved: {exc}")
         return
+    keep_draft(prompt_id, None)
     st.session_state.pop(COMMENT_FOR_KEY, None)
 
 
-def comment_skipped() -> None:
+def comment_opened(prompt_id: str, stored_comment: str | None) -> None:
+    keep_draft(prompt_id, typed_comment(prompt_id) or stored_comment)
+    st.session_state[COMMENT_FOR_KEY] = prompt_id
+
+
+def comment_closed(prompt_id: str) -> None:
+    keep_draft(prompt_id, None)
     st.session_state.pop(COMMENT_FOR_KEY, None)
+
+
+def comment_typed(prompt_id: str) -> None:
+    keep_draft(prompt_id, st.session_state.get(comment_key(prompt_id)))
 
 
 def ask_comment(entry: ChatEntry) -> None:
-    assert entry.vote is not None
-    text_key = f"playground_comment_{entry.prompt_id}"
-    with st.form(f"playground_comment_form_{entry.prompt_id}", border=False):
-        st.text_area(comment_question(entry.vote), value=entry.comment or "", key=text_key, max_chars=10_000)
-        save_col, skip_col, _ = st.columns([1, 1, 4])
-        save_col.form_submit_button(
-            "Save comment", on_click=comment_saved, args=(entry.prompt_id, entry.vote, text_key)
+    """The comment box: after a vote, its question with Save; before one, a draft saved with the vote."""
+    key = comment_key(entry.prompt_id)
+    if key not in st.session_state:
+        st.session_state[key] = drafts().get(entry.prompt_id, entry.comment or "")
+    label = comment_question(entry.vote) if entry.vote is not None else DRAFT_LABEL
+    st.text_area(label, key=key, max_chars=10_000, on_change=comment_typed, args=(entry.prompt_id,))
+    save_col, close_col, _ = st.columns([1, 1, 4])
+    if entry.vote is not None:
+        save_col.button(
+            "Save comment",
+            key=f"playground_comment_save_{entry.prompt_id}",
+            on_click=comment_saved,
+            args=(entry.prompt_id, entry.vote),
         )
-        skip_col.form_submit_button("Skip", on_click=comment_skipped)
+    close_col.button(
+        "Discard" if entry.vote is None else "Skip",
+        key=f"playground_comment_close_{entry.prompt_id}",
+        on_click=comment_closed,
+        args=(entry.prompt_id,),
+    )
 
 
 def feedback_row(entry: ChatEntry) -> None:
     widget_key = f"playground_thumbs_{entry.prompt_id}"
     # The database is the truth: the widget shows the stored vote on every rerun, reload and page switch.
     st.session_state[widget_key] = thumbs_from_vote(entry.vote)
-    st.feedback("thumbs", key=widget_key, on_change=thumbs_changed, args=(entry.prompt_id, widget_key))
-    if st.session_state.get(COMMENT_FOR_KEY) == entry.prompt_id and entry.vote is not None:
+    thumbs_col, words_col = st.columns([1, 8], vertical_alignment="center")
+    with thumbs_col:
+        st.feedback(
+            "thumbs",
+            key=widget_key,
+            on_change=thumbs_changed,
+            args=(entry.prompt_id, widget_key, entry.comment),
+        )
+    words_col.caption(vote_words(entry.vote))
+    if st.session_state.get(COMMENT_FOR_KEY) == entry.prompt_id:
         ask_comment(entry)
     elif entry.comment:
         st.text(f"Your comment: {entry.comment}")
+        st.button(
+            "Edit comment",
+            key=f"playground_comment_edit_{entry.prompt_id}",
+            icon=":material/edit:",
+            type="tertiary",
+            on_click=comment_opened,
+            args=(entry.prompt_id, entry.comment),
+        )
+    else:
+        st.button(
+            "Add a comment",
+            key=f"playground_comment_add_{entry.prompt_id}",
+            icon=":material/chat_bubble:",
+            type="tertiary",
+            on_click=comment_opened,
+            args=(entry.prompt_id, None),
+        )
 
 
 def show_entry(entry: ChatEntry) -> None:
@@ -306,7 +456,12 @@ def send(
     try:
         with st.chat_message("assistant"):
             # Clicking Stop reruns the script, interrupting write_stream; `finally` keeps the partial answer.
-            st.button("⏹️ Stop", key=STOP_KEY, help="Stop the answer here; the part received so far is kept.")
+            st.button(
+                "Stop",
+                key=STOP_KEY,
+                icon=":material/stop_circle:",
+                help="Stop the answer here; the part received so far is kept.",
+            )
             stream_answer(client, prompt, history, conversation_id, regenerated_from)
     finally:
         answering.set()
@@ -366,7 +521,6 @@ def read_chat() -> tuple[str | None, list[ChatEntry], bool]:
     """The open conversation, its newest turns and whether it has earlier ones, with the sidebar's list."""
     conversation_id = sync_conversation_with_url()
     conversations_sidebar(conversation_id)
-    chat_settings_sidebar()
     wait_for_stopped_answer()
     shown = st.session_state.get(TURNS_SHOWN_KEY, TURNS_PER_PAGE)
     read = visitor_client().load_chat(conversation_id, recent=shown + 1) if conversation_id else []
@@ -385,17 +539,25 @@ except BilanError as exc:  # server mode: the Bilan server did not answer or ref
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.warning(escape_markdown(notice))
+deleted_notice()
 
 editable = can_edit_conversation(conversation, current_user())
-if conversation_id and editable:
-    conversation_actions(conversation_id)
+if conversation is not None and editable:
+    conversation_actions(conversation)
 elif conversation is not None:
     read_only_notice(conversation.user_id)
+if editable:
+    chat_settings_row()
 if entries:
     prompt_ids = [entry.prompt_id for entry in entries]
-    add_to_dataset_popover(prompt_ids, key="playground", label="🧪 Add this chat's prompts to a dataset")
+    add_to_dataset_popover(prompt_ids, key="playground", label="Add this chat's prompts to a dataset")
 if earlier:
-    st.button("⬆️ Show earlier messages", key="playground_show_earlier", on_click=show_earlier)
+    st.button(
+        "Show earlier messages",
+        key="playground_show_earlier",
+        icon=":material/expand_less:",
+        on_click=show_earlier,
+    )
 replaced = superseded(entries)
 for entry in entries:
     show_entry(entry)
@@ -404,7 +566,10 @@ for entry in entries:
 if not editable:
     st.stop()  # anyone with the link may read and rate; only the owner may continue the chat
 if not entries:
-    st.caption("Ask anything below. Rate each answer with 👍 or 👎 — that is what Bilan is for.")
+    st.caption(
+        "Ask anything below. Rate each answer with thumbs up (good) or thumbs down (bad) — that is what "
+        "Bilan is for."
+    )
 
 submitted = st.session_state.pop(PENDING_PROMPT_KEY, None)
 asked_again = pending_ask_again(entries)

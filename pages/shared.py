@@ -12,7 +12,12 @@ from pathlib import Path
 import streamlit as st
 
 from bilan_core import Bilan, BilanError, BilanSettings, load_settings
-from bilan_core.app.identity import team_session_label, user_id_from_display_name
+from bilan_core.app.identity import (
+    OWNERSHIP_NOTE,
+    identity_from_link,
+    team_session_label,
+    user_id_from_display_name,
+)
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.password_gate import PasswordThrottle, password_required
 from bilan_core.app.secret_settings import overrides_from_named
@@ -29,6 +34,8 @@ THROTTLE_KEY = "access_throttle"
 USER_PARAM = "user"
 TEAM_PARAM = "team"
 
+
+NAME_HELP = f"Recorded as the user id of your chats and votes. {OWNERSHIP_NOTE}"
 
 PAGES_DIR = Path(__file__).resolve().parent
 REROUTED_KEY = "router_rerun_asked"
@@ -168,24 +175,24 @@ def restore_identity() -> None:
     """On a new session, take the display name and team label from the URL (``?user=…&team=…``)."""
     if USER_KEY in st.session_state:
         return
-    for param, store, cleaner in (
-        (USER_PARAM, USER_KEY, user_id_from_display_name),
-        (TEAM_PARAM, TEAM_SESSION_KEY, team_session_label),
-    ):
-        try:
-            st.session_state[store] = cleaner(st.query_params.get(param))
-        except ValueError as exc:
-            st.session_state[store] = None
-            st.session_state[IDENTITY_ERROR_KEY] = f"The link's ?{param}= was not used: {exc}."
-    st.session_state[NAME_INPUT_KEY] = st.session_state[USER_KEY] or ""
-    st.session_state[TEAM_INPUT_KEY] = st.session_state[TEAM_SESSION_KEY] or ""
+    link = identity_from_link(
+        st.query_params.get(USER_PARAM),
+        st.query_params.get(TEAM_PARAM),
+        default_user=app_client().settings.user_id,
+    )
+    st.session_state[USER_KEY] = link.user_id
+    st.session_state[TEAM_SESSION_KEY] = link.team_session
+    if link.errors:
+        st.session_state[IDENTITY_ERROR_KEY] = list(link.errors)
+    st.session_state[NAME_INPUT_KEY] = link.user_id or ""
+    st.session_state[TEAM_INPUT_KEY] = link.team_session or ""
 
 
 def _identity_changed(input_key: str, store: str, cleaner: object) -> None:
     try:
         st.session_state[store] = cleaner(st.session_state[input_key])  # type: ignore[operator]
     except ValueError as exc:
-        st.session_state[IDENTITY_ERROR_KEY] = str(exc)
+        st.session_state[IDENTITY_ERROR_KEY] = [str(exc)]
 
 
 def keep_identity_in_url() -> None:
@@ -205,7 +212,7 @@ def identity_sidebar() -> None:
             "Your name",
             key=NAME_INPUT_KEY,
             placeholder=app_client().settings.user_id,
-            help="Recorded as the user id of your chats and votes.",
+            help=NAME_HELP,
             on_change=_identity_changed,
             args=(NAME_INPUT_KEY, USER_KEY, user_id_from_display_name),
         )
@@ -217,9 +224,8 @@ def identity_sidebar() -> None:
             on_change=_identity_changed,
             args=(TEAM_INPUT_KEY, TEAM_SESSION_KEY, team_session_label),
         )
-        problem = st.session_state.pop(IDENTITY_ERROR_KEY, None)
-        if problem:
-            st.error(problem)
+        for problem in st.session_state.pop(IDENTITY_ERROR_KEY, []):
+            st.error(problem)  # our own wording: no user text
     keep_identity_in_url()
 
 

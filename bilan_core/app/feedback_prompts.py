@@ -1,4 +1,4 @@
-"""How the thumbs widget maps to votes, and which follow-up question a vote asks."""
+"""How the thumbs widget maps to votes, which follow-up question a vote asks, and a vote in words."""
 
 from __future__ import annotations
 
@@ -49,4 +49,15 @@ def comment_question(value: int) -> str:
         return THUMBS_UP_QUESTION
     if value == -1:
         return THUMBS_DOWN_QUESTION
+    raise ValueError(f"a vote is +1 or -1, got {value!r}")
+
+
+def vote_words(value: int | None) -> str:
+    """The visitor's vote in words beside the thumbs, so its meaning never rests on an icon alone."""
+    if value is None:
+        return "Not rated yet: thumbs up if this answer helped, thumbs down if not."
+    if value == 1:
+        return "You rated this answer good (thumbs up)."
+    if value == -1:
+        return "You rated this answer bad (thumbs down)."
     raise ValueError(f"a vote is +1 or -1, got {value!r}")

@@ -1,10 +1,12 @@
 """The Playground's rules: a submitted prompt, the messages sent, the figures line under an answer, what
-a failed or cut answer says, and asking the last question again (Retry, Regenerate)."""
+a failed or cut answer says, asking the last question again (Retry, Regenerate), and the conversation list's
+lines."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bilan_core.store.chat_history import ChatEntry
 
@@ -91,7 +93,7 @@ def ask_again(entries: Sequence[ChatEntry]) -> AskAgain | None:
     if not entries or not entries[-1].prompt_text:
         return None
     last = entries[-1]
-    label = "🔁 Regenerate" if last.answered else "🔁 Retry"
+    label = "Regenerate" if last.answered else "Retry"
     return AskAgain(label=label, entry=last, history=list(entries[:-1]))
 
 
@@ -125,3 +127,29 @@ def withheld_text(what: str, capture: str | None) -> str | None:
     if capture in ("metadata", "none"):
         return f"The {what} was not captured (capture level {capture})."
     return None
+
+
+LIST_TITLE_CHARS = 28
+
+
+def activity_time(at_ms: int, now_ms: int) -> str:
+    """A short time for a conversation list (UTC): "today 14:05", "yesterday 09:12", "Nov 27 14:05",
+    or "2025-11-27" for another year."""
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    days = (now.date() - at.date()).days
+    if days == 0:
+        return f"today {at:%H:%M}"
+    if days == 1:
+        return f"yesterday {at:%H:%M}"
+    if at.year == now.year:
+        return f"{at:%b} {at.day} {at:%H:%M}"
+    return f"{at:%Y-%m-%d}"
+
+
+def short_title(title: str | None) -> str:
+    """A conversation's title on one line, cut to fit the conversation list."""
+    shown = " ".join((title or "Untitled").split())
+    if len(shown) > LIST_TITLE_CHARS:
+        shown = shown[: LIST_TITLE_CHARS - 1].rstrip() + "…"
+    return shown

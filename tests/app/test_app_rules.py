@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bilan_core.app.config_view import HIDDEN, NOT_SET, setting_rows, summary_rows
@@ -13,9 +15,16 @@ from bilan_core.app.feedback_prompts import (
     thumbs_from_vote,
     vote_from_thumbs,
 )
-from bilan_core.app.identity import MAX_LABEL_LENGTH, team_session_label, user_id_from_display_name
+from bilan_core.app.feedback_state import change_vote, comment_for_vote
+from bilan_core.app.identity import (
+    MAX_LABEL_LENGTH,
+    identity_from_link,
+    team_session_label,
+    user_id_from_display_name,
+)
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.password_gate import PasswordThrottle, password_matches, password_required
+from bilan_core.app.playground import activity_time, short_title
 from bilan_core.app.secret_settings import overrides_from_named
 from bilan_core.client import Bilan
 from bilan_core.settings import load_settings
@@ -177,3 +186,57 @@ def test_secrets_map_to_setting_overrides():
 def test_escape_markdown_keeps_text_literal():
     assert escape_markdown("**bold** <b>x</b> :red[hi]") == r"\*\*bold\*\* \<b\>x\</b\> \:red\[hi\]"
     assert escape_markdown("plain words") == "plain words"
+
+
+def test_a_link_keeps_each_valid_part_and_reports_every_bad_one():
+    both_bad = identity_from_link("a\tb\x00", "x" * 300, default_user="anonymous")
+    assert (both_bad.user_id, both_bad.team_session) == (None, None)
+    assert [error.split(":")[0] for error in both_bad.errors] == [
+        "The link's ?user= was not used",
+        "The link's ?team= was not used",
+    ]
+    assert "recorded as 'anonymous'" in both_bad.errors[0]
+    one_bad = identity_from_link("  Ada  ", "x" * 300, default_user="anonymous")
+    assert (one_bad.user_id, one_bad.team_session, len(one_bad.errors)) == ("Ada", None, 1)
+    good = identity_from_link("Ada", "june", default_user="anonymous")
+    assert (good.user_id, good.team_session, good.errors) == ("Ada", "june", ())
+    assert identity_from_link(None, None, default_user="x") == identity_from_link("", " ", default_user="x")
+
+
+def test_voting_again_replaces_the_comment_so_the_rule_sends_it_again(sqlite_url):
+    bilan = Bilan(load_settings(database_url=sqlite_url))
+    engine = bilan.backend.engine
+    prompt_id = add_turn(engine, user_id=bilan.user_id)
+    bilan.vote(prompt_id, 1, "kept?")
+    assert bilan.vote(prompt_id, -1).comment is None  # the library replaces the whole vote, as documented
+    bilan.vote(prompt_id, 1, "Clear")
+    flipped = change_vote(bilan, prompt_id, 0, stored_comment="Clear")
+    assert (flipped.vote, flipped.comment, flipped.draft) == (-1, "Clear", "Clear")
+    assert bilan.get_prompt_stats(prompt_id).comments[0].comment == "Clear"
+    redrafted = change_vote(bilan, prompt_id, 1, stored_comment="Clear", draft="Clearer")
+    assert (redrafted.vote, redrafted.comment) == (1, "Clearer")
+    cleared = change_vote(bilan, prompt_id, None, stored_comment="Clearer")
+    assert (cleared.vote, cleared.comment, cleared.draft) == (None, None, "Clearer")
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
+    with pytest.raises(ValueError):
+        change_vote(bilan, prompt_id, 5)
+    assert bilan.get_prompt_stats(prompt_id).total_votes == 0
+    bilan.close()
+
+
+def test_a_draft_wins_over_the_stored_comment_unless_it_is_blank():
+    assert comment_for_vote("new", "old") == "new"
+    assert comment_for_vote("  ", "old") == "old"
+    assert comment_for_vote(None, None) is None
+
+
+def test_conversation_list_times_and_titles():
+    now = int(datetime(2026, 11, 18, 9, 46, 40, tzinfo=UTC).timestamp() * 1000)
+    assert activity_time(now - 60_000, now) == "today 09:45"
+    assert activity_time(now - 86_400_000, now) == "yesterday 09:46"
+    assert activity_time(now - 5 * 86_400_000, now) == "Nov 13 09:46"
+    assert activity_time(now - 400 * 86_400_000, now) == "2025-10-14"
+    assert short_title(None) == "Untitled"
+    assert short_title("a\n  b") == "a b"
+    long = short_title("What is the capital of Australia, and why?")
+    assert len(long) == 28 and long.endswith("…")

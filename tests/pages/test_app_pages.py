@@ -193,8 +193,38 @@ def test_a_bad_identity_in_the_link_is_refused_with_a_message(app_env):
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "The link's ?user= was not used: the display name is 300 characters; the limit is 200."
+        "The link's ?user= was not used: the display name is 300 characters; the limit is 200; until you "
+        "type your name in the sidebar, your chats and votes are recorded as 'anonymous'."
     ]
     assert at.session_state["identity_user_id"] is None
     assert at.session_state["identity_team_session"] == "sprint-9"
     assert "user" not in at.query_params
+
+
+def test_a_link_with_two_bad_parts_shows_both_errors_and_keeps_nothing_invalid(app_env):
+    at = new_app()
+    at.query_params["user"] = "Ada\nLovelace"
+    at.query_params["team"] = "t" * 201
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2
+    assert errors[0].startswith("The link's ?user= was not used: the display name must not contain control")
+    assert errors[1].startswith("The link's ?team= was not used: the team-session label is 201 characters")
+    assert (at.session_state["identity_user_id"], at.session_state["identity_team_session"]) == (None, None)
+
+
+def test_a_bad_team_in_the_link_keeps_the_valid_name(app_env):
+    at = new_app()
+    at.query_params["user"] = "Grace"
+    at.query_params["team"] = "t" * 201
+    at.run()
+    assert [e.value[:30] for e in at.error] == ["The link's ?team= was not used"]
+    assert at.session_state["identity_user_id"] == "Grace"
+    assert at.text_input(key="identity_name_input").value == "Grace"
+    assert at.query_params["user"] == "Grace" and "team" not in at.query_params
+
+
+def test_the_name_field_says_ownership_is_an_honour_system(app_env):
+    at = new_app().run()
+    assert "honour system" in at.text_input(key="identity_name_input").help

@@ -38,6 +38,17 @@ def send(at, text: str):
     return at
 
 
+def conversation_list(at):
+    return at.radio(key="playground_conversation_list")
+
+
+def open_listed(at, conversation_id: str):
+    """Open a conversation from the sidebar's list."""
+    conversation_list(at).set_value(conversation_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def thumbs(at):
     return [w for w in at.get("feedback")]
 
@@ -106,24 +117,61 @@ def test_vote_comment_change_and_clear(app_env):
     [turn] = turns(app_env)
     [widget] = thumbs(at)
     assert widget.value is None
+    assert any("Not rated yet" in caption.value for caption in at.caption)
 
     comment_key = f"playground_comment_{turn.prompt_id}"
     widget.set_value(1).run()
     assert [(v.value, v.comment) for v in votes(app_env)] == [(1, None)]
+    assert any("rated this answer good (thumbs up)" in caption.value for caption in at.caption)
     assert at.text_area(key=comment_key).label == THUMBS_UP_QUESTION
-    # In a form, typed text is sent with the submit (as in a browser): no run between the two.
     at.text_area(key=comment_key).input("Clear and short")
-    at.button(key="FormSubmitter:playground_comment_form_" + turn.prompt_id + "-Save comment").click().run()
+    at.button(key=f"playground_comment_save_{turn.prompt_id}").click().run()
     assert [(v.value, v.comment) for v in votes(app_env)] == [(1, "Clear and short")]
     assert any(t.value == "Your comment: Clear and short" for t in at.text)
 
+    # Flipping the vote keeps the comment, offered again for editing under the new question.
     thumbs(at)[0].set_value(0).run()
-    assert [v.value for v in votes(app_env)] == [-1]
-    assert at.text_area(key=comment_key).label == THUMBS_DOWN_QUESTION
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(-1, "Clear and short")]
+    assert any("rated this answer bad (thumbs down)" in caption.value for caption in at.caption)
+    box = at.text_area(key=comment_key)
+    assert (box.label, box.value) == (THUMBS_DOWN_QUESTION, "Clear and short")
+    box.input("Clear, but it missed the point").run()
+    at.button(key=f"playground_comment_save_{turn.prompt_id}").click().run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(-1, "Clear, but it missed the point")]
 
+    # A saved comment can be edited later.
+    at.button(key=f"playground_comment_edit_{turn.prompt_id}").click().run()
+    assert at.text_area(key=comment_key).value == "Clear, but it missed the point"
+    at.text_area(key=comment_key).input("Missed the point")
+    at.button(key=f"playground_comment_save_{turn.prompt_id}").click().run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(-1, "Missed the point")]
+
+    # Taking the vote back keeps its comment as a draft in the box, saved again with the next vote.
     thumbs(at)[0].set_value(None).run()
     assert votes(app_env) == []
     assert thumbs(at)[0].value is None
+    assert at.text_area(key=comment_key).value == "Missed the point"
+    thumbs(at)[0].set_value(1).run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(1, "Missed the point")]
+    assert not at.exception
+
+
+def test_a_comment_typed_before_the_vote_is_kept_and_saved_with_it(app_env):
+    at = new_app().run()
+    send(at, "hello")
+    [turn] = turns(app_env)
+    comment_key = f"playground_comment_{turn.prompt_id}"
+    at.button(key=f"playground_comment_add_{turn.prompt_id}").click().run()
+    assert "saved with your vote" in at.text_area(key=comment_key).label
+    assert f"playground_comment_save_{turn.prompt_id}" not in {button.key for button in at.button}
+    at.text_area(key=comment_key).input("Too long").run()
+    assert votes(app_env) == []
+    at.switch_page("pages/settings.py").run()
+    at.switch_page("pages/playground.py").run()
+    assert at.text_area(key=comment_key).value == "Too long", "the draft outlives a page switch"
+    thumbs(at)[0].set_value(0).run()
+    assert [(v.value, v.comment) for v in votes(app_env)] == [(-1, "Too long")]
+    assert at.text_area(key=comment_key).label == THUMBS_DOWN_QUESTION
     assert not at.exception
 
 
@@ -142,7 +190,7 @@ def test_votes_come_back_from_the_database_when_a_conversation_reopens(app_env):
 
     at = new_app().run()
     assert not at.chat_message
-    at.button(key=f"playground_open_{conversation_id}").click().run()
+    open_listed(at, conversation_id)
     assert [w.value for w in thumbs(at)] == [1, 0, None]
     assert any(t.value == "Your comment: nice" for t in at.text)
 
@@ -401,13 +449,11 @@ def test_older_conversations_can_be_listed_beyond_the_first_thirty(app_env):
         for number in range(35)
     ]
     at = new_app().run()
-    listed = [button.key for button in at.button if button.key.startswith("playground_open_")]
-    assert len(listed) == 30
+    assert len(conversation_list(at).options) == 30
     at.button(key="playground_show_older").click().run()
-    listed = {button.key for button in at.button if button.key.startswith("playground_open_")}
-    assert listed == {f"playground_open_{conversation_id}" for conversation_id in ids}
+    assert len(conversation_list(at).options) == 35
     assert "playground_show_older" not in {button.key for button in at.button}
-    at.button(key=f"playground_open_{ids[0]}").click().run()
+    open_listed(at, ids[0])
     assert at.query_params["c"] == ids[0]
 
 
@@ -484,7 +530,7 @@ def test_a_malformed_stream_shows_the_text_received_as_cut_off_and_retry_asks_ag
     assert old.prompt_id == failed.prompt_id and old.status == "error"  # the failed turn is kept
     assert (new.status, new.response, new.regenerated_from) == ("ok", DEFAULT_ANSWER, failed.prompt_id)
     assert new.prompt_text == "tell me" and new.conversation_id == failed.conversation_id
-    assert at.button(key="playground_ask_again_button").label == "🔁 Regenerate"
+    assert at.button(key="playground_ask_again_button").label == "Regenerate"
 
 
 def test_regenerate_adds_a_linked_answer_keeps_the_old_one_and_sends_it_no_more(app_env, openai_server):
@@ -523,7 +569,8 @@ def test_a_long_conversation_draws_its_newest_turns_and_loads_earlier_ones_on_de
     assert len(at.chat_message) == 2 * total and at.chat_message[0].text[0].value == "q0"
     assert "playground_show_earlier" not in {button.key for button in at.button}
 
-    at.button(key=f"playground_open_{conversation_id}").click().run()  # reopened: the newest part again
+    at.button(key="playground_new_chat").click().run()
+    open_listed(at, conversation_id)  # reopened: the newest part again
     assert len(at.chat_message) == 2 * TURNS_PER_PAGE
     send(at, "and now?")
     sent = openai_server.chat_requests[-1].body["messages"]

@@ -208,14 +208,14 @@ def test_the_playground_chats_votes_and_reopens_in_server_mode(server_app):
     ran(reopened.run())
     assert [m.value for m in reopened.chat_message[1].markdown] == [DEFAULT_ANSWER]
     assert [w.value for w in reopened.get("feedback")] == [1]
-    assert reopened.button(key=f"playground_open_{conversation.conversation_id}").label == "What is Bilan?"
+    listed = reopened.radio(key="playground_conversation_list")
+    assert listed.value == conversation.conversation_id and listed.options[0].startswith("What is Bilan?  \n")
 
     ran(reopened.text_input(key="playground_rename_title").input("Renamed on the server").run())
     ran(reopened.button(key="playground_rename_save").click().run())
     assert [c.title for c in rows(engine, Conversation)] == ["Renamed on the server"]
-    assert reopened.button(key=f"playground_open_{conversation.conversation_id}").label == (
-        "Renamed on the server"
-    )
+    renamed = reopened.radio(key="playground_conversation_list").options[0]
+    assert renamed.startswith("Renamed on the server  \n")
     ran(reopened.button(key="playground_delete_confirm").click().run())
     assert rows(engine, Conversation) == [] and rows(engine, Turn) == [] and rows(engine, Vote) == []
     assert not reopened.chat_message and "c" not in reopened.query_params

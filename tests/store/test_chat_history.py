@@ -139,9 +139,9 @@ def test_the_last_question_can_be_asked_again_and_the_old_answer_is_kept_but_not
     )
     assert ask_again([]) is None
     retry = ask_again([old, cut])
-    assert retry is not None and (retry.label, retry.entry, retry.history) == ("🔁 Retry", cut, [old])
+    assert retry is not None and (retry.label, retry.entry, retry.history) == ("Retry", cut, [old])
     regenerate = ask_again([old, again])
-    assert regenerate is not None and regenerate.label == "🔁 Regenerate"
+    assert regenerate is not None and regenerate.label == "Regenerate"
     assert superseded([old, again]) == {"a"}
     assert chat_messages([old, again], system_prompt=None, prompt="next") == [
         {"role": "user", "content": "hi"},
