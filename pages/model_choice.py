@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bilan_core import BilanError
-from bilan_core.chat.routing import resolve_model
+from bilan_core.chat.routing import AUTO_MODEL, resolve_model
 from pages.shared import app_client
 
 TYPE_ANY_MODEL = "The endpoint's chat models; type any other model id to use it."
@@ -21,3 +21,8 @@ def model_options() -> list[str]:
     except (BilanError, ValueError):
         names = []
     return [default, *sorted(name for name in names if name != default)]
+
+
+def playground_choices() -> list[str]:
+    """What the Playground's model picker offers: the endpoint's chat models, then ``auto`` (routing)."""
+    return [*model_options(), AUTO_MODEL]

@@ -23,14 +23,14 @@ from bilan_core.app.playground import (
     validated_prompt,
     withheld_text,
 )
-from bilan_core.chat.routing import AUTO_MODEL, describe_route, model_choice_label
+from bilan_core.chat.routing import describe_route, model_choice_label
 from bilan_core.chat.tool_loop import describe_tool_call
 from bilan_core.clock import now_ms
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.conversations import Owned, can_edit_conversation
 from pages.answer_flow import ask_again_button, pending_ask_again, show_answer, thinking
 from pages.dataset_picker import add_to_dataset_popover
-from pages.model_choice import TYPE_ANY_MODEL, model_options
+from pages.model_choice import TYPE_ANY_MODEL, playground_choices
 from pages.prompt_picker import Boxes, loaded_prompt_options, stored_prompt_panel
 from pages.shared import app_client, current_user, offline_banner, show_error, visitor_client
 
@@ -208,7 +208,7 @@ def chat_settings_row() -> None:
     model_col, settings_col = st.columns([3, 2], vertical_alignment="bottom")
     model_col.selectbox(
         "Model",
-        [*model_options(), AUTO_MODEL],
+        playground_choices(),
         format_func=model_choice_label,
         accept_new_options=True,
         help=TYPE_ANY_MODEL,

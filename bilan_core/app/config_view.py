@@ -41,8 +41,30 @@ def endpoint_host(base_url: str | None) -> str:
     return url_host(base_url or "https://api.openai.com/v1")
 
 
-def summary_rows(settings: BilanSettings) -> list[ConfigRow]:
-    """The few facts people look for first: mode, database, model endpoint, models, telemetry."""
+def telemetry_state(settings: BilanSettings) -> str:
+    """Whether anonymous counts are sent, and if not, which setting stops them (the table's
+    ``BILAN_TELEMETRY = on`` alone sends nothing without an endpoint)."""
+    if settings.telemetry_enabled:
+        return f"on: anonymous counts go to {_shown(settings.telemetry_endpoint)}"
+    if not settings.telemetry:
+        return "off (BILAN_TELEMETRY is off)"
+    if settings.do_not_track:
+        return "off (DO_NOT_TRACK is set)"
+    return "off: BILAN_TELEMETRY is on, but no BILAN_TELEMETRY_ENDPOINT is set, so nothing is sent"
+
+
+def schema_state(status: str) -> str:
+    """The schema revision as ``schema_status`` words it, with whether it is up to date and what to do."""
+    if "newest known" in status:
+        return f"{status}: out of date, run `python -m bilan_core migrate`"
+    if status.startswith("empty database"):
+        return f"{status}: run `python -m bilan_core migrate`"
+    return f"{status} (up to date)"
+
+
+def summary_rows(settings: BilanSettings, offered_models: list[str] | None = None) -> list[ConfigRow]:
+    """The few facts people look for first: mode, database, model endpoint, the models the Playground
+    offers (``offered_models``; the configured fallback list when not given), telemetry."""
     return [
         ConfigRow("Mode", settings.mode, "BILAN_MODE"),
         ConfigRow("Database", _shown(settings.database_url), "BILAN_DATABASE_URL"),
@@ -54,8 +76,12 @@ def summary_rows(settings: BilanSettings) -> list[ConfigRow]:
             "OPENAI_BASE_URL",
         ),
         ConfigRow("Default model", settings.chat_model, "BILAN_DEFAULT_MODEL"),
-        ConfigRow("Models", _shown(settings.models), "BILAN_MODELS"),
-        ConfigRow("Telemetry", "on" if settings.telemetry_enabled else "off", "BILAN_TELEMETRY"),
+        ConfigRow(
+            "Models offered",
+            _shown(offered_models if offered_models is not None else settings.models),
+            "BILAN_MODELS",
+        ),
+        ConfigRow("Telemetry", telemetry_state(settings), "BILAN_TELEMETRY"),
         ConfigRow(
             "Access password", "required" if settings.app_password else "none (open)", "BILAN_APP_PASSWORD"
         ),

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bilan_core.app.config_view import HIDDEN, NOT_SET, setting_rows, summary_rows
+from bilan_core.app.config_view import (
+    HIDDEN,
+    NOT_SET,
+    schema_state,
+    setting_rows,
+    summary_rows,
+    telemetry_state,
+)
 from bilan_core.app.feedback_prompts import (
     THUMBS_DOWN_QUESTION,
     THUMBS_UP_QUESTION,
@@ -240,3 +247,28 @@ def test_conversation_list_times_and_titles():
     assert short_title("a\n  b") == "a b"
     long = short_title("What is the capital of Australia, and why?")
     assert len(long) == 28 and long.endswith("…")
+
+
+def test_telemetry_says_why_it_is_off():
+    assert telemetry_state(load_settings(telemetry=False)) == "off (BILAN_TELEMETRY is off)"
+    no_endpoint = telemetry_state(load_settings(telemetry=True))
+    assert no_endpoint.startswith("off: BILAN_TELEMETRY is on, but no BILAN_TELEMETRY_ENDPOINT is set")
+    vetoed = load_settings(telemetry=True, telemetry_endpoint="https://t.example", do_not_track=True)
+    assert telemetry_state(vetoed) == "off (DO_NOT_TRACK is set)"
+    sending = load_settings(telemetry=True, telemetry_endpoint="https://t.example/c?token=secret")
+    assert telemetry_state(sending) == "on: anonymous counts go to https://t.example/c?token=***"
+
+
+def test_schema_state_says_whether_it_is_up_to_date():
+    assert schema_state("0006") == "0006 (up to date)"
+    old = schema_state("0005 (newest known: 0006)")
+    assert old.endswith("out of date, run `python -m bilan_core migrate`")
+    assert "migrate" in schema_state("empty database (not migrated)")
+
+
+def test_the_summary_shows_the_models_offered_else_the_fallback_list():
+    settings = load_settings(models="m1,m2")
+    assert {row.label: row.value for row in summary_rows(settings)}["Models offered"] == "m1, m2"
+    offered = summary_rows(settings, ["gpt-4o", "Auto (picked by trust score)"])
+    shown = {row.label: row.value for row in offered}["Models offered"]
+    assert shown == "gpt-4o, Auto (picked by trust score)"

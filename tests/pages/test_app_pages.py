@@ -157,6 +157,38 @@ def test_settings_page_masks_secrets_and_shows_schema_version(app_env, monkeypat
     assert head_revision() in text
 
 
+def test_settings_explain_telemetry_show_the_offered_models_and_the_schema_state(
+    app_env, openai_server, monkeypatch
+):
+    openai_server.configure(models=["gpt-4o", "text-embedding-3-small"])
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+    monkeypatch.setenv("BILAN_DEFAULT_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("BILAN_TELEMETRY", "false")
+    at = new_app("pages/settings.py").run()
+    assert not at.exception
+    summary, database, you, every = (frame.value for frame in at.dataframe)
+    assert all(name.strip() for frame in (summary, database, you, every) for name in frame.columns)
+    facts = dict(zip(summary["Setting"], summary["Value"], strict=True))
+    assert facts["Models offered"] == "gpt-4o-mini, gpt-4o, Auto (picked by trust score)"  # the picker's list
+    assert facts["Telemetry"].startswith("off (BILAN_TELEMETRY is off)")
+    from bilan_core.store.engine import head_revision
+
+    assert database["Value"].tolist() == [f"{head_revision()} (up to date)"]
+    every_setting = dict(zip(every["Environment variable"], every["Value"], strict=True))
+    assert every_setting["BILAN_TELEMETRY"] == "off"
+
+
+def test_settings_say_telemetry_is_on_but_sends_nothing_without_an_endpoint(app_env, monkeypatch):
+    monkeypatch.setenv("BILAN_TELEMETRY", "true")
+    at = new_app("pages/settings.py").run()
+    summary = at.dataframe[0].value
+    telemetry = dict(zip(summary["Setting"], summary["Value"], strict=True))["Telemetry"]
+    assert "no BILAN_TELEMETRY_ENDPOINT is set, so nothing is sent" in telemetry
+    every = at.dataframe[3].value
+    assert dict(zip(every["Environment variable"], every["Value"], strict=True))["BILAN_TELEMETRY"] == "on"
+
+
 def test_display_name_becomes_the_user_id_and_is_kept_in_the_url(app_env):
     at = new_app().run()
     at.text_input(key="identity_name_input").input("  Ada  Lovelace ").run()
