@@ -19,6 +19,7 @@ from bilan_core.api import (
     create_chat_completion,
     create_dataset,
     create_prompt,
+    create_review_session,
     create_streaming_chat,
     end_conversation,
     flush,
@@ -27,12 +28,14 @@ from bilan_core.api import (
     get_dataset,
     get_prompt,
     get_prompt_stats,
+    get_review_session,
     get_stats,
     import_dataset,
     init,
     leaderboard,
     list_models,
     list_prompts,
+    list_review_sessions,
     prompt_versions,
     record_preference,
     resume_batch,
@@ -53,6 +56,8 @@ from bilan_core.errors import (
     BilanError,
     ConfigurationError,
     ContextLimitError,
+    EmptyReviewSourceError,
+    InvalidRatingError,
     MalformedResponseError,
     ModelNotFoundError,
     NetworkError,
@@ -63,6 +68,10 @@ from bilan_core.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    ReviewItemNotAssignedError,
+    ReviewItemNotFoundError,
+    ReviewSessionClosedError,
+    ReviewSessionNotFoundError,
     ServiceUnavailableError,
     UnknownPromptError,
 )
@@ -73,6 +82,7 @@ if TYPE_CHECKING:
     from bilan_core.analytics.agreement import Agreement, AlphaEstimate, rating_agreement
     from bilan_core.analytics.bradley_terry import Leaderboard
     from bilan_core.analytics.comment_themes import CommentThemes, Quote, Theme, comment_themes
+    from bilan_core.analytics.filters import AnalyticsFilter
     from bilan_core.analytics.stats import Feedback, PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse, Usage
     from bilan_core.chat.routing import RouteDecision, RoutingPolicy
@@ -81,6 +91,7 @@ if TYPE_CHECKING:
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
     from bilan_core.chat.tools import Tool, ToolRegistry, builtin_tools
     from bilan_core.client.bilan import Bilan
+    from bilan_core.client.review_calls import ReviewSession
     from bilan_core.experiments.cells import ExperimentVariant
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
     from bilan_core.experiments.experiment_report import RunComparison
@@ -92,6 +103,12 @@ if TYPE_CHECKING:
     from bilan_core.store.models import BatchRun, Comparison, Vote
     from bilan_core.store.prompts import PromptSummary
     from bilan_core.store.removal import RemovalReport
+    from bilan_core.store.review_models import (
+        RaterProgress,
+        ReviewItemView,
+        ReviewRating,
+        ReviewSessionInfo,
+    )
 
 # Names whose modules pull in openai, SQLAlchemy, pandas or numpy load on first access (PEP 562), so
 # ``import bilan_core`` stays light; ``from bilan_core import Bilan`` works as usual.
@@ -103,6 +120,7 @@ _LAZY_NAMES = {
     "Quote": "bilan_core.analytics.comment_themes",
     "Theme": "bilan_core.analytics.comment_themes",
     "comment_themes": "bilan_core.analytics.comment_themes",
+    "AnalyticsFilter": "bilan_core.analytics.filters",
     "Feedback": "bilan_core.analytics.stats",
     "PromptStats": "bilan_core.analytics.stats",
     "Stats": "bilan_core.analytics.stats",
@@ -137,6 +155,11 @@ _LAZY_NAMES = {
     "Comparison": "bilan_core.store.models",
     "Vote": "bilan_core.store.models",
     "RemovalReport": "bilan_core.store.removal",
+    "ReviewSession": "bilan_core.client.review_calls",
+    "ReviewSessionInfo": "bilan_core.store.review_models",
+    "ReviewItemView": "bilan_core.store.review_models",
+    "ReviewRating": "bilan_core.store.review_models",
+    "RaterProgress": "bilan_core.store.review_models",
 }
 
 
@@ -158,6 +181,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Agreement",
     "AlphaEstimate",
+    "AnalyticsFilter",
     "AsyncStreamingChatResponse",
     "AsyncToolStreamingResponse",
     "AuthError",
@@ -174,9 +198,11 @@ __all__ = [
     "ContextLimitError",
     "Dataset",
     "DatasetContents",
+    "EmptyReviewSourceError",
     "ExperimentRun",
     "ExperimentVariant",
     "Feedback",
+    "InvalidRatingError",
     "Leaderboard",
     "MalformedResponseError",
     "ModelNotFoundError",
@@ -193,7 +219,16 @@ __all__ = [
     "ProviderTimeoutError",
     "Quote",
     "RateLimitError",
+    "RaterProgress",
     "RemovalReport",
+    "ReviewItemNotAssignedError",
+    "ReviewItemNotFoundError",
+    "ReviewItemView",
+    "ReviewRating",
+    "ReviewSession",
+    "ReviewSessionClosedError",
+    "ReviewSessionInfo",
+    "ReviewSessionNotFoundError",
     "RouteDecision",
     "RoutingPolicy",
     "RunComparison",
@@ -230,6 +265,7 @@ __all__ = [
     "create_chat_completion",
     "create_dataset",
     "create_prompt",
+    "create_review_session",
     "create_streaming_chat",
     "end_conversation",
     "flush",
@@ -238,12 +274,14 @@ __all__ = [
     "get_dataset",
     "get_prompt",
     "get_prompt_stats",
+    "get_review_session",
     "get_stats",
     "import_dataset",
     "init",
     "leaderboard",
     "list_models",
     "list_prompts",
+    "list_review_sessions",
     "load_settings",
     "prompt_versions",
     "rating_agreement",

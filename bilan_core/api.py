@@ -12,6 +12,7 @@ from bilan_core.settings import load_settings
 
 if TYPE_CHECKING:
     from bilan_core.analytics.bradley_terry import Leaderboard
+    from bilan_core.analytics.filters import AnalyticsFilter
     from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters
     from bilan_core.chat.responses import TrackedChatResponse
     from bilan_core.chat.routing import RouteDecision
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from bilan_core.chat.tool_loop import ToolLoopResponse
     from bilan_core.chat.tool_streaming import AsyncToolStreamingResponse, ToolStreamingResponse
     from bilan_core.client.bilan import Bilan
+    from bilan_core.client.review_calls import ReviewSession
     from bilan_core.experiments.cells import ExperimentVariant
     from bilan_core.experiments.comparisons import ComparisonResult, Variant
     from bilan_core.experiments.experiment_report import RunComparison
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from bilan_core.store.models import BatchRun, Comparison, Vote
     from bilan_core.store.prompts import PromptSummary
     from bilan_core.store.removal import RemovalReport
+    from bilan_core.store.review_models import ReviewSessionInfo
 
 # The client, chat (openai), experiments (pandas) and the store load on first use, not on import:
 # ``import bilan_core`` stays fast for apps and command lines that only need part of it.
@@ -361,3 +364,45 @@ def compare_runs(first: ExperimentRun | str, second: ExperimentRun | str) -> Run
     client = get_client()
     runs = [get_experiment(client, run) if isinstance(run, str) else run for run in (first, second)]
     return compare_two(runs[0], runs[1])
+
+
+def create_review_session(
+    name: str,
+    *,
+    prompt_ids: Sequence[str] | None = None,
+    run_id: str | None = None,
+    filter: AnalyticsFilter | None = None,
+    feedback: Iterable[str] = (),
+    sample: int | None = None,
+    seed: int = 0,
+    pairwise: bool = False,
+    criteria: Iterable[str] = (),
+    raters_per_item: int | None = None,
+    blind: bool = True,
+    instructions: str | None = None,
+) -> ReviewSession:
+    """Make a team review session of recorded answers with the default client."""
+    return get_client().create_review_session(
+        name,
+        prompt_ids=prompt_ids,
+        run_id=run_id,
+        filter=filter,
+        feedback=feedback,
+        sample=sample,
+        seed=seed,
+        pairwise=pairwise,
+        criteria=criteria,
+        raters_per_item=raters_per_item,
+        blind=blind,
+        instructions=instructions,
+    )
+
+
+def get_review_session(session_id: str) -> ReviewSession:
+    """A stored review session with the default client."""
+    return get_client().get_review_session(session_id)
+
+
+def list_review_sessions(*, limit: int = 50) -> list[ReviewSessionInfo]:
+    """The newest review sessions with the default client."""
+    return get_client().list_review_sessions(limit=limit)

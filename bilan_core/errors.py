@@ -31,6 +31,30 @@ class NotOwnerError(BilanError, PermissionError):
     """Someone other than a conversation's owner tried to change it."""
 
 
+class ReviewSessionNotFoundError(NotFoundError):
+    """No review session has the given id (in this project)."""
+
+
+class ReviewItemNotFoundError(NotFoundError):
+    """The review session has no item with the given id."""
+
+
+class ReviewItemNotAssignedError(BilanError, PermissionError):
+    """A rater tried to rate (or open) an item the session never handed to them."""
+
+
+class ReviewSessionClosedError(BilanError, ValueError):
+    """A rating, skip or handout was asked of a closed review session."""
+
+
+class InvalidRatingError(BilanError, ValueError):
+    """A rating does not fit the session's rubric (scores, criteria, vote or verdict)."""
+
+
+class EmptyReviewSourceError(BilanError, ValueError):
+    """No recorded turn matches what a review session was asked to be made from."""
+
+
 class ProviderError(BilanError):
     """A model call failed; ``error_type`` is one of the wire format's values."""
 
@@ -89,3 +113,19 @@ class ModelNotFoundError(ProviderError):
     """The provider does not know the model."""
 
     error_type = "unknown_error"
+
+
+# The errors a server names in its refusal (``{"error": ..., "kind": name}``) so that a server-mode
+# client raises the same type as local mode.
+NAMED_ERRORS: dict[str, type[BilanError]] = {
+    error.__name__: error
+    for error in (
+        UnknownPromptError,
+        ReviewSessionNotFoundError,
+        ReviewItemNotFoundError,
+        ReviewItemNotAssignedError,
+        ReviewSessionClosedError,
+        InvalidRatingError,
+        EmptyReviewSourceError,
+    )
+}

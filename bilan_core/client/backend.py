@@ -19,10 +19,20 @@ from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 from bilan_core.store.removal import RemovalReport
+from bilan_core.store.review_models import (
+    NewReviewSession,
+    RaterProgress,
+    ReviewItemRow,
+    ReviewItemView,
+    ReviewRating,
+    ReviewRatingRow,
+    ReviewSessionInfo,
+)
 
 if TYPE_CHECKING:
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
+    from bilan_core.reviews.sources import ReviewSource
 
 
 class Backend(Protocol):
@@ -161,6 +171,52 @@ class Backend(Protocol):
 
     def recent_experiment_runs(self, *, limit: int) -> list[BatchRun]:
         """The newest experiment runs."""
+
+    def create_review_session(self, *, new: NewReviewSession, source: ReviewSource) -> ReviewSessionInfo:
+        """Store a review session with the items its source gives, at once."""
+
+    def get_review_session(self, *, session_id: str) -> ReviewSessionInfo:
+        """One review session; ReviewSessionNotFoundError if there is none."""
+
+    def list_review_sessions(self, *, limit: int) -> list[ReviewSessionInfo]:
+        """The newest review sessions."""
+
+    def join_review_session(self, *, session_id: str, rater: str) -> None:
+        """Add a rater to an open session."""
+
+    def next_review_item(self, *, session_id: str, rater: str) -> ReviewItemView | None:
+        """Hand the rater their next item (one transaction); None when nothing is left."""
+
+    def review_item(self, *, session_id: str, item_id: int, rater: str) -> ReviewItemView:
+        """An item already handed to the rater."""
+
+    def rate_review_item(
+        self,
+        *,
+        session_id: str,
+        item_id: int,
+        rater: str,
+        vote: object,
+        winner: object,
+        scores: object,
+        comment: object,
+    ) -> ReviewRating:
+        """Store (or replace) the rater's rating of an item, with its vote or verdict."""
+
+    def skip_review_item(self, *, session_id: str, item_id: int, rater: str) -> None:
+        """Pass on an item handed to the rater."""
+
+    def review_progress(self, *, session_id: str) -> list[RaterProgress]:
+        """Each rater's progress."""
+
+    def review_ratings(self, *, session_id: str) -> list[ReviewRatingRow]:
+        """Every complete rating with its item's source."""
+
+    def review_items(self, *, session_id: str) -> list[ReviewItemRow]:
+        """Every item with its texts, source and counts."""
+
+    def close_review_session(self, *, session_id: str) -> ReviewSessionInfo:
+        """Close a session (idempotent)."""
 
     def export(self, kind: str, where: AnalyticsFilter) -> bytes:
         """A CSV, fine-tuning or DPO export of what the filter selects, as bytes."""

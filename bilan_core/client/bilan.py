@@ -24,6 +24,7 @@ from bilan_core.client.dataset_calls import DatasetCalls
 from bilan_core.client.experiment_calls import ExperimentCalls
 from bilan_core.client.local import LocalBackend
 from bilan_core.client.prompt_calls import PromptCalls
+from bilan_core.client.review_calls import ReviewCalls
 from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
 from bilan_core.privacy.levels import CaptureLevel, check_capture_level, lower_level
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from bilan_core.analytics.dashboard import Dashboard
 
 
-class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, TrackedChat):
+class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, ReviewCalls, TrackedChat):
     """A Bilan client. Several can live side by side, each with its own settings and user."""
 
     def __init__(self, settings: BilanSettings | None = None, *, team_session: str | None = None) -> None:

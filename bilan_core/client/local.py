@@ -12,6 +12,7 @@ from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery, filter_options
 from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_figures
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
+from bilan_core.client.local_review_calls import LocalReviewCalls
 from bilan_core.pricing import Price
 from bilan_core.store import (
     batch_runs,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 # that only chats and votes never loads pandas.
 
 
-class LocalBackend:
+class LocalBackend(LocalReviewCalls):
     """Reads and writes one database directly."""
 
     def __init__(self, engine: Engine) -> None:

@@ -27,6 +27,7 @@ from bilan_core.remote.connection import (
 from bilan_core.remote.dataset_calls import ServerDatasetCalls
 from bilan_core.remote.experiment_calls import ServerExperimentCalls, filter_params
 from bilan_core.remote.prompt_calls import ServerPromptCalls
+from bilan_core.remote.review_calls import ServerReviewCalls
 from bilan_core.remote.wire_events import (
     CONVERSATION_ENDED,
     CONVERSATION_STARTED,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 # The dashboard JSON (pandas) is imported by the two reads that return frames: chat and votes stay light.
 
 
-class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls):
+class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls, ServerReviewCalls):
     """Sends a client's turns, votes and events to a Bilan server; reads stats and the rest from it."""
 
     # -- Backend protocol ------------------------------------------------------------------------

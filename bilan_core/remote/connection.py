@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import (
+    NAMED_ERRORS,
     BilanError,
     ConfigurationError,
     NotFoundError,
@@ -312,6 +313,9 @@ class ServerConnection:
         status = reply.status_code
         if status == 200:
             return reply
+        named = NAMED_ERRORS.get(error_kind(reply))
+        if named is not None:
+            raise named(error_text(reply))
         if status == 404 and path.startswith("/api/stats/prompts/"):
             raise UnknownPromptError(error_text(reply))
         if status == 404 and path.startswith("/api/prompts"):
@@ -344,6 +348,15 @@ def parse_list(adapter: TypeAdapter[list[ItemT]], reply: httpx2.Response) -> lis
         return adapter.validate_json(reply.content)
     except ValidationError as exc:
         raise ServerRequestError(f"the Bilan server's answer is not the expected list: {exc}") from exc
+
+
+def error_kind(reply: httpx2.Response) -> str:
+    """The typed error a refusal names (its ``kind``), or an empty text."""
+    try:
+        found = reply.json()
+    except ValueError:
+        return ""
+    return str(found.get("kind") or "") if isinstance(found, dict) else ""
 
 
 def error_text(reply: httpx2.Response) -> str:

@@ -111,9 +111,10 @@ class IngestReply(BaseModel):
 
 
 class ErrorReply(BaseModel):
-    """Any refused request: ``{"error": "..."}``."""
+    """Any refused request: ``{"error": "..."}``; ``kind`` names a typed error a client raises as such."""
 
     error: str
+    kind: str | None = None
 
 
 def make_event(

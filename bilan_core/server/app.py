@@ -25,6 +25,7 @@ from bilan_core.server.routes_experiments import router as experiments_router
 from bilan_core.server.routes_exports import router as exports_router
 from bilan_core.server.routes_privacy import router as privacy_router
 from bilan_core.server.routes_prompts import router as prompts_router
+from bilan_core.server.routes_reviews import router as reviews_router
 from bilan_core.server.routes_stats import router as stats_router
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.engine import get_engine
@@ -61,6 +62,7 @@ def create_app(settings: BilanSettings | None = None) -> FastAPI:
     app.include_router(exports_router)
     app.include_router(prompts_router)
     app.include_router(privacy_router)
+    app.include_router(reviews_router)
     _add_event_schemas(app)
     return app
 

@@ -26,11 +26,19 @@ MAX_PROBLEM_CHARS = 200
 class ApiError(Exception):
     """A request refused with an HTTP status and a message saying what is wrong."""
 
-    def __init__(self, status_code: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.headers = headers or {}
+        self.kind = kind  # a typed error's name (``errors.NAMED_ERRORS``), for server-mode clients
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -47,6 +55,9 @@ def _reply(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    if exc.kind is not None:
+        body = {"error": exc.message, "kind": exc.kind}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     return _reply(exc.status_code, exc.message, exc.headers)
 
 

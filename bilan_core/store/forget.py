@@ -10,10 +10,11 @@ What goes, in this order:
 - dataset items copied from the user's turns (a dataset's ``size`` stays the next free position, so
   items added later never collide; datasets themselves, like prompt versions, are the team's
   configuration and keep their author);
+- review sessions' items handed to the user with their ratings, their membership of sessions, and
+  every item showing one of the user's answers (``store.review_removal``; the sessions stay);
 - the user's turns and every turn of the user's conversations;
 - the user's conversations.
-Running it again finds nothing more: it is idempotent. (Review sessions and their ratings, issue 11,
-do not exist yet; they will join this list.)
+Running it again finds nothing more: it is idempotent.
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from bilan_core.store.models import (
     VOTES,
 )
 from bilan_core.store.removal import RemovalReport, Step, run_steps
+from bilan_core.store.review_removal import forget_steps
+from bilan_core.store.reviews import recount_sessions
 
 
 def forget_user(engine: Engine, *, user_id: str, project_id: int = LOCAL_PROJECT) -> RemovalReport:
     """Delete everything of ``user_id`` in the project; what went."""
-    return run_steps(engine, _steps(check_label("user_id", user_id), project_id), dry_run=False)
+    report = run_steps(engine, _steps(check_label("user_id", user_id), project_id), dry_run=False)
+    recount_sessions(engine, project_id=project_id)
+    return report
 
 
 def _steps(user_id: str, project_id: int) -> list[Step]:
@@ -72,6 +77,7 @@ def _steps(user_id: str, project_id: int) -> list[Step]:
             "batch_items", BATCH_ITEMS, BATCH_ITEMS.c.run_id.in_(select(BATCH_RUNS.c.id).where(run_of_user))
         ),
         Step("batch_runs", BATCH_RUNS, run_of_user),
+        *forget_steps(user_id, project_id, prompt_ids),
         Step("turns", TURNS, turn_of_user),
         Step(
             "conversations",

@@ -31,6 +31,10 @@ class RemovalReport(BaseModel):
     batch_runs: int = 0
     batch_items: int = 0
     dataset_items: int = 0  # copies of the user's turns in datasets
+    review_sessions: int = 0
+    review_items: int = 0
+    review_raters: int = 0
+    review_assignments: int = 0  # items handed to raters, with the ratings given
     outbox_events: int = 0  # server mode: events of the user still queued on this machine
 
     @property

@@ -9,7 +9,10 @@ In each project in scope (one, or every project and local mode's) these go, in t
 - events before the cutoff;
 - comparisons created before the cutoff (their prompt and comment are that time's raw text; the
   leaderboard is then computed from the comparisons kept);
-- batch runs last changed before the cutoff, with all of their items.
+- batch runs last changed before the cutoff, with all of their items;
+- review sessions' handouts and ratings last changed before the cutoff, items showing a turn that
+  goes, members who joined before it, and sessions made before it that keep no item
+  (``store.review_removal``).
 Every figure the analytics show is computed from these rows, so after a prune they are the figures
 of the data kept.
 """
@@ -26,6 +29,8 @@ from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.limits import check_retention_days
 from bilan_core.store.models import BATCH_ITEMS, BATCH_RUNS, COMPARISONS, CONVERSATIONS, EVENTS, TURNS, VOTES
 from bilan_core.store.removal import RemovalReport, Step, run_steps
+from bilan_core.store.review_removal import prune_steps
+from bilan_core.store.reviews import recount_sessions
 
 PRUNE_LOCK_KEY = 727_275  # PostgreSQL advisory lock: one prune per database at a time
 # Kinds a prune never deletes: queued events are on clients; datasets are curated inputs, not raw data.
@@ -46,7 +51,10 @@ def prune(
     at_ms: int | None = None,
 ) -> RemovalReport:
     """Delete (or, in a dry run, count) what is older than ``days`` days, in one project or all of them."""
-    return run_steps(engine, _steps(cutoff_ms(days, at_ms=at_ms), project_id), dry_run=dry_run)
+    report = run_steps(engine, _steps(cutoff_ms(days, at_ms=at_ms), project_id), dry_run=dry_run)
+    if not dry_run:
+        recount_sessions(engine, project_id=project_id)
+    return report
 
 
 def prune_exclusively(
@@ -96,6 +104,7 @@ def _steps(cutoff: int, project_id: int | None) -> list[Step]:
     )
     old_runs = select(BATCH_RUNS.c.id).where(_scope(BATCH_RUNS, project_id), BATCH_RUNS.c.updated_ms < cutoff)
     return [
+        *prune_steps(cutoff, project_id),
         Step("votes", VOTES, and_(_scope(VOTES, project_id), or_(VOTES.c.updated_ms < cutoff, old_turn))),
         Step("turns", TURNS, and_(_scope(TURNS, project_id), TURNS.c.created_ms < cutoff)),
         Step(

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import bilan_core.store.dataset_models
 import bilan_core.store.models
 import bilan_core.store.prompts
+import bilan_core.store.review_tables
 import bilan_core.store.rollup_tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
