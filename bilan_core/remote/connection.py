@@ -50,7 +50,13 @@ PARK_AFTER_ATTEMPTS = 3
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 # Paths whose 404 means "no such thing in this project" rather than a broken request.
-NOT_FOUND_PATHS = ("/api/conversations/", "/api/comparisons/", "/api/batch-runs/", "/api/datasets/")
+NOT_FOUND_PATHS = (
+    "/api/conversations/",
+    "/api/comparisons/",
+    "/api/batch-runs/",
+    "/api/datasets/",
+    "/api/review-sessions",
+)
 
 
 class ServerRequestError(BilanError):
