@@ -57,4 +57,3 @@ def exit_codes_of_processes(
     for worker in workers:
         worker.join(timeout=240)
     return [worker.exitcode for worker in workers]
-

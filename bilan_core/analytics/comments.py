@@ -71,6 +71,8 @@ COMMENT_COLUMNS = [
     "model",
     "prompt_version",
     "prompt_id",
+    "team_session",
+    "conversation_id",
     "prompt_text",
     "response",
 ]
@@ -109,6 +111,8 @@ def comments_page(
             col(Vote.model),
             col(Vote.prompt_version),
             col(Vote.prompt_id),
+            col(Vote.team_session),
+            col(Turn.conversation_id),
             shown_text(col(Turn.prompt_text)),
             shown_text(col(Turn.response)),
         )

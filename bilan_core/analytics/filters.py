@@ -17,6 +17,7 @@ from bilan_core.clock import MS_PER_DAY, to_ms
 from bilan_core.store.models import LOCAL_PROJECT, Comparison, Turn, Vote
 
 COMMENTS_PAGE_SIZE = 20
+ANSWERS_PAGE_SIZE = 20
 
 
 class CommentsQuery(TypedDict, total=False):
@@ -24,6 +25,17 @@ class CommentsQuery(TypedDict, total=False):
 
     search: str | None
     sign: int | None
+    page: int
+    page_size: int
+
+
+class AnswersQuery(TypedDict, total=False):
+    """What narrows answers beyond the filter: a voter, a vote sign, a status, no prompt version; a page."""
+
+    voter: str | None
+    sign: int | None
+    status: str | None
+    unversioned: bool
     page: int
     page_size: int
 

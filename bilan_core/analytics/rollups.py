@@ -20,6 +20,7 @@ from bilan_core.clock import now_ms
 from bilan_core.pricing import Price, estimate_cost
 
 LOW_VOTE_DAY = 5
+ROLLING_DAYS = 7
 NO_VERSION = "(none)"
 
 
@@ -81,6 +82,40 @@ def daily_trust_from_rollup(rollup: pd.DataFrame, *, low_votes: int = LOW_VOTE_D
     frame["date"] = day_dates(frame["day"]) if not frame.empty else pd.Series(dtype="datetime64[ns]")
     frame["low_votes"] = frame["votes"] < low_votes
     return frame
+
+
+def rolling_trust(daily: pd.DataFrame, *, days: int = ROLLING_DAYS) -> pd.DataFrame:
+    """Per model and day: the share of 👍 over the ``days`` days ending that day (days without votes count).
+
+    Computed from ``daily_trust_from_rollup``'s per-day frame; a model's line starts at its first voted day.
+    """
+    columns = ["day", "date", "model", "rolling_votes", "rolling_positive", "rolling_rate"]
+    if days < 1:
+        raise ValueError(f"the rolling window must be at least 1 day, got {days}")
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    every_day = range(int(daily["day"].min()), int(daily["day"].max()) + 1)
+    parts = []
+    for model, rows in daily.groupby("model", sort=True):
+        sums = rows.set_index("day")[["votes", "positive"]].reindex(every_day, fill_value=0)
+        sums = sums.loc[sums.index >= int(rows["day"].min())]
+        window = sums.rolling(days, min_periods=1).sum()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "day": window.index.astype("int64"),
+                    "model": model,
+                    "rolling_votes": window["votes"].astype("int64").to_numpy(),
+                    "rolling_positive": window["positive"].astype("int64").to_numpy(),
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    frame["rolling_rate"] = frame["rolling_positive"] / frame["rolling_votes"].where(
+        frame["rolling_votes"] > 0
+    )
+    frame["date"] = day_dates(frame["day"])
+    return frame[columns]
 
 
 def tokens_from_rollup(rollup: pd.DataFrame, prices: Mapping[str, Price]) -> pd.DataFrame:

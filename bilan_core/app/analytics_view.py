@@ -36,6 +36,14 @@ WHOLE_DAY_RANGES = ("7d", "30d", "90d")  # the last N UTC days, today included
 DEFAULT_RANGE = "30d"
 QUERY_KEYS = ("range", "from", "to", "model", "voter", "session", "version", "prompt")
 TREND_ARROWS = {"improving": "↑", "declining": "↓", "stable": "→"}
+TREND_MEANINGS = {
+    "improving": "the later half of the votes is more often 👍 than the earlier half (by over 10 points)",
+    "declining": "the later half of the votes is less often 👍 than the earlier half (by over 10 points)",
+    "stable": "the earlier and later halves of the votes are within 10 points (or there are under 10 votes)",
+}
+TRUST_LABEL = "Trust score (recent count more)"
+RATE_LABEL = "Positive rate (all votes alike)"
+ALL_SESSIONS = "*"  # ?session=* : every team session, even for a visitor who has one of their own
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,8 @@ class PageFilters:
         end_ms = -(-(at_ms + 1) // MS_PER_MINUTE) * MS_PER_MINUTE
         return end_ms - RANGE_SPANS_MS[self.time_range], end_ms
 
-    def to_query(self) -> dict[str, str | list[str]]:
-        """The query-string parameters that reproduce this view (defaults left out)."""
+    def to_query(self, *, own_session: str | None = None) -> dict[str, str | list[str]]:
+        """The query-string parameters that reproduce this view (defaults, and the own session, left out)."""
         params: dict[str, str | list[str]] = {}
         if self.time_range != DEFAULT_RANGE:
             params["range"] = self.time_range
@@ -100,8 +108,10 @@ class PageFilters:
         for key, values in (*named, ("prompt", self.prompts)):
             if values:
                 params[key] = list(values)
-        if self.team_session:
+        if self.team_session and self.team_session != own_session:
             params["session"] = self.team_session
+        elif not self.team_session and own_session:
+            params["session"] = ALL_SESSIONS  # else the visitor's own session would be the default again
         return params
 
 
@@ -117,8 +127,13 @@ class ParsedFilters:
     problems: list[str] = field(default_factory=list)
 
 
-def filters_from_query(params: Mapping[str, Sequence[str]]) -> ParsedFilters:
-    """Read the page's filters from query parameters (each key to all its values); bad parts fall back."""
+def filters_from_query(
+    params: Mapping[str, Sequence[str]], *, own_session: str | None = None
+) -> ParsedFilters:
+    """Read the page's filters from query parameters (each key to all its values); bad parts fall back.
+
+    Without ``session`` in the link, the team-session filter is the visitor's own session (if any).
+    """
     problems: list[str] = []
     time_range = _last(params, "range") or DEFAULT_RANGE
     if time_range not in TIME_RANGES:
@@ -139,11 +154,17 @@ def filters_from_query(params: Mapping[str, Sequence[str]]) -> ParsedFilters:
         end_day=end_day,
         models=_names(params, "model"),
         users=_names(params, "voter"),
-        team_session=_last(params, "session") or None,
+        team_session=_team_session(_last(params, "session"), own_session),
         prompt_versions=_names(params, "version"),
         prompts=_prompt_refs(params, problems),
     )
     return ParsedFilters(filters, problems)
+
+
+def _team_session(linked: str | None, own_session: str | None) -> str | None:
+    if linked is None:
+        return own_session
+    return None if linked in ("", ALL_SESSIONS) else linked
 
 
 def _prompt_refs(params: Mapping[str, Sequence[str]], problems: list[str]) -> tuple[str, ...]:
@@ -202,8 +223,9 @@ def headline_metrics(current: Headline, previous: Headline | None) -> list[Metri
     )
     return [
         _trust_metric(current, previous, versus),
-        _count_metric("Votes", current.votes, previous.votes if previous else None, versus),
+        trend_metric(current),
         _rate_metric(current, previous, versus),
+        _count_metric("Votes", current.votes, previous.votes if previous else None, versus),
         _count_metric("Comments", current.comments, previous.comments if previous else None, versus),
         _count_metric("Turns", current.turns, previous.turns if previous else None, versus),
         _count_metric("Tokens", current.tokens, previous.tokens if previous else None, versus),
@@ -236,11 +258,25 @@ def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> 
         else "No votes yet"
     )
     return Metric(
-        label=f"Trust score {arrow}".strip(),
+        label=TRUST_LABEL,
         value=_percent(current.trust_score),
         delta=_points(current.trust_score, previous.trust_score if previous else None),
         delta_color="normal",
-        help=f"Recency-weighted share of 👍. {interval}. Trend: {current.trend}. {versus}",
+        help=(
+            "Share of 👍 where a vote's weight halves every 7 days, so recent votes count more. "
+            f"{interval}. Trend {arrow} {current.trend}: {TREND_MEANINGS[current.trend]}. {versus}"
+        ),
+    )
+
+
+def trend_metric(current: Headline) -> Metric:
+    """The trend as an arrow and a word, its meaning in the help."""
+    return Metric(
+        label="Trend of 👍 over this range",
+        value=f"{TREND_ARROWS[current.trend]} {current.trend}",
+        delta=None,
+        delta_color="off",
+        help=f"{current.trend.capitalize()}: {TREND_MEANINGS[current.trend]}.",
     )
 
 
@@ -251,19 +287,20 @@ def trust_summary(current: Headline) -> str | None:
     # The interval is the unweighted share's (Wilson), so it is stated next to that share: the
     # recency-weighted trust score may lie outside it.
     return (
-        f"Trust score {_percent(current.trust_score)} {TREND_ARROWS.get(current.trend, '')} "
-        f"(recency-weighted), {current.trend} over this range; share of 👍 {_percent(current.positive_rate)} "
-        f"(95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)})."
+        f"Trust score {_percent(current.trust_score)}: the share of 👍 with recent votes counting more. "
+        f"Positive rate {_percent(current.positive_rate)}: the plain share of 👍 "
+        f"(95 % interval {_percent(current.trust_low)} – {_percent(current.trust_high)}). "
+        f"Trend {TREND_ARROWS[current.trend]} {current.trend}: {TREND_MEANINGS[current.trend]}."
     )
 
 
 def _rate_metric(current: Headline, previous: Headline | None, versus: str) -> Metric:
     return Metric(
-        label="Positive rate",
+        label=RATE_LABEL,
         value=_percent(current.positive_rate),
         delta=_points(current.positive_rate, previous.positive_rate if previous else None),
         delta_color="normal",
-        help=f"Plain share of 👍 among votes. {versus}",
+        help=f"Plain share of 👍 among votes, old and new alike. {versus}",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
+from bilan_core.analytics.filters import AnalyticsFilter, AnswersQuery, CommentsQuery
 from bilan_core.analytics.prompt_figures import VersionFigures
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.pricing import Price
@@ -30,6 +30,7 @@ from bilan_core.store.review_models import (
 )
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.answers import AnswersPage
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
     from bilan_core.reviews.sources import ReviewSource
@@ -89,6 +90,9 @@ class Backend(Protocol):
 
     def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of comments matching the filter, a search text and a sign."""
+
+    def answers(self, where: AnalyticsFilter, **query: Unpack[AnswersQuery]) -> AnswersPage:
+        """One page of the answers a filter (and a voter, sign, status) selects, newest first."""
 
     def filter_options(self) -> dict[str, list[str]]:
         """The models, users, team sessions and prompt versions that occur."""

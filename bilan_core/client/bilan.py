@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
-from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
+from bilan_core.analytics.filters import AnalyticsFilter, AnswersQuery, CommentsQuery
 from bilan_core.analytics.stats import PromptStats, Stats, StatsFilters, checked_vote_filter
 from bilan_core.chat.options import ToolRunOptions
 from bilan_core.chat.routing import RouteDecision, RoutingPolicy, choose_model, policy_from_settings
@@ -40,6 +40,7 @@ from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.answers import AnswersPage
     from bilan_core.analytics.comment_themes import CommentThemes
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
@@ -224,6 +225,10 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, ReviewCalls, TrackedChat
     def comments(self, where: AnalyticsFilter, **query: Unpack[CommentsQuery]) -> CommentsPage:
         """One page of comments, newest first, matching the filter, a search text and a sign."""
         return self.backend.comments(where, **query)
+
+    def answers(self, where: AnalyticsFilter, **query: Unpack[AnswersQuery]) -> AnswersPage:
+        """One page of the answers behind a figure, newest first: the filter, then a voter, sign or status."""
+        return self.backend.answers(where, **query)
 
     def comment_themes(self, where: AnalyticsFilter, *, limit: int = 2000) -> CommentThemes:
         """Themes of the newest ``limit`` comments the filter selects: what sets 👎 apart, per model."""

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from bilan_core.analytics import stats
 from bilan_core.analytics.data_version import data_version
-from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery, filter_options
+from bilan_core.analytics.filters import AnalyticsFilter, AnswersQuery, CommentsQuery, filter_options
 from bilan_core.analytics.prompt_figures import VersionFigures, prompt_version_figures
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.client.local_review_calls import LocalReviewCalls
@@ -41,6 +41,7 @@ from bilan_core.store.removal import RemovalReport
 from bilan_core.store.write_behind import turn_writer
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.answers import AnswersPage
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
 
@@ -155,6 +156,12 @@ class LocalBackend(LocalReviewCalls):
         from bilan_core.analytics.comments import comments_page
 
         return comments_page(self.engine, where, **query)
+
+    def answers(self, where: AnalyticsFilter, **query: Unpack[AnswersQuery]) -> AnswersPage:
+        """A page of answers from SQL."""
+        from bilan_core.analytics.answers import answers_page
+
+        return answers_page(self.engine, where, **query)
 
     def filter_options(self) -> dict[str, list[str]]:
         """Distinct filter values from SQL."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import quote
 
-from bilan_core.analytics.filters import AnalyticsFilter, CommentsQuery
+from bilan_core.analytics.filters import AnalyticsFilter, AnswersQuery, CommentsQuery
 from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.pricing import Price
@@ -42,6 +42,7 @@ from bilan_core.store.models import Turn, Vote
 from bilan_core.store.removal import RemovalReport
 
 if TYPE_CHECKING:
+    from bilan_core.analytics.answers import AnswersPage
     from bilan_core.analytics.comments import CommentsPage
     from bilan_core.analytics.dashboard import Dashboard
 
@@ -207,6 +208,15 @@ class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls
         from bilan_core.remote.dashboard_json import CommentsPageJson, comments_from_json
 
         return comments_from_json(parse(CommentsPageJson, reply))
+
+    def answers(self, where: AnalyticsFilter, **query: Unpack[AnswersQuery]) -> AnswersPage:
+        """One page of the server's answers a filter (and a voter, sign, status) selects (after a flush)."""
+        self.flush(timeout=READ_FLUSH_SECONDS)
+        params = {**filter_params(where), **query}
+        reply = self._get("/api/analytics/answers", without_none(params))
+        from bilan_core.remote.dashboard_json import AnswersPageJson, answers_from_json
+
+        return answers_from_json(parse(AnswersPageJson, reply))
 
     def filter_options(self) -> dict[str, list[str]]:
         """The models, users, team sessions and prompt versions in the key's project."""

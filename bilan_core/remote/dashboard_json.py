@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
+from bilan_core.analytics.answers import AnswersPage
 from bilan_core.analytics.dashboard import CommentsPage, Dashboard, Headline
 
 
@@ -120,4 +121,27 @@ def comments_from_json(data: CommentsPageJson) -> CommentsPage:
     """The ``CommentsPage`` that ``comments_to_json`` described."""
     return CommentsPage(
         rows=frame_from_json(data.rows), total=data.total, page=data.page, page_size=data.page_size
+    )
+
+
+class AnswersPageJson(BaseModel):
+    """An ``AnswersPage`` on the wire."""
+
+    rows: FrameJson
+    page: int
+    page_size: int
+    has_more: bool
+
+
+def answers_to_json(page: AnswersPage) -> AnswersPageJson:
+    """A page of answers as JSON-ready models."""
+    return AnswersPageJson(
+        rows=frame_to_json(page.rows), page=page.page, page_size=page.page_size, has_more=page.has_more
+    )
+
+
+def answers_from_json(data: AnswersPageJson) -> AnswersPage:
+    """The ``AnswersPage`` that ``answers_to_json`` described."""
+    return AnswersPage(
+        rows=frame_from_json(data.rows), page=data.page, page_size=data.page_size, has_more=data.has_more
     )

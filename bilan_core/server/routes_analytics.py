@@ -2,17 +2,18 @@
 
 ``POST /api/analytics/dashboard`` answers everything the page shows for a filter (the client's price
 table travels in the body); ``comments``, ``filter-options`` and ``data-version`` serve the rest of
-the page; ``votes`` and ``turns`` are the vote-side and turn-side frames on their own.
+the page; ``answers`` lists the turns behind a figure (a chart's drill-down); ``votes`` and ``turns``
+are the vote-side and turn-side frames on their own.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from bilan_core.analytics import comments, rollups
+from bilan_core.analytics import answers, comments, rollups
 from bilan_core.analytics.dashboard import load_dashboard
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, filter_options
@@ -20,9 +21,11 @@ from bilan_core.analytics.percentiles import per_model_percentiles
 from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.pricing import Price
 from bilan_core.remote.dashboard_json import (
+    AnswersPageJson,
     CommentsPageJson,
     DashboardJson,
     FrameJson,
+    answers_to_json,
     comments_to_json,
     dashboard_to_json,
     frame_to_json,
@@ -176,6 +179,38 @@ def get_comments(
         engine_of(request), query.scoped(caller), search=search, sign=sign, page=page, page_size=page_size
     )
     return comments_to_json(found)
+
+
+@router.get(
+    "/answers",
+    summary="One page of the answers behind a figure, newest first",
+    responses=REFUSALS_AND_BAD_FILTER,
+)
+def get_answers(
+    request: Request,
+    caller: CallerDep,
+    query: FilterDep,
+    voter: Annotated[Name | None, Query(description="only answers this user voted on")] = None,
+    sign: Annotated[
+        int | None, Query(ge=-1, le=1, description="1: with a 👍, -1: with a 👎"), NonZero
+    ] = None,
+    status: Annotated[Literal["ok", "error", "cancelled"] | None, Query()] = None,
+    unversioned: Annotated[bool, Query(description="only answers without a prompt version")] = False,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = answers.ANSWERS_PAGE_SIZE,
+) -> AnswersPageJson:
+    """The project's turns matching the filter and the narrowing, each with its 👍 and 👎 counts."""
+    found = answers.answers_page(
+        engine_of(request),
+        query.scoped(caller),
+        voter=voter,
+        sign=sign,
+        status=status,
+        unversioned=unversioned,
+        page=page,
+        page_size=page_size,
+    )
+    return answers_to_json(found)
 
 
 @router.get("/filter-options", summary="Models, users, team sessions and prompt versions", responses=REFUSALS)

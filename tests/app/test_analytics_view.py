@@ -9,6 +9,7 @@ import pytest
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, Headline
 from bilan_core.app.analytics_view import (
+    ALL_SESSIONS,
     PageFilters,
     filters_from_query,
     headline_metrics,
@@ -171,17 +172,21 @@ def test_headline_row_shows_every_figure_with_its_change() -> None:
     )
     metrics = headline_metrics(headline(), previous)
     assert by_label(metrics) == {
-        "Trust score ↑": ("80.0 %", "+5.0 pts", "normal"),
+        "Trust score (recent count more)": ("80.0 %", "+5.0 pts", "normal"),
+        "Trend of 👍 over this range": ("↑ improving", None, "off"),
+        "Positive rate (all votes alike)": ("80.0 %", "+10.0 pts", "normal"),
         "Votes": ("120", "+20", "normal"),
-        "Positive rate": ("80.0 %", "+10.0 pts", "normal"),
         "Comments": ("12", "-3", "normal"),
         "Turns": ("300", "+50", "normal"),
         "Tokens": ("45,000", "+5,000", "off"),
         "Estimated cost": ("$1.25", "-$0.75", "inverse"),
         "Median latency": ("850 ms", "-50 ms", "inverse"),
     }
-    trust = metrics[0]
+    trust, trend = metrics[0], metrics[1]
     assert "95 % interval 70.0 % – 88.0 %" in trust.help and "improving" in trust.help
+    assert "recent votes count more" in trust.help
+    # The trend says what it means, not only a word and an arrow.
+    assert "later half of the votes is more often 👍 than the earlier half" in trend.help
 
 
 def test_headline_without_a_previous_period_or_votes() -> None:
@@ -200,11 +205,12 @@ def test_headline_without_a_previous_period_or_votes() -> None:
         median_latency_ms=None,
     )
     metrics = by_label(headline_metrics(empty, None))
-    assert metrics["Trust score →"] == ("—", None, "normal")
+    assert metrics["Trust score (recent count more)"] == ("—", None, "normal")
+    assert metrics["Trend of 👍 over this range"][0] == "→ stable"
     assert metrics["Votes"] == ("0", None, "normal")
     assert metrics["Median latency"] == ("—", None, "inverse")
     assert metrics["Estimated cost"] == ("$0.00", None, "inverse")
-    assert headline_metrics(empty, None)[1].help == "No change shown: this range has no previous period."
+    assert headline_metrics(empty, None)[3].help == "No change shown: this range has no previous period."
 
 
 def test_unpriced_models_are_shown_as_unpriced_never_as_zero() -> None:
@@ -220,9 +226,10 @@ def test_no_change_shows_a_plain_zero_without_an_up_arrow() -> None:
     same = headline_metrics(headline(), headline(trust_score=0.8004))
     # Streamlit draws no arrow only for the string "0"; "+0" would show a green ↑ for no change.
     assert {metric.label: metric.delta for metric in same} == {
-        "Trust score ↑": "0",
+        "Trust score (recent count more)": "0",
+        "Trend of 👍 over this range": None,
+        "Positive rate (all votes alike)": "0",
         "Votes": "0",
-        "Positive rate": "0",
         "Comments": "0",
         "Turns": "0",
         "Tokens": "0",
@@ -233,8 +240,10 @@ def test_no_change_shows_a_plain_zero_without_an_up_arrow() -> None:
 
 def test_trust_summary_gives_the_interval_and_trend_in_words() -> None:
     assert trust_summary(headline()) == (
-        "Trust score 80.0 % ↑ (recency-weighted), improving over this range; "
-        "share of 👍 80.0 % (95 % interval 70.0 % – 88.0 %)."
+        "Trust score 80.0 %: the share of 👍 with recent votes counting more. "
+        "Positive rate 80.0 %: the plain share of 👍 (95 % interval 70.0 % – 88.0 %). "
+        "Trend ↑ improving: the later half of the votes is more often 👍 than the earlier half "
+        "(by over 10 points)."
     )
     assert trust_summary(headline(trust_score=None, trust_low=None, trust_high=None)) is None
 
@@ -247,3 +256,25 @@ def test_price_rows_list_priced_models_then_the_unpriced_ones_in_view() -> None:
     assert rows.set_index("Model").loc["my-model"].tolist() == ["1.00", "2.50"]
     assert rows.set_index("Model").loc["gpt-4o"].tolist() == ["2.50", "10.00"]
     assert len(rows) == len(prices) + 1
+
+
+def test_the_team_session_filter_starts_on_the_visitors_own_session() -> None:
+    assert filters_from_query({}, own_session="review").filters.team_session == "review"
+    assert filters_from_query({}).filters.team_session is None
+    # A link naming a session, or every session, wins over the visitor's own.
+    assert filters_from_query({"session": ["other"]}, own_session="review").filters.team_session == "other"
+    everything = filters_from_query({"session": [ALL_SESSIONS]}, own_session="review").filters
+    assert everything.team_session is None
+
+
+def test_the_link_leaves_out_the_own_session_and_keeps_every_session_chosen() -> None:
+    own = PageFilters(team_session="review")
+    assert "session" not in own.to_query(own_session="review")
+    assert own.to_query()["session"] == "review"
+    everything = PageFilters()
+    assert everything.to_query(own_session="review")["session"] == ALL_SESSIONS
+    assert "session" not in everything.to_query()
+    # Round trip: the link reproduces the choice for the same visitor.
+    for picked in (own, everything, PageFilters(team_session="other")):
+        link = {key: [value] for key, value in picked.to_query(own_session="review").items()}
+        assert filters_from_query(link, own_session="review").filters == picked

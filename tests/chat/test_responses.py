@@ -32,9 +32,11 @@ def a_call(**changes: object) -> ChatCall:
 
 
 def completion(content: str | None, *, usage: CompletionUsage | None = None) -> ChatCompletion:
-    choices = [] if content is None else [
-        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-    ]
+    choices = (
+        []
+        if content is None
+        else [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
+    )
     return ChatCompletion.model_validate(
         {"id": "x", "object": "chat.completion", "created": 0, "model": "gpt-4o", "choices": choices,
          "usage": usage}

@@ -238,4 +238,3 @@ def test_the_model_a_call_uses_is_resolved_in_one_place() -> None:
     assert resolve_model("auto", settings) == ModelChoice("auto", None)  # routed later, call by call
     with pytest.raises(ValueError, match="stores its own routing decision"):
         resolve_model("auto", settings, route={"x": 1}, decide=lambda: a_decision("large"))
-

@@ -402,3 +402,29 @@ def test_429_waits_as_long_as_retry_after_says(server_project, caplog):
     wrapper = RefuseFirstPosts(server_project.app, status=429, count=2, headers=((b"retry-after", b"1"),))
     assert send_votes_through(server_project, wrapper, caplog) >= 1.9
     assert caplog.text.count("waiting 1.0 s as Retry-After says") == 2
+
+
+def test_answers_behind_a_figure_through_the_server_equal_the_local_ones(both, server_project):
+    local, remote, now = both
+    where = AnalyticsFilter(start_ms=now - 3 * MS_PER_DAY, end_ms=now + HOUR)
+    for narrowing in [
+        {},
+        {"sign": -1},
+        {"voter": "carol", "sign": 1},
+        {"status": "error"},
+        {"page": 2, "page_size": 5},
+    ]:
+        mine, served = local.answers(where, **narrowing), remote.answers(where, **narrowing)
+        assert (served.page, served.page_size, served.has_more) == (mine.page, mine.page_size, mine.has_more)
+        assert served.rows["prompt_id"].tolist() == mine.rows["prompt_id"].tolist()
+        assert served.rows["up"].tolist() == mine.rows["up"].tolist()
+    assert local.answers(where, sign=-1).rows["prompt_id"].tolist() == ["t1", "t3", "t8"]
+    assert remote.answers(where, voter="carol", sign=1).rows["prompt_id"].tolist() == ["t2", "t11"]
+    assert remote.answers(where, status="error").rows["prompt_id"].tolist() == ["t5"]
+    assert remote.answers(where, page=3, page_size=5).has_more is False
+    client, headers = server_project.client, server_project.headers()
+    for params in ({"sign": 0}, {"status": "lost"}, {"page": 0}, {"page_size": 501}, {"voter": ""}):
+        assert client.get("/api/analytics/answers", params=params, headers=headers).status_code == 422, params
+    empty = client.get("/api/analytics/answers", params={"start_ms": 5, "end_ms": 5}, headers=headers)
+    assert empty.status_code == 400
+    assert client.get("/api/analytics/answers").status_code == 401
