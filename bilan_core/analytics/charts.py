@@ -238,7 +238,7 @@ def latency_chart(latency: pd.DataFrame) -> alt.HConcatChart:
     """Per model, two panels with their own scales (TTFT, total time): a bar to p50 and a whisker to p95."""
     pick = _selection("latency")
     order = model_order(latency, "turns")
-    panels = []
+    panels: list[alt.LayerChart | alt.FacetChart] = []
     for measure, title in LATENCY_PANELS.items():
         tooltip = [
             alt.Tooltip("model:N", title="Model"),

@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 
 from bilan_core.analytics.bradley_terry import ANCHOR
+from bilan_core.analytics.palette import model_scale
 
 PERCENT = ".0%"
 # Variant labels differ often only at their end (" · v2"), so they are shown whole, not cut at 180 px.
@@ -15,9 +16,19 @@ LABEL_LIMIT = 480
 ROW_STEP = 32
 
 
+def variant_model(label: str) -> str:
+    """The model a variant label starts with (``"gpt-4o · t=0.2 · v2"`` → ``"gpt-4o"``)."""
+    return str(label).split(" · ", 1)[0]
+
+
 def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
-    """Each variant's Bradley–Terry rating as a point on its 95 % bootstrap interval, best on top."""
+    """Each variant's rating as a point (its model's colour; hollow until enough votes) on its 95 % interval.
+
+    The model is the frame's ``model`` column when it has one, else the start of the variant label.
+    """
     frame = ratings.dropna(subset=["rating"])
+    models = frame["model"] if "model" in frame.columns else frame["variant"].map(variant_model)
+    frame = frame.assign(model=models.astype(str))
     order = frame.sort_values("rating", ascending=False)["variant"].tolist()
     base = alt.Chart(frame).encode(
         y=alt.Y("variant:N", title="Variant", sort=order, axis=alt.Axis(labelLimit=LABEL_LIMIT))
@@ -35,13 +46,19 @@ def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetC
         x2="ci_high:Q",
         tooltip=tooltip,
     )
-    point = base.mark_circle(size=100).encode(
+    point = base.mark_point(size=100, filled=True, strokeWidth=2).encode(
         x="rating:Q",
-        color=alt.Color(
+        color=alt.Color("model:N", title="Model", scale=model_scale(frame["model"])),
+        stroke=alt.Stroke("model:N", title="Model", scale=model_scale(frame["model"])),
+        fillOpacity=alt.FillOpacity(
             "enough_votes:N",
             title="Enough votes",
-            scale=alt.Scale(domain=[True, False]),
-            legend=alt.Legend(labelExpr="datum.value ? 'yes' : 'not yet'"),
+            scale=alt.Scale(domain=[True, False], range=[1.0, 0.0]),
+            legend=alt.Legend(
+                labelExpr="datum.value ? 'yes (filled)' : 'not yet (hollow)'",
+                symbolStrokeColor="#555",
+                symbolFillColor="#555",
+            ),
         ),
         tooltip=tooltip,
     )

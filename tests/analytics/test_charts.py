@@ -190,8 +190,14 @@ def test_latency_has_two_panels_each_on_its_own_scale(dashboard: Any) -> None:
     spec = charts.latency_chart(dashboard.latency).to_dict()
     ttft, total = spec["hconcat"]
     assert (ttft["title"], total["title"]) == ("Time to first token", "Total answer time")
-    assert encoding(ttft)["x"]["field"] == "ttft_p50" and encoding(total)["x"]["field"] == "latency_p50"
-    assert encoding(total)["x2"]["field"] == "latency_p95"
+    for panel, measure in ((ttft, "ttft"), (total, "latency")):
+        bar, whisker, tick = layers(panel)
+        assert (mark(bar), bar["encoding"]["x"]["field"]) == ("bar", f"{measure}_p50")
+        assert (whisker["encoding"]["x"]["field"], whisker["encoding"]["x2"]["field"]) == (
+            f"{measure}_p50",
+            f"{measure}_p95",
+        )
+        assert (mark(tick), tick["encoding"]["x"]["field"]) == ("tick", f"{measure}_p95")
     assert spec.get("resolve") is None  # concatenated views never share an x scale
 
 

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 
 from bilan_core.analytics.bradley_terry import leaderboard
-from bilan_core.experiments.charts import LABEL_LIMIT, rating_intervals_chart, win_rate_chart
+from bilan_core.analytics.palette import model_color
+from bilan_core.experiments.charts import LABEL_LIMIT, rating_intervals_chart, variant_model, win_rate_chart
 
 VOTES = pd.DataFrame(
     [("A", "B", "a")] * 6 + [("A", "B", "b")] * 2 + [("B", "C", "a")] * 5 + [("C", "B", "tie")] * 2,
@@ -22,7 +23,8 @@ def test_rating_intervals_chart_draws_each_interval_and_rating() -> None:
     assert interval["mark"]["type"] == "rule"
     assert (interval["encoding"]["x"]["field"], interval["encoding"]["x2"]["field"]) == ("ci_low", "ci_high")
     assert point["encoding"]["x"]["field"] == "rating"
-    assert point["encoding"]["color"]["field"] == "enough_votes"
+    assert point["encoding"]["fillOpacity"]["field"] == "enough_votes"  # hollow until enough votes
+    assert point["encoding"]["color"]["field"] == "model"
     assert (
         interval["encoding"]["y"]["sort"]
         == board.ratings.sort_values("rating", ascending=False)["variant"].tolist()
@@ -53,3 +55,13 @@ def test_variant_labels_are_shown_whole_on_both_charts() -> None:
     cells = wins["layer"][0]["encoding"]
     assert cells["y"]["axis"]["labelLimit"] == cells["x"]["axis"]["labelLimit"] == LABEL_LIMIT
     assert ratings["height"] == wins["height"] == {"step": 32}  # a readable row per variant
+
+
+def test_a_variant_is_drawn_in_its_models_colour_from_the_shared_palette() -> None:
+    labelled = VOTES.replace({"A": "gpt-4o · t=0.2", "B": "gpt-4o · t=0.9", "C": "llama-3.1-8b · v2"})
+    board = leaderboard(labelled, min_votes=1, rounds=10)
+    point = rating_intervals_chart(board.ratings).to_dict()["layer"][1]
+    scale = point["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["gpt-4o", "llama-3.1-8b"]
+    assert scale["range"] == [model_color("gpt-4o"), model_color("llama-3.1-8b")]
+    assert variant_model("gpt-4o-mini · t=0.2 · system c3cf6f") == "gpt-4o-mini"

@@ -94,9 +94,21 @@ def texts(at) -> list[str]:
     return [element.value for element in at.text]
 
 
-def comments_table(at):
-    [table] = [frame.value for frame in at.dataframe if "Comment" in frame.value.columns]
-    return table
+def comment_cards(at) -> list[str]:
+    """The comment list's header lines: the vote as emoji and word, then model, user, session, time."""
+    return [c.value for c in at.caption if c.value.startswith(("**👍 up**", "**👎 down**"))]
+
+
+def shown_comments(at) -> list[str]:
+    """The comments in the list, in order (each header line is followed by its comment as text)."""
+    headers = len(comment_cards(at))
+    return [t for t in texts(at) if not t.startswith(("question", "<i>question", "answer", "<img", "old "))][
+        :headers
+    ]
+
+
+def page_links(at) -> list:
+    return [element.proto for element in at.get("page_link")]
 
 
 def all_markdown(at) -> str:
@@ -121,15 +133,21 @@ def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engi
     assert shown["Votes"] == "4"
     assert shown["Turns"] == "4"
     assert shown["Comments"] == "2"
-    assert shown["Positive rate"] == "50.0 %"
+    assert shown["Positive rate (all votes alike)"] == "50.0 %"
+    assert shown["Trust score (recent count more)"].endswith(" %")
+    assert shown["Trend of 👍 over this range"] == "→ stable"
     assert shown["Tokens"] == "4,520"
     # gpt-4o is priced (3,000 in and 1,500 out at $2.50/$10 per million); llama is not.
     assert shown["Estimated cost"] == "≥ $0.02"  # at least: llama's turn has no price
     # 100 ms exactly, as the latency histograms estimate it (within their stated error).
     assert float(shown["Median latency"].removesuffix(" ms")) == pytest.approx(100, rel=MAX_RELATIVE_ERROR)
     captions = [caption.value for caption in at.caption]
-    assert any(c.startswith("Trust score ") and "(95 % interval " in c for c in captions)
-    assert any(c.startswith("Bar: 95 % interval") for c in captions)
+    summary = next(c for c in captions if c.startswith("Trust score "))
+    # Each figure says what it is where it is shown, and the trend says what it means.
+    assert "recent votes counting more" in summary and "the plain share of 👍 (95 % interval " in summary
+    assert "Trend → stable: the earlier and later halves of the votes are within 10 points" in summary
+    assert any(c.startswith("Line: 95 % interval") for c in captions)
+    assert any("same order: most votes first" in c for c in captions)
     team = at.selectbox(key="analytics_team_session")
     assert team.value is None and team.proto.placeholder == "All"  # not "Choose an option"
     titles = {spec.get("title") for spec in chart_specs(at)}
@@ -137,12 +155,15 @@ def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engi
     prices = at.expander[0]
     assert prices.label == "Prices behind the estimated cost"
     assert prices.dataframe[0].value.iloc[-1].tolist() == ["llama-3.1-8b", "unpriced", "unpriced"]
-    assert len(comments_table(at)) == 2
+    assert len(comment_cards(at)) == 2 and not any("Comment" in f.value.columns for f in at.dataframe)
+    facts = escape_markdown("model llama-3.1-8b · by chloe · session review · ")
+    assert comment_cards(at)[1].startswith("**👎 down** · " + facts)
     assert [button.label for button in at.get("download_button")] == [
         "Turns and votes (CSV)",
-        "Fine-tuning JSONL (👍 answers)",
+        "Fine-tuning JSONL (👍 up answers)",
         "DPO preference pairs (JSONL)",
     ]
+    assert not any(button.proto.disabled for button in at.get("download_button"))
 
 
 def test_headline_compares_with_the_previous_period(app_env: Engine) -> None:
@@ -162,7 +183,11 @@ def test_a_filter_change_changes_the_numbers_and_the_link(app_env: Engine) -> No
     at.multiselect(key="analytics_models").select("llama-3.1-8b").run()
     assert not at.exception
     shown = metrics(at)
-    assert (shown["Votes"], shown["Positive rate"], shown["Estimated cost"]) == ("1", "0.0 %", "unpriced")
+    assert (shown["Votes"], shown["Positive rate (all votes alike)"], shown["Estimated cost"]) == (
+        "1",
+        "0.0 %",
+        "unpriced",
+    )
     assert at.query_params["model"] == "llama-3.1-8b"
     at.selectbox(key="analytics_range").select("24h").run()
     assert metrics(at)["Votes"] == "0"
@@ -177,7 +202,7 @@ def test_the_query_string_reproduces_the_view(app_env: Engine) -> None:
     assert at.selectbox(key="analytics_range").value == "90d"
     assert at.multiselect(key="analytics_users").value == ["bob"]
     assert at.multiselect(key="analytics_prompt_versions").value == ["v2"]
-    assert (metrics(at)["Votes"], metrics(at)["Positive rate"]) == ("2", "50.0 %")
+    assert (metrics(at)["Votes"], metrics(at)["Positive rate (all votes alike)"]) == ("2", "50.0 %")
     # The page's own parameters are kept; the identity's are left alone.
     assert at.query_params["voter"] == "bob" and at.query_params["user"] == "Grace"
     at.selectbox(key="analytics_team_session").select("review").run()
@@ -227,7 +252,7 @@ def test_html_in_comments_prompts_and_answers_is_shown_as_text(app_env: Engine) 
     assert "<i>question 0</i>" in shown
     assert "<img src=x onerror=alert(1)> answer 0" in shown
     assert "<script>" not in all_markdown(at) and "<img" not in all_markdown(at)
-    assert HTML_COMMENT in set(comments_table(at)["Comment"])
+    assert HTML_COMMENT in shown_comments(at)
 
 
 def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
@@ -239,13 +264,14 @@ def test_comments_search_sign_filter_and_pages(app_env: Engine) -> None:
     assert any("27 comments · page 1 of 2" in caption.value for caption in at.caption)
     at.number_input(key="analytics_comment_page").set_value(2).run()
     assert any("page 2 of 2" in caption.value for caption in at.caption)
-    assert len(comments_table(at)) == 7
+    assert len(comment_cards(at)) == 7
     at.text_input(key="analytics_comment_search").input("NUMBER 1").run()
     caption = next(c.value for c in at.caption if "comments ·" in c.value)
     assert caption.startswith("11 comments · page 1 of 1")  # 1 and 10..19, back on page 1
     at.text_input(key="analytics_comment_search").input("").run()
     at.radio(key="analytics_comment_sign").set_value("down").run()
-    assert set(comments_table(at)["Comment"]) == {"too vague"}
+    assert shown_comments(at) == ["too vague"]
+    assert at.query_params["vote"] == "down"
     at.text_input(key="analytics_comment_search").input("nothing like this").run()
     assert any("No comments match" in info.value for info in at.info)
 
@@ -273,3 +299,76 @@ def test_the_filters_survive_a_visit_to_another_page(app_env: Engine) -> None:
     assert at.multiselect(key="analytics_models").value == ["llama-3.1-8b"]
     assert metrics(at)["Votes"] == "1"
     assert (at.query_params["range"], at.query_params["model"]) == ("90d", "llama-3.1-8b")  # link again
+
+
+def test_the_comment_search_and_vote_filter_come_from_and_go_to_the_link(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page({"q": "VAGUE", "vote": "down"})
+    assert not at.exception
+    assert at.text_input(key="analytics_comment_search").value == "VAGUE"
+    assert at.radio(key="analytics_comment_sign").value == "down"
+    assert shown_comments(at) == ["too vague"]
+    at.radio(key="analytics_comment_sign").set_value("up").run()
+    assert at.query_params["vote"] == "up" and at.query_params["q"] == "VAGUE"
+    assert any("No comments match" in info.value for info in at.info)
+    at.text_input(key="analytics_comment_search").input("").run()
+    assert "q" not in at.query_params
+    bad = open_page({"vote": "sideways"})
+    assert any("Unknown vote filter 'sideways'" in warning.value for warning in bad.warning)
+    assert len(comment_cards(bad)) == 2
+
+
+def test_each_comment_links_to_its_conversation_in_the_playground(app_env: Engine) -> None:
+    moment = now_ms()
+    prompt_id = add_turn(
+        app_env, model="gpt-4o", conversation_id="conv-42", prompt_text="q", response="a", created_ms=moment
+    )
+    cast_vote(app_env, prompt_id=prompt_id, user_id="ann", value=1, comment="kept")
+    at = open_page()
+    [link] = [proto for proto in page_links(at) if "Playground" in proto.label]
+    assert link.label == "Open this conversation in the Playground"
+    assert link.page_script_hash and link.query_string == "c=conv-42"  # the Playground opens ?c= links
+
+
+def test_the_team_session_filter_starts_on_the_visitors_own_session(app_env: Engine) -> None:
+    seed(app_env)
+    at = open_page({"team": "review"})  # the visitor's own team session, from the identity link
+    assert not at.exception
+    assert at.selectbox(key="analytics_team_session").value == "review"
+    assert metrics(at)["Votes"] == "1"
+    assert "session" not in at.query_params  # the default is not written into the link
+    at.selectbox(key="analytics_team_session").select(None).run()
+    assert metrics(at)["Votes"] == "4" and at.query_params["session"] == "*"
+    shared = open_page({"team": "review", "session": "*"})
+    assert shared.selectbox(key="analytics_team_session").value is None
+
+
+def test_downloads_are_disabled_when_the_view_has_nothing_to_export(app_env: Engine) -> None:
+    seed(app_env)
+    only_down = open_page({"model": "llama-3.1-8b", "range": "90d"})
+    disabled = {button.label: button.proto.disabled for button in only_down.get("download_button")}
+    # llama has a turn (CSV) but no 👍 answer to fine-tune on.
+    assert disabled == {
+        "Turns and votes (CSV)": False,
+        "Fine-tuning JSONL (👍 up answers)": True,
+        "DPO preference pairs (JSONL)": False,
+    }
+    nothing = open_page({"range": "24h", "model": "llama-3.1-8b"})
+    assert all(button.proto.disabled for button in nothing.get("download_button"))
+
+
+def test_with_five_turns_the_charts_have_sensible_domains(app_env: Engine) -> None:
+    moment = now_ms()
+    for number in range(5):
+        add_turn(
+            app_env, model="gpt-4o", created_ms=moment - number * 60_000, latency_ms=100.0, prompt_tokens=3
+        )
+    at = open_page()
+    assert not at.exception
+    specs = {spec.get("title"): spec for spec in chart_specs(at)}
+    errors = specs["Errors and cancellations per model"]
+    assert errors["encoding"]["x"]["scale"]["domain"] == [0, 0.05]  # no "0.000000%" axis
+    assert specs["Tokens per model over time"]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
+    # Without votes the trust charts say why they are missing instead of drawing empty axes.
+    assert any("No votes in this view" in info.value for info in at.info)
+    assert "Trust per model" not in specs
