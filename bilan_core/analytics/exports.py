@@ -8,6 +8,7 @@ so a failed export never leaves a half-written file under the requested name.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -121,16 +122,25 @@ def _voted_turns(where: AnalyticsFilter) -> Any:
 
 
 def write_finetune(engine: Engine, where: AnalyticsFilter, out: TextIO) -> int:
-    """OpenAI chat fine-tuning JSONL from 👍 turns: the request messages plus the answer; returns lines."""
+    """OpenAI chat fine-tuning JSONL from 👍 turns: the request messages plus the answer; returns lines.
+
+    An example (the same messages and answer) is written once, however many turns repeat it.
+    """
     voted = _voted_turns(where)
     statement = voted.where(voted.selected_columns.net > 0).order_by(col(Turn.created_ms), col(Turn.id))
     written = 0
+    seen: set[bytes] = set()  # digests, not the lines: a million examples stay a few tens of MB
     for row in _stream(engine, statement):
         messages = [
             *_request_messages(row.messages, row.prompt_text),
             {"role": "assistant", "content": row.response},
         ]
-        out.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+        line = json.dumps({"messages": messages}, ensure_ascii=False)
+        digest = hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        out.write(line + "\n")
         written += 1
     return written
 

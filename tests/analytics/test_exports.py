@@ -199,6 +199,20 @@ def test_finetune_lines_are_the_net_positive_successful_answers(engine: Engine) 
     assert len(read_jsonl(engine, "finetune", AnalyticsFilter(models=("gpt-4o",)))) == 1
 
 
+def test_finetune_writes_each_example_once(engine: Engine) -> None:
+    # The same question answered the same way three times (e.g. a batch run twice), each answer 👍;
+    # a different answer to it, and the same answer to another question, stay.
+    for prompt, answer in [("Q?", "A.")] * 3 + [("Q?", "Other."), ("Also Q?", "A.")]:
+        prompt_id = add_turn(engine, prompt_text=prompt, response=answer, created_ms=DAY0)
+        cast_vote(engine, prompt_id=prompt_id, user_id="ann", value=1)
+    lines = read_jsonl(engine, "finetune")
+    assert [[m["content"] for m in line["messages"]] for line in lines] == [
+        ["Q?", "A."],
+        ["Q?", "Other."],
+        ["Also Q?", "A."],
+    ]
+
+
 def test_dpo_pairs_opposite_votes_on_the_same_request(engine: Engine) -> None:
     seed(engine)
     # Same prompt text, different system prompt: a different request, never paired with Paris.
