@@ -35,8 +35,8 @@ OUTLIER_RULE = (
     f"Raters who share at least {MIN_SHARED_ITEMS} items with others are judged: 'disagrees' when their "
     f"agreement with the others is more than {DISAGREEMENT_MARGIN * 100:.0f} percentage points below the "
     f"raters' median; 'lenient' or 'harsh' when their 👍 rate is {LENIENCY_MARGIN * 100:.0f} percentage "
-    "points or more above or below the consensus of the same items (the other raters' majority on each "
-    "item, half when they split)."
+    "points or more above or below the consensus of the same items (the majority of each item's raters, "
+    "half when they split)."
 )
 
 
@@ -242,9 +242,8 @@ def rater_table(
     rated["agreeing"] = same - 1
     is_vote = value == "vote"
     if is_vote:
-        positives = rated.groupby(item)[value].transform("sum")
-        share = (positives - rated[value]) / rated["others"].where(rated["others"] > 0)
-        # The others' majority on the item: 1 or 0, and 0.5 when they split evenly.
+        share = rated.groupby(item)[value].transform("mean")
+        # The item's majority (all its raters): 1 or 0, and 0.5 when they split evenly.
         rated["consensus"] = np.sign(share - 0.5) / 2 + 0.5
     shared = rated[rated["others"] > 0]
     grouped = shared.groupby(rater)
