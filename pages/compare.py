@@ -8,6 +8,7 @@ import streamlit as st
 
 from bilan_core import Bilan, BilanError, NotFoundError
 from bilan_core.analytics.bradley_terry import Leaderboard
+from bilan_core.app.compare_view import pairs_table, ratings_table
 from bilan_core.app.feedback_prompts import apply_thumbs, thumbs_from_vote
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.experiments.charts import rating_intervals_chart, win_rate_chart
@@ -15,8 +16,10 @@ from bilan_core.experiments.comparisons import (
     Variant,
     comparison_leaderboard,
     record_preference,
+    side_variants,
     start_comparison,
     stream_comparison,
+    verdict_choices,
 )
 from bilan_core.store.comparisons import SIDES, ComparisonView, SideView
 from pages.model_choice import TYPE_ANY_MODEL, model_options
@@ -26,24 +29,18 @@ CURRENT_KEY = "compare_current_id"
 ERRORS_KEY = "compare_side_errors"
 NOTICE_KEY = "compare_notice"
 PENDING_KEY = "compare_pending"
+RETRY_KEY = "compare_retry"
 PROMPT_KEY = "compare_prompt"
 BLIND_KEY = "compare_blind"
 BLIND_TEAM_KEY = "compare_blind_team_session"
 TEAM_ONLY_KEY = "compare_team_only"
 DEFAULT_TEMPERATURES = (0.7, 0.2)
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
-RATING_COLUMNS = [
-    "rank", "variant", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "both_bad", "status",
-]  # fmt: skip
-RATING_HEADINGS = {
-    "rank": "Rank", "variant": "Variant", "votes": "Votes", "wins": "Wins", "losses": "Losses",
-    "ties": "Ties", "both_bad": "Both bad", "status": "Status",
-}  # fmt: skip
-PAIR_HEADINGS = {
-    "variant_a": "Variant", "variant_b": "Against", "wins_a": "Wins", "wins_b": "Losses", "ties": "Ties",
-    "both_bad": "Both bad", "decisive": "Decisive votes", "verdict": "Verdict",
-}  # fmt: skip
 VERDICT_ICONS = {"a": "🅰️", "b": "🅱️", "tie": "🤝", "both_bad": "👎"}
+NAME_HELP = (
+    "What the leaderboard calls this variant. Left empty, it is named after its settings; name variants "
+    "you will compare again, so their votes add up under one name."
+)
 
 
 def follow_team_session_for_blind_mode() -> None:
@@ -52,6 +49,10 @@ def follow_team_session_for_blind_mode() -> None:
     if BLIND_KEY not in st.session_state or st.session_state.get(BLIND_TEAM_KEY) != team:
         st.session_state[BLIND_KEY] = team is not None
         st.session_state[BLIND_TEAM_KEY] = team
+
+
+def retry_requested(side: str) -> None:
+    st.session_state[RETRY_KEY] = side
 
 
 def comparison_requested() -> None:
@@ -68,6 +69,14 @@ def variant_editor(number: int) -> None:
     st.subheader(f"Variant {number}")
     # persist_state: what was typed is still there after a look at another page.
     kept = {"persist_state": "session"}
+    st.text_input(
+        "Name",
+        key=f"compare_name_{number}",
+        max_chars=80,
+        placeholder=automatic_name(number),
+        help=NAME_HELP,
+        **kept,
+    )
     st.selectbox(
         "Model",
         options,
@@ -88,7 +97,15 @@ def variant_editor(number: int) -> None:
     )
 
 
-def variant_from_editor(number: int) -> Variant:
+def automatic_name(number: int) -> str:
+    """The name the variant gets when none is typed (from the settings of the previous run)."""
+    try:
+        return variant_from_editor(number, named=False).display_label
+    except (KeyError, ValueError):
+        return "named after its settings"
+
+
+def variant_from_editor(number: int, *, named: bool = True) -> Variant:
     state = st.session_state
     system = state.get(f"compare_system_{number}") or ""
     return Variant(
@@ -96,6 +113,7 @@ def variant_from_editor(number: int) -> Variant:
         system_prompt=system if system.strip() else None,
         temperature=state[f"compare_temperature_{number}"],
         prompt_version=(state.get(f"compare_version_{number}") or "").strip() or None,
+        label=(state.get(f"compare_name_{number}") or "").strip() or None if named else None,
     )
 
 
@@ -103,6 +121,11 @@ def side_heading(view: SideView) -> str:
     if view.label is None:
         return view.side.upper()
     return f"{view.side.upper()} · {escape_markdown(view.label)}"
+
+
+def show_side_heading(view: SideView, variant: Variant) -> None:
+    """The side's letter, and once revealed its variant's name with every setting on hover."""
+    st.subheader(side_heading(view), help=None if view.label is None else escape_markdown(variant.describe()))
 
 
 def run_comparison(client: Bilan) -> None:
@@ -139,6 +162,25 @@ def run_comparison(client: Bilan) -> None:
     st.rerun()
 
 
+def retry_side(client: Bilan, comparison_id: str, side: str) -> None:
+    """Ask one side again (it failed the first time), streaming its answer where it failed."""
+    errors = st.session_state.setdefault(ERRORS_KEY, {}).setdefault(comparison_id, {})
+    errors.pop(side, None)
+    slot = st.empty()
+    text = ""
+    try:
+        with closing(stream_comparison(client, comparison_id, sides=[side])) as pieces:
+            for piece in pieces:
+                if piece.error is not None:
+                    errors[side] = str(piece.error)
+                elif piece.text:
+                    text += piece.text
+                    slot.markdown(text)
+    except (BilanError, ValueError) as exc:
+        note(f"Side {side.upper()} was not asked again: {exc}")
+    st.rerun()
+
+
 def thumbs_changed(prompt_id: str, widget_key: str) -> None:
     try:
         apply_thumbs(visitor_client(), prompt_id, st.session_state[widget_key])
@@ -153,11 +195,19 @@ def decided(comparison_id: str, winner: str, comment_key: str) -> None:
         note(f"Your verdict was not saved: {exc}")
 
 
-def show_side(view: SideView, error: str | None) -> None:
-    st.subheader(side_heading(view))
+def show_side(view: SideView, variant: Variant, error: str | None, can_retry: bool) -> None:
+    show_side_heading(view, variant)
     if view.prompt_id is None or view.answer is None:
         reason = error or "the answer stopped before the end"
         st.error(escape_markdown(f"Side {view.side.upper()} did not answer: {reason}"))
+        if can_retry:
+            st.button(
+                f"Retry side {view.side.upper()}",
+                key=f"compare_retry_{view.side}",
+                icon=":material/refresh:",
+                on_click=retry_requested,
+                args=(view.side,),
+            )
         return
     st.markdown(view.answer)
     if view.label is not None:
@@ -168,13 +218,16 @@ def show_side(view: SideView, error: str | None) -> None:
     st.feedback("thumbs", key=widget_key, on_change=thumbs_changed, args=(view.prompt_id, widget_key))
 
 
-def verdict_form(view: ComparisonView) -> None:
+def verdict_form(view: ComparisonView, choices: tuple[str, ...]) -> None:
     comparison_id = view.comparison.id
     comment_key = f"compare_comment_{comparison_id}"
+    if len(choices) < len(VERDICTS):
+        st.caption("One side failed: judge what came back (or retry that side first).")
     st.text_area(
         "Comment (optional)", key=comment_key, max_chars=10_000, placeholder="What made the difference?"
     )
-    for column, (winner, label) in zip(st.columns(len(VERDICTS)), VERDICTS.items(), strict=True):
+    offered = {winner: VERDICTS[winner] for winner in choices}
+    for column, (winner, label) in zip(st.columns(len(VERDICTS)), offered.items(), strict=False):
         column.button(
             label,
             icon=VERDICT_ICONS[winner],
@@ -209,13 +262,19 @@ def show_current(client: Bilan) -> None:
     except NotFoundError:
         st.session_state.pop(CURRENT_KEY, None)
         return
+    retry = st.session_state.pop(RETRY_KEY, None)
+    if retry in SIDES and view.comparison.winner is None:
+        retry_side(visitor_client(), comparison_id, retry)
     errors = st.session_state.get(ERRORS_KEY, {}).get(comparison_id, {})
+    undecided = view.comparison.winner is None
+    variants = side_variants(view.comparison)
     for side, column in zip(SIDES, st.columns(2), strict=True):
         with column:
-            show_side(view.sides[side], errors.get(side))
-    if view.can_decide:
-        verdict_form(view)
-    elif view.comparison.winner is not None:
+            show_side(view.sides[side], variants[side], errors.get(side), can_retry=undecided)
+    choices = verdict_choices(view.sides)
+    if undecided and choices:
+        verdict_form(view, choices)
+    elif not undecided:
         show_verdict(view)
 
 
@@ -242,14 +301,10 @@ def show_leaderboard(client: Bilan) -> None:
             "(BILAN_LEADERBOARD_MIN_VOTES). The figures below are provisional."
         )
     st.dataframe(
-        board.ratings[RATING_COLUMNS],
+        ratings_table(board.ratings),
         hide_index=True,
         width="stretch",
-        column_config=RATING_HEADINGS
-        | {
-            name: st.column_config.NumberColumn(label, format="%.0f")
-            for name, label in (("rating", "Rating"), ("ci_low", "95% low"), ("ci_high", "95% high"))
-        },
+        column_config={"Variant": st.column_config.TextColumn(width="large")},
     )
     st.altair_chart(rating_intervals_chart(board.ratings), width="stretch")
     st.subheader("Head to head")
@@ -259,10 +314,15 @@ def show_leaderboard(client: Bilan) -> None:
         "Exact two-sided binomial test on the decisive votes of each pair (ties and 'both bad' left out)."
     )
     st.dataframe(
-        board.pairs,
+        pairs_table(board.pairs),
         hide_index=True,
         width="stretch",
-        column_config=PAIR_HEADINGS | {"p_value": st.column_config.NumberColumn("p-value", format="%.4f")},
+        column_config={
+            "Variant": st.column_config.TextColumn(width="medium"),
+            "Against": st.column_config.TextColumn(width="medium"),
+            "p-value": st.column_config.TextColumn(width="medium"),
+            "Verdict": st.column_config.TextColumn(width="large"),
+        },
     )
 
 

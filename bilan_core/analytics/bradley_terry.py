@@ -130,8 +130,16 @@ def bootstrap_intervals(
 
 
 def ranks_from_intervals(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """1 + the number of variants whose lower bound is above this variant's upper bound."""
+    """1 + the number of variants whose lower bound is above this variant's upper bound (a missing
+    interval is unbounded: a variant without one neither outranks nor is outranked)."""
+    low, high = np.nan_to_num(low, nan=-np.inf), np.nan_to_num(high, nan=np.inf)
     return 1 + (low[None, :] > high[:, None]).sum(axis=1)
+
+
+def enough_votes(games: np.ndarray, min_votes: int) -> np.ndarray:
+    """Per variant, whether its rated votes reach ``min_votes``: below it the rating is provisional and
+    no interval is given (a bootstrap over one vote gives an interval of one point, not a precise one)."""
+    return np.asarray(games) >= min_votes
 
 
 def leaderboard(
@@ -176,6 +184,8 @@ def _ratings_table(
     min_votes: int,
 ) -> pd.DataFrame:
     games = (wins + wins.T).sum(axis=1)
+    enough = enough_votes(games, min_votes)
+    low, high = np.where(enough, low, np.nan), np.where(enough, high, np.nan)
     ties = _per_variant_count(votes, variants, "tie")
     both_bad = _per_variant_count(votes, variants, "both_bad")
     table = pd.DataFrame(
@@ -193,7 +203,7 @@ def _ratings_table(
         }
     )
     table["votes"] = table["games"] + table["both_bad"]
-    table["enough_votes"] = table["games"] >= min_votes
+    table["enough_votes"] = enough
     table["status"] = np.where(table["enough_votes"], "", NOT_ENOUGH_VOTES)
     return table.sort_values(["rank", "rating"], ascending=[True, False]).reset_index(drop=True)
 

@@ -13,6 +13,8 @@ from bilan_core.analytics.palette import model_scale
 PERCENT = ".0%"
 # Variant labels differ often only at their end (" · v2"), so they are shown whole, not cut at 180 px.
 LABEL_LIMIT = 480
+# Columns of the head-to-head matrix sit side by side, read level, so their labels get less room.
+COLUMN_LABEL_LIMIT = 200
 ROW_STEP = 32
 
 
@@ -22,7 +24,8 @@ def variant_model(label: str) -> str:
 
 
 def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
-    """Each variant's rating as a point (its model's colour; hollow until enough votes) on its 95 % interval.
+    """Each variant's rating as a point (its model's colour) on its 95 % interval; a variant below the minimum
+    votes has a hollow point and no interval (its rating is provisional).
 
     The model is the frame's ``model`` column when it has one, else the start of the variant label.
     """
@@ -30,8 +33,9 @@ def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetC
     models = frame["model"] if "model" in frame.columns else frame["variant"].map(variant_model)
     frame = frame.assign(model=models.astype(str))
     order = frame.sort_values("rating", ascending=False)["variant"].tolist()
+    # No axis titles: the labels name the variants, the chart title says what is drawn.
     base = alt.Chart(frame).encode(
-        y=alt.Y("variant:N", title="Variant", sort=order, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+        y=alt.Y("variant:N", title=None, sort=order, axis=alt.Axis(labelLimit=LABEL_LIMIT))
     )
     tooltip = [
         alt.Tooltip("variant:N", title="Variant"),
@@ -41,10 +45,14 @@ def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetC
         alt.Tooltip("rank:Q", title="Rank"),
         alt.Tooltip("votes:Q", title="Votes"),
     ]
-    interval = base.mark_rule(strokeWidth=3, opacity=0.6).encode(
-        x=alt.X("ci_low:Q", title="Rating (95% interval)", scale=alt.Scale(zero=False)),
-        x2="ci_high:Q",
-        tooltip=tooltip,
+    interval = (
+        base.transform_filter("isValid(datum.ci_low)")
+        .mark_rule(strokeWidth=3, opacity=0.6)
+        .encode(
+            x=alt.X("ci_low:Q", title="Rating (95% interval)", scale=alt.Scale(zero=False)),
+            x2="ci_high:Q",
+            tooltip=tooltip,
+        )
     )
     point = base.mark_point(size=100, filled=True, strokeWidth=2).encode(
         x="rating:Q",
@@ -55,7 +63,7 @@ def rating_intervals_chart(ratings: pd.DataFrame) -> alt.LayerChart | alt.FacetC
             title="Enough votes",
             scale=alt.Scale(domain=[True, False], range=[1.0, 0.0]),
             legend=alt.Legend(
-                labelExpr="datum.value ? 'yes (filled)' : 'not yet (hollow)'",
+                labelExpr="datum.value ? 'yes (filled)' : 'not yet (hollow, no interval)'",
                 symbolStrokeColor="#555",
                 symbolFillColor="#555",
             ),
@@ -75,8 +83,10 @@ def win_rate_chart(win_rates: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     )
     long = stacked.rename("win_rate").reset_index().dropna(subset=["win_rate"])
     base = alt.Chart(long).encode(
-        y=alt.Y("variant:N", title="Variant", axis=alt.Axis(labelLimit=LABEL_LIMIT)),
-        x=alt.X("opponent:N", title="Against", axis=alt.Axis(labelLimit=LABEL_LIMIT, labelAngle=-30)),
+        y=alt.Y("variant:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT)),
+        x=alt.X(
+            "opponent:N", title=None, axis=alt.Axis(labelLimit=COLUMN_LABEL_LIMIT, labelAngle=0, orient="top")
+        ),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("win_rate:Q", title="Win rate", scale=alt.Scale(domain=[0, 1], scheme="redblue")),

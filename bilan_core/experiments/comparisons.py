@@ -8,11 +8,10 @@ verdict implies.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import random
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -26,11 +25,15 @@ from bilan_core.analytics.bradley_terry import (
     Leaderboard,
     leaderboard,
 )
+from bilan_core.errors import ProviderError
 from bilan_core.store.comparisons import (
     MAX_VARIANT_LABEL,
     SIDES,
+    WINNERS,
+    SideView,
     check_variant,
     validate_prompt,
+    validate_side,
     validate_winner,
 )
 from bilan_core.store.models import Comparison
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
 
 VERDICT_COLUMNS = ["label_a", "label_b", "winner", "decided_ms"]
+SYSTEM_QUOTE_LENGTH = 24
 # What a verdict says about each side on its own, as 👍 (1) / 👎 (-1) votes on the two turns.
 IMPLIED_VOTES: dict[str, tuple[int | None, int | None]] = {
     "a": (1, -1),
@@ -63,7 +67,8 @@ class Variant:
 
     @property
     def display_label(self) -> str:
-        """The given label, or one built from the settings that tell variants apart."""
+        """The given name, or one built from the settings that tell variants apart (the system prompt by
+        its opening words, which say more than a hash)."""
         if self.label:
             return self.label.strip()
         parts = [self.model]
@@ -72,8 +77,18 @@ class Variant:
         if self.prompt_version:
             parts.append(self.prompt_version)
         if self.system_prompt:
-            parts.append(f"system {hashlib.sha256(self.system_prompt.encode()).hexdigest()[:6]}")
+            parts.append(f"“{quote_start(self.system_prompt, SYSTEM_QUOTE_LENGTH)}”")
         return " · ".join(parts)[:MAX_VARIANT_LABEL]
+
+    def describe(self) -> str:
+        """Every setting of the variant on its own line, the system prompt whole (for a hover help)."""
+        lines = [f"Model: {self.model}"]
+        if self.temperature is not None:
+            lines.append(f"Temperature: {self.temperature:g}")
+        if self.prompt_version:
+            lines.append(f"Prompt version: {self.prompt_version}")
+        lines.append(f"System prompt: {self.system_prompt}" if self.system_prompt else "No system prompt")
+        return "\n\n".join(lines)
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat messages this variant sends for a prompt."""
@@ -83,6 +98,12 @@ class Variant:
     def as_dict(self) -> dict[str, Any]:
         """The variant as stored in the comparison row."""
         return asdict(self) | {"label": self.display_label}
+
+
+def quote_start(text: str, length: int) -> str:
+    """The first ``length`` characters of ``text`` on one line, with an ellipsis when it goes on."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
 def variant_from_dict(values: dict[str, Any]) -> Variant:
@@ -186,23 +207,32 @@ def side_variants(comparison: Comparison) -> dict[str, Variant]:
 
 
 def stream_comparison(
-    client: Bilan, comparison_id: str, *, max_tokens: int | None = None
+    client: Bilan,
+    comparison_id: str,
+    *,
+    max_tokens: int | None = None,
+    sides: Sequence[str] = SIDES,
 ) -> Generator[SidePiece, None, None]:
-    """Stream both sides at once, as pieces tagged with their side; each answer is a recorded turn.
+    """Stream the sides (both by default; one to retry it) at once, as pieces tagged with their side.
 
-    Each side streams on its own thread. A side that ends normally is linked to the comparison and
-    ends with a ``finished`` piece carrying its ``prompt_id``; a failed side ends with its ``error``.
-    Closing the iterator early stops both sides (their turns are recorded as cancelled).
+    Each side streams on its own thread and its answer is a recorded turn. A side that ends normally is
+    linked to the comparison and ends with a ``finished`` piece carrying its ``prompt_id``; a failed side
+    ends with its ``error``, its failed turn linked when there is one, so a verdict can still be given on
+    what came back. Closing the iterator early stops every side (their turns are recorded as cancelled).
     """
+    asked = [validate_side(side) for side in sides]
     comparison = client.get_comparison(comparison_id)
+    if comparison.winner is not None:
+        raise ValueError(f"comparison {comparison_id!r} was already decided ({comparison.winner})")
+    variants = side_variants(comparison)
     pieces: queue.Queue[SidePiece] = queue.Queue()
     stop = threading.Event()
-    for side, variant in side_variants(comparison).items():
-        runner = _SideRunner(client, comparison, side, variant, max_tokens, pieces, stop)
+    for side in asked:
+        runner = _SideRunner(client, comparison, side, variants[side], max_tokens, pieces, stop)
         threading.Thread(target=runner.run, name=f"bilan-compare-{side}", daemon=True).start()
     finished = 0
     try:
-        while finished < len(SIDES):
+        while finished < len(asked):
             piece = pieces.get()
             finished += piece.finished
             yield piece
@@ -227,10 +257,17 @@ class _SideRunner:
         try:
             prompt_id = self._answer()
         except Exception as exc:  # the reader waits for both sides to end, so every failure must reach it
-            self.pieces.put(SidePiece(self.side, finished=True, error=exc))
+            self.pieces.put(SidePiece(self.side, finished=True, error=exc, prompt_id=self._link_failed(exc)))
             return
         if prompt_id is not None:
             self.pieces.put(SidePiece(self.side, finished=True, prompt_id=prompt_id))
+
+    def _link_failed(self, error: Exception) -> str | None:
+        """Link the failed call's turn (when it made one) to its side; its prompt id."""
+        prompt_id = error.prompt_id if isinstance(error, ProviderError) else None
+        if prompt_id is not None and not self.stop.is_set():
+            self.client.attach_comparison_answer(self.comparison.id, side=self.side, prompt_id=prompt_id)
+        return prompt_id
 
     def _answer(self) -> str | None:
         """Stream the answer into ``pieces`` and link its turn; None when stopped early."""
@@ -294,13 +331,31 @@ def record_preference(
     votes of this user on the two turns, so the per-model analytics count them; a side this user
     already rated keeps its own vote.
     """
-    row = client.decide_comparison(comparison_id, winner=validate_winner(winner), comment=comment)
-    sides = client.comparison_view(row.id).sides
+    winner = validate_winner(winner)
+    sides = client.comparison_view(comparison_id).sides
+    allowed = verdict_choices(sides)
+    if allowed and winner not in allowed:
+        choices = ", ".join(allowed)
+        raise ValueError(f"only one side answered: the verdict is one of {choices}, not {winner!r}")
+    if not allowed and all(view.prompt_id for view in sides.values()):
+        raise ValueError("neither side answered: retry a side before giving a verdict")
+    row = client.decide_comparison(comparison_id, winner=winner, comment=comment)
     for side, value in zip(SIDES, IMPLIED_VOTES[winner], strict=True):
         prompt_id = sides[side].prompt_id
         if value is not None and prompt_id and sides[side].vote is None:
             client.vote(prompt_id, value)
     return row
+
+
+def verdict_choices(sides: Mapping[str, SideView]) -> tuple[str, ...]:
+    """The verdicts a comparison allows: any when both sides answered; when one failed, that side or
+    "both bad" (a tie with a failure means nothing); none when neither answered."""
+    answered = [side for side in SIDES if sides[side].answer is not None and sides[side].prompt_id]
+    if len(answered) == len(SIDES):
+        return WINNERS
+    if answered and all(view.prompt_id for view in sides.values()):
+        return (answered[0], "both_bad")
+    return ()
 
 
 def comparison_leaderboard(

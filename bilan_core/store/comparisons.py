@@ -32,6 +32,7 @@ from bilan_core.store.votes import validate_comment
 MAX_VARIANT_LABEL = 400
 SIDES = ("a", "b")
 WINNERS = ("a", "b", "tie", "both_bad")
+ANSWERED = "ok"
 VARIANT_FIELDS = ("model", "system_prompt", "temperature", "prompt_version", "label")
 
 
@@ -50,7 +51,8 @@ class NewComparison(BaseModel):
 
 
 class SideView(BaseModel):
-    """What the Compare page shows for one side; ``label`` stays None until the variant may be revealed."""
+    """What the Compare page shows for one side; ``label`` stays None until the variant may be revealed,
+    ``answer`` None when the side failed."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -263,7 +265,8 @@ def comparison_view(engine: Engine, *, project_id: int, comparison_id: str, user
         sides[side] = SideView(
             side=side,
             prompt_id=prompt_id,
-            answer=turn.response if turn else None,
+            # A failed call's turn is linked too (a verdict can judge what came back), but is no answer.
+            answer=turn.response if turn and turn.status == ANSWERED else None,
             vote=vote,
             label=labels[side] if shown else None,
             latency_ms=turn.latency_ms if turn and shown else None,

@@ -11,6 +11,7 @@ from scipy.stats import binomtest
 
 from bilan_core.analytics.bradley_terry import (
     NOT_ENOUGH_VOTES,
+    enough_votes,
     fit_bradley_terry,
     leaderboard,
     pair_tests,
@@ -154,3 +155,20 @@ def test_an_empty_table_gives_an_empty_leaderboard() -> None:
     board = leaderboard(pd.DataFrame(columns=["label_a", "label_b", "winner"]))
     assert board.ratings.empty and board.pairs.empty and board.total_votes == 0
     assert not board.has_enough_votes
+
+
+def test_one_vote_gives_a_provisional_rating_without_an_interval() -> None:
+    votes = votes_from([("A", "B", "a", 1)])
+    table = leaderboard(votes, min_votes=2, rounds=20).ratings.set_index("variant")
+    # A bootstrap over one vote would say 1131–1131; below the minimum there is no interval at all.
+    assert table["ci_low"].isna().all() and table["ci_high"].isna().all()
+    assert table["rating"].notna().all() and (~table["enough_votes"]).all()
+    assert table["rank"].tolist() == [1, 1]  # without an interval nobody is clearly above anybody
+
+
+def test_the_interval_appears_with_enough_votes() -> None:
+    votes = votes_from([("A", "B", "a", 3), ("A", "B", "b", 1), ("B", "C", "a", 1)])
+    table = leaderboard(votes, min_votes=4, rounds=20).ratings.set_index("variant")
+    assert table.loc[["A", "B"], "ci_low"].notna().all() and pd.isna(table.loc["C", "ci_low"])
+    assert enough_votes(np.array([3, 4, 5]), 4).tolist() == [False, True, True]
+    assert ranks_from_intervals(np.array([1100.0, np.nan]), np.array([1200.0, np.nan])).tolist() == [1, 1]

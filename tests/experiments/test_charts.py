@@ -8,7 +8,13 @@ import pandas as pd
 
 from bilan_core.analytics.bradley_terry import leaderboard
 from bilan_core.analytics.palette import model_color
-from bilan_core.experiments.charts import LABEL_LIMIT, rating_intervals_chart, variant_model, win_rate_chart
+from bilan_core.experiments.charts import (
+    COLUMN_LABEL_LIMIT,
+    LABEL_LIMIT,
+    rating_intervals_chart,
+    variant_model,
+    win_rate_chart,
+)
 
 VOTES = pd.DataFrame(
     [("A", "B", "a")] * 6 + [("A", "B", "b")] * 2 + [("B", "C", "a")] * 5 + [("C", "B", "tie")] * 2,
@@ -32,6 +38,9 @@ def test_rating_intervals_chart_draws_each_interval_and_rating() -> None:
     [data] = [rows for name, rows in spec["datasets"].items() if rows and "rating" in rows[0]]
     assert {row["variant"]: row["enough_votes"] for row in data} == {"A": False, "B": True, "C": False}
     assert anchor["encoding"]["x"]["field"] == "anchor"
+    # Below the minimum votes there is no interval to draw: the rule skips those rows.
+    assert {row["variant"]: row["ci_low"] is None for row in data} == {"A": True, "B": False, "C": True}
+    assert interval["transform"] == [{"filter": "isValid(datum.ci_low)"}]
 
 
 def test_win_rate_chart_has_one_cell_per_pair_that_met() -> None:
@@ -53,7 +62,10 @@ def test_variant_labels_are_shown_whole_on_both_charts() -> None:
     wins = win_rate_chart(board.win_rates).to_dict()
     assert ratings["layer"][0]["encoding"]["y"]["axis"]["labelLimit"] == LABEL_LIMIT >= 400
     cells = wins["layer"][0]["encoding"]
-    assert cells["y"]["axis"]["labelLimit"] == cells["x"]["axis"]["labelLimit"] == LABEL_LIMIT
+    assert cells["y"]["axis"]["labelLimit"] == LABEL_LIMIT
+    # The columns are read level (not rotated), so each gets the room of a column.
+    assert cells["x"]["axis"]["labelLimit"] == COLUMN_LABEL_LIMIT and cells["x"]["axis"]["labelAngle"] == 0
+    assert cells["x"]["title"] is None and cells["y"]["title"] is None  # no axis title over the labels
     assert ratings["height"] == wins["height"] == {"step": 32}  # a readable row per variant
 
 

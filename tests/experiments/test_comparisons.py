@@ -20,6 +20,7 @@ from bilan_core.experiments.comparisons import (
     record_preference,
     start_comparison,
     stream_comparison,
+    verdict_choices,
 )
 from bilan_core.store.comparisons import revealed
 from bilan_core.store.models import Comparison, Turn, Vote
@@ -212,9 +213,7 @@ def test_bad_comparisons_are_refused_and_store_nothing(
     assert openai_server.chat_requests == []
 
 
-def test_a_failed_side_raises_and_the_comparison_cannot_be_decided(
-    client: Bilan, openai_server: FakeOpenAIServer
-) -> None:
+def test_a_failed_side_raises_and_is_linked_as_failed(client: Bilan, openai_server: FakeOpenAIServer) -> None:
     openai_server.fail(503, "overloaded")
     with pytest.raises(ProviderError, match="overloaded") as caught:
         compare(client, "Hi", FAST, STRONG, blind=False)
@@ -222,9 +221,72 @@ def test_a_failed_side_raises_and_the_comparison_cannot_be_decided(
         [row] = session.exec(select(Comparison)).all()
     failed = turns(client)[caught.value.prompt_id]
     assert failed.status == "error"
-    assert caught.value.prompt_id not in (row.prompt_id_a, row.prompt_id_b)
+    # The failed turn is linked to its side, so a verdict may still judge what came back.
+    assert caught.value.prompt_id in (row.prompt_id_a, row.prompt_id_b)
+    failed_side = "a" if row.prompt_id_a == caught.value.prompt_id else "b"
+    assert client.comparison_view(row.id).sides[failed_side].answer is None
+
+
+def test_a_comparison_without_its_answers_cannot_be_decided(client: Bilan) -> None:
+    comparison = start_comparison(client, "Hi", FAST, STRONG, blind=False)
     with pytest.raises(ValueError, match="does not have both answers yet"):
-        record_preference(client, row.id, "a")
+        record_preference(client, comparison.id, "a")
+
+
+def answered_sides(client: Bilan, comparison_id: str) -> dict[str, str]:
+    """Each side's text after streaming both sides to their end (a failed one ends with its error)."""
+    texts = {"a": "", "b": ""}
+    for piece in stream_comparison(client, comparison_id):
+        texts[piece.side] += piece.text
+    return texts
+
+
+def test_one_failed_side_can_be_retried_or_judged_on_what_came_back(
+    client: Bilan, openai_server: FakeOpenAIServer
+) -> None:
+    comparison = start_comparison(client, "Hi", FAST, STRONG, blind=False)
+    openai_server.fail(503, "overloaded")
+    answered_sides(client, comparison.id)
+    sides = client.comparison_view(comparison.id).sides
+    [failed] = [side for side, view in sides.items() if view.answer is None]
+    [answered] = [side for side, view in sides.items() if view.answer is not None]
+    assert sides[failed].prompt_id and verdict_choices(sides) == (answered, "both_bad")
+    with pytest.raises(ValueError, match="only one side answered"):
+        record_preference(client, comparison.id, "tie")
+    assert client.get_comparison(comparison.id).winner is None
+
+    retried = list(stream_comparison(client, comparison.id, sides=[failed]))
+    assert {piece.side for piece in retried} == {failed} and retried[-1].prompt_id
+    assert verdict_choices(client.comparison_view(comparison.id).sides) == ("a", "b", "tie", "both_bad")
+    record_preference(client, comparison.id, "tie")
+    with pytest.raises(ValueError, match="already decided"):
+        list(stream_comparison(client, comparison.id, sides=[failed]))
+    with pytest.raises(ValueError, match="side must be 'a' or 'b'"):
+        list(stream_comparison(client, comparison.id, sides=["c"]))
+
+
+def test_a_verdict_on_one_answer_counts_the_failed_side_as_the_loser(
+    client: Bilan, openai_server: FakeOpenAIServer
+) -> None:
+    comparison = start_comparison(client, "Hi", FAST, STRONG, blind=False)
+    openai_server.fail(503, "overloaded")
+    answered_sides(client, comparison.id)
+    sides = client.comparison_view(comparison.id).sides
+    [answered] = [side for side, view in sides.items() if view.answer is not None]
+    record_preference(client, comparison.id, answered)
+    with Session(client.engine) as session:
+        votes = {vote.prompt_id: vote.value for vote in session.exec(select(Vote)).all()}
+    loser = "b" if answered == "a" else "a"
+    assert votes == {sides[answered].prompt_id: 1, sides[loser].prompt_id: -1}
+
+
+def test_neither_side_answering_allows_no_verdict(client: Bilan, openai_server: FakeOpenAIServer) -> None:
+    comparison = start_comparison(client, "Hi", FAST, STRONG, blind=False)
+    openai_server.fail(503, "overloaded", times=2)
+    answered_sides(client, comparison.id)
+    assert verdict_choices(client.comparison_view(comparison.id).sides) == ()
+    with pytest.raises(ValueError, match="neither side answered"):
+        record_preference(client, comparison.id, "both_bad")
 
 
 def test_the_leaderboard_reads_the_stored_comparisons(client: Bilan) -> None:

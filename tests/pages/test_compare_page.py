@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -138,13 +139,65 @@ def test_bad_input_is_refused_and_stores_nothing(app_env, openai_server, prepare
     assert rows(app_env, Comparison) == [] and openai_server.chat_requests == []
 
 
-def test_a_failed_side_is_shown_and_cannot_be_voted(app_env, openai_server):
+def failed_side(app_env) -> str:
+    [comparison] = rows(app_env, Comparison)
+    statuses = {turn.prompt_id: turn.status for turn in rows(app_env, Turn)}
+    [side] = [side for side in ("a", "b") if statuses[getattr(comparison, f"prompt_id_{side}")] == "error"]
+    return side
+
+
+def test_a_failed_side_can_be_retried(app_env, openai_server):
     at = open_page()
     fill(at)
     openai_server.fail(503, "overloaded right now")
     click(at, "compare_run")
     assert any("did not answer" in e.value and "overloaded right now" in e.value for e in at.error)
-    assert "compare_verdict_a" not in {button.key for button in at.button}
+    side = failed_side(app_env)
+    other = "b" if side == "a" else "a"
+    verdicts = {button.key for button in at.button if button.key.startswith("compare_verdict_")}
+    assert verdicts == {f"compare_verdict_{other}", "compare_verdict_both_bad"}  # a tie with a failure: no
+    assert any("One side failed" in caption.value for caption in at.caption)
+
+    click(at, f"compare_retry_{side}")
+    assert not at.error
+    assert [m.value for m in at.markdown].count(DEFAULT_ANSWER) == 2
+    verdicts = {button.key for button in at.button if button.key.startswith("compare_verdict_")}
+    assert verdicts == {f"compare_verdict_{winner}" for winner in ("a", "b", "tie", "both_bad")}
+    [comparison] = rows(app_env, Comparison)
+    turns = {turn.prompt_id: turn.status for turn in rows(app_env, Turn)}
+    assert turns[getattr(comparison, f"prompt_id_{side}")] == "ok" and len(turns) == 3
+
+
+def test_a_verdict_can_judge_what_came_back_when_one_side_failed(app_env, openai_server):
+    at = open_page()
+    fill(at)
+    openai_server.fail(503, "overloaded right now")
+    click(at, "compare_run")
+    side = failed_side(app_env)
+    other = "b" if side == "a" else "a"
+    click(at, f"compare_verdict_{other}")
+    [comparison] = rows(app_env, Comparison)
+    assert comparison.winner == other
+    votes = {vote.prompt_id: vote.value for vote in rows(app_env, Vote)}
+    ids = {name: getattr(comparison, f"prompt_id_{name}") for name in ("a", "b")}
+    assert votes == {ids[other]: 1, ids[side]: -1}
+    assert f"compare_retry_{side}" not in {button.key for button in at.button}  # decided: no retry
+
+
+def test_variants_are_named_and_the_settings_show_on_hover(app_env):
+    at = open_page()
+    fill(at)
+    at.text_input(key="compare_name_1").input("Formal")
+    at.text_area(key="compare_system_2").input("Answer in three bullets, no more.")
+    click(at, "compare_run")
+    [comparison] = rows(app_env, Comparison)
+    assert comparison.label_a == "Formal"
+    assert comparison.label_b == "gpt-4.1-mini · t=0 · secret-two · “Answer in three bullets…”"
+    side_b = at.subheader[3]
+    assert side_b.value.startswith("B · gpt")
+    assert "System prompt\\: Answer in three bullets, no more\\." in side_b.proto.help
+    # The automatic name is offered as the placeholder of the empty name.
+    assert at.text_input(key="compare_name_2").placeholder.startswith("gpt-4.1-mini · t=0")
 
 
 def seed_verdicts(url: str, openai_server, winners: list[str]) -> None:
@@ -162,32 +215,38 @@ def test_the_leaderboard_shows_ratings_charts_and_tests(app_env, openai_server, 
     seed_verdicts(sqlite_url, openai_server, ["a", "a", "b", "a", "tie"])
     at = open_page()
     ratings, pairs = at.dataframe[0].value, at.dataframe[1].value
-    assert ratings["variant"].tolist() == ["gpt-4o", "gpt-4o-mini"]
-    assert ratings["votes"].tolist() == [5, 5] and ratings["status"].tolist() == ["", ""]
-    assert ratings.iloc[0]["rating"] > 1000 > ratings.iloc[1]["rating"]
-    assert (pairs.iloc[0]["wins_a"], pairs.iloc[0]["wins_b"], pairs.iloc[0]["ties"]) == (3, 1, 1)
-    assert pairs.iloc[0]["p_value"] == pytest.approx(0.625)
-    columns = json.loads(at.dataframe[0].proto.columns)
-    headings = [columns[name]["label"] for name in ("ci_low", "ci_high", "both_bad")]
-    assert headings == ["95% low", "95% high", "Both bad"]
-    pair_headings = json.loads(at.dataframe[1].proto.columns)
-    assert pair_headings["p_value"]["label"] == "p-value"
+    assert list(ratings.columns) == [
+        "Rank", "Variant", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties", "Both bad",
+    ]  # fmt: skip
+    assert ratings["Variant"].tolist() == ["gpt-4o", "gpt-4o-mini"]
+    assert ratings["Votes"].tolist() == [5, 5]
+    assert ratings.iloc[0]["Rating"] > 1000 > ratings.iloc[1]["Rating"]
+    assert all(re.fullmatch(r"\d[\d,]*–\d[\d,]*", interval) for interval in ratings["95% interval"])
+    assert (pairs.iloc[0]["Wins"], pairs.iloc[0]["Losses"], pairs.iloc[0]["Ties"]) == (3, 1, 1)
+    assert pairs.iloc[0]["p-value"] == "0.625"
+    assert pairs.iloc[0]["Verdict"] == "no significant difference"
+    pair_columns = json.loads(at.dataframe[1].proto.columns)
+    assert pair_columns["Verdict"]["width"] == "large"
     titles = [json.loads(chart.proto.spec).get("title") for chart in at.get("vega_lite_chart")]
     assert titles == [
         "Bradley–Terry ratings with 95% intervals",
         "Head-to-head win rate (row against column)",
     ]
+    for chart in at.get("vega_lite_chart"):  # the labels say what the rows are: no title to overlap them
+        layer = json.loads(chart.proto.spec)["layer"][0]["encoding"]
+        assert layer["y"]["title"] is None
     assert not any("Not enough votes" in info.value for info in at.info)
 
 
-def test_the_leaderboard_says_when_there_are_not_enough_votes(
-    app_env, openai_server, monkeypatch, sqlite_url
-):
+def test_one_vote_gives_no_interval_and_no_p_value(app_env, openai_server, monkeypatch, sqlite_url):
     monkeypatch.setenv("BILAN_LEADERBOARD_MIN_VOTES", "10")
-    seed_verdicts(sqlite_url, openai_server, ["a", "b"])
+    seed_verdicts(sqlite_url, openai_server, ["a"])
     at = open_page()
     assert any("Not enough votes yet" in info.value for info in at.info)
-    assert at.dataframe[0].value["status"].tolist() == ["not enough votes yet"] * 2
+    ratings, pairs = at.dataframe[0].value, at.dataframe[1].value
+    assert ratings["95% interval"].tolist() == ["— (not enough votes yet)"] * 2
+    assert pairs["p-value"].tolist() == ["— (not enough votes yet)"]
+    assert "None" not in pairs.to_string() and "nan" not in ratings.to_string()
 
 
 def test_an_empty_leaderboard_invites_votes(app_env):
