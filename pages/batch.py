@@ -10,18 +10,20 @@ from bilan_core.experiments.batch_files import FORMATS, batch_folder, files_to_p
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
     BatchProgress,
-    apply_ratings,
     batch_results,
     describe_run,
     rating_table,
     results_csv,
     results_finetune_jsonl,
     run_batch,
+    run_state,
     start_batch,
 )
 from bilan_core.store.batch_runs import MAX_CONCURRENCY
+from bilan_core.store.models import BatchRun
 from pages.model_choice import TYPE_ANY_MODEL, model_options
 from pages.notices import PageNotices
+from pages.rating_grid import rating_grid
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 NOTICE_KEY = "batch_notice"
@@ -34,13 +36,18 @@ TEMPERATURE_KEY = "batch_temperature"
 SYSTEM_KEY = "batch_system_prompt"
 RESUME_KEY = "batch_resume_run"
 RESULTS_RUN_KEY = "batch_results_run"
-EDITOR_VERSION_KEY = "batch_editor_version"
-EDITABLE = ("vote", "comment")
+RAN_UPLOAD_KEY = "batch_ran_upload"
 RESULT_HEADINGS = {
-    "row": "Row", "prompt": "Prompt", "response": "Answer", "status": "Status", "error": "Error",
-    "model": "Model", "latency_ms": "Latency (ms)", "prompt_tokens": "Prompt tokens",
-    "completion_tokens": "Completion tokens",
-}  # fmt: skip
+    "row": st.column_config.NumberColumn("Row", width=50),
+    "prompt": st.column_config.TextColumn("Prompt", width="medium"),
+    "response": st.column_config.TextColumn("Answer", width="large"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "error": st.column_config.TextColumn("Error", width="medium"),
+    "model": st.column_config.TextColumn("Model", width="small"),
+    "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.0f", width="small"),
+    "prompt_tokens": st.column_config.NumberColumn("Prompt tokens", width="small"),
+    "completion_tokens": st.column_config.NumberColumn("Completion tokens", width="small"),
+}
 
 
 notices = PageNotices(NOTICE_KEY, PENDING_KEY)
@@ -57,6 +64,7 @@ def new_run_form(client: Bilan) -> None:
         help="CSV with a `prompt` column (other columns are kept as metadata), TXT with one prompt a line, "
         f"or JSONL objects with a `prompt`. Up to {client.settings.batch_max_file_bytes:,} bytes.",
     )
+    already_ran_note()
     folder = batch_folder(client.settings)
     picks = [path.name for path in files_to_pick(folder)]
     if picks:
@@ -97,6 +105,26 @@ def new_run_form(client: Bilan) -> None:
     st.button("Start run", type="primary", key="batch_start", on_click=requested, args=("start",))
 
 
+def upload_identity(upload: object) -> str:
+    """What tells one uploaded file from another (the same file uploaded again is a new one)."""
+    return str(getattr(upload, "file_id", "") or getattr(upload, "name", ""))
+
+
+def already_ran_note() -> None:
+    """Say so when the attached file already ran: Start run would ask every prompt again."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    ran = st.session_state.get(RAN_UPLOAD_KEY)
+    if upload is None or ran is None or ran[0] != upload_identity(upload):
+        return
+    st.info(
+        escape_markdown(
+            f"{upload.name} already ran (run {ran[1][:8]}, in the results below). Start run asks all its "
+            "prompts again as a new run; remove the file to start from another one."
+        ),
+        icon=":material/info:",
+    )
+
+
 def start_from_form(client: Bilan) -> str | None:
     """Store a run from the form; a clear message and nothing stored when the input is bad."""
     state = st.session_state
@@ -110,6 +138,7 @@ def start_from_form(client: Bilan) -> str | None:
         )
         if upload is not None:
             run = start_batch(client, file_name=upload.name, data=upload.getvalue(), options=options)
+            state[RAN_UPLOAD_KEY] = (upload_identity(upload), run.id)
         elif picked:
             run = start_batch(client, file_name=str(batch_folder(client.settings) / picked), options=options)
         else:
@@ -156,18 +185,23 @@ def resume_section(client: Bilan) -> None:
     st.button("Resume", key="batch_resume", on_click=requested, args=("resume",))
 
 
-def save_ratings(run_id: str, editor_key: str) -> None:
-    edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
-    if not edits:
+def resume_requested(run_id: str) -> None:
+    st.session_state[RESUME_KEY] = run_id
+    requested("resume")
+
+
+def offer_resume(run: BatchRun) -> None:
+    """A stopped (or never started) run says so where its results are, with a button to go on."""
+    state = run_state(run)
+    if state not in ("stopped", "not started"):
         return
-    results = batch_results(app_client(), run_id, user_id=current_user())
-    problems = apply_ratings(visitor_client(), results, edits)
-    # A new editor key starts from the stored ratings, dropping edits that were refused.
-    st.session_state[EDITOR_VERSION_KEY] = st.session_state.get(EDITOR_VERSION_KEY, 0) + 1
-    if problems:
-        note("Some ratings were not saved: " + "; ".join(problems))
-    else:
-        note(f"Saved {len(edits)} rating(s).", "success")
+    left = run.total - run.succeeded - run.failed
+    st.warning(
+        f"This run is {state} at {run.total - left}/{run.total} done: Resume asks the {left} prompt(s) left, "
+        "without asking again the ones done.",
+        icon=":material/pause_circle:",
+    )
+    st.button("Resume this run", key="batch_resume_selected", on_click=resume_requested, args=(run.id,))
 
 
 def results_section(client: Bilan) -> None:
@@ -180,27 +214,16 @@ def results_section(client: Bilan) -> None:
     if st.session_state.get(RESULTS_RUN_KEY) not in labels:
         st.session_state[RESULTS_RUN_KEY] = runs[0].id
     run_id = st.selectbox("Run", list(labels), key=RESULTS_RUN_KEY, format_func=labels.get)
+    run = next(run for run in runs if run.id == run_id)
+    offer_resume(run)
     results = batch_results(client, run_id, user_id=current_user())
-    editor_key = f"batch_ratings_{run_id}_{st.session_state.get(EDITOR_VERSION_KEY, 0)}"
-    table = rating_table(results)
-    st.data_editor(
-        table,
-        key=editor_key,
-        hide_index=True,
-        width="stretch",
-        num_rows="fixed",
-        disabled=[column for column in table.columns if column not in EDITABLE],
-        column_config={
-            "vote": st.column_config.SelectboxColumn("Rating", options=["👍", "👎"]),
-            "comment": st.column_config.TextColumn("Comment", max_chars=10_000),
-            "prompt_id": None,
-        }
-        | RESULT_HEADINGS,
-        on_change=save_ratings,
-        args=(run_id, editor_key),
+    rating_grid(
+        f"batch_{run_id}",
+        rating_table(results),
+        columns=RESULT_HEADINGS,
+        metadata_help="From the file's other columns (CSV) or fields (JSONL); exported as meta.<name>.",
     )
-    save_column, export_column, finetune_column, _ = st.columns([1, 1, 2, 2])
-    save_column.button("Save ratings", key="batch_save", on_click=save_ratings, args=(run_id, editor_key))
+    export_column, finetune_column, _ = st.columns([1, 2, 2])
     export_column.download_button(
         "Download CSV",
         data=results_csv(results),
@@ -208,9 +231,9 @@ def results_section(client: Bilan) -> None:
         mime="text/csv",
         key="batch_download",
     )
-    options = BatchOptions(**(next(run for run in runs if run.id == run_id).settings or {}))
+    options = BatchOptions(**(run.settings or {}))
     finetune_column.download_button(
-        "Fine-tuning JSONL (your 👍 rows)",
+        "Fine-tuning JSONL (rows you rated 👍 good)",
         data=results_finetune_jsonl(results, options),
         file_name=f"batch-{run_id[:8]}-finetune.jsonl",
         mime="application/jsonl",

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from bilan_core import Bilan, BilanError
+from bilan_core.app.compare_view import ratings_table
 from bilan_core.app.experiment_view import (
     FREE_MESSAGES,
     cells_jsonl,
@@ -18,7 +19,7 @@ from bilan_core.app.experiment_view import (
 )
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.experiments.batch_files import upload_limit_mb
-from bilan_core.experiments.batch_runs import BatchProgress, apply_ratings
+from bilan_core.experiments.batch_runs import BatchProgress
 from bilan_core.experiments.comparisons import record_preference
 from bilan_core.experiments.datasets import items_from_file
 from bilan_core.experiments.experiment_report import check_vote_agreement, results_grid, summary_frame
@@ -33,12 +34,12 @@ from bilan_core.experiments.experiment_runs import (
 from bilan_core.store.batch_runs import MAX_CONCURRENCY
 from pages.model_choice import model_options
 from pages.notices import PageNotices
+from pages.rating_grid import rating_grid
 from pages.shared import app_client, current_user, offline_banner, visitor_client
 
 NOTICE_KEY = "exp_notice"
 PENDING_KEY = "exp_pending"
 RUN_KEY = "exp_run"
-EDITOR_VERSION_KEY = "exp_editor_version"
 PAIR_KEY = "exp_pair"
 MAX_VARIANTS = 6
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
@@ -155,19 +156,6 @@ def run_with_progress(run_id: str) -> None:
     st.rerun()
 
 
-def save_ratings(run: ExperimentRun, editor_key: str) -> None:
-    edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
-    if not edits:
-        return
-    table = rating_table(run.cells(user_id=current_user()))
-    problems = apply_ratings(visitor_client(), table, edits)
-    st.session_state[EDITOR_VERSION_KEY] = st.session_state.get(EDITOR_VERSION_KEY, 0) + 1
-    if problems:
-        note("Some ratings were not saved: " + "; ".join(problems))
-    else:
-        note(f"Saved {len(edits)} rating(s).", "success")
-
-
 def results_section(client: Bilan) -> None:
     runs = [ExperimentRun(client, run) for run in client.recent_experiment_runs(limit=50)]
     st.subheader("Results")
@@ -182,12 +170,12 @@ def results_section(client: Bilan) -> None:
         st.button("Resume this run", key="exp_resume", on_click=requested, args=("resume",))
     cells = run.cells(user_id=current_user())  # read once: the summary, grid and ratings derive from it
     variants = [variant.name for variant in run.settings.variants]
-    st.dataframe(summary_frame(cells, run.pairwise_wins()), hide_index=True, width="stretch")
+    st.dataframe(summary_frame(cells, run.pairwise_wins()), hide_index=True, width="stretch", placeholder="")
     agreement = check_vote_agreement(cells)
     if agreement is not None:
         st.caption(f"Checks and votes agree on {agreement:.0%} of the cells that have both.")
     grid = results_grid(cells)
-    st.dataframe(side_by_side(grid, variants), hide_index=True, width="stretch")
+    st.dataframe(side_by_side(grid, variants), hide_index=True, width="stretch", placeholder="")
     rating_section(run, cells)
     pairwise_section(run, variants)
     csv_column, jsonl_column, _ = st.columns([1, 1, 3])
@@ -200,25 +188,18 @@ def results_section(client: Bilan) -> None:
 
 def rating_section(run: ExperimentRun, cells: pd.DataFrame) -> None:
     st.markdown("**Rate each cell**")
-    editor_key = f"exp_ratings_{run.id}_{st.session_state.get(EDITOR_VERSION_KEY, 0)}"
-    table = rating_table(cells)
-    st.data_editor(
-        table,
-        key=editor_key,
-        hide_index=True,
-        width="stretch",
-        num_rows="fixed",
-        disabled=[column for column in table.columns if column not in ("vote", "comment")],
-        column_config={
-            "vote": st.column_config.SelectboxColumn("Rating", options=["👍", "👎"]),
-            "comment": st.column_config.TextColumn("Comment", max_chars=10_000),
-            "prompt_id": None,
-            "position": None,
+    rating_grid(
+        f"exp_{run.id}",
+        rating_table(cells),
+        columns={
+            "row": st.column_config.NumberColumn("Row", width=50),
+            "item": st.column_config.NumberColumn("Item", width=50),
+            "variant": st.column_config.TextColumn("Variant", width="small"),
+            "input": st.column_config.TextColumn("Input", width="medium"),
+            "answer": st.column_config.TextColumn("Answer", width="large"),
+            "check": st.column_config.TextColumn("Check", width="small"),
         },
-        on_change=save_ratings,
-        args=(run, editor_key),
     )
-    st.button("Save ratings", key="exp_save_ratings", on_click=save_ratings, args=(run, editor_key))
 
 
 def pairwise_section(run: ExperimentRun, variants: list[str]) -> None:
@@ -247,7 +228,7 @@ def pairwise_section(run: ExperimentRun, variants: list[str]) -> None:
             st.caption(escape_markdown(f"A was {comparison.label_a}, B was {comparison.label_b}."))
     ratings = run.leaderboard(min_votes=1).ratings
     if len(ratings):
-        st.dataframe(ratings, hide_index=True, width="stretch")
+        st.dataframe(ratings_table(ratings), hide_index=True, width="stretch", placeholder="")
 
 
 def next_pair(run: ExperimentRun) -> None:
@@ -282,8 +263,8 @@ def compare_section(client: Bilan, run: ExperimentRun, labels: dict[str, str]) -
     other_id = st.selectbox("Earlier run", others, key="exp_compare", format_func=labels.get)
     comparison = compare_runs(get_experiment(client, other_id), run, user_id=current_user())
     st.caption(f"{len(comparison.flips)} cell(s) flipped: 👍↔👎 or a check passing in one run only.")
-    st.dataframe(comparison.flips, hide_index=True, width="stretch")
-    st.dataframe(comparison.deltas, hide_index=True, width="stretch")
+    st.dataframe(comparison.flips, hide_index=True, width="stretch", placeholder="")
+    st.dataframe(comparison.deltas, hide_index=True, width="stretch", placeholder="")
 
 
 client = app_client()

@@ -2,7 +2,7 @@
 
 A variant row of the form is a name, a model, a stored prompt (``NAME vN``) or free messages (a system
 prompt and a user template), and a temperature. The rating table is one row per cell, in the shape
-``experiments.batch_runs.apply_ratings`` stores; the pairwise picker offers items both variants answered
+``experiments.ratings.apply_ratings`` stores; the pairwise picker offers items both variants answered
 that have no verdict yet.
 """
 
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bilan_core.analytics.csv_cells import frame_csv
-from bilan_core.experiments.batch_runs import THUMBS
+from bilan_core.experiments.ratings import vote_label
 
 if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
 
 FREE_MESSAGES = "(free messages)"
 PROMPT_REF = re.compile(r"(?P<name>.+) v(?P<version>\d+)")
-RATING_COLUMNS = ["position", "item", "variant", "input", "answer", "check", "vote", "comment", "prompt_id"]
+RATING_COLUMNS = ["row", "item", "variant", "input", "answer", "check", "vote", "comment", "prompt_id"]
 
 
 def prompt_choices(client: Bilan) -> list[str]:
@@ -64,10 +64,10 @@ def variant_from_form(
 
 
 def rating_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell for the rating editor: 👍/👎 as text, ``position`` naming the row in messages."""
-    table = cells.assign(position=range(len(cells)), variant=cells["variant"].astype(str))
-    thumbs = [THUMBS.get(int(value)) if pd.notna(value) else None for value in cells["vote"]]
-    table["vote"] = pd.Series(thumbs, index=table.index, dtype=object)
+    """One row per cell for the rating grid: ``row`` numbered from 1 (as messages name it), the vote as
+    ``👍 good``/``👎 bad``."""
+    table = cells.assign(row=range(1, len(cells) + 1), variant=cells["variant"].astype(str))
+    table["vote"] = pd.Series([vote_label(value) for value in cells["vote"]], index=table.index, dtype=object)
     table["check"] = cells["check"].map({True: "✅ pass", False: "❌ fail"}).astype(object)
     return table[RATING_COLUMNS]
 
@@ -79,6 +79,11 @@ def side_by_side(grid: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
         columns += [f"{variant}: answer", f"{variant}: check", f"{variant}: vote"]
     table = grid[columns].copy()
     table["expected"] = table["expected"].map(lambda value: None if value is None else json.dumps(value))
+    for variant in variants:
+        column = f"{variant}: vote"
+        table[column] = pd.Series(
+            [vote_label(value) for value in table[column]], index=table.index, dtype=object
+        )
     return table
 
 

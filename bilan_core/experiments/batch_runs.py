@@ -18,7 +18,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,15 +27,17 @@ import pandas as pd
 
 from bilan_core.analytics.csv_cells import frame_csv
 from bilan_core.chat.routing import resolve_model
-from bilan_core.clock import to_datetime
+from bilan_core.clock import now_ms, to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
 from bilan_core.experiments.batch_files import BatchPrompt, parse_batch_file, read_batch_path
 from bilan_core.experiments.cells import CallPlan, experiment_plan
+from bilan_core.experiments.ratings import vote_label
 from bilan_core.store.batch_runs import (
     COMPLETED,
     EXPERIMENT,
     INTERRUPTED,
     OK,
+    PENDING,
     RUNNING,
     BatchOptions,
     BatchResult,
@@ -95,70 +97,59 @@ def batch_results(client: Bilan, run_id: str, *, user_id: str | None = None) -> 
     return pd.DataFrame([row.model_dump() for row in rows], columns=RESULT_COLUMNS)
 
 
-def describe_run(run: BatchRun) -> str:
-    """One line naming a run for pickers: file, progress, status and start time."""
+# A run marked running with no item finished for this long is not being answered any more.
+STALE_AFTER_MS = 120_000
+RUN_STATES = {PENDING: "not started", COMPLETED: "completed", INTERRUPTED: "stopped"}
+
+
+def run_state(run: BatchRun, *, now: int | None = None) -> str:
+    """In words, what a run is doing: ``not started``, ``running``, ``stopped`` (resumable) or ``completed``.
+
+    A run still marked running whose last item finished over two minutes ago was cut off (a closed tab,
+    a crash) and reads as stopped.
+    """
+    if run.status != RUNNING:
+        return RUN_STATES.get(run.status, run.status)
+    idle = (now_ms() if now is None else now) - run.updated_ms
+    return "stopped" if idle > STALE_AFTER_MS else "running"
+
+
+def describe_run(run: BatchRun, *, now: int | None = None) -> str:
+    """One line naming a run for pickers: file, progress, state and start time."""
     started = to_datetime(run.created_ms).strftime("%Y-%m-%d %H:%M UTC")
     done = run.succeeded + run.failed
-    return f"{run.file_name} · {done}/{run.total} done · {run.status} · {started} · {run.id[:8]}"
+    return f"{run.file_name} · {done}/{run.total} done · {run_state(run, now=now)} · {started} · {run.id[:8]}"
 
 
-THUMBS = {1: "👍", -1: "👎"}
+def metadata_columns(results: pd.DataFrame) -> pd.DataFrame:
+    """The items' metadata spread into one ``meta.<field>`` column per field (rows aligned with results)."""
+    spread = pd.json_normalize(results["metadata"].map(lambda value: value or {}).tolist())
+    return spread.add_prefix("meta.").set_index(results.index) if len(spread.columns) else spread
 
 
 def rating_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The results as the rating table shows them: rows numbered from 1 (as messages name them), the vote
-    as 👍/👎 text, rating columns first."""
-    table = results.drop(columns=["metadata"]).rename(columns={"position": "row"})
-    table["row"] = results["position"] + 1
-    thumbs = [THUMBS.get(int(value)) if pd.notna(value) else None for value in results["vote"]]
-    table["vote"] = pd.Series(thumbs, index=table.index, dtype=object)
+    """The results as the rating grid shows them: rows numbered from 1, the vote as ``👍 good``/``👎 bad``,
+    rating columns first, the metadata as ``meta.<field>`` columns at the end."""
+    table = results.drop(columns=["metadata", "position"])
+    table.insert(0, "row", results["position"] + 1)
+    table["vote"] = pd.Series(
+        [vote_label(value) for value in results["vote"]], index=table.index, dtype=object
+    )
     first = ["row", "prompt", "response", "vote", "comment"]
-    return table[[*first, *(column for column in table.columns if column not in first)]]
-
-
-def apply_ratings(
-    client: Bilan, results: pd.DataFrame, edited_rows: Mapping[int | str, Mapping[str, Any]]
-) -> list[str]:
-    """Store the 👍/👎 and comments edited in the rating table; returns one message per refused row.
-
-    ``edited_rows`` maps a row number of ``results`` to the changed cells (``vote``: "👍", "👎" or
-    None; ``comment``: text), the shape ``st.data_editor`` reports.
-    """
-    problems = []
-    for row_key, changes in edited_rows.items():
-        row = results.iloc[int(row_key)]
-        try:
-            _apply_rating(client, row, changes)
-        except (BilanError, ValueError) as exc:
-            problems.append(f"row {int(row['position']) + 1}: {exc}")
-    return problems
-
-
-def _apply_rating(client: Bilan, row: pd.Series, changes: Mapping[str, Any]) -> None:
-    unknown = set(changes) - {"vote", "comment"}
-    if unknown:
-        raise ValueError(f"only the vote and the comment can be changed, not {', '.join(sorted(unknown))}")
-    prompt_id = row["prompt_id"]
-    if not isinstance(prompt_id, str) or not prompt_id:
-        raise ValueError("this prompt has no answer yet; resume the run first")
-    thumbs = changes.get("vote", THUMBS.get(int(row["vote"])) if pd.notna(row["vote"]) else None)
-    comment = changes.get("comment", row["comment"] if isinstance(row["comment"], str) else None)
-    if thumbs is None:
-        if comment:
-            raise ValueError("choose 👍 or 👎 to go with the comment")
-        client.clear_vote(prompt_id)
-        return
-    values = {text: value for value, text in THUMBS.items()}
-    if thumbs not in values:
-        raise ValueError(f"a rating is 👍 or 👎, got {thumbs!r}")
-    client.vote(prompt_id, values[thumbs], comment or None)
+    ordered = table[[*first, *(column for column in table.columns if column not in first)]]
+    return pd.concat([ordered, metadata_columns(results)], axis=1)
 
 
 def results_csv(frame: pd.DataFrame) -> bytes:
-    """The results table as UTF-8 CSV, metadata spread into ``meta.<field>`` columns."""
-    spread = pd.json_normalize(frame["metadata"].map(lambda value: value or {}).tolist()).add_prefix("meta.")
-    table = pd.concat([frame.drop(columns=["metadata"]).reset_index(drop=True), spread], axis=1)
-    return frame_csv(table)
+    """The results as UTF-8 CSV, as the grid numbers and shows them: ``row`` from 1, votes as 1/-1,
+    latency in whole milliseconds, metadata spread into ``meta.<field>`` columns."""
+    frame = frame.reset_index(drop=True)
+    table = frame.drop(columns=["metadata", "position"]).assign(
+        vote=frame["vote"].astype("Int64"),
+        latency_ms=frame["latency_ms"].astype("Float64").round().astype("Int64"),
+    )
+    table.insert(0, "row", frame["position"] + 1)
+    return frame_csv(pd.concat([table, metadata_columns(frame)], axis=1))
 
 
 def results_finetune_jsonl(results: pd.DataFrame, options: BatchOptions) -> bytes:

@@ -19,7 +19,7 @@ import pandas as pd
 from bilan_core.analytics.bradley_terry import Leaderboard
 from bilan_core.chat.routing import resolve_model
 from bilan_core.clock import to_datetime
-from bilan_core.experiments.batch_runs import ProgressCallback, check_model, run_batch
+from bilan_core.experiments.batch_runs import ProgressCallback, check_model, run_batch, run_state
 from bilan_core.experiments.cells import VariantLike, experiment_cells, variant_spec
 from bilan_core.experiments.comparisons import comparison_leaderboard
 from bilan_core.experiments.experiment_report import (
@@ -103,7 +103,8 @@ class ExperimentRun:
         started = to_datetime(run.created_ms).strftime("%Y-%m-%d %H:%M UTC")
         done = run.succeeded + run.failed
         dataset = self.settings.dataset
-        return f"{run.file_name} · {dataset} · {done}/{run.total} · {run.status} · {started} · {run.id[:8]}"
+        state = run_state(run)
+        return f"{run.file_name} · {dataset} · {done}/{run.total} · {state} · {started} · {run.id[:8]}"
 
 
 def start_experiment(

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
 import pandas as pd
+import pytest
 from sqlmodel import Session, select
 
 from bilan_core.client.bilan import Bilan
 from bilan_core.experiments.batch_runs import (
-    apply_ratings,
     batch_results,
     rating_table,
     results_csv,
     results_finetune_jsonl,
     run_batch,
 )
+from bilan_core.experiments.ratings import apply_ratings, vote_label, vote_value, with_drafts
 from bilan_core.store.batch_runs import BatchOptions
 from bilan_core.store.models import Vote
 from tests.experiments.batch_helpers import start_file, start_numbered
@@ -68,42 +70,78 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     results = batch_results(client, run.id, user_id="alice")
     ids = results["prompt_id"].tolist()
     client.vote(ids[3], 1, "kept")
-    problems = apply_ratings(
+    outcome = apply_ratings(
         client,
-        results,
+        rating_table(batch_results(client, run.id, user_id="alice")),
         {
-            "0": {"vote": "👍", "comment": " clear "},
-            1: {"vote": "👎"},
+            "0": {"vote": "👍 good", "comment": " clear "},
+            1: {"vote": "👎"},  # the bare emoji (older tables) still reads
             2: {"comment": "no vote given"},
             3: {"vote": None},
             4: {"vote": "meh"},
         },
     )
-    assert problems == [
-        "row 3: choose 👍 or 👎 to go with the comment",
-        "row 5: a rating is 👍 or 👎, got 'meh'",
-    ]
+    assert outcome.problems == ["row 5: a rating is 👍 good or 👎 bad, got 'meh'"]
+    # The comment typed without a vote is kept as a draft; the vote taken back leaves its comment as one.
+    assert outcome.drafts == {2: "no vote given", 3: "kept"} and outcome.saved == 2
     rated = rating_table(batch_results(client, run.id, user_id="alice"))
-    assert rated["vote"].tolist() == ["👍", "👎", None, None, None]
+    assert rated["vote"].tolist() == ["👍 good", "👎 bad", None, None, None]
     assert rated["comment"].tolist()[0] == "clear" and "metadata" not in rated
     assert rated.columns.tolist()[:5] == ["row", "prompt", "response", "vote", "comment"]
     assert rated["row"].tolist() == [1, 2, 3, 4, 5]  # as the messages above name them
-    # A comment edited alone keeps the stored vote.
-    again = batch_results(client, run.id, user_id="alice")
-    assert apply_ratings(client, again, {1: {"comment": "too long"}}) == []
+    shown = with_drafts(rated, outcome.drafts)
+    assert shown["comment"].tolist()[2:4] == ["no vote given", "kept"]
+    # A vote chosen later saves the draft with it.
+    assert apply_ratings(client, shown, {2: {"vote": "👍 good"}}).saved == 1
+    # A comment edited alone keeps the stored vote, and a flipped vote keeps the comment.
+    again = rating_table(batch_results(client, run.id, user_id="alice"))
+    assert apply_ratings(client, again, {1: {"comment": "too long"}}).problems == []
+    flipped = apply_ratings(
+        client, again.assign(comment=[None, "too long", None, None, None]), {1: {"vote": "👍 good"}}
+    )
+    assert flipped.saved == 1
     with Session(client.engine) as session:
-        vote = session.exec(select(Vote).where(Vote.prompt_id == ids[1])).one()
-    assert (vote.value, vote.comment) == (-1, "too long")
+        stored = {vote.prompt_id: (vote.value, vote.comment) for vote in session.exec(select(Vote)).all()}
+    assert stored == {ids[0]: (1, "clear"), ids[1]: (1, "too long"), ids[2]: (1, "no vote given")}
+
+
+def test_vote_cells_read_labels_emoji_and_numbers() -> None:
+    assert [vote_value(cell) for cell in ("👍 good", "👎 bad", "👍", -1, 1.0, None, float("nan"))] == [
+        1, -1, 1, -1, 1, None, None,
+    ]  # fmt: skip
+    assert [vote_label(value) for value in (1, -1.0, None, float("nan"))] == ["👍 good", "👎 bad", None, None]
+    for bad in ("meh", 2, "good"):
+        with pytest.raises(ValueError, match="a rating is 👍 good or 👎 bad"):
+            vote_value(bad)
 
 
 def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan) -> None:
     run = start_numbered(client, 2)
-    results = batch_results(client, run.id, user_id="alice")
-    problems = apply_ratings(client, results, {0: {"vote": "👍"}, 1: {"prompt": "changed"}})
-    assert problems == [
+    results = rating_table(batch_results(client, run.id, user_id="alice"))
+    outcome = apply_ratings(client, results, {0: {"vote": "👍 good"}, 1: {"prompt": "changed"}})
+    assert outcome.problems == [
         "row 1: this prompt has no answer yet; resume the run first",
         "row 2: only the vote and the comment can be changed, not prompt",
     ]
+    assert (outcome.saved, outcome.drafts) == (0, {})
+
+
+def test_the_export_numbers_rows_as_the_grid_and_writes_whole_votes_and_latency(client: Bilan) -> None:
+    run = start_file(client, b"prompt,topic\nHi,greeting\nBye,farewell\n", file_name="p.csv")
+    run_batch(client, run.id)
+    results = batch_results(client, run.id, user_id="alice")
+    client.vote(results["prompt_id"][0], 1)
+    rated = batch_results(client, run.id, user_id="alice")
+    text = results_csv(rated).decode("utf-8-sig")
+    first, second = csv.DictReader(io.StringIO(text))
+    assert text.split(",", 2)[:2] == ["row", "prompt"] and "position" not in first
+    assert (first["row"], second["row"]) == ("1", "2")
+    assert (first["vote"], second["vote"]) == ("1", "")  # a whole vote, not 1.0
+    assert first["latency_ms"].isdigit() and int(first["latency_ms"]) == round(rated["latency_ms"][0])
+    assert second["meta.topic"] == "farewell"
+    # The grid shows the same numbering and the metadata too.
+    grid = rating_table(rated)
+    assert grid["row"].tolist() == [1, 2] and grid["meta.topic"].tolist() == ["greeting", "farewell"]
 
 
 def test_results_csv_writes_formula_cells_as_text(client: Bilan) -> None:

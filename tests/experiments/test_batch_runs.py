@@ -12,13 +12,15 @@ from bilan_core.client.bilan import Bilan
 from bilan_core.errors import ConfigurationError, NotFoundError
 from bilan_core.experiments.batch_files import BatchFileError, batch_folder, files_to_pick
 from bilan_core.experiments.batch_runs import (
+    STALE_AFTER_MS,
     BatchProgress,
-    apply_ratings,
     batch_results,
     describe_run,
     rating_table,
     run_batch,
+    run_state,
 )
+from bilan_core.experiments.ratings import apply_ratings
 from bilan_core.settings import load_settings
 from bilan_core.store.batch_runs import BatchOptions
 from bilan_core.store.models import BatchItem, BatchRun, Turn
@@ -177,10 +179,25 @@ def test_progress_describes_counts_and_time_left() -> None:
     assert BatchProgress(10, 0, 0, 0.0, 0).seconds_left is None
 
 
+def test_a_run_reads_as_stopped_when_it_stopped_or_went_quiet(client: Bilan) -> None:
+    run = client.get_batch_run(start_numbered(client, 3).id)
+    assert run_state(run) == "not started"
+    client.set_batch_status(run.id, "running")
+    running = client.get_batch_run(run.id)
+    assert run_state(running) == "running"
+    # Marked running but with nothing finished for over two minutes: a closed tab or a crash cut it off.
+    assert run_state(running, now=running.updated_ms + STALE_AFTER_MS + 1) == "stopped"
+    assert "0/3 done · stopped" in describe_run(running, now=running.updated_ms + STALE_AFTER_MS + 1)
+    client.set_batch_status(run.id, "interrupted")
+    assert run_state(client.get_batch_run(run.id)) == "stopped"
+    client.set_batch_status(run.id, "completed")
+    assert run_state(client.get_batch_run(run.id)) == "completed"
+
+
 def test_runs_are_described_and_batch_folder_files_listed(client: Bilan, tmp_path, monkeypatch) -> None:
     run = start_numbered(client, 3)
     line = describe_run(client.get_batch_run(run.id))
-    assert line.startswith("p.txt · 0/3 done · pending · ") and line.endswith(run.id[:8])
+    assert line.startswith("p.txt · 0/3 done · not started · ") and line.endswith(run.id[:8])
     monkeypatch.setenv("BILAN_DATA_DIR", str(tmp_path / "data"))
     folder = batch_folder(load_settings())
     assert folder == tmp_path / "data" / "batch"
@@ -216,6 +233,6 @@ def test_a_run_stopped_and_resumed_on_postgresql(postgres_url: str, openai_serve
     assert (final.status, final.succeeded, final.failed) == ("completed", 6, 0)
     results = batch_results(client, run.id, user_id="alice")
     assert results["prompt_id"].nunique() == 6 and len(openai_server.chat_requests) == 6
-    assert apply_ratings(client, results, {0: {"vote": "👍", "comment": "good"}}) == []
-    assert rating_table(batch_results(client, run.id, user_id="alice"))["vote"][0] == "👍"
+    assert apply_ratings(client, results, {0: {"vote": "👍 good", "comment": "good"}}).problems == []
+    assert rating_table(batch_results(client, run.id, user_id="alice"))["vote"][0] == "👍 good"
     client.close()

@@ -71,8 +71,26 @@ def test_an_uploaded_csv_runs_with_the_chosen_settings(app_env, openai_server):
     assert (headings["response"]["label"], headings["vote"]["label"]) == ("Answer", "Rating")
     assert [button.label for button in at.get("download_button")] == [
         "Download CSV",
-        "Fine-tuning JSONL (your 👍 rows)",
+        "Fine-tuning JSONL (rows you rated 👍 good)",
     ]
+    # The file is still attached: the page says Start run would ask its prompts again, as a new run.
+    assert any("questions.csv already ran" in info.value.replace("\\", "") for info in at.info)
+    assert at.data_editor[0].proto.placeholder == ""  # empty cells read blank, not "None"
+    assert "batch_save" not in {button.key for button in at.button}  # edits save as they are made
+
+
+def test_metadata_columns_are_shown_in_the_grid(app_env, openai_server):
+    at = open_page()
+    upload(at, "q.csv", b"prompt,topic,lang\nHi,greeting,en\nSalut,greeting,fr\n")
+    click(at, "batch_start")
+    table = at.data_editor[0].value
+    assert table["meta.topic"].tolist() == ["greeting", "greeting"] and table["meta.lang"].tolist() == [
+        "en",
+        "fr",
+    ]
+    headings = json.loads(at.data_editor[0].proto.columns)
+    assert headings["meta.lang"]["label"] == "lang" and "exported as meta" in headings["meta.lang"]["help"]
+    assert headings["comment"]["width"] == "large"  # the comment is not cut at 1440 px
 
 
 def test_a_file_can_be_picked_from_the_batch_folder(app_env, openai_server):
@@ -148,7 +166,10 @@ def test_an_interrupted_run_is_resumed_from_the_page_without_repeating_items(
     run_id = interrupted_run(sqlite_url, openai_server, 8)
     at = open_page()
     picker = at.selectbox(key="batch_resume_run")
-    assert picker.value == run_id and "half.txt · 4/8 done · interrupted" in picker.format_func(run_id)
+    assert picker.value == run_id and "half.txt · 4/8 done · stopped" in picker.format_func(run_id)
+    # The results of the stopped run say so too, with their own Resume button.
+    assert any("This run is stopped at 4/8 done" in warning.value for warning in at.warning)
+    assert at.button(key="batch_resume_selected").label == "Resume this run"
     click(at, "batch_resume")
     [run] = rows(app_env, BatchRun)
     assert (run.status, run.succeeded, run.failed) == ("completed", 8, 0)
@@ -161,28 +182,61 @@ def test_an_interrupted_run_is_resumed_from_the_page_without_repeating_items(
     assert at.data_editor[0].value["status"].tolist() == ["ok"] * 8
 
 
-def test_rows_are_rated_from_the_table(app_env, openai_server):
-    at = open_page()
-    upload(at, "p.txt", b"One\nTwo\nThree\n")
-    click(at, "batch_start")
-    editor = at.data_editor[0]
-    at.session_state[editor.key] = {
-        "edited_rows": {
-            0: {"vote": "👍", "comment": "spot on"},
-            1: {"vote": "👎"},
-            2: {"comment": "no vote"},
-        },
+def edit_grid(at, edited_rows: dict) -> None:
+    """Edit the rating grid as a visitor does (the edit saves on the next run)."""
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": edited_rows,
         "added_rows": [],
         "deleted_rows": [],
     }
-    click(at, "batch_save")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def grid_column(at, name: str) -> list:
+    """A column of the rating grid as shown, an empty cell as None."""
+    column = at.data_editor[0].value[name]
+    return [value if isinstance(value, str) else None for value in column]
+
+
+def test_rows_are_rated_from_the_table_and_a_comment_without_a_vote_is_kept(app_env, openai_server):
+    at = open_page()
+    upload(at, "p.txt", b"One\nTwo\nThree\n")
+    click(at, "batch_start")
+    edit_grid(
+        at, {0: {"vote": "👍 good", "comment": "spot on"}, 1: {"vote": "👎 bad"}, 2: {"comment": "no vote"}}
+    )
     items = {item.position: item.prompt_id for item in rows(app_env, BatchItem)}
     votes = {vote.prompt_id: (vote.value, vote.comment) for vote in rows(app_env, Vote)}
     assert votes == {items[0]: (1, "spot on"), items[1]: (-1, None)}
+    assert grid_column(at, "vote") == ["👍 good", "👎 bad", None]
+    assert grid_column(at, "comment") == ["spot on", None, "no vote"]  # the draft stays in its cell
     warnings = [w.value.replace("\\", "") for w in at.warning]
-    assert warnings == ["Some ratings were not saved: row 3: choose 👍 or 👎 to go with the comment"]
-    table = at.data_editor[0].value
-    assert table["vote"].tolist()[:2] == ["👍", "👎"] and table["comment"].tolist()[0] == "spot on"
+    assert warnings == [
+        "Comment kept as a draft on row 3: not saved until you choose 👍 good or 👎 bad in its Rating cell."
+    ]
+    assert [toast.value for toast in at.toast] == ["Saved 2 rating(s)."]
+
+    edit_grid(at, {2: {"vote": "👎 bad"}})  # the vote chosen later saves the draft with it
+    votes = {vote.prompt_id: (vote.value, vote.comment) for vote in rows(app_env, Vote)}
+    assert votes[items[2]] == (-1, "no vote") and not at.warning
+    edit_grid(at, {0: {"vote": "👎 bad"}})  # a flipped vote keeps its comment
+    assert {vote.prompt_id: (vote.value, vote.comment) for vote in rows(app_env, Vote)}[items[0]] == (
+        -1,
+        "spot on",
+    )
+    assert grid_column(at, "comment") == ["spot on", None, "no vote"]
+
+
+def test_a_refused_rating_is_said_under_the_grid(app_env, openai_server):
+    at = open_page()
+    upload(at, "p.txt", b"One\n")
+    click(at, "batch_start")
+    edit_grid(at, {0: {"vote": "meh"}})
+    assert [w.value.replace("\\", "") for w in at.warning] == [
+        "Not saved: row 1: a rating is 👍 good or 👎 bad, got 'meh'"
+    ]
+    assert rows(app_env, Vote) == []
 
 
 def test_the_run_settings_are_kept_after_a_look_at_another_page(app_env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from bilan_core.client.bilan import Bilan
@@ -9,7 +10,7 @@ from bilan_core.experiments.experiment_runs import run_experiment
 from bilan_core.settings import load_settings
 from bilan_core.store.conversations import start_conversation
 from bilan_core.store.dataset_models import Dataset
-from bilan_core.store.models import BatchRun, Comparison, Turn
+from bilan_core.store.models import BatchRun, Comparison, Turn, Vote
 from bilan_core.store.votes import cast_vote
 from tests.app_support import new_app, rows
 from tests.helpers import add_turn
@@ -74,6 +75,40 @@ def test_blind_pairs_and_the_comparison_of_two_runs(app_env, openai_server):
     assert comparison.winner == "a" and comparison.team_session.startswith("experiment:")
     assert any("A was" in element.value for element in at.caption)
     assert any("cell(s) flipped" in element.value for element in at.caption)
+
+
+def test_cells_are_rated_safely_a_draft_kept_and_a_flipped_vote_keeping_its_comment(app_env, openai_server):
+    client = Bilan(load_settings())
+    client.create_dataset("smoke", ["Say hi", "Say bye"])
+    run_experiment(client, "smoke", [{"name": "one", "messages": "Be brief."}])
+    at = ran(new_app(PAGE))
+    grid = at.data_editor[0]
+    assert grid.proto.placeholder == "" and "exp_save_ratings" not in {button.key for button in at.button}
+    assert json.loads(grid.proto.columns)["vote"]["type_config"]["options"] == ["👍 good", "👎 bad"]
+    at.session_state[grid.key] = {
+        "edited_rows": {0: {"vote": "👍 good", "comment": "warm"}, 1: {"comment": "too curt"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    ran(at)
+    votes = {vote.comment: vote.value for vote in rows(app_env, Vote)}
+    assert votes == {"warm": 1}  # the comment without a vote is not stored, and not lost either
+    assert any("Comment kept as a draft on row 2" in warning.value for warning in at.warning)
+    comments = at.data_editor[0].value["comment"].tolist()
+    assert comments == ["warm", "too curt"]
+
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {0: {"vote": "👎 bad"}, 1: {"vote": "👎 bad"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    ran(at)
+    assert sorted((vote.comment, vote.value) for vote in rows(app_env, Vote)) == [
+        ("too curt", -1),
+        ("warm", -1),
+    ]
+    assert not at.warning
+    assert at.dataframe[1].value["one: vote"].tolist() == ["👎 bad", "👎 bad"]  # words beside the emoji
 
 
 def test_the_playground_and_the_comments_explorer_add_prompts_to_a_dataset(app_env):

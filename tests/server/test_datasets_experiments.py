@@ -129,8 +129,8 @@ def test_the_experiments_page_runs_and_rates_in_server_mode(server_project, alph
     assert (run.kind, run.status, run.succeeded) == ("experiment", "completed", 2)
     editor = at.data_editor[0]
     assert editor.value["answer"].tolist() == [DEFAULT_ANSWER] * 2
-    at.session_state[editor.key] = {"edited_rows": {1: {"vote": "👎", "comment": "too short"}}}
-    ran(at.button(key="exp_save_ratings").click().run())
+    at.session_state[editor.key] = {"edited_rows": {1: {"vote": "👎 bad", "comment": "too short"}}}
+    ran(at.run())  # an edit saves on the next run
     [vote] = rows(server_project.engine, Vote)
     assert (vote.value, vote.comment) == (-1, "too short")
-    assert at.data_editor[0].value["vote"].tolist()[1] == "👎"
+    assert at.data_editor[0].value["vote"].tolist()[1] == "👎 bad"

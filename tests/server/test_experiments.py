@@ -17,7 +17,6 @@ from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
-    apply_ratings,
     batch_results,
     rating_table,
     run_batch,
@@ -30,6 +29,7 @@ from bilan_core.experiments.comparisons import (
     record_preference,
     start_comparison,
 )
+from bilan_core.experiments.ratings import apply_ratings
 from bilan_core.server.api_keys import create_key
 from bilan_core.store.engine import schema_status
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
@@ -113,9 +113,12 @@ def test_a_batch_run_started_stopped_resumed_and_rated_through_the_server(
 
     results = batch_results(alpha, run.id)
     assert results["response"].tolist() == [DEFAULT_ANSWER] * 6 and results["prompt_id"].nunique() == 6
-    assert apply_ratings(alpha, results, {0: {"vote": "👍", "comment": "good"}, 1: {"vote": "👎"}}) == []
+    outcome = apply_ratings(
+        alpha, results, {0: {"vote": "👍 good", "comment": "good"}, 1: {"vote": "👎 bad"}}
+    )
+    assert (outcome.saved, outcome.problems) == (2, [])
     rated = rating_table(batch_results(alpha, run.id))
-    assert rated["vote"].tolist()[:3] == ["👍", "👎", None] and rated["comment"][0] == "good"
+    assert rated["vote"].tolist()[:3] == ["👍 good", "👎 bad", None] and rated["comment"][0] == "good"
 
     [stored] = rows(engine, BatchRun)
     assert (stored.project_id, stored.user_id, stored.total) == (server_project.project_id, "alice", 6)
@@ -272,7 +275,7 @@ def test_the_compare_page_works_in_server_mode(server_project):
         comparison.prompt_id_b: 1,
     }
     assert any("Your verdict: B is better." in s.value for s in at.success)
-    assert at.dataframe[0].value["variant"].tolist()[0] == comparison.label_b
+    assert at.dataframe[0].value["Variant"].tolist()[0] == comparison.label_b
     assert not any("local database" in info.value for info in at.info)
 
 
@@ -289,14 +292,14 @@ def test_the_batch_page_works_in_server_mode(server_project, monkeypatch):
     assert editor.value["response"].tolist() == [DEFAULT_ANSWER] * 2
     assert [s.value.replace("\\", "") for s in at.success] == ["Run completed: 2 ok, 0 failed of 2."]
     at.session_state[editor.key] = {
-        "edited_rows": {0: {"vote": "👍", "comment": "spot on"}},
+        "edited_rows": {0: {"vote": "👍 good", "comment": "spot on"}},
         "added_rows": [],
         "deleted_rows": [],
     }
-    ran(at.button(key="batch_save").click().run())
+    ran(at.run())  # an edit saves on the next run
     items = {item.position: item.prompt_id for item in rows(engine, BatchItem)}
     assert [(v.prompt_id, v.value, v.comment) for v in rows(engine, Vote)] == [(items[0], 1, "spot on")]
-    assert at.data_editor[0].value["vote"].tolist()[0] == "👍"
+    assert at.data_editor[0].value["vote"].tolist()[0] == "👍 good"
 
 
 @pytest.mark.usefixtures("server_app")
