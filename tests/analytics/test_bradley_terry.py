@@ -13,7 +13,6 @@ from bilan_core.analytics.bradley_terry import (
     NOT_ENOUGH_VOTES,
     enough_votes,
     fit_bradley_terry,
-    has_enough_votes,
     leaderboard,
     pair_tests,
     ranks_from_intervals,
