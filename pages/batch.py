@@ -6,13 +6,13 @@ import streamlit as st
 
 from bilan_core import Bilan, BilanError
 from bilan_core.app.markdown_text import escape_markdown
+from bilan_core.app.rating_grid import batch_rating_table
 from bilan_core.experiments.batch_files import FORMATS, batch_folder, files_to_pick, upload_limit_mb
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
     BatchProgress,
     batch_results,
     describe_run,
-    rating_table,
     results_csv,
     results_finetune_jsonl,
     run_batch,
@@ -219,7 +219,7 @@ def results_section(client: Bilan) -> None:
     results = batch_results(client, run_id, user_id=current_user())
     rating_grid(
         f"batch_{run_id}",
-        rating_table(results),
+        batch_rating_table(results),
         columns=RESULT_HEADINGS,
         metadata_help="From the file's other columns (CSV) or fields (JSONL); exported as meta.<name>.",
     )

@@ -1,6 +1,6 @@
 """The rating grid Batch and Experiments share: an edit saves as soon as it is made, and a comment typed
 without a vote is kept as a draft, said so right under the grid
-(the rule: bilan_core.experiments.ratings)."""
+(the rule: bilan_core.app.rating_grid)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.experiments.ratings import (
+from bilan_core.app.rating_grid import (
     EDITABLE,
     VOTE_LABELS,
     RatingOutcome,

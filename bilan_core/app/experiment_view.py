@@ -2,7 +2,7 @@
 
 A variant row of the form is a name, a model, a stored prompt (``NAME vN``) or free messages (a system
 prompt and a user template), and a temperature. The rating table is one row per cell, in the shape
-``experiments.ratings.apply_ratings`` stores; the pairwise picker offers items both variants answered
+``app.rating_grid.apply_ratings`` stores; the pairwise picker offers items both variants answered
 that have no verdict yet.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bilan_core.analytics.csv_cells import frame_csv
-from bilan_core.experiments.ratings import vote_label
+from bilan_core.app.rating_grid import vote_label
 
 if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan

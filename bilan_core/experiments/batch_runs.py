@@ -31,7 +31,6 @@ from bilan_core.clock import now_ms, to_datetime
 from bilan_core.errors import BilanError, ConfigurationError, ProviderError
 from bilan_core.experiments.batch_files import BatchPrompt, parse_batch_file, read_batch_path
 from bilan_core.experiments.cells import CallPlan, experiment_plan
-from bilan_core.experiments.ratings import vote_label
 from bilan_core.store.batch_runs import (
     COMPLETED,
     EXPERIMENT,
@@ -125,19 +124,6 @@ def metadata_columns(results: pd.DataFrame) -> pd.DataFrame:
     """The items' metadata spread into one ``meta.<field>`` column per field (rows aligned with results)."""
     spread = pd.json_normalize(results["metadata"].map(lambda value: value or {}).tolist())
     return spread.add_prefix("meta.").set_index(results.index) if len(spread.columns) else spread
-
-
-def rating_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The results as the rating grid shows them: rows numbered from 1, the vote as ``👍 good``/``👎 bad``,
-    rating columns first, the metadata as ``meta.<field>`` columns at the end."""
-    table = results.drop(columns=["metadata", "position"])
-    table.insert(0, "row", results["position"] + 1)
-    table["vote"] = pd.Series(
-        [vote_label(value) for value in results["vote"]], index=table.index, dtype=object
-    )
-    first = ["row", "prompt", "response", "vote", "comment"]
-    ordered = table[[*first, *(column for column in table.columns if column not in first)]]
-    return pd.concat([ordered, metadata_columns(results)], axis=1)
 
 
 def results_csv(frame: pd.DataFrame) -> bytes:

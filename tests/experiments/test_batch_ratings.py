@@ -10,15 +10,14 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
+from bilan_core.app.rating_grid import apply_ratings, batch_rating_table, vote_label, vote_value, with_drafts
 from bilan_core.client.bilan import Bilan
 from bilan_core.experiments.batch_runs import (
     batch_results,
-    rating_table,
     results_csv,
     results_finetune_jsonl,
     run_batch,
 )
-from bilan_core.experiments.ratings import apply_ratings, vote_label, vote_value, with_drafts
 from bilan_core.store.batch_runs import BatchOptions
 from bilan_core.store.models import Vote
 from tests.experiments.batch_helpers import start_file, start_numbered
@@ -72,7 +71,7 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     client.vote(ids[3], 1, "kept")
     outcome = apply_ratings(
         client,
-        rating_table(batch_results(client, run.id, user_id="alice")),
+        batch_rating_table(batch_results(client, run.id, user_id="alice")),
         {
             "0": {"vote": "👍 good", "comment": " clear "},
             1: {"vote": "👎"},  # the bare emoji (older tables) still reads
@@ -84,7 +83,7 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     assert outcome.problems == ["row 5: a rating is 👍 good or 👎 bad, got 'meh'"]
     # The comment typed without a vote is kept as a draft; the vote taken back leaves its comment as one.
     assert outcome.drafts == {2: "no vote given", 3: "kept"} and outcome.saved == 2
-    rated = rating_table(batch_results(client, run.id, user_id="alice"))
+    rated = batch_rating_table(batch_results(client, run.id, user_id="alice"))
     assert rated["vote"].tolist() == ["👍 good", "👎 bad", None, None, None]
     assert rated["comment"].tolist()[0] == "clear" and "metadata" not in rated
     assert rated.columns.tolist()[:5] == ["row", "prompt", "response", "vote", "comment"]
@@ -94,7 +93,7 @@ def test_ratings_from_the_table_become_votes(client: Bilan) -> None:
     # A vote chosen later saves the draft with it.
     assert apply_ratings(client, shown, {2: {"vote": "👍 good"}}).saved == 1
     # A comment edited alone keeps the stored vote, and a flipped vote keeps the comment.
-    again = rating_table(batch_results(client, run.id, user_id="alice"))
+    again = batch_rating_table(batch_results(client, run.id, user_id="alice"))
     assert apply_ratings(client, again, {1: {"comment": "too long"}}).problems == []
     flipped = apply_ratings(
         client, again.assign(comment=[None, "too long", None, None, None]), {1: {"vote": "👍 good"}}
@@ -117,7 +116,7 @@ def test_vote_cells_read_labels_emoji_and_numbers() -> None:
 
 def test_ratings_on_unanswered_rows_and_other_columns_are_refused(client: Bilan) -> None:
     run = start_numbered(client, 2)
-    results = rating_table(batch_results(client, run.id, user_id="alice"))
+    results = batch_rating_table(batch_results(client, run.id, user_id="alice"))
     outcome = apply_ratings(client, results, {0: {"vote": "👍 good"}, 1: {"prompt": "changed"}})
     assert outcome.problems == [
         "row 1: this prompt has no answer yet; resume the run first",
@@ -140,7 +139,7 @@ def test_the_export_numbers_rows_as_the_grid_and_writes_whole_votes_and_latency(
     assert first["latency_ms"].isdigit() and int(first["latency_ms"]) == round(rated["latency_ms"][0])
     assert second["meta.topic"] == "farewell"
     # The grid shows the same numbering and the metadata too.
-    grid = rating_table(rated)
+    grid = batch_rating_table(rated)
     assert grid["row"].tolist() == [1, 2] and grid["meta.topic"].tolist() == ["greeting", "farewell"]
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 import bilan_core
+from bilan_core.app.rating_grid import apply_ratings, batch_rating_table
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import ConfigurationError, NotFoundError
 from bilan_core.experiments.batch_files import BatchFileError, batch_folder, files_to_pick
@@ -16,11 +17,9 @@ from bilan_core.experiments.batch_runs import (
     BatchProgress,
     batch_results,
     describe_run,
-    rating_table,
     run_batch,
     run_state,
 )
-from bilan_core.experiments.ratings import apply_ratings
 from bilan_core.settings import load_settings
 from bilan_core.store.batch_runs import BatchOptions
 from bilan_core.store.models import BatchItem, BatchRun, Turn
@@ -234,5 +233,5 @@ def test_a_run_stopped_and_resumed_on_postgresql(postgres_url: str, openai_serve
     results = batch_results(client, run.id, user_id="alice")
     assert results["prompt_id"].nunique() == 6 and len(openai_server.chat_requests) == 6
     assert apply_ratings(client, results, {0: {"vote": "👍 good", "comment": "good"}}).problems == []
-    assert rating_table(batch_results(client, run.id, user_id="alice"))["vote"][0] == "👍 good"
+    assert batch_rating_table(batch_results(client, run.id, user_id="alice"))["vote"][0] == "👍 good"
     client.close()

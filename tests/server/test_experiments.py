@@ -13,12 +13,12 @@ import pytest
 
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.analytics.exports import EXPORT_KINDS, export_bytes
+from bilan_core.app.rating_grid import apply_ratings, batch_rating_table
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError
 from bilan_core.experiments.batch_runs import (
     BatchOptions,
     batch_results,
-    rating_table,
     run_batch,
     start_batch,
 )
@@ -29,7 +29,6 @@ from bilan_core.experiments.comparisons import (
     record_preference,
     start_comparison,
 )
-from bilan_core.experiments.ratings import apply_ratings
 from bilan_core.server.api_keys import create_key
 from bilan_core.store.engine import schema_status
 from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
@@ -117,7 +116,7 @@ def test_a_batch_run_started_stopped_resumed_and_rated_through_the_server(
         alpha, results, {0: {"vote": "👍 good", "comment": "good"}, 1: {"vote": "👎 bad"}}
     )
     assert (outcome.saved, outcome.problems) == (2, [])
-    rated = rating_table(batch_results(alpha, run.id))
+    rated = batch_rating_table(batch_results(alpha, run.id))
     assert rated["vote"].tolist()[:3] == ["👍 good", "👎 bad", None] and rated["comment"][0] == "good"
 
     [stored] = rows(engine, BatchRun)

@@ -1,9 +1,10 @@
 """The rating grids of Batch and Experiments: one row per answer, a vote and a comment to edit.
 
 Votes read as a word beside the emoji (``👍 good`` / ``👎 bad``), so the grid means the same where no
-emoji font is installed. Edits follow the safe-feedback rule: a comment typed without a vote is kept as a
-draft (returned, never thrown away), a changed vote keeps its comment, and a vote taken back leaves its
-comment as the draft.
+emoji font is installed. Edits follow the safe-feedback rule of ``feedback_state`` (the Playground's too):
+a comment typed without a vote is kept as a draft (returned, never thrown away), a changed vote keeps its
+comment, and a vote taken back leaves its comment as the draft. The grid's comment cell is the comment, so
+emptying it removes the comment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bilan_core.app.feedback_prompts import thumbs_from_vote
+from bilan_core.app.feedback_state import change_vote
 from bilan_core.errors import BilanError
+from bilan_core.experiments.batch_runs import metadata_columns
 
 if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
@@ -51,6 +55,19 @@ def vote_value(cell: object) -> int | None:
     elif int(cell) in VOTE_LABELS:  # type: ignore[call-overload]
         return int(cell)  # type: ignore[call-overload]
     raise ValueError(f"a rating is {' or '.join(VOTE_LABELS.values())}, got {cell!r}")
+
+
+def batch_rating_table(results: pd.DataFrame) -> pd.DataFrame:
+    """A batch run's results as its rating grid shows them: rows numbered from 1, the vote as ``👍 good`` /
+    ``👎 bad``, rating columns first, the metadata as ``meta.<field>`` columns at the end."""
+    table = results.drop(columns=["metadata", "position"])
+    table.insert(0, "row", results["position"] + 1)
+    table["vote"] = pd.Series(
+        [vote_label(value) for value in results["vote"]], index=table.index, dtype=object
+    )
+    first = ["row", "prompt", "response", "vote", "comment"]
+    ordered = table[[*first, *(column for column in table.columns if column not in first)]]
+    return pd.concat([ordered, metadata_columns(results)], axis=1)
 
 
 def with_drafts(table: pd.DataFrame, drafts: Mapping[int, str]) -> pd.DataFrame:
@@ -102,9 +119,6 @@ def _apply_row(client: Bilan, row: pd.Series, changes: Mapping[str, Any]) -> str
         raise ValueError("this prompt has no answer yet; resume the run first")
     value = vote_value(changes["vote"] if "vote" in changes else row["vote"])
     comment = changes["comment"] if "comment" in changes else row["comment"]
-    comment = comment.strip() if isinstance(comment, str) and comment.strip() else None
-    if value is None:
-        client.clear_vote(prompt_id)
-        return comment
-    client.vote(prompt_id, value, comment)
-    return None
+    draft = comment.strip() if isinstance(comment, str) and comment.strip() else None
+    change = change_vote(client, prompt_id, thumbs_from_vote(value), draft=draft)
+    return change.draft if change.vote is None else None
