@@ -46,13 +46,13 @@ _router = threading.local()
 def app_pages() -> list[st.Page]:
     """The app's pages, in menu order (the router's ``st.navigation`` list)."""
     return [
-        st.Page(PAGES_DIR / "playground.py", title="Playground", icon="💬", default=True),
-        st.Page(PAGES_DIR / "compare.py", title="Compare", icon="⚖️"),
-        st.Page(PAGES_DIR / "batch.py", title="Batch", icon="📦"),
-        st.Page(PAGES_DIR / "prompts.py", title="Prompts", icon="📝"),
-        st.Page(PAGES_DIR / "experiments.py", title="Experiments", icon="🧪"),
-        st.Page(PAGES_DIR / "analytics.py", title="Analytics", icon="📊"),
-        st.Page(PAGES_DIR / "settings.py", title="Settings", icon="⚙️"),
+        st.Page(PAGES_DIR / "playground.py", title="Playground", icon=":material/chat:", default=True),
+        st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page(PAGES_DIR / "batch.py", title="Batch", icon=":material/inventory_2:"),
+        st.Page(PAGES_DIR / "prompts.py", title="Prompts", icon=":material/edit_note:"),
+        st.Page(PAGES_DIR / "experiments.py", title="Experiments", icon=":material/science:"),
+        st.Page(PAGES_DIR / "analytics.py", title="Analytics", icon=":material/monitoring:"),
+        st.Page(PAGES_DIR / "settings.py", title="Settings", icon=":material/settings:"),
     ]
 
 
@@ -235,7 +235,7 @@ def offline_banner() -> None:
         st.info(
             "Offline demo: answers come from the built-in `bilan-demo` model. "
             "Set OPENAI_API_KEY (and OPENAI_BASE_URL for another endpoint) to use a real model.",
-            icon="🔌",
+            icon=":material/power_off:",
         )
 
 

@@ -1,5 +1,6 @@
 """Every page in a real headless Chromium over demo data, saved as full-page screenshots: each page must
-draw without an exception first.
+draw without an exception first. The pages are read from the router's list (pages/shared.py), so a page
+added there is photographed too.
 
 They go to test-results/screenshots/ on every run (look at them there), and replace the ones the docs
 show (docs/screenshots/) when BILAN_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
@@ -8,12 +9,15 @@ show (docs/screenshots/) when BILAN_UPDATE_SCREENSHOTS=1, so a test run leaves t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from bilan_core import Bilan, load_settings
+from bilan_core.experiments.experiment_runs import run_experiment
 from bilan_core.store.demo_data import seed_demo_data
 from bilan_core.store.engine import get_engine
 from tests.browser_support import CHART, app_environment, chromium, streamlit_app
@@ -28,7 +32,15 @@ SCREENSHOTS = (
     else ROOT / "test-results" / "screenshots"
 )
 WAIT_MS = 30_000
+# Streamlit's main area and sidebar scroll inside the window: the tallest content decides the page height.
+TALLEST = "() => Math.max(...[...document.querySelectorAll('*')].map(element => element.scrollHeight))"
 VISITOR = "?user=Ada%20Lovelace&team=prompt-review-june"
+# (url path, title) of every page in the router's list, as written in pages/shared.py's app_pages().
+ROUTED_PAGES = re.findall(
+    r'st\.Page\(PAGES_DIR / "(\w+)\.py", title="([^"]+)"', (ROOT / "pages" / "shared.py").read_text()
+)
+# The Playground and Analytics are photographed in a state of their own, below.
+PLAIN_PAGES = [(path, title) for path, title in ROUTED_PAGES if path not in ("playground", "analytics")]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +57,7 @@ def app_url(
     folder = tmp_path_factory.mktemp("screenshots")
     database_url = f"sqlite:///{folder / 'demo.db'}"
     seed_demo_data(get_engine(database_url), turns=3_000, seed=7)
+    seed_prompts_and_an_experiment(database_url, _openai_server_session.base_url)
     env = app_environment(
         BILAN_DATABASE_URL=database_url,
         OPENAI_BASE_URL=_openai_server_session.base_url,
@@ -53,6 +66,31 @@ def app_url(
     )
     with streamlit_app(env, folder / "streamlit.log") as url:
         yield url
+
+
+def seed_prompts_and_an_experiment(database_url: str, model_url: str) -> None:
+    """Two versions of a stored prompt and one experiment run, so Prompts and Experiments show content."""
+    client = Bilan(
+        load_settings(
+            database_url=database_url, openai_base_url=model_url, openai_api_key="sk-test", user_id="Ada"
+        )
+    )
+    client.create_prompt("support", "You are a helpful support agent.", model="gpt-4o-mini")
+    concise = "You are a helpful support agent. Answer in two sentences."
+    client.create_prompt("support", concise, labels=["production"], note="shorter answers")
+    questions = ["How do I reset my password?", "Can I export my data?", "Where is my invoice?"]
+    client.create_dataset("support questions", questions)
+    run_experiment(
+        client,
+        "support questions",
+        [
+            {"name": "v1", "prompt": client.get_prompt("support", version=1)},
+            {"name": "v2 concise", "prompt": client.get_prompt("support")},
+        ],
+        name="support v1 vs v2",
+        concurrency=2,
+    )
+    client.close()
 
 
 @pytest.fixture
@@ -72,12 +110,13 @@ def open_page(page: Page, url: str) -> None:
 def save(page: Page, name: str) -> None:
     """A full-page screenshot: the window is made as tall as the page, whose parts then redraw."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate(
-        # Streamlit's main area and sidebar scroll inside the window: the tallest content decides.
-        "() => Math.max(...[...document.querySelectorAll('*')].map(element => element.scrollHeight))"
-    )
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
-    page.wait_for_timeout(1500)  # tables and charts redraw at the new size, elements fade in
+    page.wait_for_timeout(1000)  # tables and charts take their height after the script has run
+    for _ in range(3):  # a taller window can let more draw (lazy tables): measure again until it fits
+        height = min(int(page.evaluate(TALLEST)) + 40, 6000)
+        if height <= page.viewport_size["height"]:
+            break
+        page.set_viewport_size({"width": 1400, "height": height})
+        page.wait_for_timeout(1500)  # tables and charts redraw at the new size, elements fade in
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
 
@@ -95,13 +134,22 @@ def test_playground_after_a_rated_answer(page: Page, app_url: str, openai_server
     page.get_by_label("What made this response helpful?").fill("Short, and it names the trust score.")
     page.get_by_role("button", name="Save comment").click()
     expect(page.get_by_text("Your comment: Short, and it names the trust score.")).to_be_visible()
+    expect(answer.get_by_text("You rated this answer good (thumbs up).")).to_be_visible()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("How do I know which answers")).to_be_visible()
     save(page, "playground")
 
 
-@pytest.mark.parametrize("name", ["compare", "batch", "settings"])
-def test_page_over_demo_data(page: Page, app_url: str, name: str) -> None:
+def test_every_routed_page_is_photographed() -> None:
+    assert {"playground", "analytics", "compare", "batch", "prompts", "experiments", "settings"} <= {
+        path for path, _ in ROUTED_PAGES
+    }
+
+
+@pytest.mark.parametrize(("name", "title"), PLAIN_PAGES)
+def test_page_over_demo_data(page: Page, app_url: str, name: str, title: str) -> None:
     open_page(page, f"{app_url}/{name}{VISITOR}")
-    expect(page.get_by_role("heading", name=name.title())).to_be_visible()
+    expect(page.get_by_role("heading", name=title).first).to_be_visible()
     save(page, name)
 
 

@@ -14,8 +14,9 @@ from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 from bilan_core.app.feedback_prompts import THUMBS_DOWN_QUESTION, THUMBS_UP_QUESTION
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.playground import TURNS_PER_PAGE, validated_prompt
+from bilan_core.clock import now_ms
 from bilan_core.store.conversations import list_conversations, start_conversation
-from bilan_core.store.models import Turn, Vote
+from bilan_core.store.models import Conversation, Turn, Vote
 from bilan_core.store.votes import cast_vote
 from tests.app_support import new_app
 from tests.fixtures.openai_server import DEFAULT_ANSWER
@@ -220,11 +221,39 @@ def test_rename_and_delete_a_conversation(app_env):
     [conversation] = list_conversations(app_env, user_id="anonymous")
     assert conversation.title == "Renamed chat"
     thumbs(at)[0].set_value(1).run()
-    at.button(key="playground_delete_confirm").click().run()
+    assert any("your teammates' votes and comments" in md.value for md in at.markdown)
+    confirm = at.button(key="playground_delete_confirm")
+    assert (confirm.label, confirm.proto.type) == ("Yes, delete it", "primary")  # the destructive one
+    confirm.click().run()
     assert list_conversations(app_env, user_id="anonymous") == []
     assert turns(app_env) == [] and votes(app_env) == []
     assert not at.chat_message
     assert "c" not in at.query_params
+    assert [s.value for s in at.success] == [
+        "Deleted the conversation “Renamed chat” with its answers and everyone's votes on them."
+    ]
+    at.run()
+    assert not at.success, "the confirmation shows once"
+
+
+def test_two_chats_with_the_same_first_prompt_are_told_apart_in_the_list(app_env):
+    first = start_conversation(app_env, user_id="anonymous", title="Same question")
+    with Session(app_env) as session:  # the first one was last active three days ago
+        stored = session.exec(select(Conversation)).one()
+        stored.updated_ms = stored.created_ms = now_ms() - 3 * 86_400_000
+        session.add(stored)
+        session.commit()
+    second = start_conversation(app_env, user_id="anonymous", title="Same question")
+    at = new_app().run()
+    listed = conversation_list(at)
+    assert listed.options[0].startswith("Same question  \n") and listed.options[1].startswith("Same question")
+    assert listed.options[0] != listed.options[1]
+    assert ":small[:gray[today" in listed.options[0]
+    assert listed.value is None
+    open_listed(at, first.conversation_id)
+    assert conversation_list(at).value == first.conversation_id
+    assert at.query_params["c"] == first.conversation_id
+    assert second.conversation_id != first.conversation_id
 
 
 @pytest.mark.parametrize(

@@ -237,3 +237,18 @@ def test_a_link_to_another_projects_conversation_is_unknown_in_server_mode(
     assert any("No conversation has the id" in w.value for w in at.warning)
     assert "c" not in at.query_params
     assert any(caption.value == "No conversation yet." for caption in at.sidebar.caption)
+
+
+def test_playground_feedback_is_safe_to_change_in_server_mode(server_app):
+    engine = server_app
+    at = ran(new_app().run())
+    ran(at.chat_input[0].set_value("What is Bilan?").run())
+    [turn] = rows(engine, Turn)
+    box = f"playground_comment_{turn.prompt_id}"
+    ran(at.button(key=f"playground_comment_add_{turn.prompt_id}").click().run())
+    ran(at.text_area(key=box).input("Too long").run())
+    ran(at.get("feedback")[0].set_value(0).run())  # the draft typed before the vote goes with it
+    assert [(v.value, v.comment) for v in rows(engine, Vote)] == [(-1, "Too long")]
+    ran(at.get("feedback")[0].set_value(1).run())  # flipped: the comment stays
+    assert [(v.value, v.comment) for v in rows(engine, Vote)] == [(1, "Too long")]
+    assert at.text_area(key=box).value == "Too long"
