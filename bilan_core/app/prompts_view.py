@@ -19,8 +19,8 @@ from bilan_core.prompts.version import PromptVersion
 
 SYSTEM_ROLES = ("system", "developer")
 VERSION_COLUMNS = (
-    "Version", "Labels", "Model", "Parameters", "Note", "Author", "Saved (UTC)", "Answers", "👍", "👎",
-    "Trust score", "95% interval", "Cost (USD)", "Median latency (ms)",
+    "Version", "Labels", "Model", "Parameters", "Note", "Author", "Saved (UTC)", "Answers", "👍 up",
+    "👎 down", "Trust score", "95% interval", "Cost (USD)", "Median latency (ms)",
 )  # fmt: skip
 
 

@@ -35,7 +35,8 @@ def test_the_page_lists_versions_with_figures_diffs_and_moves_a_label(app_env) -
     table = at.dataframe[0].value
     assert list(table["Version"]) == [2, 1]
     assert list(table["Labels"]) == ["latest", "production"]
-    assert list(table["Answers"]) == [2, 1] and list(table["👍"]) == [1, 1] and list(table["👎"]) == [1, 0]
+    assert list(table["Answers"]) == [2, 1]
+    assert list(table["👍 up"]) == [1, 1] and list(table["👎 down"]) == [1, 0]
     assert table["Note"][0] == "<i>shorter</i>"  # user text shown as text
     assert table["Trust score"][1] == 1.0 and table["95% interval"][1].startswith("0.")
     assert table["Cost (USD)"][0] > 0 and table["Median latency (ms)"][0] >= 0
