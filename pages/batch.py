@@ -37,10 +37,11 @@ SYSTEM_KEY = "batch_system_prompt"
 RESUME_KEY = "batch_resume_run"
 RESULTS_RUN_KEY = "batch_results_run"
 RAN_UPLOAD_KEY = "batch_ran_upload"
+# Widths in pixels: row, prompt, answer, rating and comment fill the 1440 px page; the rest scrolls.
 RESULT_HEADINGS = {
     "row": st.column_config.NumberColumn("Row", width=50),
-    "prompt": st.column_config.TextColumn("Prompt", width="medium"),
-    "response": st.column_config.TextColumn("Answer", width="large"),
+    "prompt": st.column_config.TextColumn("Prompt", width=200),
+    "response": st.column_config.TextColumn("Answer", width=340),
     "status": st.column_config.TextColumn("Status", width="small"),
     "error": st.column_config.TextColumn("Error", width="medium"),
     "model": st.column_config.TextColumn("Model", width="small"),
@@ -196,9 +197,9 @@ def offer_resume(run: BatchRun) -> None:
     if state not in ("stopped", "not started"):
         return
     left = run.total - run.succeeded - run.failed
+    where = "has not started" if state == "not started" else f"stopped at {run.total - left}/{run.total} done"
     st.warning(
-        f"This run is {state} at {run.total - left}/{run.total} done: Resume asks the {left} prompt(s) left, "
-        "without asking again the ones done.",
+        f"This run {where}: Resume asks the {left} prompt(s) left, without asking again the ones done.",
         icon=":material/pause_circle:",
     )
     st.button("Resume this run", key="batch_resume_selected", on_click=resume_requested, args=(run.id,))

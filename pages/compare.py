@@ -37,6 +37,17 @@ TEAM_ONLY_KEY = "compare_team_only"
 DEFAULT_TEMPERATURES = (0.7, 0.2)
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 VERDICT_ICONS = {"a": "🅰️", "b": "🅱️", "tie": "🤝", "both_bad": "👎"}
+# Pixel widths that fit the page at 1440 px, so the verdict is never cut off (a long name ellipsizes).
+PAIR_WIDTHS = {
+    "Variant": st.column_config.TextColumn(width=220),
+    "Against": st.column_config.TextColumn(width=220),
+    "Wins": st.column_config.NumberColumn(width=55),
+    "Losses": st.column_config.NumberColumn(width=60),
+    "Ties": st.column_config.NumberColumn(width=50),
+    "Both bad": st.column_config.NumberColumn(width=70),
+    "p-value": st.column_config.TextColumn(width=70),
+    "Verdict": st.column_config.TextColumn(width=230),
+}
 NAME_HELP = (
     "What the leaderboard calls this variant. Left empty, it is named after its settings; name variants "
     "you will compare again, so their votes add up under one name."
@@ -317,12 +328,7 @@ def show_leaderboard(client: Bilan) -> None:
         pairs_table(board.pairs),
         hide_index=True,
         width="stretch",
-        column_config={
-            "Variant": st.column_config.TextColumn(width="medium"),
-            "Against": st.column_config.TextColumn(width="medium"),
-            "p-value": st.column_config.TextColumn(width="medium"),
-            "Verdict": st.column_config.TextColumn(width="large"),
-        },
+        column_config=PAIR_WIDTHS,
     )
 
 

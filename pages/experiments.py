@@ -194,9 +194,9 @@ def rating_section(run: ExperimentRun, cells: pd.DataFrame) -> None:
         columns={
             "row": st.column_config.NumberColumn("Row", width=50),
             "item": st.column_config.NumberColumn("Item", width=50),
-            "variant": st.column_config.TextColumn("Variant", width="small"),
-            "input": st.column_config.TextColumn("Input", width="medium"),
-            "answer": st.column_config.TextColumn("Answer", width="large"),
+            "variant": st.column_config.TextColumn("Variant", width=80),
+            "input": st.column_config.TextColumn("Input", width=150),
+            "answer": st.column_config.TextColumn("Answer", width=260),
             "check": st.column_config.TextColumn("Check", width="small"),
         },
     )

@@ -21,6 +21,7 @@ from bilan_core.app.rating_grid import (
 from pages.shared import visitor_client
 
 META_PREFIX = "meta."
+COMMENT_WIDTH = 280  # pixels: with the row, prompt, answer and rating it fills a 1440 px page
 
 
 def grid_keys(name: str) -> tuple[str, str, str]:
@@ -64,7 +65,7 @@ def column_settings(
             "vote": st.column_config.SelectboxColumn(
                 "Rating", options=list(VOTE_LABELS.values()), width="small"
             ),
-            "comment": st.column_config.TextColumn("Comment", max_chars=10_000, width="large"),
+            "comment": st.column_config.TextColumn("Comment", max_chars=10_000, width=COMMENT_WIDTH),
             "prompt_id": None,
             "position": None,
         }

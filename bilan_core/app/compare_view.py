@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-NOT_ENOUGH_VOTES = "— (not enough votes yet)"
+NO_VALUE = "—"
+NOT_ENOUGH_VOTES = f"{NO_VALUE} (not enough votes yet)"
 RATING_HEADINGS = {
     "rank": "Rank", "variant": "Variant", "rating": "Rating", "interval": "95% interval", "votes": "Votes",
     "wins": "Wins", "losses": "Losses", "ties": "Ties", "both_bad": "Both bad",
@@ -24,9 +25,9 @@ def interval_text(low: float, high: float) -> str:
 
 
 def p_value_text(p_value: float | None) -> str:
-    """A p-value to three decimals (``< 0.001`` below), or a dash saying why there is none."""
+    """A p-value to three decimals (``< 0.001`` below), or a dash (the verdict beside it says why)."""
     if p_value is None or pd.isna(p_value):
-        return NOT_ENOUGH_VOTES
+        return NO_VALUE
     return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
 
 

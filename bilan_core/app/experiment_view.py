@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 FREE_MESSAGES = "(free messages)"
 PROMPT_REF = re.compile(r"(?P<name>.+) v(?P<version>\d+)")
-RATING_COLUMNS = ["row", "item", "variant", "input", "answer", "check", "vote", "comment", "prompt_id"]
+RATING_COLUMNS = ["row", "item", "variant", "input", "answer", "vote", "comment", "check", "prompt_id"]
 
 
 def prompt_choices(client: Bilan) -> list[str]:

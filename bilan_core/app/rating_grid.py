@@ -59,15 +59,15 @@ def vote_value(cell: object) -> int | None:
 
 def batch_rating_table(results: pd.DataFrame) -> pd.DataFrame:
     """A batch run's results as its rating grid shows them: rows numbered from 1, the vote as ``👍 good`` /
-    ``👎 bad``, rating columns first, the metadata as ``meta.<field>`` columns at the end."""
+    ``👎 bad``, rating columns first, then the metadata as ``meta.<field>`` columns, then the figures."""
     table = results.drop(columns=["metadata", "position"])
     table.insert(0, "row", results["position"] + 1)
     table["vote"] = pd.Series(
         [vote_label(value) for value in results["vote"]], index=table.index, dtype=object
     )
     first = ["row", "prompt", "response", "vote", "comment"]
-    ordered = table[[*first, *(column for column in table.columns if column not in first)]]
-    return pd.concat([ordered, metadata_columns(results)], axis=1)
+    rest = [column for column in table.columns if column not in first]
+    return pd.concat([table[first], metadata_columns(results), table[rest]], axis=1)
 
 
 def with_drafts(table: pd.DataFrame, drafts: Mapping[int, str]) -> pd.DataFrame:

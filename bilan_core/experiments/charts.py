@@ -13,8 +13,9 @@ from bilan_core.analytics.palette import model_scale
 PERCENT = ".0%"
 # Variant labels differ often only at their end (" · v2"), so they are shown whole, not cut at 180 px.
 LABEL_LIMIT = 480
-# Columns of the head-to-head matrix sit side by side, read level, so their labels get less room.
-COLUMN_LABEL_LIMIT = 200
+# Columns of the head-to-head matrix sit side by side, read level: each part of a label on its own line.
+COLUMN_LABEL_LIMIT = 140
+LABEL_LINES = "split(datum.label, ' · ')"
 ROW_STEP = 32
 
 
@@ -85,7 +86,9 @@ def win_rate_chart(win_rates: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     base = alt.Chart(long).encode(
         y=alt.Y("variant:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT)),
         x=alt.X(
-            "opponent:N", title=None, axis=alt.Axis(labelLimit=COLUMN_LABEL_LIMIT, labelAngle=0, orient="top")
+            "opponent:N",
+            title=None,
+            axis=alt.Axis(labelLimit=COLUMN_LABEL_LIMIT, labelAngle=0, orient="top", labelExpr=LABEL_LINES),
         ),
     )
     cells = base.mark_rect().encode(

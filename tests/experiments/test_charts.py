@@ -65,6 +65,7 @@ def test_variant_labels_are_shown_whole_on_both_charts() -> None:
     assert cells["y"]["axis"]["labelLimit"] == LABEL_LIMIT
     # The columns are read level (not rotated), so each gets the room of a column.
     assert cells["x"]["axis"]["labelLimit"] == COLUMN_LABEL_LIMIT and cells["x"]["axis"]["labelAngle"] == 0
+    assert cells["x"]["axis"]["labelExpr"] == "split(datum.label, ' · ')"  # one line per setting
     assert cells["x"]["title"] is None and cells["y"]["title"] is None  # no axis title over the labels
     assert ratings["height"] == wins["height"] == {"step": 32}  # a readable row per variant
 

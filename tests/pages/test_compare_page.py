@@ -226,7 +226,8 @@ def test_the_leaderboard_shows_ratings_charts_and_tests(app_env, openai_server, 
     assert pairs.iloc[0]["p-value"] == "0.625"
     assert pairs.iloc[0]["Verdict"] == "no significant difference"
     pair_columns = json.loads(at.dataframe[1].proto.columns)
-    assert pair_columns["Verdict"]["width"] == "large"
+    widths = [pair_columns[name]["width"] for name in pairs.columns]
+    assert sum(widths) <= 980  # every column, the Verdict too, fits the page at 1440 px
     titles = [json.loads(chart.proto.spec).get("title") for chart in at.get("vega_lite_chart")]
     assert titles == [
         "Bradley–Terry ratings with 95% intervals",
@@ -245,7 +246,7 @@ def test_one_vote_gives_no_interval_and_no_p_value(app_env, openai_server, monke
     assert any("Not enough votes yet" in info.value for info in at.info)
     ratings, pairs = at.dataframe[0].value, at.dataframe[1].value
     assert ratings["95% interval"].tolist() == ["— (not enough votes yet)"] * 2
-    assert pairs["p-value"].tolist() == ["— (not enough votes yet)"]
+    assert pairs["p-value"].tolist() == ["—"] and pairs["Verdict"].tolist() == ["not enough votes yet"]
     assert "None" not in pairs.to_string() and "nan" not in ratings.to_string()
 
 
