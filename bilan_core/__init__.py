@@ -40,6 +40,7 @@ from bilan_core.api import (
     record_preference,
     resume_batch,
     resume_experiment,
+    review_report,
     route_model,
     run_batch_file,
     run_experiment,
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
     from bilan_core.experiments.experiment_report import RunComparison
     from bilan_core.experiments.experiment_runs import ExperimentRun
     from bilan_core.prompts.version import PromptMessage, PromptVersion
+    from bilan_core.reviews.report import ReviewReport
     from bilan_core.store.batch_runs import BatchOptions
     from bilan_core.store.dataset_models import Dataset
     from bilan_core.store.datasets import DatasetContents
@@ -144,6 +146,7 @@ _LAZY_NAMES = {
     "Variant": "bilan_core.experiments.comparisons",
     "PromptMessage": "bilan_core.prompts.version",
     "PromptVersion": "bilan_core.prompts.version",
+    "ReviewReport": "bilan_core.reviews.report",
     "ExperimentVariant": "bilan_core.experiments.cells",
     "ExperimentRun": "bilan_core.experiments.experiment_runs",
     "RunComparison": "bilan_core.experiments.experiment_report",
@@ -225,6 +228,7 @@ __all__ = [
     "ReviewItemNotFoundError",
     "ReviewItemView",
     "ReviewRating",
+    "ReviewReport",
     "ReviewSession",
     "ReviewSessionClosedError",
     "ReviewSessionInfo",
@@ -288,6 +292,7 @@ __all__ = [
     "record_preference",
     "resume_batch",
     "resume_experiment",
+    "review_report",
     "route_model",
     "run_batch_file",
     "run_experiment",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bilan_core.experiments.experiment_report import RunComparison
     from bilan_core.experiments.experiment_runs import ExperimentRun
     from bilan_core.prompts.version import PromptVersion
+    from bilan_core.reviews.report import ReviewReport
     from bilan_core.store.dataset_models import Dataset
     from bilan_core.store.datasets import DatasetContents
     from bilan_core.store.models import BatchRun, Comparison, Vote
@@ -406,3 +407,8 @@ def get_review_session(session_id: str) -> ReviewSession:
 def list_review_sessions(*, limit: int = 50) -> list[ReviewSessionInfo]:
     """The newest review sessions with the default client."""
     return get_client().list_review_sessions(limit=limit)
+
+
+def review_report(session_id: str) -> ReviewReport:
+    """A review session's report (agreement, results, themes, disputed items) with the default client."""
+    return get_client().get_review_session(session_id).report()

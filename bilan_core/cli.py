@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "rebuild-rollups": "bilan_core.store.rollup_rebuild:add_rebuild_rollups_command",
     "export": "bilan_core.analytics.exports:add_export_command",
     "prompts": "bilan_core.client.prompt_cli:add_prompts_command",
+    "review": "bilan_core.client.review_cli:add_review_command",
     "prune": "bilan_core.client.privacy_commands:add_privacy_commands",
     "forget": "bilan_core.client.privacy_commands:add_privacy_commands",
 }

@@ -26,6 +26,8 @@ from bilan_core.store.review_models import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from bilan_core.reviews.report import ReviewReport
+
 MAX_SESSIONS_LISTED = 1000
 
 
@@ -233,6 +235,13 @@ class ReviewSession:
     def close(self) -> None:
         """Close the session: no more ratings, and a blind session shows its models."""
         self.info = self._client.backend.close_review_session(session_id=self.id)
+
+    def report(self) -> ReviewReport:
+        """Who rated how much, agreement, results per model or variant, comment themes and disputed items."""
+        from bilan_core.reviews.report import build_report
+
+        self.refresh()
+        return build_report(self.info, self.ratings(), self.items())
 
 
 def _item_id(value: object) -> int:
