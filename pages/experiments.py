@@ -13,6 +13,7 @@ from bilan_core.app.experiment_view import (
     next_pair_item,
     prompt_choices,
     rating_table,
+    readable_flips,
     results_csv,
     side_by_side,
     variant_from_form,
@@ -43,6 +44,22 @@ RUN_KEY = "exp_run"
 PAIR_KEY = "exp_pair"
 MAX_VARIANTS = 6
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+SUMMARY_HEADINGS = {
+    "variant": "Variant", "model": "Model", "items": "Items", "errors": "Errors", "up": "👍 good",
+    "down": "👎 bad", "positive_rate": st.column_config.NumberColumn("Positive rate", format="percent"),
+    "ci_low": st.column_config.NumberColumn("95% low", format="percent"),
+    "ci_high": st.column_config.NumberColumn("95% high", format="percent"),
+    "check_pass_rate": st.column_config.NumberColumn("Checks passed", format="percent"),
+    "check_vote_agreement": st.column_config.NumberColumn("Checks agree with votes", format="percent"),
+    "pairwise_wins": "Pairwise wins",
+    "total_cost": st.column_config.NumberColumn("Cost (USD)", format="%.4f"),
+    "median_latency_ms": st.column_config.NumberColumn("Median latency (ms)", format="%.0f"),
+}  # fmt: skip
+FLIP_HEADINGS = {
+    "item": "Item", "variant": "Variant", "input": "Input", "vote_a": "Vote (earlier run)",
+    "vote_b": "Vote (this run)", "check_a": "Check (earlier run)", "check_b": "Check (this run)",
+    "answer_a": "Answer (earlier run)", "answer_b": "Answer (this run)",
+}  # fmt: skip
 
 
 notices = PageNotices(NOTICE_KEY, PENDING_KEY)
@@ -170,7 +187,8 @@ def results_section(client: Bilan) -> None:
         st.button("Resume this run", key="exp_resume", on_click=requested, args=("resume",))
     cells = run.cells(user_id=current_user())  # read once: the summary, grid and ratings derive from it
     variants = [variant.name for variant in run.settings.variants]
-    st.dataframe(summary_frame(cells, run.pairwise_wins()), hide_index=True, width="stretch", placeholder="")
+    summary = summary_frame(cells, run.pairwise_wins())
+    st.dataframe(summary, hide_index=True, width="stretch", placeholder="", column_config=SUMMARY_HEADINGS)
     agreement = check_vote_agreement(cells)
     if agreement is not None:
         st.caption(f"Checks and votes agree on {agreement:.0%} of the cells that have both.")
@@ -263,7 +281,13 @@ def compare_section(client: Bilan, run: ExperimentRun, labels: dict[str, str]) -
     other_id = st.selectbox("Earlier run", others, key="exp_compare", format_func=labels.get)
     comparison = compare_runs(get_experiment(client, other_id), run, user_id=current_user())
     st.caption(f"{len(comparison.flips)} cell(s) flipped: 👍↔👎 or a check passing in one run only.")
-    st.dataframe(comparison.flips, hide_index=True, width="stretch", placeholder="")
+    st.dataframe(
+        readable_flips(comparison.flips),
+        hide_index=True,
+        width="stretch",
+        placeholder="",
+        column_config=FLIP_HEADINGS,
+    )
     st.dataframe(comparison.deltas, hide_index=True, width="stretch", placeholder="")
 
 

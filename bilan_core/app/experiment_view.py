@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 FREE_MESSAGES = "(free messages)"
 PROMPT_REF = re.compile(r"(?P<name>.+) v(?P<version>\d+)")
+CHECK_WORDS = {True: "✅ pass", False: "❌ fail"}
 RATING_COLUMNS = ["row", "item", "variant", "input", "answer", "vote", "comment", "check", "prompt_id"]
 
 
@@ -68,7 +69,7 @@ def rating_table(cells: pd.DataFrame) -> pd.DataFrame:
     ``👍 good``/``👎 bad``."""
     table = cells.assign(row=range(1, len(cells) + 1), variant=cells["variant"].astype(str))
     table["vote"] = pd.Series([vote_label(value) for value in cells["vote"]], index=table.index, dtype=object)
-    table["check"] = cells["check"].map({True: "✅ pass", False: "❌ fail"}).astype(object)
+    table["check"] = cells["check"].map(CHECK_WORDS).astype(object)
     return table[RATING_COLUMNS]
 
 
@@ -84,6 +85,18 @@ def side_by_side(grid: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
         table[column] = pd.Series(
             [vote_label(value) for value in table[column]], index=table.index, dtype=object
         )
+    return table
+
+
+def readable_flips(flips: pd.DataFrame) -> pd.DataFrame:
+    """The run-against-run flips with each vote as ``👍 good``/``👎 bad`` and each check as pass/fail."""
+    table = flips.copy()
+    for column in ("vote_a", "vote_b"):
+        table[column] = pd.Series(
+            [vote_label(value) for value in flips[column]], index=table.index, dtype=object
+        )
+    for column in ("check_a", "check_b"):
+        table[column] = flips[column].map(CHECK_WORDS).astype(object)
     return table
 
 

@@ -75,6 +75,9 @@ def test_blind_pairs_and_the_comparison_of_two_runs(app_env, openai_server):
     assert comparison.winner == "a" and comparison.team_session.startswith("experiment:")
     assert any("A was" in element.value for element in at.caption)
     assert any("cell(s) flipped" in element.value for element in at.caption)
+    summary = json.loads(at.dataframe[0].proto.columns)
+    assert (summary["up"]["label"], summary["down"]["label"]) == ("👍 good", "👎 bad")  # words with the emoji
+    assert summary["positive_rate"]["type_config"]["format"] == "percent"
 
 
 def test_cells_are_rated_safely_a_draft_kept_and_a_flipped_vote_keeping_its_comment(app_env, openai_server):
