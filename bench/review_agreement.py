@@ -1,5 +1,8 @@
 """Review insights: agreement with its bootstrap on 1,000 items × 20 raters; themes of 10,000 comments.
 
+The whole session report (``build_report``: agreement, trust per model, themes, disputed items) is timed on
+the same 1,000 items too, from the ratings and items frames a session returns (no database involved).
+
 Agreement: each of 1,000 items gets 3 of 20 raters (k = 3), a 👍/👎 vote (each rater right about the item
 85 % of the time) and an accuracy score 1–5; ``rating_agreement`` computes alpha for both with 1,000
 bootstrap rounds, and the per-rater table. Themes: 10,000 comments over 4 models, half 👎, drawn from a
@@ -21,6 +24,8 @@ import pandas as pd
 
 from bilan_core.analytics.agreement import rating_agreement
 from bilan_core.analytics.comment_themes import comment_themes
+from bilan_core.reviews.report import build_report
+from bilan_core.store.review_models import ReviewSessionInfo
 
 TARGET_SECONDS = 1.0
 COMPLAINTS = [
@@ -70,6 +75,38 @@ def comments(count: int, seed: int = 2) -> pd.DataFrame:
     )
 
 
+def session_frames(table: pd.DataFrame) -> tuple[ReviewSessionInfo, pd.DataFrame, pd.DataFrame]:
+    """``table`` as a closed session's info, ratings and items frames (two models, a comment on 👎)."""
+    session = ReviewSessionInfo(
+        id="bench",
+        name="bench",
+        status="closed",
+        pairwise=False,
+        criteria=("accuracy",),
+        raters_per_item=3,
+        blind=True,
+        instructions=None,
+        item_count=int(table["item_id"].nunique()),
+        created_by="lead",
+        created_ms=0,
+    )
+    models = np.where(table["item_id"] % 2 == 0, "gpt-4o", "llama-3")
+    negative = table["vote"] < 1
+    ratings = table.assign(
+        vote=np.where(negative, -1, 1),
+        winner=None,
+        comment=np.where(negative, [COMPLAINTS[item % len(COMPLAINTS)] for item in table["item_id"]], None),
+        rated_at=pd.to_datetime(np.arange(len(table)), unit="ms", utc=True),
+        prompt_id="p" + table["item_id"].astype(str),
+        model=models,
+        variant=None,
+    )
+    items = ratings.drop_duplicates("item_id")[["item_id", "prompt_id", "model"]].assign(
+        prompt="a question", prompt_id_b=None, model_b=None, variant=None, variant_b=None
+    )
+    return session, ratings, items
+
+
 def seconds(call: Callable[[], object], repeats: int) -> list[float]:
     """Wall seconds of each of ``repeats`` calls, after one warm-up call."""
     call()
@@ -100,6 +137,12 @@ def main() -> None:
     for estimate in (agreement.overall, *agreement.criteria):
         interval = f"[{estimate.ci_low:.3f}, {estimate.ci_high:.3f}]"
         print(f"  {estimate.measure}: alpha {estimate.alpha:.3f} {interval}")
+    session, session_ratings, items = session_frames(table)
+    taken = seconds(lambda: build_report(session, session_ratings, items), options.repeats)
+    print(
+        f"session report, {options.items:,} items: median {statistics.median(taken):.3f} s, "
+        f"slowest {max(taken):.3f} s"
+    )
     corpus = comments(options.comments)
     found = comment_themes(corpus)
     taken = seconds(lambda: comment_themes(corpus), options.repeats)

@@ -267,12 +267,13 @@ def _same_comments(first: set[int], second: set[int]) -> bool:
 def _quotes(rows: pd.DataFrame, carriers: list[int]) -> tuple[Quote, ...]:
     quotes: list[Quote] = []
     seen: set[str] = set()
+    texts, prompt_ids = rows["comment"].to_numpy(), rows["prompt_id"].to_numpy()
     for position in carriers:
-        text = str(rows["comment"].iloc[position])
+        text = str(texts[position])
         if text in seen:
             continue
         seen.add(text)
-        prompt_id = rows["prompt_id"].iloc[position]
+        prompt_id = prompt_ids[position]
         quotes.append(Quote(comment=text, prompt_id=str(prompt_id) if isinstance(prompt_id, str) else None))
         if len(quotes) == MAX_QUOTES:
             break

@@ -59,6 +59,7 @@ def build_report(
     measure = "winner" if session.pairwise else "vote"
     agreement = rating_agreement(ratings, criteria=session.criteria, seed=seed)
     board = pairwise_leaderboard(ratings) if session.pairwise else None
+    disputed = disputed_items(ratings, items, measure)
     return ReviewReport(
         session=session,
         items=len(items),
@@ -69,8 +70,8 @@ def build_report(
         results=board.ratings if board is not None else trust_by_label(ratings, session.criteria),
         leaderboard=board,
         themes=_themes(ratings, session.pairwise),
-        disputed=disputed_items(ratings, items, measure),
-        disputed_ratings=_ratings_of_disputed(ratings, items, measure),
+        disputed=disputed,
+        disputed_ratings=_ratings_of(ratings, disputed["item_id"], measure),
     )
 
 
@@ -144,7 +145,8 @@ def disputed_items(
     table["prompt_id"] = table["item_id"].map(shown["prompt_id"])
     table["prompt"] = table["item_id"].map(shown["prompt"])
     table["label"] = table["item_id"].map(_item_labels(items))
-    table["summary"] = table["item_id"].map(_value_summaries(rated, measure))
+    chosen = rated[rated["item_id"].isin(table["item_id"])]
+    table["summary"] = table["item_id"].map(_value_summaries(chosen, measure))
     return table.reset_index(drop=True)
 
 
@@ -169,9 +171,8 @@ def value_words(value: object, measure: str) -> str:
     return VERDICT_WORDS.get(str(value), str(value))
 
 
-def _ratings_of_disputed(ratings: pd.DataFrame, items: pd.DataFrame, measure: str) -> pd.DataFrame:
-    disputed = disputed_items(ratings, items, measure)["item_id"]
-    chosen = ratings[ratings["item_id"].isin(disputed)]
+def _ratings_of(ratings: pd.DataFrame, item_ids: pd.Series, measure: str) -> pd.DataFrame:
+    chosen = ratings[ratings["item_id"].isin(item_ids)]
     return chosen[["item_id", "rater", measure, "comment"]].sort_values(
         ["item_id", "rater"], ignore_index=True
     )
