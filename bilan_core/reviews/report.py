@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from bilan_core.analytics.agreement import DEFAULT_SEED, Agreement, rating_agreement
@@ -190,5 +189,10 @@ def _themes(ratings: pd.DataFrame, pairwise: bool) -> CommentThemes:
         }
     )
     # Newest first, as Analytics quotes them.
-    order = np.argsort(-ratings["rated_at"].astype("int64").to_numpy(), kind="stable")
+    order = (
+        ratings["rated_at"]
+        .reset_index(drop=True)
+        .sort_values(ascending=False, na_position="last", kind="stable")
+        .index
+    )
     return comment_themes(comments.iloc[order])
