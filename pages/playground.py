@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bilan_core import Bilan, BilanError, NotFoundError, ProviderError, ToolStepLimitError
 from bilan_core.app.feedback_prompts import comment_question, thumbs_from_vote, vote_words
@@ -60,6 +61,7 @@ DELETED_KEY = "playground_deleted_title"
 LIST_KEY = "playground_conversation_list"
 LIST_HEIGHT_PX = 520
 LIST_ROWS_UNSCROLLED = 12
+DELETE_LABEL = ":red[**Yes, delete it**]"  # red: the one destructive button (the theme's primary is blue)
 DELETE_WARNING = (
     "Delete this conversation with all its answers, your votes and comments on them, **and your teammates' "
     "votes and comments on its answers**? This cannot be undone."
@@ -203,9 +205,12 @@ def show_older() -> None:
     )
 
 
-def chat_settings_row() -> None:
-    """The model and its settings in one row above the chat, out of the conversation list's way."""
-    model_col, settings_col = st.columns([3, 2], vertical_alignment="bottom")
+def chat_toolbar(conversation: Owned | None) -> None:
+    """The model, its settings and (for a stored chat) Rename / Delete in one row above the chat, out of
+    the conversation list's way."""
+    model_col, settings_col, rename_col, delete_col = st.columns(
+        [4, 2, 1.3, 1.3], vertical_alignment="bottom"
+    )
     model_col.selectbox(
         "Model",
         playground_choices(),
@@ -217,6 +222,8 @@ def chat_settings_row() -> None:
     )
     with settings_col.popover("Model settings", icon=":material/tune:", width="stretch"):
         model_settings()
+    if conversation is not None:
+        conversation_actions(conversation, rename_col, delete_col)
     st.caption(capture_caption(capture_level()))
 
 
@@ -265,18 +272,16 @@ def capture_level() -> str:
     return str(st.session_state[CAPTURE_LEVEL_KEY])
 
 
-def conversation_actions(conversation: Owned) -> None:
+def conversation_actions(conversation: Owned, rename_col: DeltaGenerator, delete_col: DeltaGenerator) -> None:
     conversation_id = conversation.conversation_id
-    rename_col, delete_col, _ = st.columns([1, 1, 4])
     with rename_col.popover("Rename", icon=":material/edit:", width="stretch"):
         st.text_input("New title", key=RENAME_KEY, max_chars=200)
         st.button("Save title", key="playground_rename_save", on_click=renamed, args=(conversation_id,))
     with delete_col.popover("Delete", icon=":material/delete:", width="stretch"):
         st.write(DELETE_WARNING)
         st.button(
-            "Yes, delete it",
+            DELETE_LABEL,
             key="playground_delete_confirm",
-            type="primary",
             icon=":material/delete_forever:",
             on_click=deleted,
             args=(conversation_id, conversation.title or "Untitled"),
@@ -542,12 +547,10 @@ if notice:
 deleted_notice()
 
 editable = can_edit_conversation(conversation, current_user())
-if conversation is not None and editable:
-    conversation_actions(conversation)
+if editable:
+    chat_toolbar(conversation)
 elif conversation is not None:
     read_only_notice(conversation.user_id)
-if editable:
-    chat_settings_row()
 if entries:
     prompt_ids = [entry.prompt_id for entry in entries]
     add_to_dataset_popover(prompt_ids, key="playground", label="Add this chat's prompts to a dataset")

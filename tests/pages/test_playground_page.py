@@ -223,7 +223,7 @@ def test_rename_and_delete_a_conversation(app_env):
     thumbs(at)[0].set_value(1).run()
     assert any("your teammates' votes and comments" in md.value for md in at.markdown)
     confirm = at.button(key="playground_delete_confirm")
-    assert (confirm.label, confirm.proto.type) == ("Yes, delete it", "primary")  # the destructive one
+    assert confirm.label == ":red[**Yes, delete it**]"  # drawn in red: the destructive one
     confirm.click().run()
     assert list_conversations(app_env, user_id="anonymous") == []
     assert turns(app_env) == [] and votes(app_env) == []
