@@ -503,6 +503,7 @@ def test_a_shared_link_lets_others_read_and_rate_but_only_the_owner_continue_ren
     assert [m.text[0].value for m in bob.chat_message[::2]] == ["alice's question"]
     assert bob.chat_message[1].markdown[0].value == DEFAULT_ANSWER
     assert [i.value for i in bob.info if "belongs to Alice" in i.value]
+    assert [i.value for i in bob.info if "an honour system, not a login" in i.value]
     assert not bob.chat_input
     assert "playground_rename_title" not in {w.key for w in bob.text_input}
     assert {"playground_rename_save", "playground_delete_confirm"}.isdisjoint(b.key for b in bob.button)
