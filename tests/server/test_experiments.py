@@ -28,6 +28,8 @@ from bilan_core.experiments.comparisons import (
     comparison_leaderboard,
     record_preference,
     start_comparison,
+    stream_comparison,
+    verdict_choices,
 )
 from bilan_core.server.api_keys import create_key
 from bilan_core.store.engine import schema_status
@@ -90,6 +92,27 @@ def test_a_comparison_its_verdict_and_the_leaderboard_through_the_server(alpha, 
     board = comparison_leaderboard(alpha, rounds=10)
     assert board.ratings.iloc[0]["variant"] == result.variant_a.display_label
     assert comparison_leaderboard(alpha, team_session="other", rounds=5).ratings.empty
+
+
+def test_a_failed_side_is_retried_and_judged_through_the_server(alpha, server_project, openai_server):
+    comparison = start_comparison(alpha, "Which is better?", FAST, STRONG, blind=False)
+    openai_server.fail(503, "overloaded")
+    pieces = list(stream_comparison(alpha, comparison.id))
+    [failed] = [piece.side for piece in pieces if piece.error is not None]
+    answered = "b" if failed == "a" else "a"
+    sides = alpha.comparison_view(comparison.id).sides
+    assert sides[failed].prompt_id and sides[failed].answer is None
+    assert verdict_choices(sides) == (answered, "both_bad")
+    with pytest.raises(ValueError, match="only one side answered"):
+        record_preference(alpha, comparison.id, "tie")
+
+    retried = list(stream_comparison(alpha, comparison.id, sides=[failed]))
+    assert retried[-1].error is None and retried[-1].prompt_id
+    sides = alpha.comparison_view(comparison.id).sides
+    assert sides[failed].answer == DEFAULT_ANSWER and verdict_choices(sides) == ("a", "b", "tie", "both_bad")
+    assert record_preference(alpha, comparison.id, "tie").winner == "tie"
+    [stored] = rows(server_project.engine, Comparison)
+    assert getattr(stored, f"prompt_id_{failed}") == retried[-1].prompt_id
 
 
 def test_a_batch_run_started_stopped_resumed_and_rated_through_the_server(
