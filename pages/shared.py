@@ -20,6 +20,7 @@ from bilan_core.app.identity import (
 )
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.password_gate import PasswordThrottle, password_required
+from bilan_core.app.review_view import REVIEW_PARAM
 from bilan_core.app.secret_settings import overrides_from_named
 
 USER_KEY = "identity_user_id"
@@ -44,14 +45,17 @@ _router = threading.local()
 
 
 def app_pages() -> list[st.Page]:
-    """The app's pages, in menu order (the router's ``st.navigation`` list)."""
+    """The app's pages, in menu order (the router's ``st.navigation`` list); a ``?review=`` link opens
+    the Reviews page at the app's address."""
+    review = bool(st.query_params.get(REVIEW_PARAM))
     return [
-        st.Page(PAGES_DIR / "playground.py", title="Playground", icon=":material/chat:", default=True),
+        st.Page(PAGES_DIR / "playground.py", title="Playground", icon=":material/chat:", default=not review),
         st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page(PAGES_DIR / "batch.py", title="Batch", icon=":material/inventory_2:"),
         st.Page(PAGES_DIR / "prompts.py", title="Prompts", icon=":material/edit_note:"),
         st.Page(PAGES_DIR / "experiments.py", title="Experiments", icon=":material/science:"),
         st.Page(PAGES_DIR / "analytics.py", title="Analytics", icon=":material/monitoring:"),
+        st.Page(PAGES_DIR / "review.py", title="Reviews", icon=":material/rate_review:", default=review),
         st.Page(PAGES_DIR / "settings.py", title="Settings", icon=":material/settings:"),
     ]
 

@@ -26,6 +26,7 @@ from bilan_core.store.review_models import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from bilan_core.reviews.board import ReviewBoard
     from bilan_core.reviews.report import ReviewReport
 
 MAX_SESSIONS_LISTED = 1000
@@ -231,6 +232,13 @@ class ReviewSession:
         from bilan_core.reviews.frames import items_frame
 
         return items_frame(self._client.backend.review_items(session_id=self.id))
+
+    def board(self) -> ReviewBoard:
+        """The facilitator's live figures: progress, results, disputed items, newest comments, agreement."""
+        from bilan_core.reviews.board import build_board
+
+        self.refresh()
+        return build_board(self.info, self.progress(), self.ratings(), self.items())
 
     def close(self) -> None:
         """Close the session: no more ratings, and a blind session shows its models."""
