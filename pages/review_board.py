@@ -7,7 +7,7 @@ import streamlit as st
 
 from bilan_core import BilanError, ReviewSession
 from bilan_core.app.markdown_text import escape_markdown
-from bilan_core.app.review_view import REPORT_PARAM, REVIEW_PARAM, review_link
+from bilan_core.app.review_view import REPORT_PARAM, REVIEW_PARAM, shared_link
 from bilan_core.reviews.board import ReviewBoard
 from pages.review_sessions import REVIEW_PAGE
 from pages.shared import app_client
@@ -24,7 +24,7 @@ def show_board(session: ReviewSession) -> None:
         st.success("The session is closed: the report is ready.")
     if session.status == "open":
         st.write("Share this link with the raters (each types their name once):")
-        st.code(_shared_link(session.id), language=None)
+        st.code(shared_link(st.context.url, session.id), language=None)
         _close_controls(session)
         _live_board(session.id)
     else:
@@ -33,11 +33,6 @@ def show_board(session: ReviewSession) -> None:
             REVIEW_PAGE, label="Read the report", query_params={REVIEW_PARAM: session.id, REPORT_PARAM: "1"}
         )
         _draw(session.board())
-
-
-def _shared_link(session_id: str) -> str:
-    base = st.context.url or ""
-    return base.split("?")[0].rstrip("/").removesuffix("/reviews") + "/" + review_link(session_id)
 
 
 def _close_controls(session: ReviewSession) -> None:

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.clock import now_ms
 from bilan_core.store.review_models import ReviewItemView, ReviewRating
 
 REVIEW_PARAM, BOARD_PARAM, REPORT_PARAM = "review", "board", "report"
+REVIEW_PAGE_PATH = "review"  # the Reviews page's address, after the app's
 VOTE_CHOICES: dict[int, str] = {1: "👍 Good", -1: "👎 Bad"}
 VERDICT_CHOICES: dict[str, str] = {
     "a": "A is better",
@@ -110,6 +111,17 @@ def review_link(session_id: str, *, board: bool = False, report: bool = False) -
     if report:
         params[REPORT_PARAM] = "1"
     return "?" + urlencode(params)
+
+
+def shared_link(page_url: str | None, session_id: str) -> str:
+    """The full link raters open (the app's address with ``?review=<id>``), from the board's own URL."""
+    if not page_url:
+        return review_link(session_id)
+    parts = urlsplit(page_url)
+    path = parts.path.rstrip("/")
+    if path.rsplit("/", 1)[-1] == REVIEW_PAGE_PATH:
+        path = path.rsplit("/", 1)[0]
+    return urlunsplit((parts.scheme, parts.netloc, path + "/", review_link(session_id)[1:], ""))
 
 
 def criteria_from_text(text: str | None) -> tuple[str, ...]:

@@ -93,10 +93,11 @@ def build_board(
 
 
 def ratings_wanted_per_item(session: ReviewSessionInfo, raters: int) -> int:
-    """How many ratings each item should get: k, or every rater when k is unset (never more than raters)."""
+    """How many ratings each item should get: k (never more than the raters once someone joined), or every
+    rater when k is unset."""
     if session.raters_per_item is None:
         return raters
-    return min(session.raters_per_item, raters)
+    return min(session.raters_per_item, raters) if raters else session.raters_per_item
 
 
 def overall_progress(
