@@ -22,7 +22,6 @@ COMMENTS_SHOWN = 10
 # The board redraws every few seconds: a shorter bootstrap than the report's keeps it fast.
 BOARD_BOOTSTRAP_ROUNDS = 200
 COMMENT_COLUMNS = ["rated_at", "item_id", "position", "rater", "rating", "comment"]
-DISPUTED_COLUMNS = ["item_id", "ratings", "disagreement", "prompt_id", "prompt", "label", "summary"]
 PROGRESS_COLUMNS = ["rater", "rated", "skipped", "drafts", "remaining", "done"]
 
 
@@ -74,11 +73,7 @@ def build_board(
     """The board of ``session`` from its raters' progress, its ratings and its items."""
     measure = "winner" if session.pairwise else "vote"
     board = pairwise_leaderboard(ratings) if session.pairwise else None
-    split = (
-        disputed_items(ratings, items, measure, limit=disputed)
-        if ratings[measure].notna().any()
-        else pd.DataFrame(columns=DISPUTED_COLUMNS)
-    )
+    split = disputed_items(ratings, items, measure, limit=disputed)
     return ReviewBoard(
         session=session,
         overall=overall_progress(session, progress, items),
