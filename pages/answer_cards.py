@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from bilan_core.app.comment_filters import vote_word
+from bilan_core.app.drilldown import answer_preview
 from bilan_core.app.markdown_text import escape_markdown
 
 PLAYGROUND = "pages/playground.py"
@@ -53,7 +54,7 @@ def prompt_and_answer(row: pd.Series, key: str) -> None:
 
 def comment_card(row: pd.Series, key: str) -> None:
     """A comment with its vote (emoji and word), model, user, session, time; prompt and answer on demand."""
-    with st.container(border=True):
+    with st.container(border=True, key=f"{key}_card"):
         st.caption(f"**{escape_markdown(vote_word(int(row['value'])))}** · " + _facts(row))
         st.text(row["comment"])
         prompt_and_answer(row, key)
@@ -66,6 +67,7 @@ def answer_card(row: pd.Series, key: str) -> None:
     timing = (
         f"{latency:,.0f} ms" if isinstance(latency, int | float) and not pd.isna(latency) else "no timing"
     )
-    with st.container(border=True):
+    with st.container(border=True, key=f"{key}_card"):
         st.caption(_facts(row, str(row["status"]), votes, timing))
+        st.text(answer_preview(row["prompt_text"]))
         prompt_and_answer(row, key)

@@ -89,3 +89,14 @@ def _day_of(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
         return None
     return int(value)
+
+
+PREVIEW_CHARS = 160
+
+
+def answer_preview(prompt: object) -> str:
+    """A prompt on one line, cut at ``PREVIEW_CHARS`` with an ellipsis, to scan a list of answers."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "(no prompt stored)"
+    line = " ".join(prompt.split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1].rstrip() + "…"

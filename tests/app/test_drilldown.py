@@ -6,7 +6,7 @@ import pytest
 
 from bilan_core.analytics.charts import SELECTIONS
 from bilan_core.analytics.filters import AnalyticsFilter
-from bilan_core.app.drilldown import drill_from_selection
+from bilan_core.app.drilldown import PREVIEW_CHARS, answer_preview, drill_from_selection
 from bilan_core.clock import MS_PER_DAY
 
 DAY = 20_000  # 2024-10-04
@@ -54,3 +54,10 @@ def test_no_click_or_a_malformed_one_opens_nothing() -> None:
     assert drill_from_selection("latency", {"pick_latency_model": "gpt-4o"}, WHERE) is None
     with pytest.raises(ValueError, match="unknown chart"):
         drill_from_selection("pie", {}, WHERE)
+
+
+def test_an_answer_is_previewed_by_its_prompt_on_one_line() -> None:
+    assert answer_preview("What is\n  the  capital?") == "What is the capital?"
+    long = answer_preview("word " * 100)
+    assert len(long) == PREVIEW_CHARS and long.endswith("…")
+    assert answer_preview(None) == answer_preview("  ") == "(no prompt stored)"
