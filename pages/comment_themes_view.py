@@ -8,6 +8,7 @@ from bilan_core import BilanError
 from bilan_core.analytics.comment_themes import DEFAULT_COMMENT_LIMIT, CommentThemes, Theme
 from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.app.markdown_text import escape_markdown
+from pages.answer_cards import CONVERSATION_PARAM, PLAYGROUND
 from pages.shared import app_client, show_error
 
 CACHE_SECONDS = 60
@@ -51,3 +52,10 @@ def theme_card(theme: Theme) -> None:
             st.text(quote.comment)
             if quote.prompt_id:
                 st.caption(f"Prompt {escape_markdown(quote.prompt_id)}")
+            if quote.conversation_id:
+                st.page_link(
+                    PLAYGROUND,
+                    label="Open this conversation in the Playground",
+                    icon=":material/forum:",
+                    query_params={CONVERSATION_PARAM: quote.conversation_id},
+                )

@@ -45,10 +45,11 @@ EXTRA_STOP_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class Quote:
-    """One comment quoted for a theme, with the prompt id of the answer it is about."""
+    """One comment quoted for a theme, with the prompt id (and conversation) of the answer it is about."""
 
     comment: str
     prompt_id: str | None
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class CommentThemes:
 def comment_themes(
     comments: pd.DataFrame, *, per_model: bool = True, max_themes: int = MAX_THEMES
 ) -> CommentThemes:
-    """Themes of ``comments``: ``comment``, ``value`` (> 0 is 👍), optionally ``model`` and ``prompt_id``."""
+    """Themes of ``comments`` (``comment``, ``value`` > 0 for 👍; optional ``model``, ``prompt_id`` …)."""
     missing = {"comment", "value"} - set(comments.columns)
     if missing:
         raise ValueError(f"comments need the column(s) {', '.join(sorted(missing))}")
@@ -142,13 +143,13 @@ def _usable(comments: pd.DataFrame, per_model: bool) -> pd.DataFrame:
     text = comments["comment"].where(comments["comment"].map(lambda value: isinstance(value, str)))
     kept = comments[text.fillna("").str.strip().ne("") & comments["value"].notna()]
     models = kept["model"].fillna("(no model)").astype(str) if per_model and "model" in kept else ALL_MODELS
-    prompt_ids = kept.get("prompt_id")
     return pd.DataFrame(
         {
             "comment": kept["comment"].astype(str).str.strip(),
             "negative": kept["value"].astype(float) <= 0,
             "model": models,
-            "prompt_id": prompt_ids,
+            "prompt_id": kept.get("prompt_id"),
+            "conversation_id": kept.get("conversation_id"),
         }
     ).reset_index(drop=True)
 
@@ -268,16 +269,26 @@ def _quotes(rows: pd.DataFrame, carriers: list[int]) -> tuple[Quote, ...]:
     quotes: list[Quote] = []
     seen: set[str] = set()
     texts, prompt_ids = rows["comment"].to_numpy(), rows["prompt_id"].to_numpy()
+    conversations = rows["conversation_id"].to_numpy()
     for position in carriers:
         text = str(texts[position])
         if text in seen:
             continue
         seen.add(text)
-        prompt_id = prompt_ids[position]
-        quotes.append(Quote(comment=text, prompt_id=str(prompt_id) if isinstance(prompt_id, str) else None))
+        quotes.append(
+            Quote(
+                comment=text,
+                prompt_id=_text_or_none(prompt_ids[position]),
+                conversation_id=_text_or_none(conversations[position]),
+            )
+        )
         if len(quotes) == MAX_QUOTES:
             break
     return tuple(quotes)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def newest_comments(

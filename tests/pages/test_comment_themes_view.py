@@ -35,7 +35,13 @@ def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
 def seed(engine: Engine, comments: list[tuple[int, str]]) -> None:
     moment = now_ms()
     for number, (value, comment) in enumerate(comments):
-        prompt_id = add_turn(engine, model="gpt-4o", prompt_id=f"prompt-{number}", created_ms=moment - 60_000)
+        prompt_id = add_turn(
+            engine,
+            model="gpt-4o",
+            prompt_id=f"prompt-{number}",
+            conversation_id=f"conversation-{number}",
+            created_ms=moment - 60_000,
+        )
         cast_vote(
             engine, prompt_id=prompt_id, user_id="alice", value=value, comment=comment, at_ms=moment - number
         )
@@ -60,6 +66,8 @@ def test_themes_show_with_counts_and_quotes_as_typed(app_env: Engine) -> None:
     quoted = [text.value for text in too_long.text]
     # Newest first, and the HTML and Markdown shown literally (st.text), never rendered.
     assert quoted == [HTML_COMPLAINT, "too long to read", "way too long"]
+    links = [link.proto.query_string for link in too_long.get("page_link")]
+    assert links == ["c=conversation-0", "c=conversation-1", "c=conversation-2"]
     assert [caption.value for caption in too_long.caption] == [
         "Prompt prompt\\-0",
         "Prompt prompt\\-1",
