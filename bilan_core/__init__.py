@@ -98,6 +98,7 @@ if TYPE_CHECKING:
     from bilan_core.experiments.experiment_report import RunComparison
     from bilan_core.experiments.experiment_runs import ExperimentRun
     from bilan_core.prompts.version import PromptMessage, PromptVersion
+    from bilan_core.reviews.board import OverallProgress, ReviewBoard
     from bilan_core.reviews.report import ReviewReport
     from bilan_core.store.batch_runs import BatchOptions
     from bilan_core.store.dataset_models import Dataset
@@ -147,6 +148,8 @@ _LAZY_NAMES = {
     "PromptMessage": "bilan_core.prompts.version",
     "PromptVersion": "bilan_core.prompts.version",
     "ReviewReport": "bilan_core.reviews.report",
+    "ReviewBoard": "bilan_core.reviews.board",
+    "OverallProgress": "bilan_core.reviews.board",
     "ExperimentVariant": "bilan_core.experiments.cells",
     "ExperimentRun": "bilan_core.experiments.experiment_runs",
     "RunComparison": "bilan_core.experiments.experiment_report",
@@ -212,6 +215,7 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "NotOwnerError",
+    "OverallProgress",
     "PromptMessage",
     "PromptNotFoundError",
     "PromptStats",
@@ -224,6 +228,7 @@ __all__ = [
     "RateLimitError",
     "RaterProgress",
     "RemovalReport",
+    "ReviewBoard",
     "ReviewItemNotAssignedError",
     "ReviewItemNotFoundError",
     "ReviewItemView",
