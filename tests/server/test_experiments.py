@@ -13,6 +13,7 @@ import pytest
 
 from bilan_core.analytics.dashboard import AnalyticsFilter
 from bilan_core.analytics.exports import EXPORT_KINDS, export_bytes
+from bilan_core.app.config_view import schema_state
 from bilan_core.app.rating_grid import apply_ratings, batch_rating_table
 from bilan_core.client.bilan import Bilan
 from bilan_core.errors import NotFoundError
@@ -330,7 +331,7 @@ def test_the_settings_and_analytics_pages_use_the_server_in_server_mode(server_p
     assert alpha.flush(timeout=10)
     settings = ran(new_app("pages/settings.py").run())
     schema = settings.dataframe[1].value["Value"].tolist()
-    assert schema == [schema_status(server_project.engine)]
+    assert schema == [schema_state(schema_status(server_project.engine))]
     analytics = ran(new_app("pages/analytics.py").run())
     assert any(c.value.startswith("With the filters above") for c in analytics.caption)
     assert {button.key for button in analytics.get("download_button")} >= {
