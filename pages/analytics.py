@@ -291,7 +291,13 @@ def charts(board: Dashboard, filters: PageFilters) -> None:
             st.caption("Each panel has its own scale · bar: median (p50) · line and tick: up to p95.")
     left, right = st.columns(2)
     with left:
-        chart_or_note("error_rate", chart_builders.error_rate_chart, board.error_rates, no_turns)
+        failed = (
+            board.error_rates[["errors", "cancelled"]].to_numpy().sum() if not board.error_rates.empty else 0
+        )
+        if board.error_rates.empty or failed:
+            chart_or_note("error_rate", chart_builders.error_rate_chart, board.error_rates, no_turns)
+        else:
+            st.info(f"No errors or cancellations in this view's {board.headline.turns:,} turns.")
     with right:
         chart_or_note("votes_by_user", chart_builders.votes_by_user_chart, board.votes_by_user, no_votes)
         if filters.team_session:
@@ -370,7 +376,8 @@ def comments_explorer(where: AnalyticsFilter, version: tuple[int, ...], picked: 
         st.rerun()
     info = st.columns([8, 2])
     info[1].number_input("Page", min_value=1, max_value=found.pages, step=1, key=PAGE_KEY)
-    info[0].caption(f"{found.total:,} comments · page {found.page} of {found.pages} · newest first")
+    noun = "comment" if found.total == 1 else "comments"
+    info[0].caption(f"{found.total:,} {noun} · page {found.page} of {found.pages} · newest first")
     if found.rows.empty:
         st.info("No comments match. Comments are written with a vote in the Playground.")
         return

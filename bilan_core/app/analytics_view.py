@@ -43,6 +43,7 @@ TREND_MEANINGS = {
 }
 TRUST_LABEL = "Trust score (recent count more)"
 RATE_LABEL = "Positive rate (all votes alike)"
+TREND_LABEL = "Trend of 👍 over this range"
 ALL_SESSIONS = "*"  # ?session=* : every team session, even for a visitor who has one of their own
 
 
@@ -270,9 +271,13 @@ def _trust_metric(current: Headline, previous: Headline | None, versus: str) -> 
 
 
 def trend_metric(current: Headline) -> Metric:
-    """The trend as an arrow and a word, its meaning in the help."""
+    """The trend as an arrow and a word, its meaning in the help; a dash without votes."""
+    if current.votes == 0:
+        return Metric(
+            label=TREND_LABEL, value="—", delta=None, delta_color="off", help="No votes in this range."
+        )
     return Metric(
-        label="Trend of 👍 over this range",
+        label=TREND_LABEL,
         value=f"{TREND_ARROWS[current.trend]} {current.trend}",
         delta=None,
         delta_color="off",

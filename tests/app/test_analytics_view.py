@@ -206,7 +206,7 @@ def test_headline_without_a_previous_period_or_votes() -> None:
     )
     metrics = by_label(headline_metrics(empty, None))
     assert metrics["Trust score (recent count more)"] == ("—", None, "normal")
-    assert metrics["Trend of 👍 over this range"][0] == "→ stable"
+    assert metrics["Trend of 👍 over this range"][0] == "—"  # no votes: no trend, not "stable"
     assert metrics["Votes"] == ("0", None, "normal")
     assert metrics["Median latency"] == ("—", None, "inverse")
     assert metrics["Estimated cost"] == ("$0.00", None, "inverse")

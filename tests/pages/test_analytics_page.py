@@ -151,7 +151,9 @@ def test_with_data_shows_headline_every_chart_comments_and_exports(app_env: Engi
     team = at.selectbox(key="analytics_team_session")
     assert team.value is None and team.proto.placeholder == "All"  # not "Choose an option"
     titles = {spec.get("title") for spec in chart_specs(at)}
-    assert titles == CHART_TITLES
+    # Every turn went well: the error chart gives way to a sentence saying so.
+    assert titles == CHART_TITLES - {"Errors and cancellations per model"}
+    assert any("No errors or cancellations in this view's 4 turns" in info.value for info in at.info)
     prices = at.expander[0]
     assert prices.label == "Prices behind the estimated cost"
     assert prices.dataframe[0].value.iloc[-1].tolist() == ["llama-3.1-8b", "unpriced", "unpriced"]
@@ -366,8 +368,13 @@ def test_with_five_turns_the_charts_have_sensible_domains(app_env: Engine) -> No
     at = open_page()
     assert not at.exception
     specs = {spec.get("title"): spec for spec in chart_specs(at)}
-    errors = specs["Errors and cancellations per model"]
-    assert errors["encoding"]["x"]["scale"]["domain"] == [0, 0.05]  # no "0.000000%" axis
+    # No error at all: said in words instead of an empty chart (and the axis is never "0.000000%").
+    assert "Errors and cancellations per model" not in specs
+    assert any("No errors or cancellations in this view's 5 turns" in info.value for info in at.info)
+    add_turn(app_env, model="gpt-4o", status="error", created_ms=moment)
+    at.run()
+    errors = {spec.get("title"): spec for spec in chart_specs(at)}["Errors and cancellations per model"]
+    assert errors["encoding"]["x"]["scale"]["domain"] == [0, pytest.approx(1 / 6 * 1.15)]
     assert specs["Tokens per model over time"]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
     # Without votes the trust charts say why they are missing instead of drawing empty axes.
     assert any("No votes in this view" in info.value for info in at.info)
