@@ -27,7 +27,8 @@ def test_the_readme_links_the_screenshots_folder_and_every_image_exists():
     images = re.findall(r"\]\((docs/screenshots/[\w-]+\.png)\)", README)
     assert images and all((ROOT / image).is_file() for image in images)
     shots = {path.stem for path in (ROOT / "docs" / "screenshots").glob("*.png")}
-    assert {"playground", "compare", "batch", "prompts", "experiments", "analytics", "settings"} <= shots
+    pages = {"playground", "compare", "batch", "prompts", "experiments", "analytics", "review", "settings"}
+    assert pages | {"review-card", "review-board"} <= shots
 
 
 def test_the_readme_says_ownership_is_an_honour_system():

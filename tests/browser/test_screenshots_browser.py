@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session, select
 
 from bilan_core import Bilan, load_settings
 from bilan_core.experiments.experiment_runs import run_experiment
 from bilan_core.store.demo_data import seed_demo_data
 from bilan_core.store.engine import get_engine
+from bilan_core.store.models import Turn
 from tests.browser_support import CHART, app_environment, chromium, streamlit_app
 from tests.fixtures.openai_server import DEFAULT_ANSWER, FakeOpenAIServer
 
@@ -50,14 +52,46 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def app_url(
-    _openai_server_session: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The app over a few weeks of demo history, answering through the loopback model."""
+def database_url(_openai_server_session: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A few weeks of demo history, two prompt versions, an experiment run and a review session."""
     folder = tmp_path_factory.mktemp("screenshots")
-    database_url = f"sqlite:///{folder / 'demo.db'}"
-    seed_demo_data(get_engine(database_url), turns=3_000, seed=7)
-    seed_prompts_and_an_experiment(database_url, _openai_server_session.base_url)
+    url = f"sqlite:///{folder / 'demo.db'}"
+    seed_demo_data(get_engine(url), turns=3_000, seed=7)
+    seed_prompts_and_an_experiment(url, _openai_server_session.base_url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def review_id(database_url: str) -> str:
+    """A review session of six demo answers, two raters part-way through it."""
+    client = Bilan(load_settings(database_url=database_url, user_id="Ada Lovelace"))
+    with Session(get_engine(database_url)) as session:
+        prompt_ids = list(session.exec(select(Turn.prompt_id).where(Turn.status == "ok").limit(6)))
+    review = client.create_review_session(
+        "June answers review", prompt_ids=prompt_ids, criteria=["accuracy"], instructions="Rate each answer."
+    )
+    for rater, votes in (("Ada Lovelace", (1, -1)), ("Grace Hopper", (1, 1, -1))):
+        review.join(rater)
+        for vote in votes:
+            item = review.next_item(rater)
+            assert item is not None
+            comment = "Clear and correct." if vote == 1 else "Misses the question."
+            review.rate(
+                item.item_id, rater, vote=vote, scores={"accuracy": 4 if vote == 1 else 2}, comment=comment
+            )
+    client.close()
+    return review.id
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    _openai_server_session: FakeOpenAIServer,
+    database_url: str,
+    review_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The app over the demo database (its review session made first), answering through the loopback."""
+    folder = tmp_path_factory.mktemp("screenshots-app")
     env = app_environment(
         BILAN_DATABASE_URL=database_url,
         OPENAI_BASE_URL=_openai_server_session.base_url,
@@ -159,3 +193,13 @@ def test_analytics_over_demo_data(page: Page, app_url: str) -> None:
     page.locator(CHART).first.wait_for(state="attached")
     expect(page.get_by_test_id("stException")).to_have_count(0)
     save(page, "analytics")
+
+
+@pytest.mark.parametrize("view", ["", "&board=1"])
+def test_a_review_session_as_a_rater_and_as_its_board(
+    page: Page, app_url: str, review_id: str, view: str
+) -> None:
+    # A ?review= link opens the review page as the app's default page, at the root URL.
+    open_page(page, f"{app_url}/{VISITOR}&review={review_id}{view}")
+    expect(page.get_by_role("heading", name="June answers review").first).to_be_visible()
+    save(page, "review-board" if view else "review-card")
