@@ -16,6 +16,7 @@ from bilan_core.store.review_models import (
     ReviewRatingRow,
     ReviewSessionInfo,
 )
+from bilan_core.store.review_ratings import rate_item
 
 
 class LocalReviewCalls:
@@ -62,7 +63,7 @@ class LocalReviewCalls:
         comment: object,
     ) -> ReviewRating:
         """Store the rating and its vote or verdict in one SQL transaction."""
-        return service.rate(
+        return rate_item(
             self.engine,
             project_id=self.project_id,
             session_id=session_id,

@@ -32,7 +32,7 @@ from bilan_core.server.auth import Caller
 from bilan_core.server.deps import CallerDep, CleanText, engine_of, parsed_body
 from bilan_core.server.errors import ApiError
 from bilan_core.server.routes_experiments import KNOWN, Name
-from bilan_core.store import review_reads, reviews
+from bilan_core.store import review_ratings, review_reads, reviews
 from bilan_core.store.review_models import (
     NewReviewSession,
     RaterProgress,
@@ -194,7 +194,7 @@ async def post_rating(
     policy = _policy(request, caller)
     comment = policy.text(body.comment) if isinstance(body.comment, str) else body.comment
     return await reviewed(
-        lambda: service.rate(
+        lambda: review_ratings.rate_item(
             engine_of(request),
             project_id=caller.project_id,
             session_id=session_id,

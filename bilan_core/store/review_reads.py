@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, bindparam, case, func, select
 from sqlalchemy.sql import Select
 
 from bilan_core.limits import check_label
@@ -41,11 +42,15 @@ def item_view(
     with engine.connect() as connection:
         session = session_info(session_row(connection, project_id, session_id))
         assignment = assignment_row(connection, session_id, item_id, rater)
-        item = connection.execute(select(REVIEW_ITEMS).where(REVIEW_ITEMS.c.id == item_id)).one()
-        sides = _turns(connection, project_id, [item.prompt_id, item.prompt_id_b])
-        neighbours = _neighbours(connection, session_id, rater, assignment.seq)
-        rated, total = _rater_counts(connection, session, rater)
-    first, second = sides.get(item.prompt_id), sides.get(item.prompt_id_b or "")
+        prompt_ids = [assignment.item_prompt_id, assignment.item_prompt_id_b]
+        sides = {
+            row.prompt_id: row
+            for row in connection.execute(_turns_statement(), {"project": project_id, "ids": prompt_ids})
+        }
+        keys = {"session": session_id, "rater": rater, "seq": assignment.seq, "k": session.raters_per_item}
+        neighbours = dict(connection.execute(_neighbours_statement(), keys).all())
+        counts = connection.execute(_counts_statement(session.raters_per_item is not None), keys).one()
+    first, second = sides.get(prompt_ids[0]), sides.get(prompt_ids[1] or "")
     shown = revealed(session)
     return ReviewItemView(
         session_id=session_id,
@@ -60,21 +65,21 @@ def item_view(
         revealed=shown,
         model=first.model if first and shown else None,
         model_b=second.model if second and shown else None,
-        variant=item.variant if shown else None,
-        variant_b=item.variant_b if shown else None,
+        variant=assignment.item_variant if shown else None,
+        variant_b=assignment.item_variant_b if shown else None,
         prompt_version=_version(first) if shown else None,
         prompt_version_b=_version(second) if shown else None,
         rating=_rating(session_id, assignment),
-        rated_by_you=rated,
-        total_for_you=total,
+        rated_by_you=int(counts.rated or 0),
+        total_for_you=int(counts.rated or 0) + int(counts.holding or 0) + int(counts.fresh or 0),
         previous_item_id=neighbours.get(assignment.seq - 1),
         next_item_id=neighbours.get(assignment.seq + 1),
     )
 
 
-def _turns(connection: Connection, project_id: int, prompt_ids: list[str | None]) -> dict[str, Any]:
-    wanted = [prompt_id for prompt_id in prompt_ids if prompt_id]
-    statement = select(
+@cache
+def _turns_statement() -> Any:
+    return select(
         TURNS.c.prompt_id,
         TURNS.c.messages,
         TURNS.c.prompt_text,
@@ -83,8 +88,9 @@ def _turns(connection: Connection, project_id: int, prompt_ids: list[str | None]
         TURNS.c.prompt_version,
         TURNS.c.prompt_name,
         TURNS.c.prompt_number,
-    ).where(TURNS.c.project_id == project_id, TURNS.c.prompt_id.in_(wanted))
-    return {row.prompt_id: row for row in connection.execute(statement)}
+    ).where(
+        TURNS.c.project_id == bindparam("project"), TURNS.c.prompt_id.in_(bindparam("ids", expanding=True))
+    )
 
 
 def _version(turn: Any) -> str | None:
@@ -95,15 +101,13 @@ def _version(turn: Any) -> str | None:
     return turn.prompt_version
 
 
-def _neighbours(connection: Connection, session_id: str, rater: str, seq: int) -> dict[int, int]:
-    rows = connection.execute(
-        select(ASSIGNED.c.seq, ASSIGNED.c.item_id).where(
-            ASSIGNED.c.session_id == session_id,
-            ASSIGNED.c.rater == rater,
-            ASSIGNED.c.seq.in_([seq - 1, seq + 1]),
-        )
+@cache
+def _neighbours_statement() -> Any:
+    return select(ASSIGNED.c.seq, ASSIGNED.c.item_id).where(
+        ASSIGNED.c.session_id == bindparam("session"),
+        ASSIGNED.c.rater == bindparam("rater"),
+        ASSIGNED.c.seq.in_([bindparam("seq") - 1, bindparam("seq") + 1]),
     )
-    return {row.seq: row.item_id for row in rows}
 
 
 def _rating(session_id: str, assignment: Any) -> ReviewRating | None:
@@ -122,28 +126,25 @@ def _rating(session_id: str, assignment: Any) -> ReviewRating | None:
     )
 
 
-def _available_items(session: ReviewSessionInfo) -> Select[Any]:
-    """The session's items that may still be handed out (below ``raters_per_item``)."""
-    statement = select(REVIEW_ITEMS.c.id).where(REVIEW_ITEMS.c.session_id == session.id)
-    if session.raters_per_item is not None:
-        statement = statement.where(REVIEW_ITEMS.c.load < session.raters_per_item)
-    return statement
+def _available_items(session_id: Any, limit: Any) -> Select[Any]:
+    """A session's items that may still be handed out (below ``limit`` raters, when there is one)."""
+    statement = select(REVIEW_ITEMS.c.id).where(REVIEW_ITEMS.c.session_id == session_id)
+    return statement if limit is None else statement.where(REVIEW_ITEMS.c.load < limit)
 
 
-def _rater_counts(connection: Connection, session: ReviewSessionInfo, rater: str) -> tuple[int, int]:
-    """How many items the rater rated, and how many they rated, hold or may still get."""
-    counts: dict[str, int] = dict(
-        connection.execute(
-            select(ASSIGNED.c.state, func.count())
-            .where(ASSIGNED.c.session_id == session.id, ASSIGNED.c.rater == rater)
-            .group_by(ASSIGNED.c.state)
-        ).all()
+@cache
+def _counts_statement(limited: bool) -> Any:
+    """A rater's ratings, the items they hold unrated, and the items they may still get."""
+    mine = and_(ASSIGNED.c.session_id == bindparam("session"), ASSIGNED.c.rater == bindparam("rater"))
+    rated = select(func.count()).where(mine, ASSIGNED.c.state == RATED).scalar_subquery()
+    holding = select(func.count()).where(mine, ASSIGNED.c.state.in_([OPEN, LAPSED])).scalar_subquery()
+    available = _available_items(bindparam("session"), bindparam("k") if limited else None)
+    fresh = available.where(REVIEW_ITEMS.c.id.not_in(select(ASSIGNED.c.item_id).where(mine))).subquery()
+    return select(
+        rated.label("rated"),
+        holding.label("holding"),
+        select(func.count()).select_from(fresh).scalar_subquery().label("fresh"),
     )
-    mine = select(ASSIGNED.c.item_id).where(ASSIGNED.c.session_id == session.id, ASSIGNED.c.rater == rater)
-    fresh = _available_items(session).where(REVIEW_ITEMS.c.id.not_in(mine)).subquery()
-    available = connection.execute(select(func.count()).select_from(fresh)).scalar_one()
-    rated = int(counts.get(RATED, 0))
-    return rated, rated + int(counts.get(OPEN, 0)) + int(counts.get(LAPSED, 0)) + int(available)
 
 
 def rater_progress(engine: Engine, *, project_id: int, session_id: str) -> list[RaterProgress]:
@@ -166,7 +167,7 @@ def rater_progress(engine: Engine, *, project_id: int, session_id: str) -> list[
             .where(ASSIGNED.c.session_id == session_id)
             .group_by(ASSIGNED.c.rater)
         ).all()
-        available = _available_items(session).subquery()
+        available = _available_items(session.id, session.raters_per_item).subquery()
         total_available = connection.execute(select(func.count()).select_from(available)).scalar_one()
         taken: dict[str, int] = dict(
             connection.execute(

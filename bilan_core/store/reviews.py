@@ -1,26 +1,16 @@
-"""Review sessions' writes: create, join, hand out the next item, skip, close (each scoped to a project).
-
-The handout rule (``next_item``), in one transaction that holds the session's write lock (SQLite
-``BEGIN IMMEDIATE``; on PostgreSQL the session row ``FOR UPDATE``), so raters asking at once are
-served one after the other:
-1. A rater who holds an open assignment gets it again (a reload never takes a second item).
-2. An open assignment not rated within ``LEASE_MS`` (10 minutes) lapses: it stops counting towards
-   its item's raters, so the item may go to someone else. The rater who let it lapse can still rate
-   it (through ``ReviewSession.item``, e.g. Back); the item then has one rating more than asked.
-3. Otherwise the rater gets the item with the fewest live handouts (ratings and open assignments),
-   then the lowest position, among the items not yet handed to them and not yet at ``raters_per_item``.
-   So every item reaches k raters before any gets more, and nobody gets one item twice.
+"""Review sessions' writes: create, join, skip, close, and the rows every review write reads (each
+scoped to a project). The handout is in ``store.review_handout``, rating in ``store.review_ratings``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import (
@@ -34,7 +24,6 @@ from bilan_core.errors import (
 from bilan_core.limits import check_label
 from bilan_core.store.engine import write_transaction
 from bilan_core.store.review_models import (
-    LAPSED,
     OPEN,
     RATED,
     SESSION_CLOSED,
@@ -53,10 +42,25 @@ from bilan_core.store.review_rubric import (
 from bilan_core.store.review_tables import REVIEW_ASSIGNMENTS, REVIEW_ITEMS, REVIEW_RATERS, REVIEW_SESSIONS
 from bilan_core.store.upsert import insert_for
 
-LEASE_MS = 10 * 60 * 1000
 MAX_REVIEW_ITEMS = 10_000
 # An assignment in these states counts towards its item's raters (``review_items.load``).
 LIVE_STATES = frozenset({OPEN, RATED})
+
+
+def change_load(connection: Connection, item_id: int, delta: int) -> None:
+    """Add ``delta`` to an item's count of live handouts."""
+    if delta:
+        connection.execute(_load_statement(), {"item": item_id, "delta": delta})
+
+
+@cache
+def _load_statement() -> Any:
+    load = REVIEW_ITEMS.c.load
+    return (
+        update(REVIEW_ITEMS)
+        .where(REVIEW_ITEMS.c.id == bindparam("item"))
+        .values(load=load + bindparam("delta"))
+    )
 
 
 def load_of(state: str) -> int:
@@ -142,15 +146,18 @@ def list_sessions(engine: Engine, *, project_id: int, limit: int) -> list[Review
 
 def session_row(connection: Connection, project_id: int, session_id: str, *, lock: str | None = None) -> Any:
     """The session's row (locked ``update`` or ``share`` on PostgreSQL when asked); not found raises."""
-    statement = select(REVIEW_SESSIONS).where(
-        REVIEW_SESSIONS.c.project_id == project_id, REVIEW_SESSIONS.c.id == session_id
-    )
-    if lock is not None:
-        statement = statement.with_for_update(read=lock == "share")
-    row = connection.execute(statement).first()
+    row = connection.execute(_session_statement(lock), {"project": project_id, "session": session_id}).first()
     if row is None:
         raise ReviewSessionNotFoundError(f"no review session has id {session_id!r}")
     return row
+
+
+@cache
+def _session_statement(lock: str | None) -> Any:
+    statement = select(REVIEW_SESSIONS).where(
+        REVIEW_SESSIONS.c.project_id == bindparam("project"), REVIEW_SESSIONS.c.id == bindparam("session")
+    )
+    return statement if lock is None else statement.with_for_update(read=lock == "share")
 
 
 def open_session_row(connection: Connection, project_id: int, session_id: str, *, lock: str) -> Any:
@@ -162,22 +169,38 @@ def open_session_row(connection: Connection, project_id: int, session_id: str, *
 
 
 def assignment_row(connection: Connection, session_id: str, item_id: int, rater: str) -> Any:
-    """The rater's assignment of an item; not-found or not-assigned errors say which it is."""
-    found = connection.execute(
-        select(REVIEW_ASSIGNMENTS).where(
-            REVIEW_ASSIGNMENTS.c.item_id == item_id,
-            REVIEW_ASSIGNMENTS.c.rater == rater,
-            REVIEW_ASSIGNMENTS.c.session_id == session_id,
-        )
-    ).first()
+    """The rater's assignment of an item with its item's columns (``item_*``); which error if none."""
+    keys = {"session": session_id, "item": item_id, "rater": rater}
+    found = connection.execute(_assignment_statement(), keys).first()
     if found is not None:
         return found
-    item = connection.execute(
-        select(REVIEW_ITEMS.c.id).where(REVIEW_ITEMS.c.id == item_id, REVIEW_ITEMS.c.session_id == session_id)
-    ).first()
-    if item is None:
+    if connection.execute(_item_statement(), keys).first() is None:
         raise ReviewItemNotFoundError(f"the review session has no item {item_id!r}")
     raise ReviewItemNotAssignedError(f"item {item_id} was not handed to this rater; ask for the next item")
+
+
+@cache
+def _assignment_statement() -> Any:
+    item_columns = [
+        REVIEW_ITEMS.c[name].label(f"item_{name}")
+        for name in ("prompt_id", "prompt_id_b", "variant", "variant_b", "load")
+    ]
+    return (
+        select(REVIEW_ASSIGNMENTS, *item_columns)
+        .join(REVIEW_ITEMS, REVIEW_ITEMS.c.id == REVIEW_ASSIGNMENTS.c.item_id)
+        .where(
+            REVIEW_ASSIGNMENTS.c.item_id == bindparam("item"),
+            REVIEW_ASSIGNMENTS.c.rater == bindparam("rater"),
+            REVIEW_ASSIGNMENTS.c.session_id == bindparam("session"),
+        )
+    )
+
+
+@cache
+def _item_statement() -> Any:
+    return select(REVIEW_ITEMS.c.id).where(
+        REVIEW_ITEMS.c.id == bindparam("item"), REVIEW_ITEMS.c.session_id == bindparam("session")
+    )
 
 
 def join_session(
@@ -187,14 +210,18 @@ def join_session(
     rater = check_label("rater", rater)
     with write_transaction(engine) as connection:
         open_session_row(connection, project_id, session_id, lock="share")
-        _add_rater(connection, session_id, rater, now_ms() if at_ms is None else at_ms)
+        add_rater(connection, session_id, rater, now_ms() if at_ms is None else at_ms)
 
 
-def _add_rater(connection: Connection, session_id: str, rater: str, at_ms: int) -> None:
-    statement = insert_for(connection.dialect.name, REVIEW_RATERS).on_conflict_do_nothing(
-        index_elements=["session_id", "rater"]
-    )
-    connection.execute(statement, {"session_id": session_id, "rater": rater, "joined_ms": at_ms})
+def add_rater(connection: Connection, session_id: str, rater: str, at_ms: int) -> None:
+    """Record a session's rater, unless they are recorded already."""
+    values = {"session_id": session_id, "rater": rater, "joined_ms": at_ms}
+    connection.execute(_add_rater_statement(connection.dialect.name), values)
+
+
+@cache
+def _add_rater_statement(dialect: str) -> Any:
+    return insert_for(dialect, REVIEW_RATERS).on_conflict_do_nothing(index_elements=["session_id", "rater"])
 
 
 def close_session(engine: Engine, *, project_id: int, session_id: str) -> ReviewSessionInfo:
@@ -209,96 +236,6 @@ def close_session(engine: Engine, *, project_id: int, session_id: str) -> Review
             )
         row = session_row(connection, project_id, session_id)
     return session_info(row)
-
-
-def hand_out(
-    engine: Engine, *, project_id: int, session_id: str, rater: str, at_ms: int | None = None
-) -> int | None:
-    """The item id the rater should rate next (handed out now, or their open one); None when done."""
-    rater = check_label("rater", rater)
-    at = now_ms() if at_ms is None else at_ms
-    with write_transaction(engine) as connection:
-        session = session_row(connection, project_id, session_id, lock="update")
-        if session.status != SESSION_OPEN:
-            return None
-        lapse_expired(connection, session_id, before_ms=at - LEASE_MS)
-        current = connection.execute(
-            select(REVIEW_ASSIGNMENTS.c.item_id)
-            .where(
-                REVIEW_ASSIGNMENTS.c.session_id == session_id,
-                REVIEW_ASSIGNMENTS.c.rater == rater,
-                REVIEW_ASSIGNMENTS.c.state == OPEN,
-            )
-            .order_by(REVIEW_ASSIGNMENTS.c.seq)
-            .limit(1)
-        ).scalar()
-        if current is not None:
-            return int(current)
-        item_id = _least_covered_item(connection, session, rater)
-        if item_id is not None:
-            _assign(connection, session_id, item_id, rater, at)
-        return item_id
-
-
-def lapse_expired(connection: Connection, session_id: str, *, before_ms: int) -> None:
-    """Lapse the session's open assignments handed out before ``before_ms``; their items lose that load."""
-    lapsed = connection.execute(
-        update(REVIEW_ASSIGNMENTS)
-        .where(
-            REVIEW_ASSIGNMENTS.c.session_id == session_id,
-            REVIEW_ASSIGNMENTS.c.state == OPEN,
-            REVIEW_ASSIGNMENTS.c.handed_ms < before_ms,
-        )
-        .values(state=LAPSED)
-        .returning(REVIEW_ASSIGNMENTS.c.item_id)
-    ).scalars()
-    for item_id, count in Counter(lapsed).items():
-        change_load(connection, item_id, -count)
-
-
-def change_load(connection: Connection, item_id: int, delta: int) -> None:
-    """Add ``delta`` to an item's count of live handouts."""
-    if delta:
-        connection.execute(
-            update(REVIEW_ITEMS).where(REVIEW_ITEMS.c.id == item_id).values(load=REVIEW_ITEMS.c.load + delta)
-        )
-
-
-def _least_covered_item(connection: Connection, session: Any, rater: str) -> int | None:
-    handed_to_rater = select(REVIEW_ASSIGNMENTS.c.item_id).where(
-        REVIEW_ASSIGNMENTS.c.session_id == session.id, REVIEW_ASSIGNMENTS.c.rater == rater
-    )
-    statement = (
-        select(REVIEW_ITEMS.c.id)
-        .where(REVIEW_ITEMS.c.session_id == session.id, REVIEW_ITEMS.c.id.not_in(handed_to_rater))
-        .order_by(REVIEW_ITEMS.c.load, REVIEW_ITEMS.c.position)
-        .limit(1)
-    )
-    if session.raters_per_item is not None:
-        statement = statement.where(REVIEW_ITEMS.c.load < session.raters_per_item)
-    found = connection.execute(statement).scalar()
-    return None if found is None else int(found)
-
-
-def _assign(connection: Connection, session_id: str, item_id: int, rater: str, at_ms: int) -> None:
-    _add_rater(connection, session_id, rater, at_ms)
-    last = connection.execute(
-        select(func.coalesce(func.max(REVIEW_ASSIGNMENTS.c.seq), 0)).where(
-            REVIEW_ASSIGNMENTS.c.session_id == session_id, REVIEW_ASSIGNMENTS.c.rater == rater
-        )
-    ).scalar_one()
-    connection.execute(
-        insert(REVIEW_ASSIGNMENTS),
-        {
-            "session_id": session_id,
-            "item_id": item_id,
-            "rater": rater,
-            "seq": int(last) + 1,
-            "state": OPEN,
-            "handed_ms": at_ms,
-        },
-    )
-    change_load(connection, item_id, 1)
 
 
 def skip_item(engine: Engine, *, project_id: int, session_id: str, item_id: int, rater: str) -> None:

@@ -8,10 +8,11 @@ from bilan_core.client.bilan import Bilan
 from bilan_core.reviews import service
 from bilan_core.reviews.sources import ReviewSource
 from bilan_core.settings import load_settings
+from bilan_core.store import review_ratings
 from bilan_core.store.engine import get_engine
+from bilan_core.store.review_handout import LEASE_MS, hand_out
 from bilan_core.store.review_models import NewReviewSession
 from bilan_core.store.review_reads import item_rows, item_view
-from bilan_core.store.reviews import LEASE_MS, hand_out
 from tests.helpers import add_turn
 from tests.reviews.review_support import record_turns
 
@@ -37,8 +38,8 @@ def test_an_item_not_rated_within_the_lease_goes_to_someone_else(database, reque
     assert hand_out(engine, **scope, rater="ann", at_ms=start + LEASE_MS + 2 * MINUTE) is None
     assert item_view(engine, **scope, item_id=item_id, rater="ann").state == "lapsed"
 
-    service.rate(engine, **scope, item_id=item_id, rater="ann", vote=1)
-    service.rate(engine, **scope, item_id=item_id, rater="bob", vote=-1)
+    review_ratings.rate_item(engine, **scope, item_id=item_id, rater="ann", vote=1)
+    review_ratings.rate_item(engine, **scope, item_id=item_id, rater="bob", vote=-1)
     assert item_view(engine, **scope, item_id=item_id, rater="ann").state == "rated"
     assert item_rows(engine, **scope)[0].ratings == 2, "a late rating is kept: one more than asked"
 

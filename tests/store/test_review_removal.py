@@ -8,6 +8,7 @@ from sqlalchemy import Engine, update
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.reviews import service
 from bilan_core.reviews.sources import ReviewSource
+from bilan_core.store import review_ratings
 from bilan_core.store.forget import forget_user
 from bilan_core.store.removal import RemovalReport
 from bilan_core.store.retention import prune
@@ -39,7 +40,7 @@ def make_session(engine: Engine, name: str, prompt_ids: list[str], *, k: int | N
 def take_and_rate(engine: Engine, session_id: str, rater: str, comment: str) -> int:
     view = service.next_item(engine, project_id=0, session_id=session_id, rater=rater)
     assert view is not None
-    service.rate(
+    review_ratings.rate_item(
         engine,
         project_id=0,
         session_id=session_id,
