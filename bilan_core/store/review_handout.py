@@ -17,10 +17,11 @@ from collections import Counter
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
 from bilan_core.clock import now_ms
 from bilan_core.limits import check_label
+from bilan_core.store.db_errors import retried
 from bilan_core.store.engine import write_transaction
 from bilan_core.store.review_models import LAPSED, OPEN, SESSION_OPEN
 from bilan_core.store.review_tables import REVIEW_ASSIGNMENTS, REVIEW_ITEMS
@@ -36,12 +37,16 @@ def hand_out(
     """The item id the rater should rate next (handed out now, or their open one); None when done."""
     rater = check_label("rater", rater)
     at = now_ms() if at_ms is None else at_ms
+    return retried(lambda: _hand_out_once(engine, project_id, session_id, rater, at))
+
+
+def _hand_out_once(engine: Engine, project_id: int, session_id: str, rater: str, at_ms: int) -> int | None:
     keys = {"session": session_id, "rater": rater}
     with write_transaction(engine) as connection:
         session = session_row(connection, project_id, session_id, lock="update")
         if session.status != SESSION_OPEN:
             return None
-        lapse_expired(connection, session_id, before_ms=at - LEASE_MS)
+        lapse_expired(connection, session_id, before_ms=at_ms - LEASE_MS)
         current = connection.execute(_open_statement(), keys).scalar()
         if current is not None:
             return int(current)
@@ -49,7 +54,7 @@ def hand_out(
         found = connection.execute(_least_covered_statement(limited), {**keys, "k": session.raters_per_item})
         item_id = found.scalar()
         if item_id is not None:
-            _assign(connection, session_id, int(item_id), rater, at)
+            _assign(connection, session_id, int(item_id), rater, at_ms)
         return None if item_id is None else int(item_id)
 
 
@@ -103,15 +108,23 @@ def _least_covered_statement(limited: bool) -> Any:
 
 
 @cache
-def _last_seq_statement() -> Any:
-    return select(func.coalesce(func.max(ASSIGNED.c.seq), 0)).where(
-        ASSIGNED.c.session_id == bindparam("session"), ASSIGNED.c.rater == bindparam("rater")
-    )
+def _assign_statement() -> Any:
+    """Insert the assignment numbered next in the rater's queue (one more than their last)."""
+    mine = and_(ASSIGNED.c.session_id == bindparam("p_session"), ASSIGNED.c.rater == bindparam("p_rater"))
+    next_seq = select(func.coalesce(func.max(ASSIGNED.c.seq), 0) + 1).where(mine).scalar_subquery()
+    values = {
+        "session_id": bindparam("p_session"),
+        "item_id": bindparam("p_item"),
+        "rater": bindparam("p_rater"),
+        "seq": next_seq,
+        "state": OPEN,
+        "handed_ms": bindparam("p_at"),
+    }
+    return insert(ASSIGNED).values(values)
 
 
 def _assign(connection: Connection, session_id: str, item_id: int, rater: str, at_ms: int) -> None:
     add_rater(connection, session_id, rater, at_ms)
-    last = connection.execute(_last_seq_statement(), {"session": session_id, "rater": rater}).scalar_one()
-    row = {"session_id": session_id, "item_id": item_id, "rater": rater, "state": OPEN, "handed_ms": at_ms}
-    connection.execute(insert(ASSIGNED), {**row, "seq": int(last) + 1})
+    keys = {"p_session": session_id, "p_item": item_id, "p_rater": rater, "p_at": at_ms}
+    connection.execute(_assign_statement(), keys)
     change_load(connection, item_id, 1)

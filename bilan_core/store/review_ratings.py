@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from bilan_core.clock import now_ms
 from bilan_core.limits import check_label
+from bilan_core.store.db_errors import retried
 from bilan_core.store.engine import write_transaction
 from bilan_core.store.models import COMPARISONS, TURNS
 from bilan_core.store.review_models import LAPSED, OPEN, RATED, ReviewRating, ReviewSessionInfo
@@ -47,9 +48,22 @@ def rate_item(
     """
     rater = check_label("rater", rater)
     at = now_ms() if at_ms is None else at_ms
+    asked = {"vote": vote, "winner": winner, "scores": scores, "comment": comment}
+    return retried(lambda: _rate_once(engine, project_id, session_id, item_id, rater, asked, at))
+
+
+def _rate_once(
+    engine: Engine,
+    project_id: int,
+    session_id: str,
+    item_id: int,
+    rater: str,
+    asked: dict[str, object],
+    at: int,
+) -> ReviewRating:
     with write_transaction(engine) as connection:
         session = session_info(open_session_row(connection, project_id, session_id, lock="share"))
-        rating = check_rating(session, vote=vote, winner=winner, scores=scores, comment=comment)
+        rating = check_rating(session, **asked)
         assignment = assignment_row(connection, session_id, item_id, rater)
         state = RATED if rating.complete else (LAPSED if assignment.state == LAPSED else OPEN)
         comparison_id = assignment.comparison_id

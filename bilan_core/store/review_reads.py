@@ -48,7 +48,6 @@ def item_view(
             for row in connection.execute(_turns_statement(), {"project": project_id, "ids": prompt_ids})
         }
         keys = {"session": session_id, "rater": rater, "seq": assignment.seq, "k": session.raters_per_item}
-        neighbours = dict(connection.execute(_neighbours_statement(), keys).all())
         counts = connection.execute(_counts_statement(session.raters_per_item is not None), keys).one()
     first, second = sides.get(prompt_ids[0]), sides.get(prompt_ids[1] or "")
     shown = revealed(session)
@@ -72,8 +71,8 @@ def item_view(
         rating=_rating(session_id, assignment),
         rated_by_you=int(counts.rated or 0),
         total_for_you=int(counts.rated or 0) + int(counts.holding or 0) + int(counts.fresh or 0),
-        previous_item_id=neighbours.get(assignment.seq - 1),
-        next_item_id=neighbours.get(assignment.seq + 1),
+        previous_item_id=counts.previous,
+        next_item_id=counts.next,
     )
 
 
@@ -101,15 +100,6 @@ def _version(turn: Any) -> str | None:
     return turn.prompt_version
 
 
-@cache
-def _neighbours_statement() -> Any:
-    return select(ASSIGNED.c.seq, ASSIGNED.c.item_id).where(
-        ASSIGNED.c.session_id == bindparam("session"),
-        ASSIGNED.c.rater == bindparam("rater"),
-        ASSIGNED.c.seq.in_([bindparam("seq") - 1, bindparam("seq") + 1]),
-    )
-
-
 def _rating(session_id: str, assignment: Any) -> ReviewRating | None:
     if assignment.rated_ms is None:
         return None
@@ -134,16 +124,26 @@ def _available_items(session_id: Any, limit: Any) -> Select[Any]:
 
 @cache
 def _counts_statement(limited: bool) -> Any:
-    """A rater's ratings, the items they hold unrated, and the items they may still get."""
+    """A rater's ratings, the items they hold unrated, the items they may still get, and the items
+    handed to them just before and after the one at ``seq`` (for Back and Next)."""
     mine = and_(ASSIGNED.c.session_id == bindparam("session"), ASSIGNED.c.rater == bindparam("rater"))
     rated = select(func.count()).where(mine, ASSIGNED.c.state == RATED).scalar_subquery()
     holding = select(func.count()).where(mine, ASSIGNED.c.state.in_([OPEN, LAPSED])).scalar_subquery()
     available = _available_items(bindparam("session"), bindparam("k") if limited else None)
     fresh = available.where(REVIEW_ITEMS.c.id.not_in(select(ASSIGNED.c.item_id).where(mine))).subquery()
+    fresh_count = select(func.count()).select_from(fresh).scalar_subquery()
+    previous = (
+        select(ASSIGNED.c.item_id).where(mine, ASSIGNED.c.seq == bindparam("seq") - 1).scalar_subquery()
+    )
+    following = (
+        select(ASSIGNED.c.item_id).where(mine, ASSIGNED.c.seq == bindparam("seq") + 1).scalar_subquery()
+    )
     return select(
         rated.label("rated"),
         holding.label("holding"),
-        select(func.count()).select_from(fresh).scalar_subquery().label("fresh"),
+        fresh_count.label("fresh"),
+        previous.label("previous"),
+        following.label("next"),
     )
 
 
