@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -56,27 +57,37 @@ def seed_turns(url: str, count: int) -> list[str]:
     ]
     with get_engine(url).begin() as connection:
         connection.execute(insert(TURNS), rows)
-    return [row["prompt_id"] for row in rows]
+    return [str(row["prompt_id"]) for row in rows]
 
 
-def timed(call: Callable[[], ResultT], into: list[float]) -> ResultT:
-    """Run ``call``, append its wall milliseconds to ``into``, return its result."""
-    started = time.perf_counter()
+def timed(call: Callable[[], ResultT], into: list[float], cpu: list[float] | None = None) -> ResultT:
+    """Run ``call``, append its wall milliseconds to ``into`` (and its CPU milliseconds to ``cpu``)."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = call()
     into.append((time.perf_counter() - started) * 1000)
+    if cpu is not None:
+        cpu.append((time.process_time() - started_cpu) * 1000)
     return result
 
 
-def rate_round_robin(url: str, session_id: str, raters: int) -> tuple[list[float], list[float]]:
-    """Every rater in turn takes and rates one item until none is left; each call's milliseconds."""
+def opinion(item_id: int, rater: str) -> int:
+    """A rater's vote: the item's true verdict (2 in 3 items are good) 85 % of the time, else the other."""
+    truth = 1 if item_id % 3 else -1
+    return truth if random.Random(f"{item_id}/{rater}").random() < 0.85 else -truth
+
+
+def rate_round_robin(url: str, session_id: str, raters: int) -> dict[str, list[float]]:
+    """Every rater in turn takes and rates one item until none is left; each call's wall and CPU ms."""
     client = Bilan(load_settings(database_url=url, user_id="lead", telemetry=False))
     session = client.get_review_session(session_id)
     handouts: list[float] = []
     ratings: list[float] = []
+    handout_cpu: list[float] = []
+    rating_cpu: list[float] = []
     active = [f"rater-{number}" for number in range(raters)]
     while active:
         for rater in list(active):
-            view = timed(lambda rater=rater: session.next_item(rater), handouts)
+            view = timed(lambda rater=rater: session.next_item(rater), handouts, handout_cpu)
             if view is None:
                 active.remove(rater)
                 continue
@@ -86,9 +97,9 @@ def rate_round_robin(url: str, session_id: str, raters: int) -> tuple[list[float
                 vote=1 if view.item_id % 3 else -1,
                 scores={"accuracy": 1 + view.item_id % 5},
             )
-            timed(rate, ratings)
+            timed(rate, ratings, rating_cpu)
     client.close()
-    return handouts, ratings
+    return {"next_item": handouts, "rate": ratings, "next_item CPU": handout_cpu, "rate CPU": rating_cpu}
 
 
 def one_rater(url: str, session_id: str, rater: str, queue: Any) -> None:
@@ -164,13 +175,13 @@ def run(items: int, raters: int, postgres: str | None) -> None:
         )
         print(f"making a session of {items:,} items: {made_ms:.0f} ms")
         print(f"{'':<34} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-        handouts, ratings = rate_round_robin(url, alone.id, raters)
-        print(row("next_item, one call at a time", handouts))
-        print(row("rate, one call at a time", ratings))
+        for name, values in rate_round_robin(url, alone.id, raters).items():
+            print(row(f"{name}, one call at a time", values))
         handouts, ratings = rate_in_parallel(url, crowd.id, raters)
         print(row(f"next_item, {raters} processes at once", handouts))
         print(row(f"rate, {raters} processes at once", ratings))
         frame_ms: list[float] = []
+        lead.get_review_session(alone.id).ratings()  # pandas imported, not timed
         frame = timed(lambda: lead.get_review_session(alone.id).ratings(), frame_ms)
         print(f"reading the {len(frame):,} ratings as a DataFrame: {frame_ms[0]:.0f} ms")
         print(agreement_line(frame))
