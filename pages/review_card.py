@@ -19,14 +19,14 @@ TOAST_KEY = "review_toast"
 CARD_ERROR_KEY = "review_card_error"
 
 
-def current_key(session_id: str) -> str:
+def current_key(session_id: str, rater: str) -> str:
     """Where the rater's current item id is kept (None: ask for the next one)."""
-    return f"review_current_{session_id}"
+    return f"review_current_{session_id}_{rater}"
 
 
-def last_key(session_id: str) -> str:
+def last_key(session_id: str, rater: str) -> str:
     """The last item the rater saw, for Back once nothing is left."""
-    return f"review_last_{session_id}"
+    return f"review_last_{session_id}_{rater}"
 
 
 def _widget(name: str, view: ReviewItemView) -> str:
@@ -36,13 +36,17 @@ def _widget(name: str, view: ReviewItemView) -> str:
 def show_card(session: ReviewSession, rater: str) -> None:
     """The rater's current item, or a word that nothing is left for them."""
     _show_notices()
-    item_id = st.session_state.get(current_key(session.id))
-    view = session.item(item_id, rater) if item_id else session.next_item(rater)
+    item_id = st.session_state.get(current_key(session.id, rater))
+    try:
+        view = session.item(item_id, rater) if item_id else session.next_item(rater)
+    except (BilanError, ValueError) as exc:
+        st.error(escape_markdown(f"The next item cannot be shown: {exc}"))
+        return
     if view is None:
         _show_done(session, rater)
         return
-    st.session_state[current_key(session.id)] = view.item_id
-    st.session_state[last_key(session.id)] = view.item_id
+    st.session_state[current_key(session.id, rater)] = view.item_id
+    st.session_state[last_key(session.id, rater)] = view.item_id
     st.caption(f"{progress_line(view)} · item {view.position} of your queue")
     _show_item(view)
     _show_rubric(session, view, rater)
@@ -61,13 +65,13 @@ def _show_done(session: ReviewSession, rater: str) -> None:
     totals = next((one for one in session.progress() if one.rater == rater), None)
     rated = totals.rated if totals else 0
     st.success(f"Nothing left for you: you rated {rated} item{'s' if rated != 1 else ''}. Thank you!")
-    last = st.session_state.get(last_key(session.id))
+    last = st.session_state.get(last_key(session.id, rater))
     if last:
-        st.button("Back to your last item", on_click=_go_to, args=(session.id, last))
+        st.button("Back to your last item", on_click=_go_to, args=(session.id, rater, last))
 
 
-def _go_to(session_id: str, item_id: int | None) -> None:
-    st.session_state[current_key(session_id)] = item_id
+def _go_to(session_id: str, rater: str, item_id: int | None) -> None:
+    st.session_state[current_key(session_id, rater)] = item_id
 
 
 def _show_item(view: ReviewItemView) -> None:
@@ -165,7 +169,7 @@ def _save(session_id: str, view: ReviewItemView, rater: str) -> None:
         if not entered.same_as(view.rating, view.pairwise):
             _store(session, view, rater, entered)
         if entered.complete:
-            _go_to(session_id, view.next_item_id)
+            _go_to(session_id, rater, view.next_item_id)
     except (BilanError, ValueError) as exc:
         st.session_state[CARD_ERROR_KEY] = f"Not saved: {exc}"
 
@@ -180,7 +184,7 @@ def _skip(session_id: str, view: ReviewItemView, rater: str) -> None:
         session.skip(view.item_id, rater)
         note = " Your comment is kept as a draft." if kept else ""
         st.session_state[TOAST_KEY] = f"Skipped: it goes to someone else.{note}"
-        _go_to(session_id, view.next_item_id)
+        _go_to(session_id, rater, view.next_item_id)
     except (BilanError, ValueError) as exc:
         st.session_state[CARD_ERROR_KEY] = f"Not skipped: {exc}"
 
@@ -191,6 +195,6 @@ def _back(session_id: str, view: ReviewItemView, rater: str) -> None:
         entered = _entered(view, session.criteria)
         if not entered.empty and not entered.same_as(view.rating, view.pairwise):
             _store(session, view, rater, entered)
-        _go_to(session_id, view.previous_item_id)
+        _go_to(session_id, rater, view.previous_item_id)
     except (BilanError, ValueError) as exc:
         st.session_state[CARD_ERROR_KEY] = f"Not saved: {exc}"

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
 from tests.app_support import APP_PATH, clear_app_caches
+from tests.helpers import server_client
 from tests.reviews.review_support import answered_experiment, record_turns
 
 RATER_NAME_KEY = "review_rater_name"
@@ -277,3 +278,40 @@ def test_creating_from_nothing_says_why(lead) -> None:
     button(at, "Create session").click().run()
     assert plain(at.error[0].value).startswith("The session was not created: no recorded answer matches")
     assert not lead.list_review_sessions()
+
+
+def test_another_name_gets_its_own_queue(lead) -> None:
+    session = session_of(lead, raters_per_item=1)
+    at = joined(session.id)
+    assert "question 0" in texts(at)
+    at.sidebar.text_input(key="identity_name_input").input("bob").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "question 1" in texts(at), "bob is handed an item of his own, not ann's"
+    assert sorted(one.rater for one in session.progress()) == ["ann", "bob"]
+
+
+@pytest.mark.postgres
+def test_the_rater_page_works_in_server_mode(server_project, live_server, monkeypatch) -> None:
+    monkeypatch.setenv("BILAN_MODE", "server")
+    monkeypatch.setenv("BILAN_API_KEY", server_project.key)
+    monkeypatch.setenv("BILAN_ENDPOINT", live_server.url)
+    monkeypatch.setenv("BILAN_TELEMETRY", "false")
+    clear_app_caches()
+    lead = server_client(server_project.key, live_server.url, user_id="lead")
+    try:
+        session = session_of(lead, count=2)
+        at = joined(session.id)
+        assert "question 0" in texts(at)
+        card_radio(at).set_value(-1)
+        at.text_area[0].input("over the server")
+        button(at, "Save and next").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [toast.value for toast in at.toast] == ["Saved: 👎 Bad."]
+        stored = session.ratings()[["rater", "vote", "comment"]].values.tolist()
+        assert stored == [["ann", -1, "over the server"]]
+        board = open_app(review=session.id, board="1")
+        assert not board.exception, [e.value for e in board.exception]
+        assert {metric.label: metric.value for metric in board.metric}["Ratings"] == "1 of 2"
+    finally:
+        lead.close()
+        clear_app_caches()
