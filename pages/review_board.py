@@ -1,5 +1,5 @@
 """The facilitator's board: it redraws itself while open (progress, results, disputed items, newest comments,
-agreement), shares the raters' link, and closes the session after a confirmation."""
+agreement), shares the raters' link, and closes the session after a confirmation; then it shows the report."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bilan_core import BilanError, ReviewSession
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.review_view import REPORT_PARAM, REVIEW_PARAM, shared_link
 from bilan_core.reviews.board import ReviewBoard
+from pages.review_report import show_report
 from pages.review_sessions import REVIEW_PAGE
 from pages.shared import app_client
 
@@ -18,7 +19,7 @@ CLOSED_NOTICE_KEY = "review_closed_notice"
 
 
 def show_board(session: ReviewSession) -> None:
-    """The board of an open session (live), or of a closed one with a link to its report."""
+    """The board of an open session (live), or the report of a closed one."""
     st.caption("Facilitator's board")
     if st.session_state.pop(CLOSED_NOTICE_KEY, None):
         st.success("The session is closed: the report is ready.")
@@ -28,11 +29,11 @@ def show_board(session: ReviewSession) -> None:
         _close_controls(session)
         _live_board(session.id)
     else:
-        st.info("This session is closed.")
+        st.info("This session is closed: its report follows. Share it by its own link:")
         st.page_link(
-            REVIEW_PAGE, label="Read the report", query_params={REVIEW_PARAM: session.id, REPORT_PARAM: "1"}
+            REVIEW_PAGE, label="The report's link", query_params={REVIEW_PARAM: session.id, REPORT_PARAM: "1"}
         )
-        _draw(session.board())
+        show_report(session)
 
 
 def _close_controls(session: ReviewSession) -> None:

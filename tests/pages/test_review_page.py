@@ -236,6 +236,8 @@ def test_the_board_shows_progress_results_disputes_and_comments_then_closes(lead
     assert not at.exception, [e.value for e in at.exception]
     assert session.refresh().status == "closed"
     assert at.success[0].value == "The session is closed: the report is ready."
+    assert "Most disputed items" in [header.value for header in at.subheader], "after close, the report"
+    assert [one.proto.label for one in at.get("download_button")] == ["Download Markdown", "Download CSV"]
 
 
 def test_the_report_page_shows_the_summary_and_offers_downloads(lead) -> None:
