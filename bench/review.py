@@ -5,8 +5,9 @@ raters until nothing is left (3,000 ratings): first one after another in one pro
 its own cost), then by 20 processes at once (each call waits its turn for the write lock: the cost a
 crowd sees). Every ``next_item`` and ``rate`` is timed; p50, p99 and the slowest are printed. Then the
 session's ratings are read and, when ``analytics.agreement`` is present, Krippendorff's alpha is computed
-on them with its bootstrap. ``--postgres URL`` runs the same on a PostgreSQL database (emptied first: give
-a scratch database).
+on them with its bootstrap, and the facilitator's board is read and computed ten times (target: under
+300 ms). ``--postgres URL`` runs the same on a PostgreSQL database (emptied first: give a scratch
+database).
 
 Run: ``python3 -m bench.review [--items 1000] [--raters 20] [--postgres URL]``. Target: p99 < 20 ms.
 """
@@ -34,6 +35,7 @@ from bilan_core.store.engine import dispose_engines, get_engine
 from bilan_core.store.models import TURNS
 
 TARGET_MS = 20.0
+BOARD_TARGET_MS = 300.0
 K = 3
 ResultT = TypeVar("ResultT")
 
@@ -185,6 +187,7 @@ def run(items: int, raters: int, postgres: str | None) -> None:
         frame = timed(lambda: lead.get_review_session(alone.id).ratings(), frame_ms)
         print(f"reading the {len(frame):,} ratings as a DataFrame: {frame_ms[0]:.0f} ms")
         print(agreement_line(frame))
+        print(board_line(lead.get_review_session(alone.id)))
         lead.close()
         dispose_engines()
 
@@ -198,6 +201,21 @@ def agreement_line(frame: Any) -> str:
     spent: list[float] = []
     found = timed(lambda: rating_agreement(frame, criteria=["accuracy"]), spent)
     return f"agreement (alpha on votes and accuracy, with its bootstrap): {spent[0]:.0f} ms ({found!r:.80})"
+
+
+def board_line(session: Any, rounds: int = 10) -> str:
+    """The facilitator's board (``session.board()``: reads and figures), timed ``rounds`` times after one."""
+    session.board()  # the board's modules imported, not timed
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(rounds):
+        timed(session.board, wall, cpu)
+    verdict = "ok" if statistics.median(wall) < BOARD_TARGET_MS else "over"
+    return (
+        f"the board ({rounds} reads): median {statistics.median(wall):.0f} ms wall, "
+        f"{statistics.median(cpu):.0f} ms CPU, slowest {max(wall):.0f} ms  {verdict} "
+        f"(target {BOARD_TARGET_MS:.0f} ms)"
+    )
 
 
 def main() -> None:
