@@ -317,3 +317,22 @@ def test_the_rater_page_works_in_server_mode(server_project, live_server, monkey
     finally:
         lead.close()
         clear_app_caches()
+
+
+def test_the_form_creates_a_pairwise_session_from_an_experiment_run(lead) -> None:
+    run_id = answered_experiment(lead, items=2)
+    at = open_app()
+    at.switch_page("pages/review.py").run()
+    at.radio(key="review_new_source").set_value("An experiment run").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="review_new_run").value == run_id
+    at.text_input(key="review_new_name").input("variants")
+    at.checkbox(key="review_new_pairwise").check()
+    at.checkbox(key="review_new_blind").uncheck()
+    at.number_input(key="review_new_k").set_value(0)
+    at.text_area(key="review_new_text").input("Pick the clearer answer")
+    button(at, "Create session").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (info,) = lead.list_review_sessions()
+    assert (info.pairwise, info.blind, info.raters_per_item, info.item_count) == (True, False, None, 2)
+    assert info.instructions == "Pick the clearer answer" and info.source["run_id"] == run_id
