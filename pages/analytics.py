@@ -23,6 +23,7 @@ from bilan_core.app.analytics_view import (
     QUERY_KEYS,
     TIME_RANGES,
     PageFilters,
+    default_session,
     filters_from_query,
     headline_metrics,
     price_rows,
@@ -105,17 +106,12 @@ def load_answers(drill: Drill, page: int, version: tuple[int, ...]) -> AnswersPa
 # --- filters <-> widgets <-> query string -----------------------------------------------------------
 
 
-def own_session() -> str | None:
-    """The visitor's own team session (sidebar / ``?team=``), the team-session filter's default."""
-    return st.session_state.get(TEAM_SESSION_KEY)
-
-
-def restore_filters_from_url() -> None:
+def restore_filters_from_url(mine: str | None) -> None:
     """On arriving at the page, set the filter widgets and the comment search from the link."""
     if RANGE_KEY in st.session_state:
         return
     params = {key: st.query_params.get_all(key) for key in (*QUERY_KEYS, *COMMENT_QUERY_KEYS)}
-    parsed = filters_from_query(params, own_session=own_session())
+    parsed = filters_from_query(params, own_session=mine)
     picked = parsed.filters
     today = datetime.now(UTC).date()
     st.session_state[RANGE_KEY] = picked.time_range
@@ -150,7 +146,7 @@ def with_selected(options: list[str], selected: list[str] | str | None) -> list[
     return sorted(set(options) | set(chosen))
 
 
-def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
+def filter_widgets(options: dict[str, list[str]], mine: str | None) -> PageFilters:
     """The filter row; returns what is picked."""
     top = st.columns([2, 3, 3, 2, 2, 2])
     time_range = top[0].selectbox(
@@ -171,7 +167,6 @@ def filter_widgets(options: dict[str, list[str]]) -> PageFilters:
         placeholder="All users",
     )
     sessions = [None, *with_selected(options["team_sessions"], st.session_state[SESSION_KEY])]
-    mine = own_session()
     team_session = top[3].selectbox(
         "Team session",
         sessions,
@@ -418,16 +413,16 @@ def exports(where: AnalyticsFilter, picked: PageFilters, board: Dashboard) -> No
 
 client = app_client()
 st.title("Analytics")
-restore_filters_from_url()
-for problem in st.session_state.pop(PROBLEMS_KEY, []):
-    st.warning(escape_markdown(problem))
-
 try:
     version = client.data_version()
     options = load_options(version)
 except BilanError as exc:
     show_error(exc)
     st.stop()
+mine = default_session(st.session_state.get(TEAM_SESSION_KEY), options["team_sessions"])
+restore_filters_from_url(mine)
+for problem in st.session_state.pop(PROBLEMS_KEY, []):
+    st.warning(escape_markdown(problem))
 
 if not options["models"] and not options["users"]:
     st.info(NO_DATA)
@@ -435,7 +430,7 @@ if not options["models"] and not options["users"]:
     st.stop()
 
 try:
-    picked = filter_widgets(options)
+    picked = filter_widgets(options, mine)
     where = picked.to_filter(now_ms())
 except ValueError as exc:
     show_error(exc)
@@ -458,7 +453,7 @@ st.subheader("Comments")
 picked_comments = comment_filters()
 keep_in_url(
     (*QUERY_KEYS, *COMMENT_QUERY_KEYS),
-    {**picked.to_query(own_session=own_session()), **picked_comments.to_query()},
+    {**picked.to_query(own_session=mine), **picked_comments.to_query()},
 )
 comments_explorer(where, version, picked_comments)
 comment_themes_section(where, version)

@@ -162,6 +162,11 @@ def filters_from_query(
     return ParsedFilters(filters, problems)
 
 
+def default_session(own_session: str | None, known_sessions: Sequence[str]) -> str | None:
+    """The team-session filter's default: the visitor's own session, if it has any data yet."""
+    return own_session if own_session in known_sessions else None
+
+
 def _team_session(linked: str | None, own_session: str | None) -> str | None:
     if linked is None:
         return own_session

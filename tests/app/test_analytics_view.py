@@ -11,6 +11,7 @@ from bilan_core.analytics.dashboard import AnalyticsFilter, Headline
 from bilan_core.app.analytics_view import (
     ALL_SESSIONS,
     PageFilters,
+    default_session,
     filters_from_query,
     headline_metrics,
     price_rows,
@@ -265,6 +266,12 @@ def test_the_team_session_filter_starts_on_the_visitors_own_session() -> None:
     assert filters_from_query({"session": ["other"]}, own_session="review").filters.team_session == "other"
     everything = filters_from_query({"session": [ALL_SESSIONS]}, own_session="review").filters
     assert everything.team_session is None
+
+
+def test_the_own_session_is_the_default_only_once_it_has_data() -> None:
+    assert default_session("review", ["other", "review"]) == "review"
+    assert default_session("review", ["other"]) is None  # an empty view would greet a new team
+    assert default_session(None, ["review"]) is None
 
 
 def test_the_link_leaves_out_the_own_session_and_keeps_every_session_chosen() -> None:

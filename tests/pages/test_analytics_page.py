@@ -343,6 +343,9 @@ def test_the_team_session_filter_starts_on_the_visitors_own_session(app_env: Eng
     assert metrics(at)["Votes"] == "4" and at.query_params["session"] == "*"
     shared = open_page({"team": "review", "session": "*"})
     assert shared.selectbox(key="analytics_team_session").value is None
+    new_team = open_page({"team": "kick-off"})  # no data in that session yet: everything is shown
+    assert new_team.selectbox(key="analytics_team_session").value is None
+    assert metrics(new_team)["Votes"] == "4"
 
 
 def test_downloads_are_disabled_when_the_view_has_nothing_to_export(app_env: Engine) -> None:
