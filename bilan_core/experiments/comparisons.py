@@ -13,7 +13,7 @@ import random
 import threading
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from bilan_core.store.models import Comparison
 if TYPE_CHECKING:
     from bilan_core.client.bilan import Bilan
 
-VERDICT_COLUMNS = ["label_a", "label_b", "winner", "decided_ms"]
+VERDICT_COLUMNS = ["label_a", "label_b", "winner", "decided_ms", "model_a", "model_b"]
 SYSTEM_QUOTE_LENGTH = 24
 # What a verdict says about each side on its own, as 👍 (1) / 👎 (-1) votes on the two turns.
 IMPLIED_VOTES: dict[str, tuple[int | None, int | None]] = {
@@ -371,4 +371,13 @@ def comparison_leaderboard(
     decided = client.decided_comparisons(since=since, team_session=team_session)
     votes = pd.DataFrame([verdict.model_dump() for verdict in decided], columns=VERDICT_COLUMNS)
     threshold = client.settings.leaderboard_min_votes if min_votes is None else min_votes
-    return leaderboard(votes, min_votes=threshold, rounds=rounds, seed=seed)
+    board = leaderboard(votes, min_votes=threshold, rounds=rounds, seed=seed)
+    return replace(board, ratings=board.ratings.assign(model=variant_models(votes, board.ratings["variant"])))
+
+
+def variant_models(votes: pd.DataFrame, variants: pd.Series) -> pd.Series:
+    """The model behind each variant name (its newest verdict's), so a named variant keeps its model's
+    colour on the charts; a variant stored before models were read is named after itself."""
+    sides = [votes[[f"label_{side}", f"model_{side}"]].set_axis(["label", "model"], axis=1) for side in SIDES]
+    known = pd.concat(sides).dropna(subset=["model"]).drop_duplicates("label", keep="last").set_index("label")
+    return variants.map(known["model"]).fillna(variants)

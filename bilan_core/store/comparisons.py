@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, and_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from bilan_core.clock import now_ms
@@ -79,12 +80,14 @@ class ComparisonView(BaseModel):
 
 
 class DecidedComparison(BaseModel):
-    """One verdict as the leaderboard reads it: the two labels, the winner and when."""
+    """One verdict as the leaderboard reads it: the two labels (and their models), the winner and when."""
 
     label_a: str
     label_b: str
     winner: str
     decided_ms: int | None
+    model_a: str | None = None
+    model_b: str | None = None
 
 
 def check_variant(values: Mapping[str, Any]) -> None:
@@ -210,18 +213,31 @@ def decided_comparisons(
     engine: Engine, *, project_id: int, since_ms: int | None = None, team_session: str | None = None
 ) -> list[DecidedComparison]:
     """The project's verdicts, oldest first (from ``since_ms``, in one team session when given)."""
-    statement = select(
-        Comparison.label_a, Comparison.label_b, Comparison.winner, Comparison.decided_ms
+    # SQLAlchemy's select: SQLModel's typed one takes at most four columns.
+    statement = sa_select(
+        col(Comparison.label_a),
+        col(Comparison.label_b),
+        col(Comparison.winner),
+        col(Comparison.decided_ms),
+        col(Comparison.variant_a),
+        col(Comparison.variant_b),
     ).where(col(Comparison.project_id) == project_id, col(Comparison.winner).is_not(None))
     if since_ms is not None:
         statement = statement.where(col(Comparison.decided_ms) >= since_ms)
     if team_session is not None:
         statement = statement.where(col(Comparison.team_session) == team_session)
     with Session(engine) as session:
-        rows = session.exec(statement.order_by(col(Comparison.decided_ms))).all()
+        rows = session.execute(statement.order_by(col(Comparison.decided_ms))).all()
     return [
-        DecidedComparison(label_a=label_a, label_b=label_b, winner=winner or "", decided_ms=decided_ms)
-        for label_a, label_b, winner, decided_ms in rows
+        DecidedComparison(
+            label_a=label_a,
+            label_b=label_b,
+            winner=winner or "",
+            decided_ms=decided_ms,
+            model_a=(variant_a or {}).get("model"),
+            model_b=(variant_b or {}).get("model"),
+        )
+        for label_a, label_b, winner, decided_ms, variant_a, variant_b in rows
     ]
 
 

@@ -343,3 +343,13 @@ def test_the_view_hides_the_variants_until_the_verdict(client: Bilan) -> None:
     other = client.comparison_view(result.comparison_id, user_id="bob")
     assert other.sides["a"].vote is None
     assert client.comparisons_version()[0] == 1
+
+
+def test_a_named_variant_keeps_its_model_on_the_leaderboard(client: Bilan) -> None:
+    named = Variant(model="gpt-4o", label="Formal")
+    for winner in ("a", "b"):
+        result = compare(client, "Which?", named, FAST, blind=False)
+        record_preference(client, result.comparison_id, winner)
+    board = comparison_leaderboard(client, rounds=5).ratings.set_index("variant")
+    # The chart colours a variant by its model: "Formal" is gpt-4o, not a model called "Formal".
+    assert board.loc["Formal", "model"] == "gpt-4o" and board.loc[FAST.display_label, "model"] == "gpt-4o-mini"

@@ -92,6 +92,7 @@ def test_a_comparison_its_verdict_and_the_leaderboard_through_the_server(alpha, 
     assert alpha.comparisons_version()[0] == 1
     board = comparison_leaderboard(alpha, rounds=10)
     assert board.ratings.iloc[0]["variant"] == result.variant_a.display_label
+    assert board.ratings.iloc[0]["model"] == result.variant_a.model  # read through the server too
     assert comparison_leaderboard(alpha, team_session="other", rounds=5).ratings.empty
 
 
