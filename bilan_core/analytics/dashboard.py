@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-from sqlmodel import col
 
 from bilan_core.analytics.comments import (
     COMMENTS_PAGE_SIZE,
@@ -30,7 +29,7 @@ from bilan_core.analytics.percentiles import (
     overall_median_latency,
     per_model_percentiles,
 )
-from bilan_core.analytics.rollup_reads import TurnSums, VoteSums, read_turn_sums, read_vote_sums
+from bilan_core.analytics.rollup_reads import TurnSums, VoteSums, read_turn_sums, read_vote_sums, vote_totals
 from bilan_core.analytics.rollups import (
     LOW_VOTE_DAY,
     daily_trust_from_rollup,
@@ -41,11 +40,8 @@ from bilan_core.analytics.rollups import (
     turn_rollup,
     vote_rollup,
 )
-from bilan_core.analytics.sql_parts import day_bucket
-from bilan_core.analytics.trust import trust_figures
 from bilan_core.clock import now_ms
 from bilan_core.pricing import Price
-from bilan_core.store.models import Vote
 
 __all__ = [
     "COMMENTS_PAGE_SIZE",
@@ -93,25 +89,17 @@ def _headline(
     vote_sums: VoteSums,
     prices: Mapping[str, Price],
 ) -> Headline:
-    turns, votes = turn_sums.frame, vote_sums.frame
-    total = int(votes["votes"].sum()) if not votes.empty else 0
-    positive = int(votes.loc[votes["value"] > 0, "votes"].sum()) if not votes.empty else 0
-    trust = trust_figures(
-        votes=total,
-        positive=positive,
-        weight=float(votes["weight"].sum()) if not votes.empty else 0.0,
-        positive_weight=float(votes.loc[votes["value"] > 0, "weight"].sum()) if not votes.empty else 0.0,
-        first_half_positive=_first_half_positive(connection, where, votes, total // 2),
-    )
-    tokens = tokens_from_rollup(turns, prices)
+    totals = vote_totals(connection, where, vote_sums)
+    trust = totals.trust()
+    tokens = tokens_from_rollup(turn_sums.frame, prices)
     priced = tokens["cost_usd"].notna()
     return Headline(
         trust_score=trust.trust_score,
         trust_low=trust.low,
         trust_high=trust.high,
         trend=trust.trend,
-        votes=total,
-        positive_votes=positive,
+        votes=totals.votes,
+        positive_votes=totals.positive,
         positive_rate=trust.positive_rate,
         comments=vote_sums.comments,
         turns=int(tokens["turns"].sum()),
@@ -120,32 +108,6 @@ def _headline(
         unpriced_models=tuple(sorted(set(tokens.loc[~priced, "model"]))),
         median_latency_ms=overall_median_latency(turn_sums),
     )
-
-
-def _first_half_positive(
-    connection: Connection, where: AnalyticsFilter, votes: pd.DataFrame, half: int
-) -> int:
-    # The earliest `half` votes: whole days from the roll-up, then the first votes of the day
-    # where the half ends, in the same (created_ms, id) order that stats.compute_stats uses.
-    if half == 0:
-        return 0
-    daily = (
-        votes.assign(positive=votes["votes"].where(votes["value"] > 0, 0))
-        .groupby("day")[["votes", "positive"]]
-        .sum()
-    )
-    before = daily["votes"].cumsum() - daily["votes"]
-    boundary = int(daily.index[(before < half) & (before + daily["votes"] >= half)][0])
-    taken = int(before.loc[boundary])
-    earliest = (
-        select(col(Vote.value).label("value"))
-        .where(*where.conditions(Vote), day_bucket(Vote) == boundary)
-        .order_by(col(Vote.created_ms), col(Vote.id))
-        .limit(half - taken)
-        .subquery()
-    )
-    in_boundary = connection.execute(select(func.count()).where(earliest.c.value > 0)).scalar_one()
-    return int(daily.loc[daily.index < boundary, "positive"].sum()) + int(in_boundary)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from sqlmodel import col
 from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.frames import result_frame
 from bilan_core.analytics.sql_parts import day_bucket
-from bilan_core.analytics.trust import MIN_WEIGHT, vote_weight
+from bilan_core.analytics.trust import MIN_WEIGHT, TrustFigures, trust_figures, vote_weight
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
 from bilan_core.store.models import Turn, Vote
@@ -290,3 +290,69 @@ def _raw_votes(
         [(r[0], r[1], r[2], r[3], 1 if r[4] > 0 else -1, 1, weigh(r[5])) for r in rows], columns=VOTE_FRAME
     )
     return frame, sum(1 for r in rows if r[6])
+
+
+# --- trust totals --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteTotals:
+    """The sums the trust figures are made of, over every vote of a filter."""
+
+    votes: int
+    positive: int
+    weight: float
+    positive_weight: float
+    first_half_positive: int  # positive votes among the earliest ``votes // 2``
+
+    def trust(self) -> TrustFigures:
+        """Score, interval, positive rate and trend of these votes."""
+        return trust_figures(
+            votes=self.votes,
+            positive=self.positive,
+            weight=self.weight,
+            positive_weight=self.positive_weight,
+            first_half_positive=self.first_half_positive,
+        )
+
+
+def vote_totals(connection: Connection, where: AnalyticsFilter, sums: VoteSums) -> VoteTotals:
+    """The trust sums of the filter's votes from their per-day sums (one day's rows read for the trend)."""
+    votes = sums.frame
+    if votes.empty:
+        return VoteTotals(0, 0, 0.0, 0.0, 0)
+    positive = votes["value"] > 0
+    total = int(votes["votes"].sum())
+    return VoteTotals(
+        votes=total,
+        positive=int(votes.loc[positive, "votes"].sum()),
+        weight=float(votes["weight"].sum()),
+        positive_weight=float(votes.loc[positive, "weight"].sum()),
+        first_half_positive=_first_half_positive(connection, where, votes, total // 2),
+    )
+
+
+def _first_half_positive(
+    connection: Connection, where: AnalyticsFilter, votes: pd.DataFrame, half: int
+) -> int:
+    # The earliest `half` votes: whole days from the per-day sums, then the first votes of the day
+    # where the half ends, in (created_ms, id) order, as stats.compute_stats orders its rows.
+    if half == 0:
+        return 0
+    daily = (
+        votes.assign(positive=votes["votes"].where(votes["value"] > 0, 0))
+        .groupby("day")[["votes", "positive"]]
+        .sum()
+    )
+    before = daily["votes"].cumsum() - daily["votes"]
+    boundary = int(daily.index[(before < half) & (before + daily["votes"] >= half)][0])
+    taken = int(before.loc[boundary])
+    earliest = (
+        select(col(Vote.value).label("value"))
+        .where(*where.conditions(Vote), day_bucket(Vote) == boundary)
+        .order_by(col(Vote.created_ms), col(Vote.id))
+        .limit(half - taken)
+        .subquery()
+    )
+    in_boundary = connection.execute(select(func.count()).where(earliest.c.value > 0)).scalar_one()
+    return int(daily.loc[daily.index < boundary, "positive"].sum()) + int(in_boundary)

@@ -1,4 +1,4 @@
-"""Trust statistics computed in SQL: ``get_stats`` and ``get_prompt_stats``."""
+"""Trust statistics: ``get_stats`` (from the roll-ups when its filters allow) and ``get_prompt_stats``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
+from bilan_core.analytics.filters import AnalyticsFilter
+from bilan_core.analytics.rollup_reads import VoteTotals, read_vote_sums, vote_totals
 from bilan_core.analytics.sql_parts import weight_expression
-from bilan_core.analytics.trust import trust_figures
 from bilan_core.clock import now_ms, to_ms
 from bilan_core.errors import UnknownPromptError
 from bilan_core.store.models import LOCAL_PROJECT, Turn, Vote
@@ -98,6 +99,28 @@ class VoteFilter:
             found.append(col(Vote.prompt_id).in_(self._turns_of_prompt()))
         return found
 
+    def summed(self) -> AnalyticsFilter | None:
+        """The same votes as an ``AnalyticsFilter`` (read from the roll-ups), or None if it cannot say it.
+
+        A conversation and a prompt of any version are not roll-up keys; an empty range reads the rows.
+        """
+        if self.conversation_id is not None or (self.prompt_name is not None and self.prompt_number is None):
+            return None
+        start = None if self.since is None else to_ms(self.since)
+        end = None if self.until is None else to_ms(self.until)
+        if start is not None and end is not None and start >= end:
+            return None
+        return AnalyticsFilter(
+            project_id=self.project_id,
+            start_ms=start,
+            end_ms=end,
+            models=() if self.model is None else (self.model,),
+            users=() if self.user_id is None else (self.user_id,),
+            team_session=self.team_session,
+            prompt_versions=() if self.variant is None else (self.variant,),
+            prompts=() if self.prompt_name is None else (f"{self.prompt_name} v{self.prompt_number}",),
+        )
+
     def _turns_of_prompt(self) -> Any:
         of_prompt = [col(Turn.project_id) == self.project_id, col(Turn.prompt_name) == self.prompt_name]
         if self.prompt_number is not None:
@@ -142,34 +165,23 @@ def checked_vote_filter(filters: Mapping[str, object]) -> VoteFilter:
 
 
 def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None) -> Stats:
-    """Every ``Stats`` figure for the votes ``where`` selects, aggregated in SQL."""
+    """Every ``Stats`` figure for the votes ``where`` selects: sums from the roll-ups when the filters
+    allow (else from the rows), the newest comments through the votes' time index."""
     moment = now_ms() if at_ms is None else at_ms
     conditions = and_(*where.conditions())
-    positive = case((col(Vote.value) > 0, 1), else_=0)
-    weight = weight_expression(engine.dialect.name, moment)
-    with Session(engine) as session:
-        total, positives, total_weight, positive_weight = session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(positive), 0),
-                func.coalesce(func.sum(weight), 0.0),
-                func.coalesce(func.sum(case((col(Vote.value) > 0, weight), else_=0.0)), 0.0),
-            ).where(conditions)
-        ).one()
-        first_half_positive = _first_half_positive(session, conditions, total // 2)
-        top = _comments(session, conditions, TOP_FEEDBACK)
-    trust = trust_figures(
-        votes=total,
-        positive=positives,
-        weight=float(total_weight),
-        positive_weight=float(positive_weight),
-        first_half_positive=first_half_positive,
-    )
+    summed = where.summed()
+    with engine.connect() as connection:
+        if summed is not None:
+            totals = vote_totals(connection, summed, read_vote_sums(connection, summed, moment))
+        else:
+            totals = _totals_from_rows(connection, conditions, moment)
+        top = _comments(connection, conditions, TOP_FEEDBACK)
+    trust = totals.trust()
     return Stats(
         trust_score=trust.trust_score,
-        total_votes=total,
-        positive_votes=positives,
-        negative_votes=total - positives,
+        total_votes=totals.votes,
+        positive_votes=totals.positive,
+        negative_votes=totals.votes - totals.positive,
         positive_rate=trust.positive_rate,
         confidence_low=trust.low,
         confidence_high=trust.high,
@@ -178,7 +190,22 @@ def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None
     )
 
 
-def _first_half_positive(session: Session, conditions: ColumnElement[bool], half: int) -> int:
+def _totals_from_rows(connection: Connection, conditions: ColumnElement[bool], at_ms: int) -> VoteTotals:
+    positive = case((col(Vote.value) > 0, 1), else_=0)
+    weight = weight_expression(connection.dialect.name, at_ms)
+    total, positives, total_weight, positive_weight = connection.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(positive), 0),
+            func.coalesce(func.sum(weight), 0.0),
+            func.coalesce(func.sum(case((col(Vote.value) > 0, weight), else_=0.0)), 0.0),
+        ).where(conditions)
+    ).one()
+    first_half = _first_half_positive(connection, conditions, total // 2)
+    return VoteTotals(int(total), int(positives), float(total_weight), float(positive_weight), first_half)
+
+
+def _first_half_positive(connection: Connection, conditions: ColumnElement[bool], half: int) -> int:
     if half == 0:
         return 0
     earliest = (
@@ -188,10 +215,10 @@ def _first_half_positive(session: Session, conditions: ColumnElement[bool], half
         .limit(half)
         .subquery()
     )
-    return int(session.execute(select(func.count()).where(earliest.c.value > 0)).scalar_one())
+    return int(connection.execute(select(func.count()).where(earliest.c.value > 0)).scalar_one())
 
 
-def _comments(session: Session, conditions: ColumnElement[bool], limit: int) -> list[Feedback]:
+def _comments(session: Connection | Session, conditions: ColumnElement[bool], limit: int) -> list[Feedback]:
     rows = session.execute(
         select(
             col(Vote.prompt_id),

@@ -21,6 +21,7 @@ from bilan_core.clock import now_ms
 from bilan_core.errors import NotFoundError, NotOwnerError
 from bilan_core.limits import MAX_LABEL_LENGTH, MAX_STATUS_LENGTH, check_label, storable
 from bilan_core.store import rollups
+from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, Conversation, Turn, Vote
 from bilan_core.store.upsert import greatest, insert_from, least, rows_parameters
@@ -88,6 +89,7 @@ def start_conversation(
     try:
         with session_scope(engine) as session:
             session.add(conversation)
+            mark_changed(session.connection(), project_id)
     except IntegrityError as exc:
         raise ValueError(f"a conversation with id {conversation.conversation_id!r} already exists") from exc
     return conversation
@@ -206,6 +208,7 @@ def upsert_conversations(connection: Connection, project_id: int, rows: list[dic
     connection.execute(
         _conversations_statement(connection.dialect.name), rows_parameters(connection, ordered)
     )
+    mark_changed(connection, project_id)
 
 
 @cache
@@ -270,6 +273,7 @@ def delete_conversation(
                 col(Conversation.conversation_id) == conversation_id,
             )
         )
+        mark_changed(session.connection(), project_id)
 
 
 def list_conversations(

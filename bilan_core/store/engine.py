@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from bilan_core.errors import ConfigurationError
+from bilan_core.store.data_versions import watch_commits
 from bilan_core.urls import masked_url
 
 if TYPE_CHECKING:
@@ -61,7 +62,9 @@ def create_database_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True)
+            watch_commits(engine)
+            return engine
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigurationError(
             f"BILAN_DATABASE_URL is not a valid database URL ({exc}): {masked_url(url)}"
@@ -70,6 +73,7 @@ def create_database_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5.0})
     event.listen(engine, "connect", _configure_sqlite_connection)
+    watch_commits(engine)
     return engine
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 
 from bilan_core.clock import now_ms
 from bilan_core.limits import MAX_LABEL_LENGTH, check_storable
+from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.engine import session_scope
 from bilan_core.store.models import EVENTS, LOCAL_PROJECT, Event
 from bilan_core.store.upsert import insert_from, rows_parameters
@@ -88,6 +89,7 @@ def track_event(
     )
     with session_scope(engine) as session:
         session.add(event)
+        mark_changed(session.connection(), project_id)
     return event
 
 
@@ -96,7 +98,10 @@ def insert_events(connection: Connection, rows: list[dict[str, Any]]) -> set[str
     if not rows:
         return set()
     statement = _events_statement(connection.dialect.name)
-    return set(connection.execute(statement, rows_parameters(connection, rows)).scalars())
+    stored = set(connection.execute(statement, rows_parameters(connection, rows)).scalars())
+    for project_id in {row["project_id"] for row in rows if row["event_id"] in stored}:
+        mark_changed(connection, project_id)
+    return stored
 
 
 @cache

@@ -15,8 +15,10 @@ from sqlalchemy import Column, Engine, Table, delete, func, select
 from sqlalchemy.sql import ColumnElement
 
 from bilan_core.store import rollups
+from bilan_core.store.data_versions import mark_changed
 
 PURGE_BATCH_ROWS = 500
+_PROJECT = "purged_project_id"  # the RETURNING label of a deleted row's project
 
 
 class RemovalReport(BaseModel):
@@ -100,16 +102,22 @@ def purge(
         if last is not None:
             page = page.where(key > last)
         # One statement that writes first, so SQLite takes its write lock at once (no read-to-write upgrade).
-        returned = (key, counted, *rollups.deleted_columns(table))
+        returned = (key, counted, *_project_column(table), *rollups.deleted_columns(table))
         statement = delete(table).where(key.in_(page.scalar_subquery())).returning(*returned)
         with engine.begin() as connection:
             deleted = connection.execute(statement).all()
             rollups.subtract_deleted(connection, table, deleted)  # the analytics roll-ups follow
+            for project_id in {one._mapping[_PROJECT] for one in deleted if _PROJECT in one._mapping}:
+                mark_changed(connection, project_id)
         if not deleted:
             return rows, filled
         rows += len(deleted)
         filled += sum(1 for one in deleted if one[1] is not None)
         last = max(one[0] for one in deleted)
+
+
+def _project_column(table: Table) -> list[Any]:
+    return [table.c.project_id.label(_PROJECT)] if "project_id" in table.c else []
 
 
 def clear_deleted_text(engine: Engine) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.sql import ColumnElement
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
+from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES
 from bilan_core.store.rollup_tables import (
     NONE_KEY,
@@ -64,6 +65,7 @@ def rebuild_rollups(
         connection.execute(delete(table).where(*_scope(table.c.project_id, table.c.day, project_id, days)))
     turn_rows = _rebuild_turns(connection, project_id, days)
     vote_rows = _rebuild_votes(connection, project_id, days)
+    mark_changed(connection, project_id)
     return RebuildSummary(turn_rows, vote_rows, time.perf_counter() - started)
 
 

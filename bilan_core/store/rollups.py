@@ -25,6 +25,7 @@ from sqlalchemy import ARRAY, Connection, String, Table, and_, bindparam, delete
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
+from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.models import TURNS, VOTES
 from bilan_core.store.rollup_tables import (
     NONE_KEY,
@@ -152,6 +153,7 @@ def batch(connection: Connection, project_id: int, prompt_ids: Iterable[str]) ->
         connection.info.pop(_BATCH, None)
     _count_rows(connection, changes, project_id, sorted(covered), True, +1)
     write_changes(connection, changes)
+    mark_changed(connection, project_id)
 
 
 @contextmanager
@@ -174,6 +176,7 @@ def following(
     yield
     _count_rows(connection, changes, project_id, prompt_ids, turns, +1)
     write_changes(connection, changes)
+    mark_changed(connection, project_id)
 
 
 def deleted_columns(table: Table) -> list[Any]:

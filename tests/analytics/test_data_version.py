@@ -8,14 +8,17 @@ import itertools
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from bilan_core.analytics.data_version import data_version
 from bilan_core.client.local import LocalBackend
-from bilan_core.clock import now_ms
+from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.remote.wire_events import VOTE_CAST, make_event, turn_events
+from bilan_core.store.forget import forget_user
 from bilan_core.store.models import Turn
-from bilan_core.store.votes import cast_vote
+from bilan_core.store.retention import prune
+from bilan_core.store.rollup_rebuild import rebuild_rollups
+from bilan_core.store.votes import cast_vote, upsert_votes, vote_row
 from tests.fixtures.bilan_server import ServerProject
 
 
@@ -59,6 +62,47 @@ def test_deleting_a_conversation_without_votes_changes_it(engine: Engine) -> Non
     before = local.data_version()
     local.delete_conversation(conversation_id="quiet", user_id="alice")
     assert local.data_version() != before
+
+
+def test_pruning_forgetting_and_rebuilding_change_it_and_a_no_op_does_not(engine: Engine) -> None:
+    local = LocalBackend(engine)
+    moment = now_ms()
+    conversation_with_a_vote(local, "old", moment - 40 * MS_PER_DAY)
+    conversation_with_a_vote(local, "new", moment)
+    before = data_version(engine)
+    prune(engine, days=30, dry_run=True)
+    assert data_version(engine) == before, "a dry run changed nothing"
+    prune(engine, days=30)
+    pruned = data_version(engine)
+    assert pruned != before
+    prune(engine, days=30)
+    assert data_version(engine) == pruned, "a prune that deleted nothing changed nothing"
+    forget_user(engine, user_id="bob")
+    forgot = data_version(engine)
+    assert forgot != pruned
+    with engine.begin() as connection:
+        rebuild_rollups(connection)
+    assert data_version(engine) != forgot
+
+
+def test_a_write_that_rolls_back_leaves_it(engine: Engine) -> None:
+    local = LocalBackend(engine)
+    conversation_with_a_vote(local, "kept", now_ms())
+    before = data_version(engine)
+    with pytest.raises(ValueError, match="already exists"):
+        local.start_conversation(user_id="alice", title=None, team_session=None, conversation_id="kept")
+    with pytest.raises(RuntimeError, match="undone"), engine.begin() as connection:
+        cast_vote_in(connection)
+        raise RuntimeError("undone")
+    assert data_version(engine) == before
+    with engine.begin() as connection:  # the rolled-back write's mark must not stay on the pooled connection
+        connection.execute(text("SELECT 1"))
+    assert data_version(engine) == before
+
+
+def cast_vote_in(connection: Connection) -> None:
+    row = vote_row(0, prompt_id="kept-turn", user_id="zoe", value=1, comment=None, team_session=None, at_ms=1)
+    upsert_votes(connection, 0, [row])
 
 
 def test_another_projects_data_does_not_change_it(engine: Engine) -> None:

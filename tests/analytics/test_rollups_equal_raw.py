@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,8 @@ from sqlalchemy import Engine, select
 from bilan_core.analytics.dashboard import load_dashboard
 from bilan_core.analytics.filters import AnalyticsFilter
 from bilan_core.analytics.rollups import turn_rollup, vote_rollup
-from bilan_core.analytics.trust import vote_weight
+from bilan_core.analytics.stats import TOP_FEEDBACK, VoteFilter, compute_stats
+from bilan_core.analytics.trust import trust_figures, vote_weight
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store.histograms import LOW_MS, MAX_RELATIVE_ERROR
 from bilan_core.store.models import TURNS, VOTES
@@ -175,3 +177,73 @@ def test_roll_up_answers_equal_raw_answers_on_random_data(engine: Engine, projec
                 for share in (0.5, 0.95):
                     estimate = nones(getattr(row, f"{measure}_p{round(share * 100)}"))
                     assert_within_bound(estimate, nearest_rank(of_model[column], share))
+
+
+def one_of_each(where: AnalyticsFilter) -> tuple[VoteFilter, AnalyticsFilter]:
+    """A ``get_stats`` filter (one name per kind) and the same selection as an ``AnalyticsFilter``."""
+    narrowed = replace(
+        where, models=where.models[:1], users=where.users[:1], prompt_versions=where.prompt_versions[:1]
+    )
+    stats_filter = VoteFilter(
+        project_id=where.project_id,
+        model=next(iter(narrowed.models), None),
+        user_id=next(iter(narrowed.users), None),
+        since=where.start_ms,
+        until=where.end_ms,
+        variant=next(iter(narrowed.prompt_versions), None),
+        team_session=where.team_session,
+    )
+    return stats_filter, narrowed
+
+
+def stats_from_rows(votes: pd.DataFrame, at_ms: int) -> dict[str, Any]:
+    """What get_stats must answer, computed from the raw vote rows in Python."""
+    ordered = votes.sort_values(["created_ms", "id"])
+    positive = ordered["value"] > 0
+    weights = [vote_weight((at_ms - created) / MS_PER_DAY) for created in ordered["created_ms"]]
+    weight = pd.Series(weights, index=ordered.index, dtype="float64")
+    total = len(ordered)
+    trust = trust_figures(
+        votes=total,
+        positive=int(positive.sum()),
+        weight=float(weight.sum()),
+        positive_weight=float(weight[positive].sum()),
+        first_half_positive=int(positive.iloc[: total // 2].sum()),
+    )
+    commented = votes.loc[votes["comment"].notna() & (votes["comment"] != "")]
+    newest = commented.sort_values(["created_ms", "id"], ascending=False).head(TOP_FEEDBACK)
+    return {
+        "total_votes": total,
+        "positive_votes": int(positive.sum()),
+        "trust_score": trust.trust_score,
+        "confidence_low": trust.low,
+        "confidence_high": trust.high,
+        "recent_trend": trust.trend,
+        "top_feedback": list(newest["prompt_id"]),
+    }
+
+
+@pytest.mark.parametrize("project_id", [0, SERVER_PROJECT])
+def test_get_stats_from_roll_ups_equals_the_raw_rows_on_random_data(engine: Engine, project_id: int) -> None:
+    rng = random.Random(1213 + project_id)
+    if project_id == SERVER_PROJECT:
+        server_history(engine, rng, turns=60)
+    else:
+        local_history(engine, rng, turns=60)
+    votes = raw(engine, VOTES, project_id)
+    for _ in range(FILTERS):
+        stats_filter, where = one_of_each(random_filter(rng, project_id))
+        assert stats_filter.summed() == where  # read from the roll-ups
+        at_ms = AT_MS + rng.choice((0, -rng.randint(0, 20 * MS_PER_DAY)))
+        wanted = stats_from_rows(selected(votes, where), at_ms)
+        got = compute_stats(engine, stats_filter, at_ms=at_ms)
+        score = wanted.pop("trust_score")
+        assert got.trust_score == (None if score is None else pytest.approx(score, rel=1e-9)), where
+        assert {
+            "total_votes": got.total_votes,
+            "positive_votes": got.positive_votes,
+            "confidence_low": got.confidence_low,
+            "confidence_high": got.confidence_high,
+            "recent_trend": got.recent_trend,
+            "top_feedback": [one.prompt_id for one in got.top_feedback],
+        } == wanted, where

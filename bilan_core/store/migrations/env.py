@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 # Each module of tables registers them on SQLModel.metadata.
+import bilan_core.store.data_versions
 import bilan_core.store.dataset_models
 import bilan_core.store.models
 import bilan_core.store.prompts
