@@ -11,7 +11,9 @@ page in AppTest, cold. The sizes are printed side by side with the ratio largest
 With ``--postgres-url URL`` one more size is seeded into that (empty, throwaway) PostgreSQL database
 with COPY and measured warm and in a fresh process (PostgreSQL's own cache cannot be dropped here).
 
-Run: ``python3 -m bench.scale`` (1M and 3M; ``--sizes 1000000 3000000 10000000`` for 10M).
+Run: ``python3 -m bench.scale`` (1M and 3M; ``--sizes 1000000 3000000 10000000`` for 10M). With
+``--keep FOLDER`` the SQLite files stay in FOLDER, and a size whose file is already there is measured
+without seeding it again (its seeding line says so).
 Targets (issue 13) at 10M on SQLite: every view < 300 ms cold, ratio 10M/1M <= 1.5, first render
 < 1.5 s, peak < 500 MB; PostgreSQL 10M: every view < 1 s.
 """
@@ -179,7 +181,8 @@ def main() -> None:
     """Seed each size, measure each in a fresh process, print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="SQLite turn counts")
-    parser.add_argument("--folder", help="where to keep the SQLite files (default: a temporary folder)")
+    parser.add_argument("--folder", help="where to make the temporary folder of the SQLite files")
+    parser.add_argument("--keep", help="keep the SQLite files in this folder and reuse those already there")
     parser.add_argument("--postgres-url", help="an empty, throwaway PostgreSQL database to seed and measure")
     parser.add_argument("--postgres-size", type=int, default=1_000_000, help="turns for PostgreSQL")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
@@ -188,11 +191,15 @@ def main() -> None:
         print(json.dumps(measure(args.measure)))
         return
     print(f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
-    with tempfile.TemporaryDirectory(prefix="bilan-scale-", dir=args.folder) as folder:
+    with tempfile.TemporaryDirectory(prefix="bilan-scale-", dir=args.folder) as temporary:
+        folder = Path(args.keep or temporary)
+        folder.mkdir(parents=True, exist_ok=True)
         labels, seeds, results = [], [], []
         for size in args.sizes:
-            url = f"sqlite:///{Path(folder) / f'scale-{size}.db'}"
-            seeds.append(seed(url, size))
+            path = folder / f"scale-{size}.db"
+            url = f"sqlite:///{path}"
+            kept = path.exists()
+            seeds.append(seed(url, size) if not kept else {"seconds": None, "output": f"reused {path}"})
             results.append(measure_in_child(url, "bench.scale"))
             labels.append(f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size:,}")
         if args.postgres_url:

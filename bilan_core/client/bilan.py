@@ -27,7 +27,8 @@ from bilan_core.client.prompt_calls import PromptCalls
 from bilan_core.client.review_calls import ReviewCalls
 from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
-from bilan_core.privacy.levels import CaptureLevel, check_capture_level, lower_level
+from bilan_core.privacy.capture import TURN_CAPTURE_COLUMNS
+from bilan_core.privacy.levels import FULL, CaptureLevel, check_capture_level, lower_level
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
@@ -75,7 +76,15 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, ReviewCalls, TrackedChat
 
     def record_turn(self, turn: Turn) -> None:
         """Keep a finished turn at the capture level (called by the tracked chat calls)."""
-        self.backend.record_turn(Turn(**self.capture.turn_fields(turn.model_dump())))
+        fields = self.capture.turn_fields(turn.model_dump())
+        if self.capture.level == FULL:
+            # At full nothing of the words changes: the turn gets its capture columns instead of being
+            # built again (building a Turn is the largest cost tracking adds on the caller's thread).
+            for name in TURN_CAPTURE_COLUMNS:
+                setattr(turn, name, fields[name])
+        else:
+            turn = Turn(**fields)
+        self.backend.record_turn(turn)
         self.telemetry.count("turn")
 
     def vote(

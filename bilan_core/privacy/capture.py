@@ -48,6 +48,8 @@ LABEL_PROPERTIES = frozenset(
     }
 )  # fmt: skip
 USER_PROPERTIES = frozenset({"user_id", "userId"})
+# What ``turn_fields`` adds to a turn whatever the level (at ``full`` the only columns it changes).
+TURN_CAPTURE_COLUMNS = ("capture", "prompt_chars", "response_chars")
 
 
 @dataclass(frozen=True)
