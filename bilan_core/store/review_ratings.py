@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from bilan_core.clock import now_ms
 from bilan_core.limits import check_label
+from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.db_errors import retried
 from bilan_core.store.engine import write_transaction
 from bilan_core.store.models import COMPARISONS, TURNS
@@ -85,6 +86,7 @@ def _rate_once(
         }
         connection.execute(_rating_statement(), {f"p_{name}": value for name, value in values.items()})
         change_load(connection, item_id, load_of(state) - load_of(assignment.state))
+        mark_changed(connection, project_id)  # scores and drafts too, not only the vote they carry
     return ReviewRating(
         session_id=session_id,
         item_id=item_id,
