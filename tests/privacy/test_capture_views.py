@@ -18,7 +18,7 @@ SECRET_PROMPT = "my card is 4111 1111 1111 1111 zanzibar"
 def test_the_playground_shows_the_level_in_force_and_says_what_was_not_captured(app_env, monkeypatch):
     monkeypatch.setenv("BILAN_CAPTURE", "metadata")
     at = new_app().run()
-    assert any("Capture level in force: metadata" in caption.value for caption in at.sidebar.caption)
+    assert any("Capture level in force: metadata" in caption.value for caption in at.caption)
     at.chat_input[0].set_value(SECRET_PROMPT).run()
     at.run()  # read back from the database
     assert not at.exception, [e.value for e in at.exception]
