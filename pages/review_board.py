@@ -121,6 +121,10 @@ def _results(board: ReviewBoard) -> None:
         )
     else:
         st.caption(escape_markdown(f"Agreement: {overall.note}"))
+    with st.expander("Agreement in detail: each criterion and each rater"):
+        st.dataframe(board.agreement.table(), hide_index=True)
+        st.dataframe(board.agreement.raters, hide_index=True)
+        st.caption(escape_markdown(board.agreement.outlier_rule))
 
 
 def _disputed(board: ReviewBoard) -> None:

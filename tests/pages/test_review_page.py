@@ -226,6 +226,8 @@ def test_the_board_shows_progress_results_disputes_and_comments_then_closes(lead
     assert "ann (👍 up): fine" in texts(at) and "bob (👎 down): wrong year" in texts(at)
     assert any(text.startswith("bob on item") and "wrong year" in text for text in texts(at))
     assert any("?review=" + session.id in code.value for code in at.code)
+    assert at.dataframe[2].value["measure"].tolist() == ["vote"], "agreement in detail"
+    assert sorted(at.dataframe[3].value["rater"]) == ["ann", "bob"]
 
     button(at, "Close session…").click().run()
     assert "Close the session?" in at.warning[0].value and session.refresh().status == "open"
