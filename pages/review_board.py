@@ -26,8 +26,10 @@ def show_board(session: ReviewSession) -> None:
     if session.status == "open":
         st.write("Share this link with the raters (each types their name once):")
         st.code(shared_link(st.context.url, session.id), language=None)
-        _close_controls(session)
-        _live_board(session.id)
+        if _close_controls(session):
+            _draw(session.board())  # held still while the close is confirmed, so no redraw races the click
+        else:
+            _live_board(session.id)
     else:
         st.info("This session is closed: its report follows. Share it by its own link:")
         st.page_link(
@@ -36,14 +38,16 @@ def show_board(session: ReviewSession) -> None:
         show_report(session)
 
 
-def _close_controls(session: ReviewSession) -> None:
+def _close_controls(session: ReviewSession) -> bool:
+    """The Close button, or its confirmation; True while the confirmation is asked."""
     if st.session_state.get(CONFIRM_CLOSE_KEY) != session.id:
         st.button("Close session…", on_click=_ask_close, args=(session.id,))
-        return
+        return False
     st.warning("Close the session? Raters can no longer rate, and a blind session shows its models.")
     yes, no = st.columns(2)
     yes.button("Yes, close it", type="primary", on_click=_close, args=(session.id,))
     no.button("Cancel", on_click=_ask_close, args=(None,))
+    return True
 
 
 def _ask_close(session_id: str | None) -> None:

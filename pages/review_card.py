@@ -177,10 +177,10 @@ def _save(session_id: str, view: ReviewItemView, rater: str) -> None:
 def _skip(session_id: str, view: ReviewItemView, rater: str) -> None:
     try:
         session = _acting(session_id)
-        entered = _entered(view, session.criteria)
-        kept = not entered.empty
+        draft = _entered(view, session.criteria).as_draft()  # a choice made before Skip is dropped
+        kept = not draft.empty
         if kept:
-            session.rate(view.item_id, rater, **entered.as_draft().rate_arguments(view.pairwise))
+            session.rate(view.item_id, rater, **draft.rate_arguments(view.pairwise))
         session.skip(view.item_id, rater)
         note = " Your comment is kept as a draft." if kept else ""
         st.session_state[TOAST_KEY] = f"Skipped: it goes to someone else.{note}"

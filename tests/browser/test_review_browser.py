@@ -112,7 +112,10 @@ def test_three_people_rate_the_board_follows_then_the_session_closes_with_its_re
     assert sorted(ratings["rater"]) == ["Ann", "Bob", "Cy"]
     assert ratings.set_index("rater").loc["Bob", "comment"] == "right after all"
 
+    idle(board)
     board.get_by_role("button", name="Close session…").click()
+    expect(board.get_by_text("Close the session?")).to_be_visible()
+    idle(board)  # the board holds still while the close is confirmed
     board.get_by_role("button", name="Yes, close it").click()
     expect(board.get_by_text("The session is closed: the report is ready.")).to_be_visible()
     assert lead.get_review_session(session_id).status == "closed"

@@ -338,3 +338,13 @@ def test_the_form_creates_a_pairwise_session_from_an_experiment_run(lead) -> Non
     (info,) = lead.list_review_sessions()
     assert (info.pairwise, info.blind, info.raters_per_item, info.item_count) == (True, False, None, 2)
     assert info.instructions == "Pick the clearer answer" and info.source["run_id"] == run_id
+
+
+def test_skip_after_choosing_a_rating_drops_the_choice(lead) -> None:
+    session = session_of(lead)
+    at = joined(session.id)
+    card_radio(at).set_value(1)
+    button(at, "Skip").click().run()
+    assert not at.error and [toast.value for toast in at.toast] == ["Skipped: it goes to someone else."]
+    (progress,) = session.progress()
+    assert (progress.rated, progress.skipped, progress.drafts) == (0, 1, 0)
