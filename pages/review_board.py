@@ -65,11 +65,19 @@ def _close(session_id: str) -> None:
     st.session_state[CLOSED_NOTICE_KEY] = True
 
 
+@st.cache_data(ttl=60, show_spinner=False, max_entries=16)
+def _board(session_id: str, version: tuple[object, ...]) -> ReviewBoard:
+    """The board's figures (``version``: the data version, everyone's progress and the status, is only
+    the cache key), so a redraw with nothing new reads only those."""
+    return app_client().get_review_session(session_id).board()
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def _live_board(session_id: str) -> None:
     try:
-        session = app_client().get_review_session(session_id)
-        board = session.board()
+        client = app_client()
+        session = client.get_review_session(session_id)
+        board = _board(session_id, (client.data_version(), tuple(session.progress()), session.status))
     except (BilanError, ValueError) as exc:
         st.error(escape_markdown(f"The board cannot be read: {exc}"))
         return
