@@ -93,11 +93,10 @@ def rate_round_robin(url: str, session_id: str, raters: int) -> dict[str, list[f
             if view is None:
                 active.remove(rater)
                 continue
-            rate = lambda view=view, rater=rater: session.rate(  # noqa: E731
-                view.item_id,
-                rater,
-                vote=1 if view.item_id % 3 else -1,
-                scores={"accuracy": 1 + view.item_id % 5},
+            vote = opinion(view.item_id, rater)
+            score = {"accuracy": 3 + vote + view.item_id % 2}
+            rate = lambda view=view, rater=rater, vote=vote, score=score: session.rate(  # noqa: E731
+                view.item_id, rater, vote=vote, scores=score
             )
             timed(rate, ratings, rating_cpu)
     client.close()
@@ -200,7 +199,11 @@ def agreement_line(frame: Any) -> str:
         return "agreement: analytics/agreement.py is not on this branch"
     spent: list[float] = []
     found = timed(lambda: rating_agreement(frame, criteria=["accuracy"]), spent)
-    return f"agreement (alpha on votes and accuracy, with its bootstrap): {spent[0]:.0f} ms ({found!r:.80})"
+    alpha = found.overall
+    return (
+        f"agreement (alpha on votes and accuracy, 1,000-round bootstrap): {spent[0]:.0f} ms "
+        f"(vote alpha {alpha.alpha:.2f}, 95 % {alpha.ci_low:.2f}–{alpha.ci_high:.2f})"
+    )
 
 
 def board_line(session: Any, rounds: int = 10) -> str:
