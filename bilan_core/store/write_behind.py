@@ -90,10 +90,14 @@ class Journal:
     """This process's numbered segments of queued turns, in a folder it keeps locked while it lives."""
 
     def __init__(self, root: Path) -> None:
-        self.folder = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.folder.mkdir(parents=True)
-        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Made under a name ``replay_orphans`` does not look at, locked, then renamed: another process
+        # starting at the same moment never takes a journal that is not locked yet for a dead one's.
+        making = root / f"new_{name.replace('-', '_')}"
+        making.mkdir(parents=True)
+        self._lock_fd = os.open(making / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.folder = making.rename(root / name)
         self._number = 0
         self._fd = self._open_segment()
 
