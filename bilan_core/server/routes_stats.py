@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from bilan_core.analytics.stats import PromptStats, Stats, VoteFilter, compute_prompt_stats, compute_stats
+from bilan_core.analytics.stats import (
+    PromptStats,
+    Stats,
+    checked_vote_filter,
+    compute_prompt_stats,
+    compute_stats,
+)
 from bilan_core.errors import UnknownPromptError
 from bilan_core.limits import MAX_LABEL_LENGTH
 from bilan_core.remote.wire_events import ErrorReply
@@ -20,7 +27,11 @@ Name = Annotated[str | None, Query(max_length=MAX_LABEL_LENGTH), CleanText]
 PromptId = Annotated[str, Path(max_length=MAX_LABEL_LENGTH), CleanText]
 
 
-@router.get("/stats", summary="Trust figures, as get_stats() returns them", responses=REFUSALS)
+@router.get(
+    "/stats",
+    summary="Trust figures, as get_stats() returns them",
+    responses={**REFUSALS, 400: {"model": ErrorReply, "description": "A filter get_stats() refuses"}},
+)
 def get_stats(
     request: Request,
     caller: CallerDep,
@@ -37,18 +48,21 @@ def get_stats(
     ] = None,
 ) -> Stats:
     """Trust score, vote counts, interval, trend and newest comments of the project's votes."""
-    where = VoteFilter(
-        project_id=caller.project_id,
-        model=model,
-        user_id=user_id,
-        since=since,
-        until=until,
-        conversation_id=conversation_id,
-        variant=variant,
-        team_session=team_session,
-        prompt_name=prompt_name,
-        prompt_number=prompt_version,
-    )
+    given = {
+        "model": model,
+        "user_id": user_id,
+        "since": since,
+        "conversation_id": conversation_id,
+        "variant": variant,
+        "team_session": team_session,
+        "prompt_name": prompt_name,
+        "prompt_version": prompt_version,
+    }
+    try:  # the library's own checks, so a filter means the same in both modes
+        where = checked_vote_filter({name: value for name, value in given.items() if value is not None})
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+    where = replace(where, project_id=caller.project_id, until=until)
     return compute_stats(engine_of(request), where)
 
 

@@ -109,6 +109,20 @@ def test_stats_match_compute_stats_and_filters(loaded):
     assert get(loaded, "/api/stats", since=T0 + 3100)["total_votes"] == 2
 
 
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({"prompt_name": "", "prompt_version": 1}, "prompt_name must be a non-empty string"),
+        ({"model": "   "}, "model must be a non-empty string"),
+        ({"prompt_version": 2}, "pass prompt_name= too"),
+    ],
+)
+def test_stats_filters_get_stats_refuses_are_a_400_saying_why(loaded, params, problem):
+    reply = loaded.client.get("/api/stats", params=params, headers=loaded.headers())
+    assert reply.status_code == 400, reply.text
+    assert problem in reply.json()["error"]
+
+
 def test_prompt_stats_and_unknown_prompt(loaded):
     one = get(loaded, "/api/stats/prompts/t1")
     assert (one["model"], one["status"], one["total_votes"], one["positive_votes"]) == ("gpt-4o", "ok", 2, 1)
