@@ -9,7 +9,7 @@ from bilan_core import BilanError, ReviewSession
 from bilan_core.app.markdown_text import escape_markdown
 from bilan_core.app.review_view import REPORT_PARAM, REVIEW_PARAM, shared_link
 from bilan_core.reviews.board import ReviewBoard
-from pages.review_report import show_report
+from pages.review_report import results_columns, show_report
 from pages.review_sessions import REVIEW_PAGE
 from pages.shared import app_client
 
@@ -124,7 +124,7 @@ def _results(board: ReviewBoard) -> None:
         st.caption("Bradley–Terry ratings from the verdicts, with 95 % intervals.")
     else:
         st.caption("Trust is the share of 👍 good ratings, with its 95 % interval.")
-    st.dataframe(board.results, hide_index=True)
+    st.dataframe(board.results, hide_index=True, column_config=results_columns(board.results))
     overall = board.agreement.overall
     if overall.judged:
         st.caption(

@@ -4,7 +4,9 @@ comment themes and disputed items, with Markdown and CSV downloads."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from bilan_core import BilanError, ReviewSession
@@ -16,6 +18,21 @@ def download_name(session_name: str, extension: str) -> str:
     """A file name for the report's download: the session's name in safe characters."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", session_name).strip("-")[:60] or "review"
     return f"review-report-{stem}.{extension}"
+
+
+def results_columns(results: pd.DataFrame) -> dict[str, Any]:
+    """How a results table reads: shares and their interval in %, criteria means to one decimal."""
+    shares = {"trust": "trust (👍 share)", "ci_low": "95 % from", "ci_high": "95 % to"}
+    columns: dict[str, Any] = {
+        name: st.column_config.NumberColumn(label, format="percent")
+        for name, label in shares.items()
+        if name in results.columns
+    }
+    for name in results.columns:
+        if name.startswith("mean_"):
+            label = f"{name.removeprefix('mean_')} (mean, 1–5)"
+            columns[name] = st.column_config.NumberColumn(label, format="%.1f")
+    return columns
 
 
 def show_report(session: ReviewSession) -> None:
@@ -50,7 +67,7 @@ def show_report(session: ReviewSession) -> None:
     if report.results.empty:
         st.info("No rating to count.")
     else:
-        st.dataframe(report.results, hide_index=True)
+        st.dataframe(report.results, hide_index=True, column_config=results_columns(report.results))
 
     st.subheader("What the comments say")
     for note in report.themes.notes:

@@ -348,3 +348,18 @@ def test_skip_after_choosing_a_rating_drops_the_choice(lead) -> None:
     assert not at.error and [toast.value for toast in at.toast] == ["Skipped: it goes to someone else."]
     (progress,) = session.progress()
     assert (progress.rated, progress.skipped, progress.drafts) == (0, 1, 0)
+
+
+def test_results_tables_read_shares_in_percent_and_criteria_to_one_decimal():
+    import pandas as pd
+
+    from pages.review_report import results_columns
+
+    results = pd.DataFrame(
+        {"variant": ["gpt-4o"], "trust": [0.75], "ci_low": [0.3], "ci_high": [0.95], "mean_accuracy": [3.5]}
+    )
+    columns = results_columns(results)
+    assert set(columns) == {"trust", "ci_low", "ci_high", "mean_accuracy"}
+    assert all(columns[name]["type_config"]["format"] == "percent" for name in ("trust", "ci_low", "ci_high"))
+    assert columns["mean_accuracy"]["label"] == "accuracy (mean, 1–5)"
+    assert results_columns(pd.DataFrame({"variant": ["a"], "rating": [1000.0]})) == {}
