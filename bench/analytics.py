@@ -83,6 +83,22 @@ def page_queries(client: Any, where: Any, search: str | None = None) -> dict[str
     return times
 
 
+def other_views(at: int) -> dict[str, Any]:
+    """The Analytics page's views but its default (30 days): the other presets and one of each filter."""
+    from bilan_core.app.analytics_view import PageFilters
+
+    return {
+        "24 h": PageFilters(time_range="24h").to_filter(at),
+        "7 d": PageFilters(time_range="7d").to_filter(at),
+        "90 d": PageFilters(time_range="90d").to_filter(at),
+        "all time": PageFilters(time_range="all").to_filter(at),
+        "30 d, one model": PageFilters(models=("gpt-4o",)).to_filter(at),
+        "30 d, one user": PageFilters(users=("bob",)).to_filter(at),
+        "30 d, team session": PageFilters(team_session="sprint-42").to_filter(at),
+        "30 d, v3 only": PageFilters(prompt_versions=("v3",)).to_filter(at),
+    }
+
+
 def measure(url: str) -> dict[str, Any]:
     """Everything for one database, as JSON-able numbers."""
     from bilan_core.app.analytics_view import PageFilters
@@ -96,17 +112,7 @@ def measure(url: str) -> dict[str, Any]:
     default = PageFilters().to_filter(at)
     first = page_queries(client, default)
     runs = [page_queries(client, default) for _ in range(REPEATS)]
-    views = {
-        "24 h": PageFilters(time_range="24h").to_filter(at),
-        "7 d": PageFilters(time_range="7d").to_filter(at),
-        "90 d": PageFilters(time_range="90d").to_filter(at),
-        "all time": PageFilters(time_range="all").to_filter(at),
-        "30 d, one model": PageFilters(models=("gpt-4o",)).to_filter(at),
-        "30 d, one user": PageFilters(users=("bob",)).to_filter(at),
-        "30 d, team session": PageFilters(team_session="sprint-42").to_filter(at),
-        "30 d, v3 only": PageFilters(prompt_versions=("v3",)).to_filter(at),
-    }
-    view_totals = {name: sum(page_queries(client, where).values()) for name, where in views.items()}
+    view_totals = {name: sum(page_queries(client, where).values()) for name, where in other_views(at).items()}
     view_totals["30 d, comment search"] = sum(page_queries(client, default, search="wrong").values())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.analytics import measure_in_child, page_queries, timed
+from bench.analytics import measure_in_child, other_views, page_queries, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000_000, 3_000_000)
@@ -83,17 +83,7 @@ def views(at: int) -> dict[str, Any]:
     """The Analytics page's views: its presets and one of each filter."""
     from bilan_core.app.analytics_view import PageFilters
 
-    return {
-        "30 d (default)": PageFilters().to_filter(at),
-        "24 h": PageFilters(time_range="24h").to_filter(at),
-        "7 d": PageFilters(time_range="7d").to_filter(at),
-        "90 d": PageFilters(time_range="90d").to_filter(at),
-        "all time": PageFilters(time_range="all").to_filter(at),
-        "30 d, one model": PageFilters(models=("gpt-4o",)).to_filter(at),
-        "30 d, one user": PageFilters(users=("bob",)).to_filter(at),
-        "30 d, team session": PageFilters(team_session="sprint-42").to_filter(at),
-        "30 d, v3 only": PageFilters(prompt_versions=("v3",)).to_filter(at),
-    }
+    return {"30 d (default)": PageFilters().to_filter(at), **other_views(at)}
 
 
 def cold_render(url: str) -> float:
