@@ -154,26 +154,28 @@ def export_times(client: Any, where: Any) -> dict[str, float]:
     }
 
 
-def first_render(url: str) -> dict[str, float]:
-    """The page's first render in AppTest with empty Streamlit caches (after a warm-up on an empty DB)."""
+def render_page(database_url: str, *, timeout: float) -> tuple[float, Any]:
+    """The Analytics page rendered once in AppTest with empty Streamlit caches: its seconds and the app."""
     import streamlit as st
 
     from tests.app_support import new_app
 
-    def render(database_url: str) -> tuple[float, Any]:
-        os.environ["BILAN_DATABASE_URL"] = database_url
-        st.cache_resource.clear()
-        st.cache_data.clear()
-        app = new_app("pages/analytics.py")
-        app.default_timeout = 120
-        seconds, app = timed(app.run)
-        if app.exception:
-            raise SystemExit(f"the page failed: {[e.value for e in app.exception]}")
-        return seconds, app
+    os.environ["BILAN_DATABASE_URL"] = database_url
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    app = new_app("pages/analytics.py")
+    app.default_timeout = timeout
+    seconds, app = timed(app.run)
+    if app.exception:
+        raise SystemExit(f"the page failed: {[e.value for e in app.exception]}")
+    return seconds, app
 
+
+def first_render(url: str) -> dict[str, float]:
+    """The page's first render in AppTest with empty Streamlit caches (after a warm-up on an empty DB)."""
     with tempfile.TemporaryDirectory() as empty:
-        render(f"sqlite:///{Path(empty) / 'empty.db'}")
-    first, app = render(url)
+        render_page(f"sqlite:///{Path(empty) / 'empty.db'}", timeout=120)
+    first, app = render_page(url, timeout=120)
     rerun, _ = timed(app.run)
     if len(app.get("vega_lite_chart")) != 8:
         raise SystemExit("the page did not draw its 8 charts")

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.analytics import measure_in_child, other_views, page_queries, timed
+from bench.analytics import measure_in_child, other_views, page_queries, render_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000_000, 3_000_000)
@@ -88,25 +88,10 @@ def views(at: int) -> dict[str, Any]:
 
 def cold_render(url: str) -> float:
     """The page's first render in AppTest on a cold database (Streamlit and Python warmed on an empty one)."""
-    import streamlit as st
-
-    from tests.app_support import new_app
-
-    def render(database_url: str) -> float:
-        os.environ["BILAN_DATABASE_URL"] = database_url
-        st.cache_resource.clear()
-        st.cache_data.clear()
-        app = new_app("pages/analytics.py")
-        app.default_timeout = 300
-        seconds, app = timed(app.run)
-        if app.exception:
-            raise SystemExit(f"the page failed: {[e.value for e in app.exception]}")
-        return seconds
-
     with tempfile.TemporaryDirectory() as empty:
-        render(f"sqlite:///{Path(empty) / 'empty.db'}")
+        render_page(f"sqlite:///{Path(empty) / 'empty.db'}", timeout=300)
     drop_from_page_cache(url)
-    return render(url)
+    return render_page(url, timeout=300)[0]
 
 
 def measure(url: str) -> dict[str, Any]:
