@@ -5,6 +5,10 @@ made for this run (dropped at the end). Clients post pre-encoded ``{"events": [.
 keep-alive connections, so the figures measure the server, not the clients' JSON encoding. The event
 mix is what a chat app sends: per turn a ``turn_started``, a ``turn_completed`` and a ``vote_cast``.
 Each phase runs for a fixed time; the stored rows are counted afterwards to check nothing was lost.
+After each warm-up the database is analysed (``ANALYZE``), as autovacuum does within a minute of a new
+database's first writes: without statistics PostgreSQL plans a turn lookup by prompt id as a scan of the
+project's rows (the first index led by ``project_id``), so a run on a database seconds old would measure
+plans that grow with the table and that no server keeps for more than a minute.
 
 With ``--reference PATH`` (a checkout of other code, e.g. the commit before the analytics roll-ups),
 the batches-of-100 phase is also run against a server started from that checkout, each on its own fresh
@@ -247,6 +251,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
+def analyze(database_url: str) -> None:
+    """Gather the planner's statistics on the database, as autovacuum does after a table's first writes."""
+    dsn = database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
 def stored_rows(database_url: str) -> dict[str, int]:
     """Rows in events, turns and votes."""
     with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as connection:
@@ -319,6 +330,7 @@ def compare(reference: str, args: argparse.Namespace) -> None:
                 key = key_of(database_url, tree)
                 with served(database_url, args.workers, tree=tree) as url:
                     sustained(url, key, batch=100, clients=args.clients, seconds=1.0, tag=f"w{name[0]}")
+                    analyze(database_url)
                     phase = sustained(
                         url, key, batch=100, clients=args.clients, seconds=args.seconds, tag=name[0]
                     )
@@ -356,6 +368,7 @@ def main() -> None:
             phases = {}
             for batch in (100, 1000):
                 warm = sustained(url, key, batch=batch, clients=args.clients, seconds=1.0, tag=f"warm{batch}")
+                analyze(database_url)
                 phases[batch] = sustained(
                     url, key, batch=batch, clients=args.clients, seconds=args.seconds, tag=f"run{batch}"
                 )

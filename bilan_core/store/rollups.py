@@ -21,7 +21,23 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, Table, and_, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 
 from bilan_core.clock import MS_PER_DAY
 from bilan_core.store import histograms
@@ -142,18 +158,15 @@ def _lock_key(project_id: int, prompt_id: str) -> int:
 def batch(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> Iterator[None]:
     """Several writes to these prompts in one transaction (a server request): their turns and votes are
     locked and read once before and once after, and the roll-ups get the difference in one write."""
-    covered = frozenset(prompt_ids)
+    covered = sorted(set(prompt_ids))
     lock_prompts(connection, project_id, covered)
-    changes = RollupChanges()
-    _count_rows(connection, changes, project_id, sorted(covered), True, -1)
-    connection.info[_BATCH] = covered
+    before = _read_rows(connection, project_id, covered, True)
+    connection.info[_BATCH] = frozenset(covered)
     try:
         yield
     finally:
         connection.info.pop(_BATCH, None)
-    _count_rows(connection, changes, project_id, sorted(covered), True, +1)
-    write_changes(connection, changes)
-    mark_changed(connection, project_id)
+    _write_difference(connection, project_id, before, _read_rows(connection, project_id, covered, True))
 
 
 @contextmanager
@@ -171,12 +184,9 @@ def following(
         yield
         return
     lock_prompts(connection, project_id, prompt_ids)
-    changes = RollupChanges()
-    _count_rows(connection, changes, project_id, prompt_ids, turns, -1)
+    before = _read_rows(connection, project_id, prompt_ids, turns)
     yield
-    _count_rows(connection, changes, project_id, prompt_ids, turns, +1)
-    write_changes(connection, changes)
-    mark_changed(connection, project_id)
+    _write_difference(connection, project_id, before, _read_rows(connection, project_id, prompt_ids, turns))
 
 
 def deleted_columns(table: Table) -> list[Any]:
@@ -207,32 +217,63 @@ def subtract_deleted(connection: Connection, table: Table, rows: Sequence[Any]) 
     write_changes(connection, changes)
 
 
-def _count_rows(
-    connection: Connection,
-    changes: RollupChanges,
-    project_id: int,
-    prompt_ids: Sequence[str],
-    turns: bool,
-    sign: int,
-) -> None:
+def _write_difference(connection: Connection, project_id: int, before: list[Any], after: list[Any]) -> None:
+    """Count out the rows that changed or went, count in their new state; unchanged rows cost nothing."""
+    was, now = Counter(before), Counter(after)
+    changes = RollupChanges()
+    for rows, sign in ((was - now, -1), (now - was, +1)):
+        for row in rows.elements():
+            if row.kind == "turn":
+                changes.add_turn(project_id, row, sign)
+            else:
+                changes.add_vote(project_id, row, sign)
+    write_changes(connection, changes)
+    mark_changed(connection, project_id)
+
+
+def _read_rows(connection: Connection, project_id: int, prompt_ids: Sequence[str], turns: bool) -> list[Any]:
+    """The roll-up fields of these prompts' turns (if ``turns``) and votes, each row saying its ``kind``."""
     parameters = {"project": project_id, "prompt_ids": sorted(set(prompt_ids))}
-    if turns:
-        for row in connection.execute(_rows_statement("turns", connection.dialect.name), parameters):
-            changes.add_turn(project_id, row, sign)
-    for row in connection.execute(_rows_statement("votes", connection.dialect.name), parameters):
-        changes.add_vote(project_id, row, sign)
+    dialect = connection.dialect.name
+    if dialect == "postgresql" and turns:  # one round trip for both tables
+        return list(connection.execute(_both_statement(), parameters))
+    tables = ("turns", "votes") if turns else ("votes",)
+    return [row for name in tables for row in connection.execute(_rows_statement(name, dialect), parameters)]
 
 
 @cache
 def _rows_statement(table_name: str, dialect: str) -> Any:
     table, names = (TURNS, TURN_FIELDS) if table_name == "turns" else (VOTES, VOTE_FIELDS)
+    return select(_kind(table), *(table.c[name] for name in names)).where(*_of_prompts(table, dialect))
+
+
+@cache
+def _both_statement() -> Any:
+    """Turns and votes in one result: each row has every field of both, NULL where its table has none."""
+    names = list(dict.fromkeys((*TURN_FIELDS, *VOTE_FIELDS)))
+    parts = []
+    for table, fields in ((TURNS, TURN_FIELDS), (VOTES, VOTE_FIELDS)):
+        columns = [
+            (table.c[name] if name in fields else cast(null(), _type_of(name))).label(name) for name in names
+        ]
+        parts.append(select(_kind(table), *columns).where(*_of_prompts(table, "postgresql")))
+    return union_all(*parts)
+
+
+def _kind(table: Table) -> Any:
+    return literal_column("'turn'" if table is TURNS else "'vote'", String).label("kind")
+
+
+def _type_of(name: str) -> Any:
+    return (TURNS if name in TURN_FIELDS else VOTES).c[name].type
+
+
+def _of_prompts(table: Table, dialect: str) -> tuple[Any, Any]:
     if dialect == "postgresql":  # one array parameter: the same SQL (and prepared plan) for any batch
         of_prompts = table.c.prompt_id == func.any(bindparam("prompt_ids", type_=ARRAY(String)))
     else:
         of_prompts = table.c.prompt_id.in_(bindparam("prompt_ids", expanding=True))
-    return select(*(table.c[name] for name in names)).where(
-        table.c.project_id == bindparam("project"), of_prompts
-    )
+    return table.c.project_id == bindparam("project"), of_prompts
 
 
 def write_changes(connection: Connection, changes: RollupChanges) -> None:
