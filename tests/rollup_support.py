@@ -84,6 +84,13 @@ def _local_vote(engine: Engine, rng: random.Random, turn: Turn) -> None:
 
 def server_history(engine: Engine, rng: random.Random, turns: int) -> None:
     """The same kinds of history as wire events, shuffled across requests of up to 12 events."""
+    for request in server_requests(rng, turns):
+        reply = ingest(engine, project_id=SERVER_PROJECT, items=request, check_text=False)
+        assert reply.stats.errors == 0, reply.errors
+
+
+def server_requests(rng: random.Random, turns: int) -> list[list[dict[str, Any]]]:
+    """``server_history``'s requests: each turn's start, outcome and votes (some cleared) shuffled apart."""
     events: list[dict[str, Any]] = []
     for number in range(turns):
         turn = random_turn(rng, number, None)
@@ -100,11 +107,12 @@ def server_history(engine: Engine, rng: random.Random, turns: int) -> None:
                     make_event(VOTE_CLEARED, user_id=user, properties=cleared, timestamp_ms=moment + 1000)
                 )
     rng.shuffle(events)
+    requests = []
     while events:
         size = rng.randint(1, 12)
-        request, events = events[:size], events[size:]
-        reply = ingest(engine, project_id=SERVER_PROJECT, items=request, check_text=False)
-        assert reply.stats.errors == 0, reply.errors
+        requests.append(events[:size])
+        events = events[size:]
+    return requests
 
 
 def rollup_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:
@@ -126,4 +134,11 @@ def rollup_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[Any, ..
     return found
 
 
-__all__ = ["LOCAL_PROJECT", "SERVER_PROJECT", "local_history", "rollup_rows", "server_history"]
+__all__ = [
+    "LOCAL_PROJECT",
+    "SERVER_PROJECT",
+    "local_history",
+    "rollup_rows",
+    "server_history",
+    "server_requests",
+]
