@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 MS_PER_DAY = 86_400_000
+MS_PER_HOUR = 3_600_000
 
 
 def now_ms() -> int:

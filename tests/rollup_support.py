@@ -18,7 +18,7 @@ from bilan_core.server.ingest import ingest
 from bilan_core.store import histograms
 from bilan_core.store.conversations import delete_conversation, start_conversation
 from bilan_core.store.models import LOCAL_PROJECT, Turn
-from bilan_core.store.rollup_tables import TURN_ROLLUPS, VOTE_ROLLUPS
+from bilan_core.store.rollup_tables import DAILY, HOURLY, TURN_COUNTERS, VOTE_COUNTERS
 from bilan_core.store.turns import record_turn
 from bilan_core.store.votes import cast_vote, clear_vote
 
@@ -28,12 +28,14 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "claude")
 USERS = ("ana", "ben", "cho", "dee")
 SESSIONS = (None, None, "review", "sprint")
 VERSIONS = (None, "v1", "v2")
+STORED_PROMPTS = ((None, None), (None, None), ("support", 1), ("support", 2), ("triage", 1))
 
 
 def random_turn(rng: random.Random, number: int, conversation: str | None) -> Turn:
-    """A turn with random labels, outcome, tokens and timings within the last 60 days."""
+    """A turn with random labels (stored prompt too), outcome, tokens and timings within the last 60 days."""
     status = rng.choice(("ok", "ok", "ok", "error", "cancelled"))
     latency = None if rng.random() < 0.1 else round(rng.lognormvariate(6.5, 1.2), 1)
+    prompt_name, prompt_number = rng.choice(STORED_PROMPTS)
     return Turn(
         prompt_id=f"p{number}",
         conversation_id=conversation,
@@ -41,6 +43,8 @@ def random_turn(rng: random.Random, number: int, conversation: str | None) -> Tu
         model=rng.choice(MODELS),
         team_session=rng.choice(SESSIONS),
         prompt_version=rng.choice(VERSIONS),
+        prompt_name=prompt_name,
+        prompt_number=prompt_number,
         status=status,
         prompt_tokens=rng.choice((None, rng.randint(1, 900))),
         completion_tokens=None if status == "error" else rng.randint(0, 700),
@@ -116,21 +120,25 @@ def server_requests(rng: random.Random, turns: int) -> list[list[dict[str, Any]]
 
 
 def rollup_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:
-    """The roll-up rows that count something, histograms decoded."""
-    found: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {"turns": {}, "votes": {}}
+    """The roll-up rows that count something, by key, histograms decoded: "turns" and "votes" (daily),
+    "hourly turns" and "hourly votes"."""
+    found: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {}
     with engine.connect() as connection:
-        for row in connection.execute(select(TURN_ROLLUPS)):
-            values = (
-                *row[6:11],
-                dict(histograms.decode(row.latency_hist)),
-                dict(histograms.decode(row.ttft_hist)),
-            )
-            if any(values):
-                found["turns"][tuple(row[:6])] = values
-        for row in connection.execute(select(VOTE_ROLLUPS)):
-            values = (*row[6:9], row.up_weight, row.down_weight)
-            if any(values[:3]):
-                found["votes"][tuple(row[:6])] = values
+        for level, prefix in ((DAILY, ""), (HOURLY, "hourly ")):
+            turns = found.setdefault(f"{prefix}turns", {})
+            for row in connection.execute(select(level.turns)).mappings():
+                values = (
+                    *(row[name] for name in TURN_COUNTERS),
+                    dict(histograms.decode(row["latency_hist"])),
+                    dict(histograms.decode(row["ttft_hist"])),
+                )
+                if any(values):
+                    turns[tuple(row[name] for name in level.turn_key)] = values
+            votes = found.setdefault(f"{prefix}votes", {})
+            for row in connection.execute(select(level.votes)).mappings():
+                values = tuple(row[name] for name in VOTE_COUNTERS)
+                if any(values[:3]):
+                    votes[tuple(row[name] for name in level.vote_key)] = values
     return found
 
 

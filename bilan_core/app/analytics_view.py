@@ -14,10 +14,9 @@ import pandas as pd
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, Headline
 from bilan_core.analytics.filters import parse_prompt_ref
-from bilan_core.clock import MS_PER_DAY
+from bilan_core.clock import MS_PER_DAY, MS_PER_HOUR
 from bilan_core.pricing import Price
 
-MS_PER_MINUTE = 60_000
 TIME_RANGES: dict[str, str] = {
     "24h": "Last 24 hours",
     "7d": "Last 7 days",
@@ -70,7 +69,7 @@ class PageFilters:
                 raise ValueError(f"the first day {self.start_day} is after the last day {self.end_day}")
 
     def to_filter(self, at_ms: int) -> AnalyticsFilter:
-        """The analytics filter at time ``at_ms``; preset ranges end at the next whole minute."""
+        """The analytics filter at time ``at_ms``; preset ranges end at the next whole hour or day."""
         start_ms, end_ms = self.time_bounds(at_ms)
         return AnalyticsFilter(
             start_ms=start_ms,
@@ -93,8 +92,9 @@ class PageFilters:
             # Whole UTC days up to the end of today: read from the daily roll-ups alone.
             end_ms = (at_ms // MS_PER_DAY + 1) * MS_PER_DAY
             return end_ms - RANGE_SPANS_MS[self.time_range], end_ms
-        # Rounding the end up to a minute keeps the filter (the cache key) steady between reruns.
-        end_ms = -(-(at_ms + 1) // MS_PER_MINUTE) * MS_PER_MINUTE
+        # The 24 whole UTC hours up to the end of this hour: read from the hourly roll-ups alone, and
+        # the filter (the cache key) stays steady between reruns.
+        end_ms = -(-(at_ms + 1) // MS_PER_HOUR) * MS_PER_HOUR
         return end_ms - RANGE_SPANS_MS[self.time_range], end_ms
 
     def to_query(self, *, own_session: str | None = None) -> dict[str, str | list[str]]:

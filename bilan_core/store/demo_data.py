@@ -149,7 +149,10 @@ def _progress(shown: bool) -> Iterator[Progress]:
 def refresh_planner_statistics(connection: Connection) -> None:
     """Bring the query planner's statistics up to date after a bulk load (ANALYZE; sampled on SQLite)."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("ANALYZE turns, votes, conversations, turn_rollups, vote_rollups")
+        connection.exec_driver_sql(
+            "ANALYZE turns, votes, conversations, turn_rollups, vote_rollups,"
+            " turn_rollups_hourly, vote_rollups_hourly"
+        )
         return
     connection.exec_driver_sql("PRAGMA analysis_limit=2000")  # sampled: seconds, not minutes, at 10M rows
     connection.exec_driver_sql("ANALYZE")

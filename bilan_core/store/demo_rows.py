@@ -287,6 +287,8 @@ class DemoPlan:
                     turn[4],
                     turn[5],
                     turn[7],
+                    None,  # no stored prompt
+                    None,
                     moment,
                     moment,
                 )

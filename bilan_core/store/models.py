@@ -127,8 +127,9 @@ class Turn(SQLModel, table=True):
 class Vote(SQLModel, table=True):
     """A person's 👍 (+1) or 👎 (-1) on one turn, with an optional comment.
 
-    ``model`` and ``prompt_version`` are copied from the turn so that per-model vote figures need no
-    join; a vote that arrives before its turn (server mode) gets them when the turn arrives.
+    ``model``, ``prompt_version`` and the stored prompt (``prompt_name``, ``prompt_number``) are copied
+    from the turn so that per-model and per-prompt vote figures need no join; a vote that arrives before
+    its turn (server mode) gets them when the turn arrives.
     """
 
     __tablename__ = "votes"
@@ -168,6 +169,8 @@ class Vote(SQLModel, table=True):
     team_session: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     model: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     prompt_version: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_name: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
+    prompt_number: int | None = None
     created_ms: int = _ms_column()
     updated_ms: int = _ms_column()
 

@@ -34,12 +34,14 @@ from bilan_core.store import histograms
 from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES
 from bilan_core.store.rollup_tables import (
+    LEVELS,
+    NO_PROMPT_NUMBER,
     NONE_KEY,
     TURN_COUNTERS,
-    TURN_KEY,
-    TURN_ROLLUPS,
-    VOTE_KEY,
-    VOTE_ROLLUPS,
+    TURN_KEY_LABELS,
+    VOTE_COUNTERS,
+    VOTE_KEY_LABELS,
+    RollupLevel,
 )
 from bilan_core.store.rollups import HALF_LIFE_MS
 from bilan_core.store.upsert import least
@@ -61,42 +63,51 @@ def rebuild_rollups(
     started = time.perf_counter()
     if days is not None and not days:
         return RebuildSummary(0, 0, 0.0)
-    for table in (TURN_ROLLUPS, VOTE_ROLLUPS):
-        connection.execute(delete(table).where(*_scope(table.c.project_id, table.c.day, project_id, days)))
-    turn_rows = _rebuild_turns(connection, project_id, days)
-    vote_rows = _rebuild_votes(connection, project_id, days)
+    turn_rows = vote_rows = 0
+    for level in LEVELS:
+        for table in (level.turns, level.votes):
+            connection.execute(
+                delete(table).where(*_scope(table, _day_of_bucket(table, level), project_id, days))
+            )
+        turn_rows += _rebuild_turns(connection, level, project_id, days)
+        vote_rows += _rebuild_votes(connection, level, project_id, days)
     mark_changed(connection, project_id)
     return RebuildSummary(turn_rows, vote_rows, time.perf_counter() - started)
 
 
 def _scope(
-    project: Any, day: ColumnElement[Any], project_id: int, days: Collection[int] | None
+    table: Any, day: ColumnElement[Any], project_id: int, days: Collection[int] | None
 ) -> list[ColumnElement[bool]]:
-    found: list[ColumnElement[bool]] = [project == project_id]
+    found: list[ColumnElement[bool]] = [table.c.project_id == project_id]
     if days is not None:
         found.append(day.in_(sorted(days)))
     return found
 
 
-def _day(table: Any) -> ColumnElement[Any]:
+def _day_of_bucket(table: Any, level: RollupLevel) -> ColumnElement[Any]:
+    return literal_column(f"({table.name}.{level.bucket} / {MS_PER_DAY // level.bucket_ms})")
+
+
+def _bucket_of(table: Any, bucket_ms: int) -> ColumnElement[Any]:
     # Integer division on both engines, spelled as the daily indexes spell it (models.DAY_BUCKET_SQL).
-    return literal_column(f"({table.name}.created_ms / {MS_PER_DAY})").label("day")
+    return literal_column(f"({table.name}.created_ms / {bucket_ms})")
 
 
-def _turn_keys() -> list[ColumnElement[Any]]:
-    return [
+def _labels(table: Any, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
+    # The roll-up key's labels from a row: missing ones as the key spells them ("" and number 0).
+    none = {"prompt_number": NO_PROMPT_NUMBER}
+    return [func.coalesce(table.c[name], none.get(name, NONE_KEY)).label(name) for name in names]
+
+
+def _rebuild_turns(
+    connection: Connection, level: RollupLevel, project_id: int, days: Collection[int] | None
+) -> int:
+    keys = [
         TURNS.c.project_id,
-        _day(TURNS),
-        TURNS.c.model,
-        TURNS.c.user_id,
-        func.coalesce(TURNS.c.team_session, NONE_KEY).label("team_session"),
-        func.coalesce(TURNS.c.prompt_version, NONE_KEY).label("prompt_version"),
+        _bucket_of(TURNS, level.bucket_ms).label(level.bucket),
+        *_labels(TURNS, TURN_KEY_LABELS),
     ]
-
-
-def _rebuild_turns(connection: Connection, project_id: int, days: Collection[int] | None) -> int:
-    keys = _turn_keys()
-    where = _scope(TURNS.c.project_id, _day(TURNS), project_id, days)
+    where = _scope(TURNS, _bucket_of(TURNS, MS_PER_DAY), project_id, days)
     sums = (
         select(
             *keys,
@@ -111,17 +122,18 @@ def _rebuild_turns(connection: Connection, project_id: int, days: Collection[int
     )
     latency = _histograms(connection, "latency_ms", keys, where)
     ttft = _histograms(connection, "ttft_ms", keys, where)
+    width = len(level.turn_key)
     rows = []
     for row in connection.execute(sums):
-        key = tuple(row[: len(TURN_KEY)])
-        found = dict(zip(TURN_KEY, key, strict=True)) | dict(
-            zip(TURN_COUNTERS, row[len(TURN_KEY) :], strict=True)
+        key = tuple(row[:width])
+        found = dict(zip(level.turn_key, key, strict=True)) | dict(
+            zip(TURN_COUNTERS, row[width:], strict=True)
         )
         found["latency_hist"] = histograms.encode(latency.get(key, {})) or None
         found["ttft_hist"] = histograms.encode(ttft.get(key, {})) or None
         rows.append(found)
     if rows:
-        connection.execute(insert(TURN_ROLLUPS), rows)
+        connection.execute(insert(level.turns), rows)
     return len(rows)
 
 
@@ -141,18 +153,17 @@ def _histograms(
     )
     counts: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
     for row in rows:
-        counts[tuple(row[: len(TURN_KEY)])][int(row[-2])] = int(row[-1])
+        counts[tuple(row[:-2])][int(row[-2])] = int(row[-1])
     return counts
 
 
-def _rebuild_votes(connection: Connection, project_id: int, days: Collection[int] | None) -> int:
+def _rebuild_votes(
+    connection: Connection, level: RollupLevel, project_id: int, days: Collection[int] | None
+) -> int:
     keys = [
         VOTES.c.project_id,
-        _day(VOTES),
-        func.coalesce(VOTES.c.model, NONE_KEY).label("model"),
-        func.coalesce(VOTES.c.prompt_version, NONE_KEY).label("prompt_version"),
-        VOTES.c.user_id,
-        func.coalesce(VOTES.c.team_session, NONE_KEY).label("team_session"),
+        _bucket_of(VOTES, level.bucket_ms).label(level.bucket),
+        *_labels(VOTES, VOTE_KEY_LABELS),
     ]
     factor = func.power(2.0, (VOTES.c.created_ms % MS_PER_DAY) / HALF_LIFE_MS)
     up = VOTES.c.value > 0
@@ -165,11 +176,11 @@ def _rebuild_votes(connection: Connection, project_id: int, days: Collection[int
             func.sum(case((up, factor), else_=0.0)),
             func.sum(case((up, 0.0), else_=factor)),
         )
-        .where(*_scope(VOTES.c.project_id, _day(VOTES), project_id, days))
+        .where(*_scope(VOTES, _bucket_of(VOTES, MS_PER_DAY), project_id, days))
         .group_by(*keys)
     )
-    names = [*VOTE_KEY, "up", "down", "comments", "up_weight", "down_weight"]
-    return max(0, connection.execute(insert(VOTE_ROLLUPS).from_select(names, sums)).rowcount)
+    names = [*level.vote_key, *VOTE_COUNTERS]
+    return max(0, connection.execute(insert(level.votes).from_select(names, sums)).rowcount)
 
 
 def add_rebuild_rollups_command(commands: argparse._SubParsersAction) -> None:

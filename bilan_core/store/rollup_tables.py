@@ -1,21 +1,30 @@
-"""The roll-up tables: turns and votes summed per project, UTC day, model, user, team session and version.
+"""The roll-up tables: turns and votes summed per project, time bucket, model, user, team session and prompt.
 
 The analytics read these instead of scanning turns and votes, so a view costs the same at any number
 of turns. They are written in the same transaction as the rows they summarise (``store.rollups``).
-An unknown model, team session or prompt version is stored as ``""`` (key columns cannot be NULL).
-The status of a turn is summed into ``turns`` (every status), ``errors`` and ``cancels``.
+There are two levels: per UTC day (``turn_rollups`` / ``vote_rollups``), what a view reads for the
+whole days of its range, and per UTC hour (``*_hourly``), what it reads for the hours of the days
+its range starts or ends inside. Both have the same keys and sums; only the time bucket differs.
+An unknown model, team session, prompt version or stored prompt is stored as ``""`` (number ``0``):
+key columns cannot be NULL. The status of a turn is summed into ``turns`` (every status), ``errors``
+and ``cancels``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Table
+from sqlalchemy import BigInteger, LargeBinary, PrimaryKeyConstraint, Table
 from sqlmodel import Field, SQLModel
 
+from bilan_core.clock import MS_PER_DAY, MS_PER_HOUR
 from bilan_core.limits import MAX_LABEL_LENGTH
 
-NONE_KEY = ""  # how a missing model, team session or prompt version is stored in a roll-up key
+NONE_KEY = ""  # how a missing model, team session, prompt version or prompt name is stored in a key
+NO_PROMPT_NUMBER = 0  # the prompt number of a turn made without a stored prompt
+TURN_KEY_LABELS = ("model", "user_id", "team_session", "prompt_version", "prompt_name", "prompt_number")
+VOTE_KEY_LABELS = ("model", "prompt_version", "user_id", "team_session", "prompt_name", "prompt_number")
 
 
 def _key(length: int = MAX_LABEL_LENGTH) -> Any:
@@ -26,23 +35,24 @@ def _count() -> Any:
     return Field(default=0, sa_type=BigInteger)
 
 
+def _clustered(bucket: str, labels: tuple[str, ...]) -> tuple[Any, ...]:
+    # The key leads with project and time bucket, and the table is clustered on it (no rowid on SQLite),
+    # so a range of days or hours is one contiguous read.
+    return (PrimaryKeyConstraint("project_id", bucket, *labels), {"sqlite_with_rowid": False})
+
+
 def _histogram() -> Any:
     # NULL is the empty histogram (rows are created by a set-based insert that carries no bytes).
-    return Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    return Field(default=None, sa_type=LargeBinary, nullable=True)
 
 
-class TurnRollup(SQLModel, table=True):
-    """Turns of one day and key: counts by outcome, token sums, latency and TTFT histograms."""
-
-    __tablename__ = "turn_rollups"
-    __table_args__ = ({"sqlite_with_rowid": False},)  # clustered on the key: a day range is one read
-
-    project_id: int = Field(primary_key=True, sa_type=BigInteger)
-    day: int = Field(primary_key=True, sa_type=BigInteger)
+class _TurnSums(SQLModel):
     model: str = _key()
     user_id: str = _key()
     team_session: str = _key()
     prompt_version: str = _key()
+    prompt_name: str = _key()
+    prompt_number: int = Field(primary_key=True, sa_type=BigInteger)
     turns: int = _count()
     errors: int = _count()
     cancels: int = _count()
@@ -52,22 +62,17 @@ class TurnRollup(SQLModel, table=True):
     ttft_hist: bytes | None = _histogram()
 
 
-class VoteRollup(SQLModel, table=True):
-    """Votes of one day and key (the voter and the vote's labels): 👍, 👎, comments and trust weights.
+class _VoteSums(SQLModel):
+    """``up_weight`` / ``down_weight`` sum ``2 ** ((created_ms - day start) / 7 days)`` over the votes (the
+    start of the vote's UTC day at both levels), so the trust weight at any later moment is that sum
+    times ``2 ** -(age of the day start / 7 days)``."""
 
-    ``up_weight`` / ``down_weight`` sum ``2 ** ((created_ms - day start) / 7 days)`` over the votes, so
-    the trust weight at any later moment is that sum times ``2 ** -(age of the day start / 7 days)``.
-    """
-
-    __tablename__ = "vote_rollups"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    project_id: int = Field(primary_key=True, sa_type=BigInteger)
-    day: int = Field(primary_key=True, sa_type=BigInteger)
     model: str = _key()
     prompt_version: str = _key()
     user_id: str = _key()
     team_session: str = _key()
+    prompt_name: str = _key()
+    prompt_number: int = Field(primary_key=True, sa_type=BigInteger)
     up: int = _count()
     down: int = _count()
     comments: int = _count()
@@ -75,9 +80,77 @@ class VoteRollup(SQLModel, table=True):
     down_weight: float = 0.0
 
 
-TURN_ROLLUPS: Table = TurnRollup.__table__  # type: ignore[attr-defined]
-VOTE_ROLLUPS: Table = VoteRollup.__table__  # type: ignore[attr-defined]
-TURN_KEY = ("project_id", "day", "model", "user_id", "team_session", "prompt_version")
-VOTE_KEY = ("project_id", "day", "model", "prompt_version", "user_id", "team_session")
+class TurnRollup(_TurnSums, table=True):
+    """Turns of one UTC day and key: counts by outcome, token sums, latency and TTFT histograms."""
+
+    __tablename__ = "turn_rollups"
+    __table_args__ = _clustered("day", TURN_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    day: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class TurnRollupHourly(_TurnSums, table=True):
+    """Turns of one UTC hour and key: the same sums as ``TurnRollup``."""
+
+    __tablename__ = "turn_rollups_hourly"
+    __table_args__ = _clustered("hour", TURN_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    hour: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class VoteRollup(_VoteSums, table=True):
+    """Votes of one UTC day and key (the voter and the vote's labels): 👍, 👎, comments and trust weights."""
+
+    __tablename__ = "vote_rollups"
+    __table_args__ = _clustered("day", VOTE_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    day: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class VoteRollupHourly(_VoteSums, table=True):
+    """Votes of one UTC hour and key: the same sums as ``VoteRollup``."""
+
+    __tablename__ = "vote_rollups_hourly"
+    __table_args__ = _clustered("hour", VOTE_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    hour: int = Field(primary_key=True, sa_type=BigInteger)
+
+
 TURN_COUNTERS = ("turns", "errors", "cancels", "prompt_tokens", "completion_tokens")
 VOTE_COUNTERS = ("up", "down", "comments", "up_weight", "down_weight")
+
+
+@dataclass(frozen=True)
+class RollupLevel:
+    """One time resolution of the roll-ups: its two tables and its time bucket (column and length)."""
+
+    bucket: str  # the name of the time-bucket column: "day" or "hour"
+    bucket_ms: int
+    turns: Table
+    votes: Table
+
+    @property
+    def turn_key(self) -> tuple[str, ...]:
+        """The turn roll-up's key columns, in primary-key order."""
+        return ("project_id", self.bucket, *TURN_KEY_LABELS)
+
+    @property
+    def vote_key(self) -> tuple[str, ...]:
+        """The vote roll-up's key columns, in primary-key order."""
+        return ("project_id", self.bucket, *VOTE_KEY_LABELS)
+
+
+DAILY = RollupLevel("day", MS_PER_DAY, TurnRollup.__table__, VoteRollup.__table__)  # type: ignore[attr-defined]
+HOURLY = RollupLevel(
+    "hour",
+    MS_PER_HOUR,
+    TurnRollupHourly.__table__,  # type: ignore[attr-defined]
+    VoteRollupHourly.__table__,  # type: ignore[attr-defined]
+)
+LEVELS = (DAILY, HOURLY)
+TURN_ROLLUPS: Table = DAILY.turns
+VOTE_ROLLUPS: Table = DAILY.votes

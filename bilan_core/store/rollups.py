@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    TextClause,
     and_,
     bindparam,
     cast,
@@ -44,13 +45,12 @@ from bilan_core.store import histograms
 from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.models import TURNS, VOTES
 from bilan_core.store.rollup_tables import (
+    LEVELS,
+    NO_PROMPT_NUMBER,
     NONE_KEY,
     TURN_COUNTERS,
-    TURN_KEY,
-    TURN_ROLLUPS,
     VOTE_COUNTERS,
-    VOTE_KEY,
-    VOTE_ROLLUPS,
+    RollupLevel,
 )
 from bilan_core.store.upsert import insert_from, rows_parameters
 
@@ -63,6 +63,8 @@ TURN_FIELDS = (
     "user_id",
     "team_session",
     "prompt_version",
+    "prompt_name",
+    "prompt_number",
     "status",
     "prompt_tokens",
     "completion_tokens",
@@ -75,10 +77,13 @@ VOTE_FIELDS = (
     "created_ms",
     "model",
     "prompt_version",
+    "prompt_name",
+    "prompt_number",
     "team_session",
     "value",
     "comment",
 )
+_LEVELS = {level.bucket: level for level in LEVELS}
 _BATCH = "rollup_batch"  # connection.info key: the prompts of the batch in progress
 
 
@@ -91,51 +96,78 @@ def _label(value: str | None) -> str:
     return NONE_KEY if value is None else value
 
 
+def _turn_labels(row: Any) -> tuple[Any, ...]:
+    return (
+        row.model,
+        row.user_id,
+        _label(row.team_session),
+        _label(row.prompt_version),
+        _label(row.prompt_name),
+        row.prompt_number or NO_PROMPT_NUMBER,
+    )
+
+
+def _vote_labels(row: Any) -> tuple[Any, ...]:
+    return (
+        _label(row.model),
+        _label(row.prompt_version),
+        row.user_id,
+        _label(row.team_session),
+        _label(row.prompt_name),
+        row.prompt_number or NO_PROMPT_NUMBER,
+    )
+
+
 @dataclass
-class RollupChanges:
-    """Differences to add to the roll-ups, by roll-up key."""
+class LevelChanges:
+    """Differences to add to one level's roll-ups, by roll-up key."""
 
     turns: dict[tuple[Any, ...], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 5))
     latency: dict[tuple[Any, ...], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     ttft: dict[tuple[Any, ...], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     votes: dict[tuple[Any, ...], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0] * 5))
 
+
+@dataclass
+class RollupChanges:
+    """Differences to add to the roll-ups of every level (``rollup_tables.LEVELS``), by roll-up key."""
+
+    levels: dict[str, LevelChanges] = field(
+        default_factory=lambda: {level.bucket: LevelChanges() for level in LEVELS}
+    )
+
     def add_turn(self, project_id: int, row: Any, sign: int) -> None:
         """Count a turn row (``TURN_FIELDS``) in (+1) or out (-1)."""
-        key = (
-            project_id,
-            row.created_ms // MS_PER_DAY,
-            row.model,
-            row.user_id,
-            _label(row.team_session),
-            _label(row.prompt_version),
-        )
-        sums = self.turns[key]
-        sums[0] += sign
-        sums[1] += sign * (row.status == "error")
-        sums[2] += sign * (row.status == "cancelled")
-        sums[3] += sign * (row.prompt_tokens or 0)
-        sums[4] += sign * (row.completion_tokens or 0)
-        if row.latency_ms is not None:
-            self.latency[key][histograms.bucket_of(row.latency_ms)] += sign
-        if row.ttft_ms is not None:
-            self.ttft[key][histograms.bucket_of(row.ttft_ms)] += sign
+        labels = _turn_labels(row)
+        error, cancel = sign * (row.status == "error"), sign * (row.status == "cancelled")
+        tokens_in, tokens_out = sign * (row.prompt_tokens or 0), sign * (row.completion_tokens or 0)
+        latency = None if row.latency_ms is None else histograms.bucket_of(row.latency_ms)
+        ttft = None if row.ttft_ms is None else histograms.bucket_of(row.ttft_ms)
+        for level in LEVELS:
+            changes = self.levels[level.bucket]
+            key = (project_id, row.created_ms // level.bucket_ms, *labels)
+            sums = changes.turns[key]
+            sums[0] += sign
+            sums[1] += error
+            sums[2] += cancel
+            sums[3] += tokens_in
+            sums[4] += tokens_out
+            if latency is not None:
+                changes.latency[key][latency] += sign
+            if ttft is not None:
+                changes.ttft[key][ttft] += sign
 
     def add_vote(self, project_id: int, row: Any, sign: int) -> None:
         """Count a vote row (``VOTE_FIELDS``) in (+1) or out (-1)."""
-        key = (
-            project_id,
-            row.created_ms // MS_PER_DAY,
-            _label(row.model),
-            _label(row.prompt_version),
-            row.user_id,
-            _label(row.team_session),
-        )
-        sums = self.votes[key]
+        labels = _vote_labels(row)
         side = 0 if row.value > 0 else 1
-        sums[side] += sign
-        sums[2] += sign * (row.comment is not None)
-        sums[3 + side] += sign * day_weight(row.created_ms)
+        commented = sign * (row.comment is not None)
+        weight = sign * day_weight(row.created_ms)
+        for level in LEVELS:
+            sums = self.levels[level.bucket].votes[(project_id, row.created_ms // level.bucket_ms, *labels)]
+            sums[side] += sign
+            sums[2] += commented
+            sums[3 + side] += weight
 
 
 def lock_prompts(connection: Connection, project_id: int, prompt_ids: Iterable[str]) -> None:
@@ -277,20 +309,25 @@ def _of_prompts(table: Table, dialect: str) -> tuple[Any, Any]:
 
 
 def write_changes(connection: Connection, changes: RollupChanges) -> None:
-    """Add the changes to the roll-up rows (in key order), creating rows as needed."""
+    """Add the changes to the roll-up rows of every level (in key order), creating rows as needed."""
+    for level in LEVELS:
+        _write_level(connection, level, changes.levels[level.bucket])
+
+
+def _write_level(connection: Connection, level: RollupLevel, changes: LevelChanges) -> None:
+    dialect = connection.dialect.name
     turn_rows = [
-        {**dict(zip(TURN_KEY, key, strict=True)), **dict(zip(TURN_COUNTERS, sums, strict=True))}
+        {**dict(zip(level.turn_key, key, strict=True)), **dict(zip(TURN_COUNTERS, sums, strict=True))}
         for key, sums in sorted(changes.turns.items())
         if any(sums) or changes.latency.get(key) or changes.ttft.get(key)
     ]
     if turn_rows:
-        stored = connection.execute(
-            _add_statement(connection.dialect.name, "turns"), rows_parameters(connection, turn_rows)
-        ).all()
-        _write_histograms(connection, changes, stored)
+        statement = _add_statement(dialect, level.bucket, "turns")
+        stored = connection.execute(statement, rows_parameters(connection, turn_rows)).all()
+        _write_histograms(connection, level, changes, stored)
     vote_rows = [
         {
-            **dict(zip(VOTE_KEY, key, strict=True)),
+            **dict(zip(level.vote_key, key, strict=True)),
             **dict(zip(VOTE_COUNTERS, [*map(int, sums[:3]), *sums[3:]], strict=True)),
         }
         for key, sums in sorted(changes.votes.items())
@@ -298,35 +335,38 @@ def write_changes(connection: Connection, changes: RollupChanges) -> None:
     ]
     if vote_rows:
         connection.execute(
-            _add_statement(connection.dialect.name, "votes"), rows_parameters(connection, vote_rows)
+            _add_statement(dialect, level.bucket, "votes"), rows_parameters(connection, vote_rows)
         )
-    _drop_emptied(connection, changes)
+    _drop_emptied(connection, level, changes)
 
 
-def _drop_emptied(connection: Connection, changes: RollupChanges) -> None:
+def _drop_emptied(connection: Connection, level: RollupLevel, changes: LevelChanges) -> None:
     """Delete the roll-up rows a removal left counting nothing (a forgotten user's name goes with them)."""
     shrunk_turns = [key for key, sums in sorted(changes.turns.items()) if sums[0] < 0]
     shrunk_votes = [key for key, sums in sorted(changes.votes.items()) if sums[0] < 0 or sums[1] < 0]
     for table, names, keys in (
-        (TURN_ROLLUPS, TURN_KEY, shrunk_turns),
-        (VOTE_ROLLUPS, VOTE_KEY, shrunk_votes),
+        (level.turns, level.turn_key, shrunk_turns),
+        (level.votes, level.vote_key, shrunk_votes),
     ):
         if keys:
-            empty = table.c.turns == 0 if table is TURN_ROLLUPS else (table.c.up == 0) & (table.c.down == 0)
+            empty = table.c.turns == 0 if table is level.turns else (table.c.up == 0) & (table.c.down == 0)
             matches = and_(*(table.c[name] == bindparam(f"k_{name}") for name in names))
             rows = [{f"k_{name}": value for name, value in zip(names, key, strict=True)} for key in keys]
             connection.execute(delete(table).where(matches, empty), rows)
 
 
-def _write_histograms(connection: Connection, changes: RollupChanges, stored: Sequence[Any]) -> None:
+def _write_histograms(
+    connection: Connection, level: RollupLevel, changes: LevelChanges, stored: Sequence[Any]
+) -> None:
+    width = len(level.turn_key)
     updates = []
-    for row in sorted(stored, key=lambda row: tuple(row[: len(TURN_KEY)])):
-        key = tuple(row[: len(TURN_KEY)])
+    for row in sorted(stored, key=lambda row: tuple(row[:width])):
+        key = tuple(row[:width])
         latency, ttft = changes.latency.get(key), changes.ttft.get(key)
         if latency or ttft:
             updates.append(
                 {
-                    **{f"k_{name}": value for name, value in zip(TURN_KEY, key, strict=True)},
+                    **{f"k_{name}": value for name, value in zip(level.turn_key, key, strict=True)},
                     "new_latency": histograms.merged(row.latency_hist, latency or {}),
                     "new_ttft": histograms.merged(row.ttft_hist, ttft or {}),
                 }
@@ -336,31 +376,38 @@ def _write_histograms(connection: Connection, changes: RollupChanges, stored: Se
     if connection.dialect.name == "postgresql":  # one statement for the request, the bytes as hex in JSON
         for row in updates:
             row.update(new_latency=row["new_latency"].hex(), new_ttft=row["new_ttft"].hex())
-        connection.execute(_PG_HISTOGRAMS, {"rows": json.dumps(updates)})
+        connection.execute(_pg_histogram_statement(level.bucket), {"rows": json.dumps(updates)})
     else:
-        connection.execute(_histogram_statement(), updates)
+        connection.execute(_histogram_statement(level.bucket), updates)
 
 
-_PG_HISTOGRAMS = text(
-    """
-    UPDATE turn_rollups AS r
-    SET latency_hist = decode(b.new_latency, 'hex'), ttft_hist = decode(b.new_ttft, 'hex')
-    FROM json_to_recordset(CAST(:rows AS json)) AS b(
-        k_project_id bigint, k_day bigint, k_model text, k_user_id text, k_team_session text,
-        k_prompt_version text, new_latency text, new_ttft text)
-    WHERE r.project_id = b.k_project_id AND r.day = b.k_day AND r.model = b.k_model
-      AND r.user_id = b.k_user_id AND r.team_session = b.k_team_session
-      AND r.prompt_version = b.k_prompt_version
-    """
-)
+_INTEGER_KEYS = ("project_id", "day", "hour", "prompt_number")
 
 
 @cache
-def _add_statement(dialect: str, kind: str) -> Any:
+def _pg_histogram_statement(bucket: str) -> TextClause:
+    level = _LEVELS[bucket]
+    columns = ", ".join(
+        f"k_{name} {'bigint' if name in _INTEGER_KEYS else 'text'}" for name in level.turn_key
+    )
+    matches = " AND ".join(f"r.{name} = b.k_{name}" for name in level.turn_key)
+    return text(
+        f"""
+        UPDATE {level.turns.name} AS r
+        SET latency_hist = decode(b.new_latency, 'hex'), ttft_hist = decode(b.new_ttft, 'hex')
+        FROM json_to_recordset(CAST(:rows AS json)) AS b({columns}, new_latency text, new_ttft text)
+        WHERE {matches}
+        """
+    )
+
+
+@cache
+def _add_statement(dialect: str, bucket: str, kind: str) -> Any:
+    level = _LEVELS[bucket]
     table, key, counters = (
-        (TURN_ROLLUPS, TURN_KEY, TURN_COUNTERS)
+        (level.turns, level.turn_key, TURN_COUNTERS)
         if kind == "turns"
-        else (VOTE_ROLLUPS, VOTE_KEY, VOTE_COUNTERS)
+        else (level.votes, level.vote_key, VOTE_COUNTERS)
     )
     statement = insert_from(dialect, table, key + counters)
     new = statement.excluded
@@ -375,10 +422,11 @@ def _add_statement(dialect: str, kind: str) -> Any:
 
 
 @cache
-def _histogram_statement() -> Any:
-    table = TURN_ROLLUPS
+def _histogram_statement(bucket: str) -> Any:
+    level = _LEVELS[bucket]
+    table = level.turns
     return (
         update(table)
-        .where(and_(*(table.c[name] == bindparam(f"k_{name}") for name in TURN_KEY)))
+        .where(and_(*(table.c[name] == bindparam(f"k_{name}") for name in level.turn_key)))
         .values(latency_hist=bindparam("new_latency"), ttft_hist=bindparam("new_ttft"))
     )

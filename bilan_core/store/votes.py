@@ -30,10 +30,12 @@ VOTE_COLUMNS = (
     "team_session",
     "model",
     "prompt_version",
+    "prompt_name",
+    "prompt_number",
     "created_ms",
     "updated_ms",
 )
-VOTE_LABELS = ("model", "prompt_version")  # copied from the vote's turn
+VOTE_LABELS = ("model", "prompt_version", "prompt_name", "prompt_number")  # copied from the vote's turn
 
 
 def validate_vote_value(value: object) -> int:
@@ -86,8 +88,7 @@ def vote_row(
         "value": validate_vote_value(value),
         "comment": validate_comment(comment),
         "team_session": team_session,
-        "model": None,
-        "prompt_version": None,
+        **dict.fromkeys(VOTE_LABELS),
         "created_ms": at_ms,
         "updated_ms": at_ms,
     }
@@ -117,7 +118,7 @@ def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]
 
 
 def label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -> None:
-    """Copy model and prompt version from turns onto their votes (votes may arrive first)."""
+    """Copy model, prompt version and stored prompt from turns onto their votes (votes may arrive first)."""
     if prompt_ids:
         connection.execute(_label_statement(), {"project": project_id, "prompt_ids": sorted(prompt_ids)})
 
@@ -132,12 +133,9 @@ def _label_statement() -> Any:
             VOTES.c.prompt_id.in_(bindparam("prompt_ids", expanding=True)),
             TURNS.c.project_id == project,
             TURNS.c.prompt_id == VOTES.c.prompt_id,
-            or_(
-                VOTES.c.model.is_distinct_from(TURNS.c.model),
-                VOTES.c.prompt_version.is_distinct_from(TURNS.c.prompt_version),
-            ),
+            or_(*(VOTES.c[name].is_distinct_from(TURNS.c[name]) for name in VOTE_LABELS)),
         )
-        .values(model=TURNS.c.model, prompt_version=TURNS.c.prompt_version)
+        .values({name: TURNS.c[name] for name in VOTE_LABELS})
     )
 
 
@@ -191,13 +189,13 @@ def cast_vote(
     )
     with write_transaction(engine) as connection:
         turn = connection.execute(
-            select(TURNS.c.model, TURNS.c.prompt_version).where(
+            select(*(TURNS.c[name] for name in VOTE_LABELS)).where(
                 TURNS.c.project_id == project_id, TURNS.c.prompt_id == prompt_id
             )
         ).first()
         if turn is None:
             raise UnknownPromptError(f"no turn has prompt id {prompt_id!r}; vote on a recorded answer")
-        row.update(model=turn.model, prompt_version=turn.prompt_version)
+        row.update(turn._mapping)
         upsert_votes(connection, project_id, [row])
     return Vote(**row)
 

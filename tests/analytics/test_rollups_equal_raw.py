@@ -1,7 +1,7 @@
 """The roll-ups answer as the raw rows do: on a random history written through both write paths (votes
 changed and cleared, conversations deleted, turns merged from events in any order), for random filters
-(ranges that start and end mid-day or at midnight, names, sessions, versions), every sum equals the raw
-rows' sum, trust weights are exact, and percentiles are within the histograms' stated bound."""
+(ranges that start and end mid-hour, on the hour or at midnight, names, sessions, versions, stored
+prompts), every sum equals the raw rows' sum, trust weights are exact, and percentiles are within the histograms' stated bound."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bilan_core.analytics.dashboard import load_dashboard
-from bilan_core.analytics.filters import AnalyticsFilter
+from bilan_core.analytics.filters import AnalyticsFilter, parse_prompt_ref
 from bilan_core.analytics.rollups import turn_rollup, vote_rollup
 from bilan_core.analytics.stats import TOP_FEEDBACK, VoteFilter, compute_stats
 from bilan_core.analytics.trust import trust_figures, vote_weight
-from bilan_core.clock import MS_PER_DAY
+from bilan_core.clock import MS_PER_DAY, MS_PER_HOUR
 from bilan_core.store.histograms import LOW_MS, MAX_RELATIVE_ERROR
 from bilan_core.store.models import TURNS, VOTES
 from tests.rollup_support import (
@@ -28,6 +28,7 @@ from tests.rollup_support import (
     MODELS,
     SERVER_PROJECT,
     SESSIONS,
+    STORED_PROMPTS,
     USERS,
     VERSIONS,
     local_history,
@@ -35,6 +36,7 @@ from tests.rollup_support import (
 )
 
 FILTERS = 12
+STORED = sorted({prompt for prompt in STORED_PROMPTS if prompt[0] is not None})
 
 
 def raw(engine: Engine, table: Any, project_id: int) -> pd.DataFrame:
@@ -58,13 +60,18 @@ def selected(frame: pd.DataFrame, where: AnalyticsFilter) -> pd.DataFrame:
             keep &= frame[column].isin(names)
     if where.team_session is not None:
         keep &= frame["team_session"] == where.team_session
+    if where.prompts:
+        refs = frame["prompt_name"].astype(str) + " v" + frame["prompt_number"].astype("Int64").astype(str)
+        keep &= refs.isin(where.prompts)
     return frame.loc[keep].assign(day=lambda f: f["created_ms"] // MS_PER_DAY)
 
 
 def random_filter(rng: random.Random, project_id: int) -> AnalyticsFilter:
     start = None if rng.random() < 0.15 else AT_MS - rng.randint(0, 70 * MS_PER_DAY)
     if start is not None and rng.random() < 0.4:
-        start -= start % MS_PER_DAY  # midnight: read from the roll-ups alone
+        start -= start % MS_PER_DAY  # midnight: read from the daily roll-ups
+    elif start is not None and rng.random() < 0.4:
+        start -= start % MS_PER_HOUR  # an hour: read from the hourly roll-ups
     end = (
         None
         if rng.random() < 0.2
@@ -72,6 +79,8 @@ def random_filter(rng: random.Random, project_id: int) -> AnalyticsFilter:
     )
     if end is not None and rng.random() < 0.4:
         end += MS_PER_DAY - end % MS_PER_DAY
+    elif end is not None and rng.random() < 0.4:
+        end += MS_PER_HOUR - end % MS_PER_HOUR
     return AnalyticsFilter(
         start_ms=start,
         end_ms=end,
@@ -79,6 +88,7 @@ def random_filter(rng: random.Random, project_id: int) -> AnalyticsFilter:
         users=tuple(rng.sample(USERS, rng.choice((0, 0, 1, 3)))),
         team_session=rng.choice((None, None, None, *[s for s in SESSIONS if s])),
         prompt_versions=tuple(v for v in rng.sample(VERSIONS, rng.choice((0, 0, 1))) if v),
+        prompts=tuple(f"{name} v{number}" for name, number in rng.sample(STORED, rng.choice((0, 0, 1, 2)))),
         project_id=project_id,
     )
 
@@ -182,9 +192,16 @@ def test_roll_up_answers_equal_raw_answers_on_random_data(engine: Engine, projec
 def one_of_each(where: AnalyticsFilter) -> tuple[VoteFilter, AnalyticsFilter]:
     """A ``get_stats`` filter (one name per kind) and the same selection as an ``AnalyticsFilter``."""
     narrowed = replace(
-        where, models=where.models[:1], users=where.users[:1], prompt_versions=where.prompt_versions[:1]
+        where,
+        models=where.models[:1],
+        users=where.users[:1],
+        prompt_versions=where.prompt_versions[:1],
+        prompts=where.prompts[:1],
     )
+    prompt = parse_prompt_ref(narrowed.prompts[0]) if narrowed.prompts else (None, None)
     stats_filter = VoteFilter(
+        prompt_name=prompt[0],
+        prompt_number=prompt[1],
         project_id=where.project_id,
         model=next(iter(narrowed.models), None),
         user_id=next(iter(narrowed.users), None),

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from bilan_core.analytics.dashboard import AnalyticsFilter, Headline
+from bilan_core.analytics.time_parts import time_parts
 from bilan_core.app.analytics_view import (
     ALL_SESSIONS,
     PageFilters,
@@ -17,19 +18,21 @@ from bilan_core.app.analytics_view import (
     price_rows,
     trust_summary,
 )
-from bilan_core.clock import MS_PER_DAY
+from bilan_core.clock import MS_PER_DAY, MS_PER_HOUR
 from bilan_core.pricing import price_table
 
 NOW = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 30_500  # 12:00:30.5 UTC on 2024-10-04
-NEXT_MINUTE = 20_000 * MS_PER_DAY + 12 * 3_600_000 + 60_000
+NEXT_HOUR = 20_000 * MS_PER_DAY + 13 * MS_PER_HOUR
 
 
-def test_the_last_24_hours_end_at_the_next_whole_minute() -> None:
+def test_the_last_24_hours_are_whole_hours_ending_at_the_next_hour() -> None:
     where = PageFilters(time_range="24h").to_filter(NOW)
-    assert (where.start_ms, where.end_ms) == (NEXT_MINUTE - MS_PER_DAY, NEXT_MINUTE)
-    # Steady within the minute (a stable cache key), and a turn made right now is inside.
-    assert PageFilters(time_range="24h").to_filter(NOW + 20_000) == where
+    assert (where.start_ms, where.end_ms) == (NEXT_HOUR - MS_PER_DAY, NEXT_HOUR)
+    # Whole hours, so the analytics read only the hourly roll-ups; steady within the hour (a stable
+    # cache key), and a turn made right now is inside.
+    assert PageFilters(time_range="24h").to_filter(NEXT_HOUR - 1) == where
     assert where.start_ms <= NOW < where.end_ms
+    assert time_parts(where.start_ms, where.end_ms).raw == []
 
 
 @pytest.mark.parametrize(("time_range", "days"), [("7d", 7), ("30d", 30), ("90d", 90)])
@@ -42,9 +45,9 @@ def test_day_presets_are_the_last_whole_utc_days_today_included(time_range: str,
     assert where.start_ms <= NOW < where.end_ms
 
 
-def test_a_preset_on_a_whole_minute_still_includes_that_moment() -> None:
-    where = PageFilters(time_range="24h").to_filter(NEXT_MINUTE)
-    assert where.end_ms == NEXT_MINUTE + 60_000
+def test_a_preset_on_a_whole_hour_still_includes_that_moment() -> None:
+    where = PageFilters(time_range="24h").to_filter(NEXT_HOUR)
+    assert where.end_ms == NEXT_HOUR + MS_PER_HOUR
 
 
 def test_all_time_is_open_and_custom_days_are_whole_utc_days_with_the_last_included() -> None:

@@ -33,10 +33,11 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 def assert_same(maintained: dict, rebuilt: dict) -> None:
-    assert maintained["turns"] == rebuilt["turns"]
-    assert maintained["votes"].keys() == rebuilt["votes"].keys()
-    for key, values in rebuilt["votes"].items():
-        assert maintained["votes"][key] == pytest.approx(values, rel=1e-9, abs=1e-9)
+    for level in ("", "hourly "):
+        assert maintained[f"{level}turns"] == rebuilt[f"{level}turns"]
+        assert maintained[f"{level}votes"].keys() == rebuilt[f"{level}votes"].keys()
+        for key, values in rebuilt[f"{level}votes"].items():
+            assert maintained[f"{level}votes"][key] == pytest.approx(values, rel=1e-9, abs=1e-9)
 
 
 def test_roll_ups_written_with_the_rows_equal_a_rebuild_from_them(engine: Engine) -> None:
@@ -44,7 +45,8 @@ def test_roll_ups_written_with_the_rows_equal_a_rebuild_from_them(engine: Engine
     local_history(engine, rng, turns=70)
     server_history(engine, rng, turns=50)
     maintained = rollup_rows(engine)
-    assert maintained["turns"] and maintained["votes"]
+    assert maintained["turns"] and maintained["votes"] and maintained["hourly turns"]
+    assert {key[-2:] for key in maintained["votes"]} >= {("support", 2), ("", 0)}  # stored prompts are keys
     with engine.begin() as connection:
         rebuild_rollups(connection, LOCAL_PROJECT)
         rebuild_rollups(connection, SERVER_PROJECT)

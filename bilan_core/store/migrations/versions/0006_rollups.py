@@ -1,4 +1,4 @@
-"""analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes
+"""analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes by 0009
 
 Revision ID: 0006
 Revises: 0005
@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "day", "model", "prompt_version", "user_id", "team_session"),
         sqlite_with_rowid=False,
     )
-    _fill_from_existing_rows()
+    # Filled from the stored rows by 0009, which gives them their final keys.
     # The analytics read the roll-ups now: the indexes that served latency walks and per-user scans go.
     with op.batch_alter_table("turns", schema=None) as batch_op:
         for name in PERCENTILE_INDEXES:
@@ -68,17 +68,6 @@ def upgrade() -> None:
     with op.batch_alter_table("votes", schema=None) as batch_op:
         batch_op.drop_index("ix_votes_user")
         batch_op.create_index("ix_votes_user", ["project_id", "user_id"], unique=False)
-
-
-def _fill_from_existing_rows() -> None:
-    from bilan_core.store.rollup_rebuild import rebuild_rollups
-
-    connection = op.get_bind()
-    projects = connection.execute(
-        sa.text("SELECT DISTINCT project_id FROM turns UNION SELECT DISTINCT project_id FROM votes")
-    ).scalars()
-    for project_id in sorted(projects):
-        rebuild_rollups(connection, project_id)
 
 
 def downgrade() -> None:
