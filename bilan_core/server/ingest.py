@@ -85,8 +85,10 @@ def _at_capture_level(accepted: list[Accepted], capture: CapturePolicy) -> tuple
     """Each event with only what the project's level keeps; how many were lowered."""
     kept, lowered = [], 0
     for item in accepted:
-        update = capture.wire_update(item.event.model_dump())
-        kept.append(dataclasses.replace(item, event=item.event.model_copy(update=update.fields)))
+        event = item.event  # the fields wire_update reads, not a deep copy of the event (model_dump)
+        fields = {name: getattr(event, name) for name in ("userId", "properties", "promptText", "aiResponse")}
+        update = capture.wire_update(fields)
+        kept.append(dataclasses.replace(item, event=event.model_copy(update=update.fields)))
         lowered += update.lowered
     return kept, lowered
 

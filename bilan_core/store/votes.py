@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from bilan_core.clock import now_ms
 from bilan_core.errors import UnknownPromptError
@@ -120,17 +132,22 @@ def clear_votes(connection: Connection, project_id: int, clears: list[VoteClear]
 def label_votes(connection: Connection, project_id: int, prompt_ids: set[str]) -> None:
     """Copy model, prompt version and stored prompt from turns onto their votes (votes may arrive first)."""
     if prompt_ids:
-        connection.execute(_label_statement(), {"project": project_id, "prompt_ids": sorted(prompt_ids)})
+        statement = _label_statement(connection.dialect.name)
+        connection.execute(statement, {"project": project_id, "prompt_ids": sorted(prompt_ids)})
 
 
 @cache
-def _label_statement() -> Any:
+def _label_statement(dialect: str) -> Any:
     project: BindParameter[int] = bindparam("project")
+    if dialect == "postgresql":  # one array parameter: the same SQL (and prepared plan) for any batch
+        of_prompts = VOTES.c.prompt_id == func.any(bindparam("prompt_ids", type_=ARRAY(String)))
+    else:
+        of_prompts = VOTES.c.prompt_id.in_(bindparam("prompt_ids", expanding=True))
     return (
         update(VOTES)
         .where(
             VOTES.c.project_id == project,
-            VOTES.c.prompt_id.in_(bindparam("prompt_ids", expanding=True)),
+            of_prompts,
             TURNS.c.project_id == project,
             TURNS.c.prompt_id == VOTES.c.prompt_id,
             or_(*(VOTES.c[name].is_distinct_from(TURNS.c[name]) for name in VOTE_LABELS)),
