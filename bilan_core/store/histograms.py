@@ -55,9 +55,11 @@ def decode(stored: bytes | None) -> Counter[int]:
 
 def merged(stored: bytes | None, change: Mapping[int, int]) -> bytes:
     """A stored histogram with per-bucket count changes (positive or negative) applied."""
-    counts = decode(stored)
+    if not change:  # a stored histogram is already in its encoded form
+        return stored or b""
+    counts = dict(_PACKED.iter_unpack(stored)) if stored else {}
     for bucket, delta in change.items():
-        counts[bucket] += delta
+        counts[bucket] = counts.get(bucket, 0) + delta
     return encode(counts)
 
 
