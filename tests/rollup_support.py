@@ -18,7 +18,7 @@ from bilan_core.server.ingest import ingest
 from bilan_core.store import histograms
 from bilan_core.store.conversations import delete_conversation, start_conversation
 from bilan_core.store.models import LOCAL_PROJECT, Turn
-from bilan_core.store.rollup_tables import DAILY, HOURLY, TURN_COUNTERS, VOTE_COUNTERS
+from bilan_core.store.rollup_tables import DAILY, LEVELS, TURN_COUNTERS, VOTE_COUNTERS
 from bilan_core.store.turns import record_turn
 from bilan_core.store.votes import cast_vote, clear_vote
 
@@ -120,12 +120,12 @@ def server_requests(rng: random.Random, turns: int) -> list[list[dict[str, Any]]
 
 
 def rollup_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:
-    """The roll-up rows that count something, by key, histograms decoded: "turns" and "votes" (daily),
-    "hourly turns" and "hourly votes"."""
+    """The roll-up rows that count something, by table name and key, histograms decoded ("turns" and
+    "votes" are the daily per-user tables)."""
     found: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {}
     with engine.connect() as connection:
-        for level, prefix in ((DAILY, ""), (HOURLY, "hourly ")):
-            turns = found.setdefault(f"{prefix}turns", {})
+        for level in LEVELS:
+            turns = found.setdefault(level.turns.name, {})
             for row in connection.execute(select(level.turns)).mappings():
                 values = (
                     *(row[name] for name in TURN_COUNTERS),
@@ -134,11 +134,12 @@ def rollup_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[Any, ..
                 )
                 if any(values):
                     turns[tuple(row[name] for name in level.turn_key)] = values
-            votes = found.setdefault(f"{prefix}votes", {})
+            votes = found.setdefault(level.votes.name, {})
             for row in connection.execute(select(level.votes)).mappings():
                 values = tuple(row[name] for name in VOTE_COUNTERS)
                 if any(values[:3]):
                     votes[tuple(row[name] for name in level.vote_key)] = values
+    found["turns"], found["votes"] = found[DAILY.turns.name], found[DAILY.votes.name]
     return found
 
 

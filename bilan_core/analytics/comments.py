@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from bilan_core.analytics.filters import COMMENTS_PAGE_SIZE, AnalyticsFilter
 from bilan_core.analytics.frames import result_frame
-from bilan_core.analytics.rollup_reads import read_vote_sums
+from bilan_core.analytics.rollup_reads import read_vote_sums, read_voter_counts
 from bilan_core.analytics.sql_parts import shown_text
 from bilan_core.clock import now_ms
 from bilan_core.store.models import TURNS, VOTES, Turn, Vote
@@ -21,14 +21,19 @@ from bilan_core.store.models import TURNS, VOTES, Turn, Vote
 def votes_by_user(engine: Engine, where: AnalyticsFilter) -> pd.DataFrame:
     """Per user: votes, 👍, 👎 and positive rate, most active first (from the roll-ups)."""
     with engine.connect() as connection:
-        return votes_by_user_from_rollup(read_vote_sums(connection, where, now_ms()).frame)
+        return votes_by_user_from_counts(read_voter_counts(connection, where))
 
 
 def votes_by_user_from_rollup(votes: pd.DataFrame) -> pd.DataFrame:
-    """``votes_by_user`` from vote sums already read."""
+    """``votes_by_user`` from per-voter vote sums already read (``read_vote_sums``)."""
     positive = votes["votes"].where(votes["value"] > 0, 0)
     grouped = votes.assign(positive=positive).groupby("user_id", sort=False)[["votes", "positive"]].sum()
-    found = grouped.reset_index()[["user_id", "votes", "positive"]]
+    return votes_by_user_from_counts(grouped.reset_index())
+
+
+def votes_by_user_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """``votes_by_user`` from votes and 👍 per user (``read_voter_counts``)."""
+    found = counts[["user_id", "votes", "positive"]]
     found = found.astype({"votes": "int64", "positive": "int64"})
     found["negative"] = found["votes"] - found["positive"]
     found["positive_rate"] = found["positive"] / found["votes"]
@@ -45,7 +50,7 @@ def commented(where: AnalyticsFilter) -> list[ColumnElement[bool]]:
 def comment_count(engine: Engine, where: AnalyticsFilter) -> int:
     """How many votes ``where`` selects carry a comment (from the roll-ups)."""
     with engine.connect() as connection:
-        return read_vote_sums(connection, where, now_ms()).comments
+        return read_vote_sums(connection, where, now_ms(), voters=False).comments
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bilan_core.analytics.comments import (
     comment_count,
     comments_page,
     votes_by_user,
-    votes_by_user_from_rollup,
+    votes_by_user_from_counts,
 )
 from bilan_core.analytics.data_version import data_version
 from bilan_core.analytics.filters import AnalyticsFilter, filter_options
@@ -29,7 +29,14 @@ from bilan_core.analytics.percentiles import (
     overall_median_latency,
     per_model_percentiles,
 )
-from bilan_core.analytics.rollup_reads import TurnSums, VoteSums, read_turn_sums, read_vote_sums, vote_totals
+from bilan_core.analytics.rollup_reads import (
+    TurnSums,
+    VoteSums,
+    read_turn_sums,
+    read_vote_sums,
+    read_voter_counts,
+    vote_totals,
+)
 from bilan_core.analytics.rollups import (
     LOW_VOTE_DAY,
     daily_trust_from_rollup,
@@ -133,7 +140,8 @@ def load_dashboard(
     previous = where.previous()
     with engine.connect() as connection:
         turns = read_turn_sums(connection, where)
-        votes = read_vote_sums(connection, where, moment)
+        votes = read_vote_sums(connection, where, moment, voters=False)
+        voters = read_voter_counts(connection, where)
         headline = _headline(connection, where, turns, votes, prices)
         before = None
         if previous is not None:
@@ -141,7 +149,7 @@ def load_dashboard(
                 connection,
                 previous,
                 read_turn_sums(connection, previous),
-                read_vote_sums(connection, previous, moment),
+                read_vote_sums(connection, previous, moment, voters=False),
                 prices,
             )
     return Dashboard(
@@ -152,7 +160,7 @@ def load_dashboard(
         tokens=tokens_from_rollup(turns.frame, prices),
         latency=per_model_percentiles(turns),
         error_rates=error_rates_from_rollup(turns.frame),
-        votes_by_user=votes_by_user_from_rollup(votes.frame),
+        votes_by_user=votes_by_user_from_counts(voters),
         prompt_versions=prompt_versions_from_rollups(turns.frame, votes.frame),
     )
 
@@ -164,5 +172,5 @@ def headline(
     moment = now_ms() if at_ms is None else at_ms
     with engine.connect() as connection:
         turns = read_turn_sums(connection, where)
-        votes = read_vote_sums(connection, where, moment)
+        votes = read_vote_sums(connection, where, moment, voters=False)
         return _headline(connection, where, turns, votes, prices)

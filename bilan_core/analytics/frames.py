@@ -17,5 +17,8 @@ def day_dates(days: pd.Series) -> pd.Series:
 
 def result_frame(connection: Connection, statement: Any, columns: list[str]) -> pd.DataFrame:
     """A statement's rows as a DataFrame with these column names."""
-    # Plain tuples: pandas probes each SQLAlchemy Row for attributes, which costs more than the query.
-    return pd.DataFrame([tuple(row) for row in connection.execute(statement)], columns=columns)
+    # Plain tuples fetched at once: pandas probes each SQLAlchemy Row for attributes, and fetching row by
+    # row costs more than the query.
+    return pd.DataFrame.from_records(
+        [tuple(row) for row in connection.execute(statement).all()], columns=columns
+    )

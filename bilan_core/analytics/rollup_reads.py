@@ -27,14 +27,20 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
 from bilan_core.analytics.filters import AnalyticsFilter, parse_prompt_ref
-from bilan_core.analytics.frames import result_frame
 from bilan_core.analytics.sql_parts import day_bucket
 from bilan_core.analytics.time_parts import Span, TimeParts, time_parts
 from bilan_core.analytics.trust import MIN_WEIGHT, TrustFigures, trust_figures, vote_weight
 from bilan_core.clock import MS_PER_DAY, MS_PER_HOUR
 from bilan_core.store import histograms
 from bilan_core.store.models import Turn, Vote
-from bilan_core.store.rollup_tables import DAILY, HOURLY, NONE_KEY, RollupLevel
+from bilan_core.store.rollup_tables import (
+    DAILY,
+    DAILY_BY_MODEL,
+    HOURLY,
+    HOURLY_BY_MODEL,
+    NONE_KEY,
+    RollupLevel,
+)
 from bilan_core.store.rollups import HALF_LIFE_MS
 
 TURN_SUMS = ["turns", "errors", "cancels", "prompt_tokens", "completion_tokens"]
@@ -96,9 +102,20 @@ def _in_span(column: Any, span: Span) -> list[ColumnElement[bool]]:
     return found
 
 
-def _rollup_spans(parts: TimeParts) -> Iterator[tuple[RollupLevel, Span]]:
-    yield from ((DAILY, span) for span in parts.days)
-    yield from ((HOURLY, span) for span in parts.hours)
+def _levels(where: AnalyticsFilter, *, voters: bool = False) -> tuple[RollupLevel, RollupLevel]:
+    """The daily and hourly levels to read: summed over users and sessions unless the filter or the
+    figure (``voters``) needs them apart."""
+    if voters or where.users or where.team_session is not None:
+        return DAILY, HOURLY
+    return DAILY_BY_MODEL, HOURLY_BY_MODEL
+
+
+def _rollup_spans(
+    parts: TimeParts, levels: tuple[RollupLevel, RollupLevel]
+) -> Iterator[tuple[RollupLevel, Span]]:
+    daily, hourly = levels
+    yield from ((daily, span) for span in parts.days)
+    yield from ((hourly, span) for span in parts.hours)
 
 
 def _raw_filters(where: AnalyticsFilter, parts: TimeParts) -> Iterator[AnalyticsFilter]:
@@ -106,7 +123,7 @@ def _raw_filters(where: AnalyticsFilter, parts: TimeParts) -> Iterator[Analytics
 
 
 def _as_day(bucket: Any, level: RollupLevel) -> Any:
-    return bucket if level is DAILY else bucket // (MS_PER_DAY // level.bucket_ms)
+    return bucket if level.bucket_ms == MS_PER_DAY else bucket // (MS_PER_DAY // level.bucket_ms)
 
 
 # --- turns ---------------------------------------------------------------------------------------------
@@ -115,55 +132,68 @@ def _as_day(bucket: Any, level: RollupLevel) -> Any:
 def read_turn_sums(connection: Connection, where: AnalyticsFilter) -> TurnSums:
     """The turn-side sums of the filter: whole days and hours from the roll-ups, partial hours from rows."""
     parts = time_parts(where.start_ms, where.end_ms)
-    frames: list[pd.DataFrame] = []
+    rows: list[tuple[Any, ...]] = []
     stored_latency: dict[str, list[bytes | None]] = {}
     stored_ttft: dict[str, list[bytes | None]] = {}
-    for level, span in _rollup_spans(parts):
-        frame, histogram_rows = _rolled_turns(connection, level, span, where)
-        frames.append(frame)
-        for model, latency, ttft in histogram_rows:
+    for level, span in _rollup_spans(parts, _levels(where)):
+        rows.extend(_rolled_turns(connection, level, span, where))
+        for model, latency, ttft in _rolled_histograms(connection, level, span, where):
             stored_latency.setdefault(model, []).append(latency)
             stored_ttft.setdefault(model, []).append(ttft)
     latency = {model: histograms.dense(found) for model, found in stored_latency.items()}
     ttft = {model: histograms.dense(found) for model, found in stored_ttft.items()}
     for part in _raw_filters(where, parts):
-        frames.append(_raw_turns(connection, part, latency, ttft))
-    return _turn_sums(frames, latency, ttft)
+        rows.extend(_raw_turns(connection, part, latency, ttft))
+    return TurnSums(_turn_frame(rows), latency, ttft)
 
 
 def _rolled_turns(
     connection: Connection, level: RollupLevel, span: Span, where: AnalyticsFilter
-) -> tuple[pd.DataFrame, list[Any]]:
+) -> list[tuple[Any, ...]]:
     table = level.turns.c
-    conditions = [*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span)]
     keys = (table[level.bucket], table.model, table.prompt_version)
     statement = (
-        select(*keys, *(func.sum(table[name]) for name in TURN_SUMS)).where(*conditions).group_by(*keys)
+        select(*keys, *(func.sum(table[name]) for name in TURN_SUMS))
+        .where(*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span))
+        .group_by(*keys)
     )
-    frame = result_frame(connection, statement, TURN_FRAME)
-    frame["day"] = _as_day(frame["day"], level)
-    stored = connection.execute(select(table.model, table.latency_hist, table.ttft_hist).where(*conditions))
-    return frame, list(stored)
+    per_day = MS_PER_DAY // level.bucket_ms
+    return [(row[0] // per_day, *row[1:]) for row in connection.execute(statement).all()]
 
 
-def _turn_sums(
-    frames: list[pd.DataFrame], latency: dict[str, np.ndarray], ttft: dict[str, np.ndarray]
-) -> TurnSums:
-    found = [frame for frame in frames if not frame.empty]
-    if not found:
-        frame = pd.DataFrame(columns=TURN_FRAME).astype({name: "int64" for name in ["day", *TURN_SUMS]})
-    else:
-        joined = pd.concat(found, ignore_index=True).astype({name: "int64" for name in ["day", *TURN_SUMS]})
-        frame = joined.groupby(TURN_FRAME[:3], sort=False)[TURN_SUMS].sum().reset_index()
-    frame = frame.loc[frame["turns"] > 0]
-    frame["prompt_version"] = frame["prompt_version"].replace(NONE_KEY, None)
-    return TurnSums(frame.sort_values(["day", "model"]).reset_index(drop=True), latency, ttft)
+def _rolled_histograms(
+    connection: Connection, level: RollupLevel, span: Span, where: AnalyticsFilter
+) -> list[Any]:
+    table = level.turns.c
+    statement = select(table.model, table.latency_hist, table.ttft_hist).where(
+        *_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span)
+    )
+    return list(connection.execute(statement).all())
+
+
+def _turn_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """One frame row per day, model and prompt version, from rows of sums that may repeat a key."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for day, model, version, *counts in rows:
+        found = sums.setdefault((day, model, version), [0] * len(TURN_SUMS))
+        for index, count in enumerate(counts):
+            found[index] += int(count or 0)
+    kept = sorted(
+        (
+            (day, model, version or None, *counts)
+            for (day, model, version), counts in sums.items()
+            if counts[0] > 0
+        ),
+        key=lambda row: (row[0], row[1]),
+    )
+    frame = pd.DataFrame.from_records(kept, columns=TURN_FRAME)
+    return frame.astype({name: "int64" for name in ["day", *TURN_SUMS]})
 
 
 def _raw_turns(
     connection: Connection, part: AnalyticsFilter, latency: dict[str, np.ndarray], ttft: dict[str, np.ndarray]
-) -> pd.DataFrame:
-    """The turns of ``part`` as frame rows; their latency / TTFT buckets are added to the per-model counts."""
+) -> list[tuple[Any, ...]]:
+    """The turns of ``part`` as rows of sums; their latency / TTFT buckets go to the per-model counts."""
     statement = select(
         day_bucket(Turn),
         col(Turn.model),
@@ -180,10 +210,7 @@ def _raw_turns(
             if value is not None:
                 counts = dense.setdefault(row[1], np.zeros(histograms.MAX_BUCKET + 1))
                 counts[histograms.bucket_of(value)] += 1
-    return pd.DataFrame(
-        [(r[0], r[1], r[2], 1, r[3] == "error", r[3] == "cancelled", r[4] or 0, r[5] or 0) for r in rows],
-        columns=TURN_FRAME,
-    )
+    return [(r[0], r[1], r[2], 1, r[3] == "error", r[3] == "cancelled", r[4] or 0, r[5] or 0) for r in rows]
 
 
 # --- votes ---------------------------------------------------------------------------------------------
@@ -194,90 +221,122 @@ def _weight_cuts(at_ms: int) -> tuple[int, int]:
     return math.ceil(at_ms - FLOOR_AGE_MS), at_ms + 1
 
 
-def read_vote_sums(connection: Connection, where: AnalyticsFilter, at_ms: int) -> VoteSums:
-    """The vote-side sums of the filter with trust weights at ``at_ms`` (exactly as the rows give them)."""
+def read_vote_sums(
+    connection: Connection, where: AnalyticsFilter, at_ms: int, *, voters: bool = True
+) -> VoteSums:
+    """The vote-side sums of the filter with trust weights at ``at_ms`` (exactly as the rows give them);
+    per voter, or with ``voters=False`` summed over voters (``user_id`` empty): ten times fewer rows."""
     floor_ms, _ = cuts = _weight_cuts(at_ms)
     parts = time_parts(where.start_ms, where.end_ms, cuts)
-    frames: list[pd.DataFrame] = []
+    rows: list[tuple[Any, ...]] = []
     comments = 0
-    for level, span in _rollup_spans(parts):
-        stored = _rolled_votes(connection, level, span, where)
-        comments += int(stored["comments"].sum())
-        frames.append(_by_value(stored, level, at_ms, floor_ms))
+    for level, span in _rollup_spans(parts, _levels(where, voters=voters)):
+        comments += _rolled_votes(connection, level, span, where, voters, rows, (at_ms, floor_ms))
     for part in _raw_filters(where, parts):
-        frame, commented = _raw_votes(connection, part, at_ms)
-        frames.append(frame)
-        comments += commented
-    return _vote_sums(frames, comments)
+        comments += _raw_votes(connection, part, at_ms, voters, rows)
+    return VoteSums(_vote_frame(rows), comments)
 
 
 def _rolled_votes(
-    connection: Connection, level: RollupLevel, span: Span, where: AnalyticsFilter
-) -> pd.DataFrame:
+    connection: Connection,
+    level: RollupLevel,
+    span: Span,
+    where: AnalyticsFilter,
+    voters: bool,
+    rows: list[tuple[Any, ...]],
+    moments: tuple[int, int],
+) -> int:
+    """Add the level's vote rows (one per key and value, weighed at now) to ``rows``; the comment count."""
     table = level.votes.c
-    keys = [table[level.bucket], table.model, table.prompt_version, table.user_id]
+    keys = [table[level.bucket], table.model, table.prompt_version, table.user_id if voters else None]
     statement = (
-        select(*keys, *(func.sum(table[name]) for name in _VOTE_SUMS))
+        select(*(key for key in keys if key is not None), *(func.sum(table[name]) for name in _VOTE_SUMS))
         .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span))
-        .group_by(*keys)
+        .group_by(*(key for key in keys if key is not None))
     )
-    counts = {"up": "int64", "down": "int64", "comments": "int64"}
-    return result_frame(connection, statement, ["bucket", *_VOTE_KEYS[1:], *_VOTE_SUMS]).astype(
-        counts | {"bucket": "int64", "up_weight": "float64", "down_weight": "float64"}
-    )
+    comments = 0
+    for row in connection.execute(statement).all():
+        bucket, model, version = row[:3]
+        user = row[3] if voters else NONE_KEY
+        up, down, commented, up_weight, down_weight = row[-5:]
+        comments += int(commented)
+        start = int(bucket) * level.bucket_ms
+        for value, count, weights in ((1, up, up_weight), (-1, down, down_weight)):
+            if count:
+                weight = _rolled_weight(int(count), float(weights), start, level.bucket_ms, moments)
+                rows.append((start // MS_PER_DAY, model, version, user, value, int(count), weight))
+    return comments
 
 
-def _by_value(stored: pd.DataFrame, level: RollupLevel, at_ms: int, floor_ms: int) -> pd.DataFrame:
-    """One row per key and vote value, with the weights at ``at_ms`` from the per-bucket sums."""
-    if stored.empty:
-        return pd.DataFrame(columns=VOTE_FRAME)
-    bucket_start = stored["bucket"].to_numpy(dtype="int64") * level.bucket_ms
-    day = bucket_start // MS_PER_DAY
-    future = bucket_start > at_ms
-    floored = bucket_start + level.bucket_ms <= floor_ms
-    scale = np.exp2(-(at_ms - day * MS_PER_DAY) / HALF_LIFE_MS)
-    keys = stored[_VOTE_KEYS[1:]].assign(day=day)[_VOTE_KEYS]
-    sides = []
-    for value, count, weights in ((1, "up", "up_weight"), (-1, "down", "down_weight")):
-        votes = stored[count].to_numpy(dtype="float64")
-        weight = np.where(future, votes, np.where(floored, MIN_WEIGHT * votes, stored[weights] * scale))
-        sides.append(keys.assign(value=value, votes=votes, weight=weight))
-    return pd.concat(sides, ignore_index=True)
+def _rolled_weight(count: int, weights: float, start: int, length: int, moments: tuple[int, int]) -> float:
+    """The trust weight at ``at_ms`` of ``count`` votes in the bucket ``[start, start + length)``."""
+    at_ms, floor_ms = moments
+    if start > at_ms:
+        return float(count)
+    if start + length <= floor_ms:
+        return MIN_WEIGHT * count
+    day_start = start - start % MS_PER_DAY
+    return weights * 2.0 ** (-(at_ms - day_start) / HALF_LIFE_MS)
 
 
-def _vote_sums(parts: list[pd.DataFrame], comments: int) -> VoteSums:
-    found = [frame for frame in parts if not frame.empty]
-    if not found:
-        return VoteSums(pd.DataFrame(columns=VOTE_FRAME), comments)
-    frame = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
-    keys_and_value = [*_VOTE_KEYS, "value"]
-    frame = frame.groupby(keys_and_value, sort=True)[["votes", "weight"]].sum().reset_index()
-    frame = frame.loc[frame["votes"] > 0].astype({"votes": "int64", "day": "int64", "value": "int64"})
-    for name in ("model", "prompt_version"):
-        frame[name] = frame[name].replace(NONE_KEY, None)
-    return VoteSums(frame[VOTE_FRAME].reset_index(drop=True), comments)
+def _vote_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """One frame row per day, model, prompt version, voter and value, from rows that may repeat a key."""
+    sums: dict[tuple[Any, ...], list[float]] = {}
+    for day, model, version, user, value, count, weight in rows:
+        found = sums.setdefault((day, model, version, user, value), [0, 0.0])
+        found[0] += count
+        found[1] += weight
+    kept = [
+        (day, model or None, version or None, user, value, int(count), weight)
+        for (day, model, version, user, value), (count, weight) in sorted(sums.items())
+        if count > 0
+    ]
+    frame = pd.DataFrame.from_records(kept, columns=VOTE_FRAME)
+    return frame.astype({"day": "int64", "value": "int64", "votes": "int64", "weight": "float64"})
 
 
-def _raw_votes(connection: Connection, part: AnalyticsFilter, at_ms: int) -> tuple[pd.DataFrame, int]:
-    """The votes of ``part`` as frame rows weighed exactly at ``at_ms``, and how many carry a comment."""
+def _raw_votes(
+    connection: Connection, part: AnalyticsFilter, at_ms: int, voters: bool, rows: list[tuple[Any, ...]]
+) -> int:
+    """Add the votes of ``part`` to ``rows``, weighed exactly at ``at_ms``; how many carry a comment."""
     statement = select(
         day_bucket(Vote),
         func.coalesce(col(Vote.model), NONE_KEY),
         func.coalesce(col(Vote.prompt_version), NONE_KEY),
-        col(Vote.user_id),
+        col(Vote.user_id) if voters else literal_column(f"'{NONE_KEY}'"),
         col(Vote.value),
         col(Vote.created_ms),
         col(Vote.comment).is_not(None),
     ).where(*part.conditions(Vote), *part.day_conditions(Vote))
-    rows = connection.execute(statement).all()
-    frame = pd.DataFrame(
-        [
-            (r[0], r[1], r[2], r[3], 1 if r[4] > 0 else -1, 1, vote_weight((at_ms - r[5]) / MS_PER_DAY))
-            for r in rows
-        ],
-        columns=VOTE_FRAME,
-    )
-    return frame, sum(1 for r in rows if r[6])
+    found = connection.execute(statement).all()
+    for r in found:
+        weight = vote_weight((at_ms - r[5]) / MS_PER_DAY)
+        rows.append((r[0], r[1], r[2], r[3], 1 if r[4] > 0 else -1, 1, weight))
+    return sum(1 for r in found if r[6])
+
+
+def read_voter_counts(connection: Connection, where: AnalyticsFilter) -> pd.DataFrame:
+    """Votes and 👍 per voter (``user_id``, ``votes``, ``positive``), summed in SQL from the roll-ups."""
+    parts = time_parts(where.start_ms, where.end_ms)
+    found: list[tuple[str, int, int]] = []
+    for level, span in _rollup_spans(parts, (DAILY, HOURLY)):
+        table = level.votes.c
+        statement = (
+            select(table.user_id, func.sum(table.up + table.down), func.sum(table.up))
+            .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span))
+            .group_by(table.user_id)
+        )
+        found.extend(tuple(row) for row in connection.execute(statement).all())
+    for part in _raw_filters(where, parts):
+        statement = (
+            select(col(Vote.user_id), func.count(), func.sum(case((col(Vote.value) > 0, 1), else_=0)))
+            .where(*part.conditions(Vote), *part.day_conditions(Vote))
+            .group_by(col(Vote.user_id))
+        )
+        found.extend(tuple(row) for row in connection.execute(statement).all())
+    frame = pd.DataFrame(found, columns=["user_id", "votes", "positive"])
+    summed = frame.groupby("user_id", sort=False)[["votes", "positive"]].sum().reset_index()
+    return summed.loc[summed["votes"] > 0].astype({"votes": "int64", "positive": "int64"})
 
 
 # --- trust totals --------------------------------------------------------------------------------------
@@ -364,7 +423,8 @@ def _within(where: AnalyticsFilter, start_ms: int, end_ms: int) -> AnalyticsFilt
 def _votes_by_hour(connection: Connection, where: AnalyticsFilter) -> pd.DataFrame:
     """Votes and 👍 per hour of the filter's range (at most a day): hourly roll-ups, then rows."""
     parts = time_parts(where.start_ms, where.end_ms)
-    table = HOURLY.votes.c
+    _, hourly = _levels(where)
+    table = hourly.votes.c
     found: list[tuple[int, int, int]] = []
     per_day = MS_PER_DAY // MS_PER_HOUR
     day_hours = [  # the range is within one day: its day spans are never open
@@ -375,7 +435,7 @@ def _votes_by_hour(connection: Connection, where: AnalyticsFilter) -> pd.DataFra
     for span in [*day_hours, *parts.hours]:
         statement = (
             select(table.hour, func.sum(table.up + table.down), func.sum(table.up))
-            .where(*_rollup_conditions(HOURLY.votes, where), *_in_span(table.hour, span))
+            .where(*_rollup_conditions(hourly.votes, where), *_in_span(table.hour, span))
             .group_by(table.hour)
         )
         found.extend(tuple(row) for row in connection.execute(statement))

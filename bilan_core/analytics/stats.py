@@ -172,7 +172,7 @@ def compute_stats(engine: Engine, where: VoteFilter, *, at_ms: int | None = None
     summed = where.summed()
     with engine.connect() as connection:
         if summed is not None:
-            totals = vote_totals(connection, summed, read_vote_sums(connection, summed, moment))
+            totals = vote_totals(connection, summed, read_vote_sums(connection, summed, moment, voters=False))
         else:
             totals = _totals_from_rows(connection, conditions, moment)
         top = _comments(connection, conditions, TOP_FEEDBACK)

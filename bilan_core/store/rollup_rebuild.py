@@ -38,9 +38,7 @@ from bilan_core.store.rollup_tables import (
     NO_PROMPT_NUMBER,
     NONE_KEY,
     TURN_COUNTERS,
-    TURN_KEY_LABELS,
     VOTE_COUNTERS,
-    VOTE_KEY_LABELS,
     RollupLevel,
 )
 from bilan_core.store.rollups import HALF_LIFE_MS
@@ -105,7 +103,7 @@ def _rebuild_turns(
     keys = [
         TURNS.c.project_id,
         _bucket_of(TURNS, level.bucket_ms).label(level.bucket),
-        *_labels(TURNS, TURN_KEY_LABELS),
+        *_labels(TURNS, level.turn_labels),
     ]
     where = _scope(TURNS, _bucket_of(TURNS, MS_PER_DAY), project_id, days)
     sums = (
@@ -163,7 +161,7 @@ def _rebuild_votes(
     keys = [
         VOTES.c.project_id,
         _bucket_of(VOTES, level.bucket_ms).label(level.bucket),
-        *_labels(VOTES, VOTE_KEY_LABELS),
+        *_labels(VOTES, level.vote_labels),
     ]
     factor = func.power(2.0, (VOTES.c.created_ms % MS_PER_DAY) / HALF_LIFE_MS)
     up = VOTES.c.value > 0

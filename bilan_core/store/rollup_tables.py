@@ -2,9 +2,11 @@
 
 The analytics read these instead of scanning turns and votes, so a view costs the same at any number
 of turns. They are written in the same transaction as the rows they summarise (``store.rollups``).
-There are two levels: per UTC day (``turn_rollups`` / ``vote_rollups``), what a view reads for the
-whole days of its range, and per UTC hour (``*_hourly``), what it reads for the hours of the days
-its range starts or ends inside. Both have the same keys and sums; only the time bucket differs.
+There are four levels (``LEVELS``), two time buckets by two key sets: per UTC day (``turn_rollups`` /
+``vote_rollups``), what a view reads for the whole days of its range, and per UTC hour (``*_hourly``),
+what it reads for the hours of the days its range starts or ends inside; keyed by user and team session
+too, or summed over them (``*_by_model``: a tenth of the rows or less), which a view that filters by
+neither reads. All have the same sums.
 An unknown model, team session, prompt version or stored prompt is stored as ``""`` (number ``0``):
 key columns cannot be NULL. The status of a turn is summed into ``turns`` (every status), ``errors``
 and ``cancels``.
@@ -25,6 +27,7 @@ NONE_KEY = ""  # how a missing model, team session, prompt version or prompt nam
 NO_PROMPT_NUMBER = 0  # the prompt number of a turn made without a stored prompt
 TURN_KEY_LABELS = ("model", "user_id", "team_session", "prompt_version", "prompt_name", "prompt_number")
 VOTE_KEY_LABELS = ("model", "prompt_version", "user_id", "team_session", "prompt_name", "prompt_number")
+MODEL_KEY_LABELS = ("model", "prompt_version", "prompt_name", "prompt_number")  # no user, no team session
 
 
 def _key(length: int = MAX_LABEL_LENGTH) -> Any:
@@ -46,10 +49,8 @@ def _histogram() -> Any:
     return Field(default=None, sa_type=LargeBinary, nullable=True)
 
 
-class _TurnSums(SQLModel):
+class _TurnCounts(SQLModel):
     model: str = _key()
-    user_id: str = _key()
-    team_session: str = _key()
     prompt_version: str = _key()
     prompt_name: str = _key()
     prompt_number: int = Field(primary_key=True, sa_type=BigInteger)
@@ -62,15 +63,18 @@ class _TurnSums(SQLModel):
     ttft_hist: bytes | None = _histogram()
 
 
-class _VoteSums(SQLModel):
+class _TurnSums(_TurnCounts):
+    user_id: str = _key()
+    team_session: str = _key()
+
+
+class _VoteCounts(SQLModel):
     """``up_weight`` / ``down_weight`` sum ``2 ** ((created_ms - day start) / 7 days)`` over the votes (the
-    start of the vote's UTC day at both levels), so the trust weight at any later moment is that sum
+    start of the vote's UTC day at every level), so the trust weight at any later moment is that sum
     times ``2 ** -(age of the day start / 7 days)``."""
 
     model: str = _key()
     prompt_version: str = _key()
-    user_id: str = _key()
-    team_session: str = _key()
     prompt_name: str = _key()
     prompt_number: int = Field(primary_key=True, sa_type=BigInteger)
     up: int = _count()
@@ -78,6 +82,11 @@ class _VoteSums(SQLModel):
     comments: int = _count()
     up_weight: float = 0.0
     down_weight: float = 0.0
+
+
+class _VoteSums(_VoteCounts):
+    user_id: str = _key()
+    team_session: str = _key()
 
 
 class TurnRollup(_TurnSums, table=True):
@@ -95,6 +104,26 @@ class TurnRollupHourly(_TurnSums, table=True):
 
     __tablename__ = "turn_rollups_hourly"
     __table_args__ = _clustered("hour", TURN_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    hour: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class TurnRollupByModel(_TurnCounts, table=True):
+    """Turns of one UTC day, model, prompt version and stored prompt, over every user and team session."""
+
+    __tablename__ = "turn_rollups_by_model"
+    __table_args__ = _clustered("day", MODEL_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    day: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class TurnRollupByModelHourly(_TurnCounts, table=True):
+    """Turns of one UTC hour, model, prompt version and stored prompt, over every user and team session."""
+
+    __tablename__ = "turn_rollups_by_model_hourly"
+    __table_args__ = _clustered("hour", MODEL_KEY_LABELS)
 
     project_id: int = Field(primary_key=True, sa_type=BigInteger)
     hour: int = Field(primary_key=True, sa_type=BigInteger)
@@ -120,37 +149,84 @@ class VoteRollupHourly(_VoteSums, table=True):
     hour: int = Field(primary_key=True, sa_type=BigInteger)
 
 
+class VoteRollupByModel(_VoteCounts, table=True):
+    """Votes of one UTC day, model, prompt version and stored prompt, over every voter and team session."""
+
+    __tablename__ = "vote_rollups_by_model"
+    __table_args__ = _clustered("day", MODEL_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    day: int = Field(primary_key=True, sa_type=BigInteger)
+
+
+class VoteRollupByModelHourly(_VoteCounts, table=True):
+    """Votes of one UTC hour, model, prompt version and stored prompt, over every voter and team session."""
+
+    __tablename__ = "vote_rollups_by_model_hourly"
+    __table_args__ = _clustered("hour", MODEL_KEY_LABELS)
+
+    project_id: int = Field(primary_key=True, sa_type=BigInteger)
+    hour: int = Field(primary_key=True, sa_type=BigInteger)
+
+
 TURN_COUNTERS = ("turns", "errors", "cancels", "prompt_tokens", "completion_tokens")
 VOTE_COUNTERS = ("up", "down", "comments", "up_weight", "down_weight")
 
 
 @dataclass(frozen=True)
 class RollupLevel:
-    """One time resolution of the roll-ups: its two tables and its time bucket (column and length)."""
+    """One set of roll-ups: its two tables, its time bucket (column and length) and its key labels."""
 
     bucket: str  # the name of the time-bucket column: "day" or "hour"
     bucket_ms: int
     turns: Table
     votes: Table
+    turn_labels: tuple[str, ...] = TURN_KEY_LABELS
+    vote_labels: tuple[str, ...] = VOTE_KEY_LABELS
+
+    @property
+    def name(self) -> str:
+        """The level's name: its turn table's."""
+        return str(self.turns.name)
+
+    @property
+    def per_user(self) -> bool:
+        """Whether the level keeps users and team sessions apart (else it sums over them)."""
+        return "user_id" in self.turn_labels
 
     @property
     def turn_key(self) -> tuple[str, ...]:
         """The turn roll-up's key columns, in primary-key order."""
-        return ("project_id", self.bucket, *TURN_KEY_LABELS)
+        return ("project_id", self.bucket, *self.turn_labels)
 
     @property
     def vote_key(self) -> tuple[str, ...]:
         """The vote roll-up's key columns, in primary-key order."""
-        return ("project_id", self.bucket, *VOTE_KEY_LABELS)
+        return ("project_id", self.bucket, *self.vote_labels)
 
 
-DAILY = RollupLevel("day", MS_PER_DAY, TurnRollup.__table__, VoteRollup.__table__)  # type: ignore[attr-defined]
-HOURLY = RollupLevel(
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+DAILY = RollupLevel("day", MS_PER_DAY, _table(TurnRollup), _table(VoteRollup))
+HOURLY = RollupLevel("hour", MS_PER_HOUR, _table(TurnRollupHourly), _table(VoteRollupHourly))
+DAILY_BY_MODEL = RollupLevel(
+    "day",
+    MS_PER_DAY,
+    _table(TurnRollupByModel),
+    _table(VoteRollupByModel),
+    MODEL_KEY_LABELS,
+    MODEL_KEY_LABELS,
+)
+HOURLY_BY_MODEL = RollupLevel(
     "hour",
     MS_PER_HOUR,
-    TurnRollupHourly.__table__,  # type: ignore[attr-defined]
-    VoteRollupHourly.__table__,  # type: ignore[attr-defined]
+    _table(TurnRollupByModelHourly),
+    _table(VoteRollupByModelHourly),
+    MODEL_KEY_LABELS,
+    MODEL_KEY_LABELS,
 )
-LEVELS = (DAILY, HOURLY)
+LEVELS = (DAILY, HOURLY, DAILY_BY_MODEL, HOURLY_BY_MODEL)
 TURN_ROLLUPS: Table = DAILY.turns
 VOTE_ROLLUPS: Table = DAILY.votes

@@ -83,7 +83,7 @@ VOTE_FIELDS = (
     "value",
     "comment",
 )
-_LEVELS = {level.bucket: level for level in LEVELS}
+_LEVELS = {level.name: level for level in LEVELS}
 _BATCH = "rollup_batch"  # connection.info key: the prompts of the batch in progress
 
 
@@ -96,26 +96,16 @@ def _label(value: str | None) -> str:
     return NONE_KEY if value is None else value
 
 
-def _turn_labels(row: Any) -> tuple[Any, ...]:
-    return (
-        row.model,
-        row.user_id,
-        _label(row.team_session),
-        _label(row.prompt_version),
-        _label(row.prompt_name),
-        row.prompt_number or NO_PROMPT_NUMBER,
-    )
-
-
-def _vote_labels(row: Any) -> tuple[Any, ...]:
-    return (
-        _label(row.model),
-        _label(row.prompt_version),
-        row.user_id,
-        _label(row.team_session),
-        _label(row.prompt_name),
-        row.prompt_number or NO_PROMPT_NUMBER,
-    )
+def _labels(row: Any) -> dict[str, Any]:
+    """A turn's or vote's roll-up labels by name, missing ones spelled as keys spell them."""
+    return {
+        "model": _label(row.model),
+        "user_id": row.user_id,
+        "team_session": _label(row.team_session),
+        "prompt_version": _label(row.prompt_version),
+        "prompt_name": _label(row.prompt_name),
+        "prompt_number": row.prompt_number or NO_PROMPT_NUMBER,
+    }
 
 
 @dataclass
@@ -133,19 +123,23 @@ class RollupChanges:
     """Differences to add to the roll-ups of every level (``rollup_tables.LEVELS``), by roll-up key."""
 
     levels: dict[str, LevelChanges] = field(
-        default_factory=lambda: {level.bucket: LevelChanges() for level in LEVELS}
+        default_factory=lambda: {level.name: LevelChanges() for level in LEVELS}
     )
 
     def add_turn(self, project_id: int, row: Any, sign: int) -> None:
         """Count a turn row (``TURN_FIELDS``) in (+1) or out (-1)."""
-        labels = _turn_labels(row)
+        labels = _labels(row)
         error, cancel = sign * (row.status == "error"), sign * (row.status == "cancelled")
         tokens_in, tokens_out = sign * (row.prompt_tokens or 0), sign * (row.completion_tokens or 0)
         latency = None if row.latency_ms is None else histograms.bucket_of(row.latency_ms)
         ttft = None if row.ttft_ms is None else histograms.bucket_of(row.ttft_ms)
         for level in LEVELS:
-            changes = self.levels[level.bucket]
-            key = (project_id, row.created_ms // level.bucket_ms, *labels)
+            changes = self.levels[level.name]
+            key = (
+                project_id,
+                row.created_ms // level.bucket_ms,
+                *(labels[name] for name in level.turn_labels),
+            )
             sums = changes.turns[key]
             sums[0] += sign
             sums[1] += error
@@ -159,12 +153,17 @@ class RollupChanges:
 
     def add_vote(self, project_id: int, row: Any, sign: int) -> None:
         """Count a vote row (``VOTE_FIELDS``) in (+1) or out (-1)."""
-        labels = _vote_labels(row)
+        labels = _labels(row)
         side = 0 if row.value > 0 else 1
         commented = sign * (row.comment is not None)
         weight = sign * day_weight(row.created_ms)
         for level in LEVELS:
-            sums = self.levels[level.bucket].votes[(project_id, row.created_ms // level.bucket_ms, *labels)]
+            key = (
+                project_id,
+                row.created_ms // level.bucket_ms,
+                *(labels[name] for name in level.vote_labels),
+            )
+            sums = self.levels[level.name].votes[key]
             sums[side] += sign
             sums[2] += commented
             sums[3 + side] += weight
@@ -311,7 +310,7 @@ def _of_prompts(table: Table, dialect: str) -> tuple[Any, Any]:
 def write_changes(connection: Connection, changes: RollupChanges) -> None:
     """Add the changes to the roll-up rows of every level (in key order), creating rows as needed."""
     for level in LEVELS:
-        _write_level(connection, level, changes.levels[level.bucket])
+        _write_level(connection, level, changes.levels[level.name])
 
 
 def _write_level(connection: Connection, level: RollupLevel, changes: LevelChanges) -> None:
@@ -322,7 +321,7 @@ def _write_level(connection: Connection, level: RollupLevel, changes: LevelChang
         if any(sums) or changes.latency.get(key) or changes.ttft.get(key)
     ]
     if turn_rows:
-        statement = _add_statement(dialect, level.bucket, "turns")
+        statement = _add_statement(dialect, level.name, "turns")
         stored = connection.execute(statement, rows_parameters(connection, turn_rows)).all()
         _write_histograms(connection, level, changes, stored)
     vote_rows = [
@@ -335,7 +334,7 @@ def _write_level(connection: Connection, level: RollupLevel, changes: LevelChang
     ]
     if vote_rows:
         connection.execute(
-            _add_statement(dialect, level.bucket, "votes"), rows_parameters(connection, vote_rows)
+            _add_statement(dialect, level.name, "votes"), rows_parameters(connection, vote_rows)
         )
     _drop_emptied(connection, level, changes)
 
@@ -376,17 +375,17 @@ def _write_histograms(
     if connection.dialect.name == "postgresql":  # one statement for the request, the bytes as hex in JSON
         for row in updates:
             row.update(new_latency=row["new_latency"].hex(), new_ttft=row["new_ttft"].hex())
-        connection.execute(_pg_histogram_statement(level.bucket), {"rows": json.dumps(updates)})
+        connection.execute(_pg_histogram_statement(level.name), {"rows": json.dumps(updates)})
     else:
-        connection.execute(_histogram_statement(level.bucket), updates)
+        connection.execute(_histogram_statement(level.name), updates)
 
 
 _INTEGER_KEYS = ("project_id", "day", "hour", "prompt_number")
 
 
 @cache
-def _pg_histogram_statement(bucket: str) -> TextClause:
-    level = _LEVELS[bucket]
+def _pg_histogram_statement(name: str) -> TextClause:
+    level = _LEVELS[name]
     columns = ", ".join(
         f"k_{name} {'bigint' if name in _INTEGER_KEYS else 'text'}" for name in level.turn_key
     )
@@ -402,8 +401,8 @@ def _pg_histogram_statement(bucket: str) -> TextClause:
 
 
 @cache
-def _add_statement(dialect: str, bucket: str, kind: str) -> Any:
-    level = _LEVELS[bucket]
+def _add_statement(dialect: str, name: str, kind: str) -> Any:
+    level = _LEVELS[name]
     table, key, counters = (
         (level.turns, level.turn_key, TURN_COUNTERS)
         if kind == "turns"
@@ -422,8 +421,8 @@ def _add_statement(dialect: str, bucket: str, kind: str) -> Any:
 
 
 @cache
-def _histogram_statement(bucket: str) -> Any:
-    level = _LEVELS[bucket]
+def _histogram_statement(name: str) -> Any:
+    level = _LEVELS[name]
     table = level.turns
     return (
         update(table)

@@ -1,7 +1,8 @@
 """The roll-ups answer as the raw rows do: on a random history written through both write paths (votes
 changed and cleared, conversations deleted, turns merged from events in any order), for random filters
 (ranges that start and end mid-hour, on the hour or at midnight, names, sessions, versions, stored
-prompts), every sum equals the raw rows' sum, trust weights are exact, and percentiles are within the histograms' stated bound."""
+prompts), every sum equals the raw rows' sum, trust weights are exact, and percentiles are within the
+histograms' stated bound."""
 
 from __future__ import annotations
 

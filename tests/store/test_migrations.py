@@ -76,7 +76,7 @@ def upgrade_to(engine, revision: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_upgrading_to_hourly_prompt_roll_ups_labels_votes_and_fills_both_levels(
+def test_upgrading_to_hourly_prompt_roll_ups_labels_votes_and_fills_every_level(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
@@ -105,7 +105,8 @@ def test_upgrading_to_hourly_prompt_roll_ups_labels_votes_and_fills_both_levels(
         )
         assert [tuple(row) for row in labels] == [("p1", "support", 2), ("p2", None, None)]
     stored = rollup_rows(engine)
-    assert sum(values[0] for values in stored["hourly turns"].values()) == 2
+    assert sum(values[0] for values in stored["turn_rollups_hourly"].values()) == 2
+    assert sum(values[0] for values in stored["turn_rollups_by_model"].values()) == 2
     assert {key[-2:] for key in stored["votes"]} == {("support", 2), ("", 0)}
     with engine.begin() as connection:
         rebuild_rollups(connection, 0)

@@ -16,7 +16,7 @@ from bilan_core.store.forget import forget_user
 from bilan_core.store.models import TURNS
 from bilan_core.store.retention import prune
 from bilan_core.store.rollup_rebuild import rebuild_rollups
-from bilan_core.store.rollup_tables import TURN_ROLLUPS, VOTE_ROLLUPS
+from bilan_core.store.rollup_tables import LEVELS, TURN_ROLLUPS, VOTE_ROLLUPS
 from tests.rollup_support import (
     AT_MS,
     LOCAL_PROJECT,
@@ -33,11 +33,12 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 def assert_same(maintained: dict, rebuilt: dict) -> None:
-    for level in ("", "hourly "):
-        assert maintained[f"{level}turns"] == rebuilt[f"{level}turns"]
-        assert maintained[f"{level}votes"].keys() == rebuilt[f"{level}votes"].keys()
-        for key, values in rebuilt[f"{level}votes"].items():
-            assert maintained[f"{level}votes"][key] == pytest.approx(values, rel=1e-9, abs=1e-9)
+    for level in LEVELS:
+        assert maintained[level.turns.name] == rebuilt[level.turns.name], level.name
+        votes = level.votes.name
+        assert maintained[votes].keys() == rebuilt[votes].keys(), votes
+        for key, values in rebuilt[votes].items():
+            assert maintained[votes][key] == pytest.approx(values, rel=1e-9, abs=1e-9)
 
 
 def test_roll_ups_written_with_the_rows_equal_a_rebuild_from_them(engine: Engine) -> None:
@@ -45,7 +46,7 @@ def test_roll_ups_written_with_the_rows_equal_a_rebuild_from_them(engine: Engine
     local_history(engine, rng, turns=70)
     server_history(engine, rng, turns=50)
     maintained = rollup_rows(engine)
-    assert maintained["turns"] and maintained["votes"] and maintained["hourly turns"]
+    assert all(maintained[level.turns.name] and maintained[level.votes.name] for level in LEVELS)
     assert {key[-2:] for key in maintained["votes"]} >= {("support", 2), ("", 0)}  # stored prompts are keys
     with engine.begin() as connection:
         rebuild_rollups(connection, LOCAL_PROJECT)

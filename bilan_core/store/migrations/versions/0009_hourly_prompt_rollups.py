@@ -77,18 +77,7 @@ def upgrade() -> None:
     for suffix, bucket in (("", "day"), ("_hourly", "hour")):
         _turn_rollups(f"turn_rollups{suffix}", bucket)
         _vote_rollups(f"vote_rollups{suffix}", bucket)
-    _fill_from_existing_rows()
-
-
-def _fill_from_existing_rows() -> None:
-    from bilan_core.store.rollup_rebuild import rebuild_rollups
-
-    connection = op.get_bind()
-    projects = connection.execute(
-        sa.text("SELECT DISTINCT project_id FROM turns UNION SELECT DISTINCT project_id FROM votes")
-    ).scalars()
-    for project_id in sorted(projects):
-        rebuild_rollups(connection, project_id)
+    # Filled from the stored rows by 0010, which adds the last levels.
 
 
 def downgrade() -> None:
