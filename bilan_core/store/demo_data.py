@@ -17,18 +17,22 @@ from typing import Any
 
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from bilan_core.clock import now_ms
 from bilan_core.settings import load_settings
+from bilan_core.store.bulk_write import bulk_write
 from bilan_core.store.conversations import CONVERSATION_COLUMNS
 from bilan_core.store.demo_rows import TURN_COLUMNS, DemoPlan
 from bilan_core.store.engine import get_engine
 from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn
-from bilan_core.store.rollup_rebuild import rebuild_rollups
+from bilan_core.store.rollup_rebuild import add_stored_rows, write_rollups
+from bilan_core.store.rollup_sums import RollupSums, TurnColumns, VoteColumns
 from bilan_core.store.votes import VOTE_COLUMNS
 
 DEFAULT_DAYS = 90
 CHUNK_TURNS = 20_000
+BULK_CACHE_KIB = -500_000  # SQLite page cache during a load: 500 MB (negative: KiB)
 MAX_TURNS = 50_000_000
 
 
@@ -73,7 +77,9 @@ def seed_demo_data(
     started = time.perf_counter()
     end_ms = now_ms() if at_ms is None else at_ms
     counts = [0, 0, 0]
-    with engine.begin() as connection, _bulk_load_cache(connection), _progress(progress) as bar:
+    with engine.connect() as connection, _bulk_load_mode(connection), _progress(progress) as bar:
+        sums = RollupSums(project_id)
+        add_stored_rows(connection, sums)  # the project's rows so far (none in a fresh database)
         plan = DemoPlan(
             seed=seed,
             project_id=project_id,
@@ -85,9 +91,11 @@ def seed_demo_data(
         task = bar.add_task("turns, votes, conversations", total=turns)
         for done, size in plan.chunks(turns, CHUNK_TURNS):
             chunk = plan.draw(done, size, turns)
-            _write(connection, "conversations", CONVERSATION_COLUMNS, chunk.conversations)
-            _write(connection, "turns", TURN_COLUMNS, chunk.turns)
-            _write(connection, "votes", VOTE_COLUMNS, chunk.votes)
+            bulk_write(connection, "conversations", CONVERSATION_COLUMNS, chunk.conversations)
+            bulk_write(connection, "turns", TURN_COLUMNS, chunk.turns)
+            bulk_write(connection, "votes", VOTE_COLUMNS, chunk.votes)
+            sums.add_turns(TurnColumns.from_rows(TURN_COLUMNS, chunk.turns))
+            sums.add_votes(VoteColumns.from_rows(VOTE_COLUMNS, chunk.votes))
             counts = [
                 counts[0] + len(chunk.turns),
                 counts[1] + len(chunk.votes),
@@ -95,9 +103,10 @@ def seed_demo_data(
             ]
             bar.advance(task, size)
         finishing = bar.add_task("roll-ups and planner statistics", total=2)
-        rebuild_rollups(connection, project_id)  # rows were written behind the store's write functions
+        write_rollups(connection, sums)  # the rows were written behind the store's write functions
         bar.advance(finishing)
         refresh_planner_statistics(connection)
+        connection.commit()
         bar.advance(finishing)
     return DemoSummary(
         turns=counts[0], votes=counts[1], conversations=counts[2], seconds=time.perf_counter() - started
@@ -105,39 +114,45 @@ def seed_demo_data(
 
 
 @contextmanager
-def _bulk_load_cache(connection: Connection) -> Iterator[None]:
-    # A bigger page cache while the indexes grow, given back afterwards (the connection is pooled).
+def _bulk_load_mode(connection: Connection) -> Iterator[None]:
+    """On SQLite, a bigger page cache while the indexes grow and, when no other connection has the file
+    open, a rollback journal instead of the WAL: the new pages are then written once, not to the WAL and
+    again into the file (half the disk writes). Both are put back afterwards (the connection is pooled)."""
     if connection.dialect.name != "sqlite":
         yield
         return
     previous = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    connection.exec_driver_sql("PRAGMA cache_size=-200000")
+    connection.exec_driver_sql(f"PRAGMA cache_size={BULK_CACHE_KIB}")
+    journal = _switch_journal(connection, "DELETE")
+    if journal == "delete":
+        connection.exec_driver_sql("PRAGMA synchronous=FULL")  # what a rollback journal needs to be safe
+    connection.commit()  # the load is one transaction of its own
     try:
         yield
     finally:
+        if connection.in_transaction():
+            connection.rollback()
+        if journal == "delete":
+            _switch_journal(connection, "WAL")
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
         connection.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
+
+
+def _switch_journal(connection: Connection, mode: str) -> str:
+    """Set the journal mode if no other connection has the file open (without waiting); the mode now."""
+    timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        return str(connection.exec_driver_sql(f"PRAGMA journal_mode={mode}").scalar_one())
+    except OperationalError:  # "database is locked": another connection has it open
+        return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar_one())
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def _row_count(connection: Connection, table: Any, project_id: int) -> int:
     count = connection.execute(select(func.count()).select_from(table).where(table.project_id == project_id))
     return int(count.scalar_one())
-
-
-def _write(
-    connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]
-) -> None:
-    """Bulk-write rows: ``COPY`` on PostgreSQL, one ``executemany`` of plain tuples on SQLite."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if connection.dialect.name == "postgresql":
-        raw = connection.connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" * len(columns))
-    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 @contextmanager

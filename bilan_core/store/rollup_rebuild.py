@@ -1,48 +1,41 @@
 """Recomputing the roll-ups from the raw turns and votes: after a bulk load, a prune, or by command.
 
 ``rebuild_rollups`` replaces a project's roll-up rows (all days, or the days named) with sums computed
-in SQL from the rows themselves, histogram buckets included (the same arithmetic as the write path:
-``histograms.bucket_of`` and ``rollups.day_weight``). ``rebuild-rollups`` runs it from the command line.
+from the rows themselves: it streams their key and measure columns in batches and sums them with numpy
+(``rollup_sums``: the same arithmetic as the write path), then bulk-writes every level's rows (``COPY``
+on PostgreSQL). ``rebuild-rollups`` runs it from the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    case,
-    cast,
-    delete,
-    func,
-    insert,
-    literal,
-    literal_column,
-    select,
-)
-from sqlalchemy import Integer as SqlInteger
+import numpy as np
+from sqlalchemy import Connection, Engine, Select, case, delete, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
 from bilan_core.clock import MS_PER_DAY
-from bilan_core.store import histograms
+from bilan_core.store.bulk_write import bulk_write
 from bilan_core.store.data_versions import mark_changed
 from bilan_core.store.models import LOCAL_PROJECT, TURNS, VOTES
+from bilan_core.store.rollup_sums import RollupSums, TurnColumns, VoteColumns
 from bilan_core.store.rollup_tables import (
     LEVELS,
     NO_PROMPT_NUMBER,
     NONE_KEY,
     TURN_COUNTERS,
+    TURN_KEY_LABELS,
     VOTE_COUNTERS,
+    VOTE_KEY_LABELS,
     RollupLevel,
 )
-from bilan_core.store.rollups import HALF_LIFE_MS
-from bilan_core.store.upsert import least
+
+_BATCH_ROWS = 200_000
+_HISTOGRAMS = ("latency_hist", "ttft_hist")
 
 
 @dataclass(frozen=True)
@@ -61,16 +54,39 @@ def rebuild_rollups(
     started = time.perf_counter()
     if days is not None and not days:
         return RebuildSummary(0, 0, 0.0)
+    sums = RollupSums(project_id)
+    add_stored_rows(connection, sums, days)
+    turn_rows, vote_rows = write_rollups(connection, sums, days)
+    return RebuildSummary(turn_rows, vote_rows, time.perf_counter() - started)
+
+
+def add_stored_rows(connection: Connection, sums: RollupSums, days: Collection[int] | None = None) -> None:
+    """Count the stored turns and votes of ``sums``'s project (all days, or only ``days``) into ``sums``."""
+    for batch in _batches(connection, _turn_statement(sums.project_id, days)):
+        sums.add_turns(_turn_columns(batch))
+    for batch in _batches(connection, _vote_statement(sums.project_id, days)):
+        sums.add_votes(_vote_columns(batch))
+
+
+def write_rollups(
+    connection: Connection, sums: RollupSums, days: Collection[int] | None = None
+) -> tuple[int, int]:
+    """Replace the roll-ups of ``sums``'s project (all days, or ``days``) with its sums: row counts."""
+    project_id = sums.project_id
     turn_rows = vote_rows = 0
     for level in LEVELS:
         for table in (level.turns, level.votes):
             connection.execute(
                 delete(table).where(*_scope(table, _day_of_bucket(table, level), project_id, days))
             )
-        turn_rows += _rebuild_turns(connection, level, project_id, days)
-        vote_rows += _rebuild_votes(connection, level, project_id, days)
+        rows = sums.turn_rows(level)
+        bulk_write(connection, level.turns.name, (*level.turn_key, *TURN_COUNTERS, *_HISTOGRAMS), rows)
+        turn_rows += len(rows)
+        rows = sums.vote_rows(level)
+        bulk_write(connection, level.votes.name, (*level.vote_key, *VOTE_COUNTERS), rows)
+        vote_rows += len(rows)
     mark_changed(connection, project_id)
-    return RebuildSummary(turn_rows, vote_rows, time.perf_counter() - started)
+    return turn_rows, vote_rows
 
 
 def _scope(
@@ -86,9 +102,9 @@ def _day_of_bucket(table: Any, level: RollupLevel) -> ColumnElement[Any]:
     return literal_column(f"({table.name}.{level.bucket} / {MS_PER_DAY // level.bucket_ms})")
 
 
-def _bucket_of(table: Any, bucket_ms: int) -> ColumnElement[Any]:
+def _day_of_row(table: Any) -> ColumnElement[Any]:
     # Integer division on both engines, spelled as the daily indexes spell it (models.DAY_BUCKET_SQL).
-    return literal_column(f"({table.name}.created_ms / {bucket_ms})")
+    return literal_column(f"({table.name}.created_ms / {MS_PER_DAY})")
 
 
 def _labels(table: Any, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
@@ -97,88 +113,58 @@ def _labels(table: Any, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
     return [func.coalesce(table.c[name], none.get(name, NONE_KEY)).label(name) for name in names]
 
 
-def _rebuild_turns(
-    connection: Connection, level: RollupLevel, project_id: int, days: Collection[int] | None
-) -> int:
-    keys = [
-        TURNS.c.project_id,
-        _bucket_of(TURNS, level.bucket_ms).label(level.bucket),
-        *_labels(TURNS, level.turn_labels),
-    ]
-    where = _scope(TURNS, _bucket_of(TURNS, MS_PER_DAY), project_id, days)
-    sums = (
-        select(
-            *keys,
-            func.count(),
-            func.sum(case((TURNS.c.status == "error", 1), else_=0)),
-            func.sum(case((TURNS.c.status == "cancelled", 1), else_=0)),
-            func.coalesce(func.sum(TURNS.c.prompt_tokens), 0),
-            func.coalesce(func.sum(TURNS.c.completion_tokens), 0),
-        )
-        .where(*where)
-        .group_by(*keys)
+def _turn_statement(project_id: int, days: Collection[int] | None) -> Select[Any]:
+    status = case((TURNS.c.status == "error", 1), (TURNS.c.status == "cancelled", 2), else_=0)
+    return select(
+        TURNS.c.created_ms,
+        *_labels(TURNS, TURN_KEY_LABELS),
+        status,
+        func.coalesce(TURNS.c.prompt_tokens, 0),
+        func.coalesce(TURNS.c.completion_tokens, 0),
+        TURNS.c.latency_ms,
+        TURNS.c.ttft_ms,
+    ).where(*_scope(TURNS, _day_of_row(TURNS), project_id, days))
+
+
+def _vote_statement(project_id: int, days: Collection[int] | None) -> Select[Any]:
+    return select(
+        VOTES.c.created_ms,
+        *_labels(VOTES, VOTE_KEY_LABELS),
+        case((VOTES.c.value > 0, 1), else_=0),
+        case((VOTES.c.comment.is_not(None), 1), else_=0),
+    ).where(*_scope(VOTES, _day_of_row(VOTES), project_id, days))
+
+
+def _batches(connection: Connection, statement: Select[Any]) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows, a batch at a time, as columns (streamed: a server-side cursor on PostgreSQL)."""
+    result = connection.execute(statement.execution_options(yield_per=_BATCH_ROWS))
+    for rows in result.partitions():
+        yield list(zip(*rows, strict=True))
+
+
+def _turn_columns(columns: list[tuple[Any, ...]]) -> TurnColumns:
+    created, *labels = columns[: 1 + len(TURN_KEY_LABELS)]
+    status, prompt_tokens, completion_tokens, latency, ttft = columns[1 + len(TURN_KEY_LABELS) :]
+    return TurnColumns(
+        created_ms=np.array(created, dtype=np.int64),
+        labels=[np.array(column, dtype=object) for column in labels],
+        status=np.array(status, dtype=np.int8),
+        prompt_tokens=np.array(prompt_tokens, dtype=np.float64),
+        completion_tokens=np.array(completion_tokens, dtype=np.float64),
+        latency_ms=np.array(latency, dtype=np.float64),
+        ttft_ms=np.array(ttft, dtype=np.float64),
     )
-    latency = _histograms(connection, "latency_ms", keys, where)
-    ttft = _histograms(connection, "ttft_ms", keys, where)
-    width = len(level.turn_key)
-    rows = []
-    for row in connection.execute(sums):
-        key = tuple(row[:width])
-        found = dict(zip(level.turn_key, key, strict=True)) | dict(
-            zip(TURN_COUNTERS, row[width:], strict=True)
-        )
-        found["latency_hist"] = histograms.encode(latency.get(key, {})) or None
-        found["ttft_hist"] = histograms.encode(ttft.get(key, {})) or None
-        rows.append(found)
-    if rows:
-        connection.execute(insert(level.turns), rows)
-    return len(rows)
 
 
-def _bucket(dialect: str, value: Any) -> ColumnElement[int]:
-    # The SQL spelling of histograms.bucket_of: libm's log on both sides, so the buckets agree.
-    raw = cast(func.floor(func.ln(value / histograms.LOW_MS) / literal(histograms.LOG_RATIO)), SqlInteger) + 1
-    return case((value >= histograms.LOW_MS, least(dialect, raw, histograms.MAX_BUCKET)), else_=0)
-
-
-def _histograms(
-    connection: Connection, measure: str, keys: list[ColumnElement[Any]], where: list[ColumnElement[bool]]
-) -> dict[tuple[Any, ...], dict[int, int]]:
-    value = TURNS.c[measure]
-    bucket = _bucket(connection.dialect.name, value).label("bucket")
-    rows = connection.execute(
-        select(*keys, bucket, func.count()).where(*where, value.is_not(None)).group_by(*keys, bucket)
+def _vote_columns(columns: list[tuple[Any, ...]]) -> VoteColumns:
+    created, *labels = columns[: 1 + len(VOTE_KEY_LABELS)]
+    up, commented = columns[1 + len(VOTE_KEY_LABELS) :]
+    return VoteColumns(
+        created_ms=np.array(created, dtype=np.int64),
+        labels=[np.array(column, dtype=object) for column in labels],
+        up=np.array(up, dtype=bool),
+        commented=np.array(commented, dtype=bool),
     )
-    counts: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
-    for row in rows:
-        counts[tuple(row[:-2])][int(row[-2])] = int(row[-1])
-    return counts
-
-
-def _rebuild_votes(
-    connection: Connection, level: RollupLevel, project_id: int, days: Collection[int] | None
-) -> int:
-    keys = [
-        VOTES.c.project_id,
-        _bucket_of(VOTES, level.bucket_ms).label(level.bucket),
-        *_labels(VOTES, level.vote_labels),
-    ]
-    factor = func.power(2.0, (VOTES.c.created_ms % MS_PER_DAY) / HALF_LIFE_MS)
-    up = VOTES.c.value > 0
-    sums = (
-        select(
-            *keys,
-            func.sum(case((up, 1), else_=0)),
-            func.sum(case((up, 0), else_=1)),
-            func.sum(case((VOTES.c.comment.is_not(None), 1), else_=0)),
-            func.sum(case((up, factor), else_=0.0)),
-            func.sum(case((up, 0.0), else_=factor)),
-        )
-        .where(*_scope(VOTES, _bucket_of(VOTES, MS_PER_DAY), project_id, days))
-        .group_by(*keys)
-    )
-    names = [*level.vote_key, *VOTE_COUNTERS]
-    return max(0, connection.execute(insert(level.votes).from_select(names, sums)).rowcount)
 
 
 def add_rebuild_rollups_command(commands: argparse._SubParsersAction) -> None:

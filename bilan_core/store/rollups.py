@@ -89,7 +89,12 @@ _BATCH = "rollup_batch"  # connection.info key: the prompts of the batch in prog
 
 def day_weight(created_ms: int) -> float:
     """A vote's weight factor within its day: ``2 ** ((created_ms - day start) / half-life)``."""
-    return float(2.0 ** ((created_ms % MS_PER_DAY) / HALF_LIFE_MS))
+    return float(day_weights(created_ms))
+
+
+def day_weights(created_ms: Any) -> Any:
+    """``day_weight`` of an int or of every element of an int array (a float array)."""
+    return 2.0 ** ((created_ms % MS_PER_DAY) / HALF_LIFE_MS)
 
 
 def _label(value: str | None) -> str:

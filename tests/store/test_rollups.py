@@ -108,6 +108,30 @@ def test_demo_data_is_bulk_loaded_with_its_roll_ups_and_planner_statistics(engin
     assert analyzed > 0
 
 
+def test_demo_data_seeded_on_top_of_a_history_keeps_the_roll_ups_equal_to_a_rebuild(engine: Engine) -> None:
+    local_history(engine, random.Random(12), turns=30)  # the seeder counts the rows already there in
+    before = sum(values[0] for values in rollup_rows(engine)["hourly turns"].values())
+    summary = seed_demo_data(engine, turns=5_000, seed=2, at_ms=AT_MS, days=3)
+    seeded = rollup_rows(engine)
+    assert before > 0
+    assert sum(values[0] for values in seeded["hourly turns"].values()) == summary.turns + before
+    with engine.begin() as connection:
+        rebuild_rollups(connection, LOCAL_PROJECT)
+    assert_same(seeded, rollup_rows(engine))
+    if engine.dialect.name == "sqlite":  # the load's rollback journal gave way to the WAL again
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+
+
+def test_seeding_sqlite_while_another_connection_reads_keeps_the_wal(sqlite_url: str) -> None:
+    engine = get_engine(sqlite_url)
+    with engine.connect() as reader:
+        reader.execute(select(func.count()).select_from(TURNS)).scalar_one()
+        summary = seed_demo_data(engine, turns=2_000, seed=1, at_ms=AT_MS)
+        assert reader.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert reader.execute(select(func.count()).select_from(TURNS)).scalar_one() == summary.turns
+
+
 def test_pruning_and_forgetting_a_user_take_their_rows_out_of_the_roll_ups(engine: Engine) -> None:
     rng = random.Random(31)
     local_history(engine, rng, turns=40)
