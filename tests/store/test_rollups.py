@@ -110,11 +110,11 @@ def test_demo_data_is_bulk_loaded_with_its_roll_ups_and_planner_statistics(engin
 
 def test_demo_data_seeded_on_top_of_a_history_keeps_the_roll_ups_equal_to_a_rebuild(engine: Engine) -> None:
     local_history(engine, random.Random(12), turns=30)  # the seeder counts the rows already there in
-    before = sum(values[0] for values in rollup_rows(engine)["hourly turns"].values())
+    before = sum(values[0] for values in rollup_rows(engine)["turn_rollups_hourly"].values())
     summary = seed_demo_data(engine, turns=5_000, seed=2, at_ms=AT_MS, days=3)
     seeded = rollup_rows(engine)
     assert before > 0
-    assert sum(values[0] for values in seeded["hourly turns"].values()) == summary.turns + before
+    assert sum(values[0] for values in seeded["turn_rollups_hourly"].values()) == summary.turns + before
     with engine.begin() as connection:
         rebuild_rollups(connection, LOCAL_PROJECT)
     assert_same(seeded, rollup_rows(engine))
