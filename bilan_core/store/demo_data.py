@@ -12,7 +12,7 @@ import argparse
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.progress import Progress
@@ -34,6 +34,7 @@ DEFAULT_DAYS = 90
 CHUNK_TURNS = 20_000
 BULK_CACHE_KIB = -500_000  # SQLite page cache during a load: 500 MB (negative: KiB)
 MAX_TURNS = 50_000_000
+PHASES = ("drawing rows", "writing rows", "summing roll-ups", "writing roll-ups", "statistics and commit")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class DemoSummary:
     votes: int
     conversations: int
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds by phase (PHASES)
 
 
 def validate_turn_count(turns: object) -> int:
@@ -77,6 +79,7 @@ def seed_demo_data(
     started = time.perf_counter()
     end_ms = now_ms() if at_ms is None else at_ms
     counts = [0, 0, 0]
+    phases = dict.fromkeys(PHASES, 0.0)
     with engine.connect() as connection, _bulk_load_mode(connection), _progress(progress) as bar:
         sums = RollupSums(project_id)
         add_stored_rows(connection, sums)  # the project's rows so far (none in a fresh database)
@@ -90,12 +93,15 @@ def seed_demo_data(
         )
         task = bar.add_task("turns, votes, conversations", total=turns)
         for done, size in plan.chunks(turns, CHUNK_TURNS):
-            chunk = plan.draw(done, size, turns)
-            bulk_write(connection, "conversations", CONVERSATION_COLUMNS, chunk.conversations)
-            bulk_write(connection, "turns", TURN_COLUMNS, chunk.turns)
-            bulk_write(connection, "votes", VOTE_COLUMNS, chunk.votes)
-            sums.add_turns(TurnColumns.from_rows(TURN_COLUMNS, chunk.turns))
-            sums.add_votes(VoteColumns.from_rows(VOTE_COLUMNS, chunk.votes))
+            with _timed(phases, "drawing rows"):
+                chunk = plan.draw(done, size, turns)
+            with _timed(phases, "writing rows"):
+                bulk_write(connection, "conversations", CONVERSATION_COLUMNS, chunk.conversations)
+                bulk_write(connection, "turns", TURN_COLUMNS, chunk.turns)
+                bulk_write(connection, "votes", VOTE_COLUMNS, chunk.votes)
+            with _timed(phases, "summing roll-ups"):
+                sums.add_turns(TurnColumns.from_rows(TURN_COLUMNS, chunk.turns))
+                sums.add_votes(VoteColumns.from_rows(VOTE_COLUMNS, chunk.votes))
             counts = [
                 counts[0] + len(chunk.turns),
                 counts[1] + len(chunk.votes),
@@ -103,14 +109,29 @@ def seed_demo_data(
             ]
             bar.advance(task, size)
         finishing = bar.add_task("roll-ups and planner statistics", total=2)
-        write_rollups(connection, sums)  # the rows were written behind the store's write functions
+        with _timed(phases, "writing roll-ups"):
+            write_rollups(connection, sums)  # the rows were written behind the store's write functions
         bar.advance(finishing)
-        refresh_planner_statistics(connection)
-        connection.commit()
+        with _timed(phases, "statistics and commit"):
+            refresh_planner_statistics(connection)
+            connection.commit()
         bar.advance(finishing)
     return DemoSummary(
-        turns=counts[0], votes=counts[1], conversations=counts[2], seconds=time.perf_counter() - started
+        turns=counts[0],
+        votes=counts[1],
+        conversations=counts[2],
+        seconds=time.perf_counter() - started,
+        phases=phases,
     )
+
+
+@contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] += time.perf_counter() - started
 
 
 @contextmanager
@@ -188,5 +209,6 @@ def _run_demo_data(args: argparse.Namespace) -> int:
     print(
         f"inserted {summary.turns:,} turns, {summary.votes:,} votes and "
         f"{summary.conversations:,} conversations in {summary.seconds:.1f} s"
+        f" ({', '.join(f'{name} {seconds:.1f} s' for name, seconds in summary.phases.items())})"
     )
     return 0
