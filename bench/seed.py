@@ -54,14 +54,14 @@ def measure(url: str, turns: int) -> dict[str, Any]:
     return found
 
 
-def report(labels: list[str], results: list[dict[str, Any]]) -> None:
-    """The figures side by side, with the ratio of the last column to the first."""
-    print(f"\n{'turns':<30}" + "".join(f"{label:>12}" for label in labels) + "   ratio")
+def report(labels: list[str], results: list[dict[str, Any]], largest: int) -> None:
+    """The figures side by side; the ratio is column ``largest`` (the largest SQLite size) to the first."""
+    print(f"\n{'turns':<30}" + "".join(f"{label:>14}" for label in labels) + "   ratio")
     names = ["seconds", "cpu", "written GB", *PHASES, "rebuild-rollups"]
     for name in names:
         values = [result[name] for result in results]
-        ratio = f"{values[-1] / values[0]:7.1f}x" if values[0] else ""
-        print(f"  {name:<28}" + "".join(f"{value:12.1f}" for value in values) + ratio)
+        ratio = f"{values[largest] / values[0]:7.1f}x" if values[0] else ""
+        print(f"  {name:<28}" + "".join(f"{value:14.1f}" for value in values) + ratio)
 
 
 def main() -> None:
@@ -84,7 +84,7 @@ def main() -> None:
     if args.postgres_url:
         results.append(measure(args.postgres_url, args.postgres_size))
         labels.append(f"PG {args.postgres_size:,}")
-    report(labels, results)
+    report(labels, results, len(args.sizes) - 1)
     largest = results[len(args.sizes) - 1]
     if args.sizes[-1] >= 10_000_000:
         met = "met" if largest["seconds"] < TARGET_10M_S else "not met"
