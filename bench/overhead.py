@@ -32,7 +32,7 @@ import openai
 from bilan_core.client.bilan import Bilan
 from bilan_core.client.local import LocalBackend
 from bilan_core.settings import load_settings
-from bilan_core.store.models import Turn
+from bilan_core.store.models import Turn, TurnFields
 from bilan_core.store.turns import record_turn_in_conversation
 from tests.fixtures.bilan_server import free_port
 from tests.fixtures.openai_server import FakeOpenAIServer
@@ -46,9 +46,9 @@ Run = Callable[[bool], str]  # one call (streamed or not), returning the text it
 class OnCallersThread(LocalBackend):
     """The local backend storing each turn before the call returns (Bilan's tracking before write-behind)."""
 
-    def record_turn(self, turn: Turn) -> None:
+    def record_turn(self, fields: TurnFields) -> None:
         """Store the turn in its SQLite transaction now."""
-        record_turn_in_conversation(self.engine, turn)
+        record_turn_in_conversation(self.engine, Turn(project_id=self.project_id, **fields))
 
 
 def sdk_run(create: Callable[..., Any]) -> Run:

@@ -17,7 +17,7 @@ from openai.types.completion_usage import CompletionUsage
 from bilan_core.chat.validation import last_user_text
 from bilan_core.errors import ProviderError
 from bilan_core.limits import storable
-from bilan_core.store.models import Turn
+from bilan_core.store.models import TurnFields
 
 
 @dataclass(frozen=True)
@@ -92,40 +92,41 @@ class ChatCall:
         ttft_ms: float | None,
         latency_ms: float,
         error: ProviderError | None = None,
-    ) -> Turn:
-        """The turn to record for this call."""
-        return Turn(
-            prompt_id=self.prompt_id,
-            conversation_id=self.conversation_id,
-            user_id=self.user_id,
-            team_session=self.team_session,
-            model=self.model,
-            provider=self.provider,
-            prompt_version=self.variant,
-            prompt_name=self.prompt_ref[0] if self.prompt_ref else None,
-            prompt_number=self.prompt_ref[1] if self.prompt_ref else None,
-            regenerated_from=self.regenerated_from,
-            messages=_plain(self.messages),
-            parameters=_plain(self.parameters),
-            tools=_plain(self.request.get("tools")),
-            tool_calls=tool_calls or None,
-            route=_plain(self.route),
-            prompt_text=last_user_text(self.messages),
-            response=storable(response),
-            finish_reason=finish_reason,
-            status=status,
-            error_type=error.error_type if error else None,
-            error_message=storable(error.message) if error else None,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-            ttft_ms=ttft_ms,
-            latency_ms=latency_ms,
-            created_ms=self.created_ms,
-        )
+    ) -> TurnFields:
+        """The turn to record for this call, as plain values (no ``Turn`` is built on the caller's thread)."""
+        prompt_ref = self.prompt_ref
+        return {
+            "prompt_id": self.prompt_id,
+            "conversation_id": self.conversation_id,
+            "user_id": self.user_id,
+            "team_session": self.team_session,
+            "model": self.request["model"],
+            "provider": self.provider,
+            "prompt_version": self.variant,
+            "prompt_name": prompt_ref[0] if prompt_ref else None,
+            "prompt_number": prompt_ref[1] if prompt_ref else None,
+            "regenerated_from": self.regenerated_from,
+            "messages": _plain(self.messages),
+            "parameters": _plain(self.parameters),
+            "tools": _plain(self.request.get("tools")),
+            "tool_calls": tool_calls or None,
+            "route": _plain(self.route),
+            "prompt_text": last_user_text(self.messages),
+            "response": storable(response),
+            "finish_reason": finish_reason,
+            "status": status,
+            "error_type": error.error_type if error else None,
+            "error_message": storable(error.message) if error else None,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "ttft_ms": ttft_ms,
+            "latency_ms": latency_ms,
+            "created_ms": self.created_ms,
+        }
 
 
-def completed_call(call: ChatCall, completion: ChatCompletion) -> tuple[TrackedChatResponse, Turn]:
+def completed_call(call: ChatCall, completion: ChatCompletion) -> tuple[TrackedChatResponse, TurnFields]:
     """The response to return and the turn to record for a call the provider answered."""
     latency_ms = call.elapsed_ms()
     choice = completion.choices[0] if completion.choices else None
@@ -155,7 +156,7 @@ def completed_call(call: ChatCall, completion: ChatCompletion) -> tuple[TrackedC
     return response, turn
 
 
-def failed_call(call: ChatCall, error: ProviderError) -> Turn:
+def failed_call(call: ChatCall, error: ProviderError) -> TurnFields:
     """The turn to record for a call the provider refused or never answered."""
     return call.turn(
         response="",

@@ -19,7 +19,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from bilan_core.chat.provider_errors import STREAM_READ_ERRORS, map_stream_error
 from bilan_core.chat.responses import ChatCall, Usage
 from bilan_core.errors import NetworkError, ProviderError
-from bilan_core.store.models import Turn
+from bilan_core.store.models import TurnFields
 
 CUT_STREAM_MESSAGE = "the stream ended before the answer finished (no finish reason): the connection was cut"
 
@@ -120,7 +120,7 @@ class _StreamState:
                 call["function"]["name"] += delta.function.name or ""
                 call["function"]["arguments"] += delta.function.arguments or ""
 
-    def _final_turn(self, status: str, error: ProviderError | None = None) -> Turn | None:
+    def _final_turn(self, status: str, error: ProviderError | None = None) -> TurnFields | None:
         """The turn to record, or None when the answer was already recorded."""
         if self.status != "streaming":
             return None
@@ -150,7 +150,7 @@ class StreamingChatResponse(_StreamState, TextStream):
     """A streamed answer: iterate ``stream`` (or the object) for text; the turn is recorded at the end."""
 
     def __init__(
-        self, call: ChatCall, raw: openai.Stream[ChatCompletionChunk], record: Callable[[Turn], None]
+        self, call: ChatCall, raw: openai.Stream[ChatCompletionChunk], record: Callable[[TurnFields], None]
     ) -> None:
         super().__init__(call)
         self._raw = raw
@@ -197,7 +197,10 @@ class AsyncStreamingChatResponse(_StreamState, AsyncTextStream):
     """The async twin of ``StreamingChatResponse``: ``async for`` over it; ``aclose()`` stops early."""
 
     def __init__(
-        self, call: ChatCall, raw: openai.AsyncStream[ChatCompletionChunk], record: Callable[[Turn], None]
+        self,
+        call: ChatCall,
+        raw: openai.AsyncStream[ChatCompletionChunk],
+        record: Callable[[TurnFields], None],
     ) -> None:
         super().__init__(call)
         self._raw = raw

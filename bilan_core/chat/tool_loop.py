@@ -27,7 +27,7 @@ from bilan_core.chat.tracked import TrackedChat
 from bilan_core.chat.validation import validate_messages
 from bilan_core.clock import now_ms
 from bilan_core.errors import BilanError, ProviderError
-from bilan_core.store.models import Turn
+from bilan_core.store.models import TurnFields
 
 MAX_STEPS_LIMIT = 50
 STEP_LIMIT_ERROR = "tool_step_limit"
@@ -58,7 +58,7 @@ class ToolLoopResponse(TrackedChatResponse):
 class _RoundClient(TrackedChat):
     """Makes the loop's model calls on the owner's connections, handing each round's turn to the loop."""
 
-    def __init__(self, owner: TrackedChat, rounds: list[Turn]) -> None:
+    def __init__(self, owner: TrackedChat, rounds: list[TurnFields]) -> None:
         self.settings = owner.settings
         self.user_id = owner.user_id
         self.team_session = owner.team_session
@@ -66,9 +66,9 @@ class _RoundClient(TrackedChat):
         self._rounds = rounds
         self.__dict__["_chat_holder"] = owner._chat_clients()
 
-    def record_turn(self, turn: Turn) -> None:
+    def record_turn_fields(self, fields: TurnFields) -> None:
         """Keep the round's turn for the loop; only the loop's final turn is recorded."""
-        self._rounds.append(turn)
+        self._rounds.append(fields)
 
     def route_model(self) -> RouteDecision:
         """The owner's routing policy's choice (the loop routes once, before its first round)."""
@@ -166,13 +166,13 @@ class ToolLoop:
         self.options = options
         self.prompt_id = str(uuid.uuid4())
         self.transcript = list(messages)
-        self.rounds: list[Turn] = []
+        self.rounds: list[TurnFields] = []
         self.records: list[dict[str, Any]] = []
         self.steps = 0
         self.created_ms = now_ms()
         self.started = time.perf_counter()
         self.ttft_ms: float | None = None
-        self.final: Turn | None = None
+        self.final: TurnFields | None = None
         self.rounds_client = _RoundClient(client, self.rounds)
 
     def round_options(self) -> dict[str, Any]:
@@ -223,23 +223,24 @@ class ToolLoop:
         self.finish(status="error", error_type=STEP_LIMIT_ERROR, error_message=message, response="")
         raise ToolStepLimitError(message, prompt_id=self.prompt_id, tool_calls=self.records)
 
-    def finish(self, **overrides: Any) -> Turn:
+    def finish(self, **overrides: Any) -> TurnFields:
         """Record the loop's one turn: the last round's, with the loop's id, tool calls, tokens and time."""
         if self.final is not None:
             return self.final
-        turn = self.rounds[-1]
-        turn.prompt_id = self.prompt_id
-        turn.tool_calls = self.records or None
-        turn.prompt_tokens = _sum(r.prompt_tokens for r in self.rounds)
-        turn.completion_tokens = _sum(r.completion_tokens for r in self.rounds)
-        turn.total_tokens = _sum(r.total_tokens for r in self.rounds)
-        turn.latency_ms = self.elapsed_ms()
-        turn.ttft_ms = self.ttft_ms
-        turn.created_ms = self.created_ms
-        for name, value in overrides.items():
-            setattr(turn, name, value)
+        turn = dict(
+            self.rounds[-1],
+            prompt_id=self.prompt_id,
+            tool_calls=self.records or None,
+            prompt_tokens=_sum(r["prompt_tokens"] for r in self.rounds),
+            completion_tokens=_sum(r["completion_tokens"] for r in self.rounds),
+            total_tokens=_sum(r["total_tokens"] for r in self.rounds),
+            latency_ms=self.elapsed_ms(),
+            ttft_ms=self.ttft_ms,
+            created_ms=self.created_ms,
+        )
+        turn.update(overrides)
         self.final = turn
-        self.client.record_turn(turn)
+        self.client.record_turn_fields(turn)
         return turn
 
     def failed(self, error: ProviderError) -> ProviderError:
@@ -252,13 +253,13 @@ class ToolLoop:
         """The final answer as returned to the caller."""
         turn = self.finish()
         metadata = dict(
-            answer.metadata, latency_ms=turn.latency_ms, tool_calls=self.records, steps=self.steps
+            answer.metadata, latency_ms=turn["latency_ms"], tool_calls=self.records, steps=self.steps
         )
         return ToolLoopResponse(
             content=answer.content,
             prompt_id=self.prompt_id,
             model=answer.model,
-            usage=Usage(turn.prompt_tokens, turn.completion_tokens, turn.total_tokens),
+            usage=Usage(turn["prompt_tokens"], turn["completion_tokens"], turn["total_tokens"]),
             metadata=metadata,
             tool_calls=self.records,
             steps=self.steps,

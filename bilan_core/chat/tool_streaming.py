@@ -56,7 +56,7 @@ class _ToolStreamState:
     def status(self) -> str:
         """``streaming`` until the turn is recorded, then its status (``ok``, ``cancelled``, ``error``)."""
         final = self._loop.final
-        return "streaming" if final is None else final.status
+        return "streaming" if final is None else str(final["status"])
 
     @property
     def usage(self) -> Usage:
@@ -64,7 +64,7 @@ class _ToolStreamState:
         final = self._loop.final
         if final is None:
             return Usage()
-        return Usage(final.prompt_tokens, final.completion_tokens, final.total_tokens)
+        return Usage(final["prompt_tokens"], final["completion_tokens"], final["total_tokens"])
 
 
 class ToolStreamingResponse(_ToolStreamState, TextStream):

@@ -27,7 +27,7 @@ from bilan_core.chat.validation import validate_messages, validate_options
 from bilan_core.clock import now_ms
 from bilan_core.errors import ProviderError
 from bilan_core.settings import BilanSettings
-from bilan_core.store.models import Turn
+from bilan_core.store.models import TurnFields
 
 MODEL_LIST_TIMEOUT = 10.0
 # Recorded on the turn, never sent to the provider.
@@ -50,8 +50,8 @@ class TrackedChat:
 
     if TYPE_CHECKING:
 
-        def record_turn(self, turn: Turn) -> None:
-            """Keep a finished turn (``Bilan`` implements it)."""
+        def record_turn_fields(self, fields: TurnFields) -> None:
+            """Keep a finished turn, given as plain values (``Bilan`` implements it)."""
 
         def route_model(self) -> RouteDecision:
             """The routing policy's choice of model now (``Bilan`` implements it)."""
@@ -94,8 +94,8 @@ class TrackedChat:
             completion = self._chat_clients().sync().chat.completions.create(**call.request)
         except openai.OpenAIError as exc:
             raise self._record_failure(call, exc) from exc
-        response, turn = completed_call(call, completion)
-        self.record_turn(turn)
+        response, fields = completed_call(call, completion)
+        self.record_turn_fields(fields)
         return response
 
     async def acreate_chat_completion(
@@ -107,8 +107,8 @@ class TrackedChat:
             completion = await self._chat_clients().for_running_loop().chat.completions.create(**call.request)
         except openai.OpenAIError as exc:
             raise await asyncio.to_thread(self._record_failure, call, exc) from exc
-        response, turn = completed_call(call, completion)
-        await asyncio.to_thread(self.record_turn, turn)
+        response, fields = completed_call(call, completion)
+        await asyncio.to_thread(self.record_turn_fields, fields)
         return response
 
     def create_streaming_chat(
@@ -120,7 +120,7 @@ class TrackedChat:
             raw = self._chat_clients().sync().chat.completions.create(**call.request)
         except openai.OpenAIError as exc:
             raise self._record_failure(call, exc) from exc
-        return StreamingChatResponse(call, raw, self.record_turn)
+        return StreamingChatResponse(call, raw, self.record_turn_fields)
 
     async def acreate_streaming_chat(
         self, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]
@@ -131,7 +131,7 @@ class TrackedChat:
             raw = await self._chat_clients().for_running_loop().chat.completions.create(**call.request)
         except openai.OpenAIError as exc:
             raise await asyncio.to_thread(self._record_failure, call, exc) from exc
-        return AsyncStreamingChatResponse(call, raw, self.record_turn)
+        return AsyncStreamingChatResponse(call, raw, self.record_turn_fields)
 
     async def _aprepare_call(
         self, messages: object, options: Mapping[str, Any], *, stream: bool = False
@@ -180,5 +180,5 @@ class TrackedChat:
 
     def _record_failure(self, call: ChatCall, exc: openai.OpenAIError) -> ProviderError:
         error = map_provider_error(exc, prompt_id=call.prompt_id)
-        self.record_turn(failed_call(call, error))
+        self.record_turn_fields(failed_call(call, error))
         return error

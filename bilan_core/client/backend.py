@@ -16,7 +16,7 @@ from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.dataset_models import Dataset
 from bilan_core.store.datasets import DatasetContents, NewDatasetItem
 from bilan_core.store.experiment_runs import ExperimentSettings
-from bilan_core.store.models import BatchItem, BatchRun, Comparison, Turn, Vote
+from bilan_core.store.models import BatchItem, BatchRun, Comparison, TurnFields, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 from bilan_core.store.removal import RemovalReport
 from bilan_core.store.review_models import (
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 class Backend(Protocol):
     """What ``Bilan`` needs from a store; ``LocalBackend`` and the server client implement it."""
 
-    def record_turn(self, turn: Turn) -> None:
-        """Keep a finished turn."""
+    def record_turn(self, fields: TurnFields) -> None:
+        """Keep a finished turn, given as plain values."""
 
     def cast_vote(
         self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None

@@ -27,15 +27,14 @@ from bilan_core.client.prompt_calls import PromptCalls
 from bilan_core.client.review_calls import ReviewCalls
 from bilan_core.limits import check_label
 from bilan_core.pricing import Price, price_table
-from bilan_core.privacy.capture import TURN_CAPTURE_COLUMNS
-from bilan_core.privacy.levels import FULL, CaptureLevel, check_capture_level, lower_level
+from bilan_core.privacy.levels import CaptureLevel, check_capture_level, lower_level
 from bilan_core.settings import BilanSettings, load_settings
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import ConversationSummary
 from bilan_core.store.conversations import clean_title, validate_conversation_id, validate_status
 from bilan_core.store.engine import get_engine
 from bilan_core.store.events import validate_event_type, validate_properties
-from bilan_core.store.models import Turn, Vote
+from bilan_core.store.models import Turn, TurnFields, Vote, turn_fields_of
 from bilan_core.store.removal import RemovalReport
 from bilan_core.store.votes import validate_comment, validate_vote_value
 from bilan_core.telemetry import Telemetry
@@ -75,16 +74,12 @@ class Bilan(DatasetCalls, ExperimentCalls, PromptCalls, ReviewCalls, TrackedChat
         return ServerBackend(self.settings)
 
     def record_turn(self, turn: Turn) -> None:
-        """Keep a finished turn at the capture level (called by the tracked chat calls)."""
-        fields = self.capture.turn_fields(turn.model_dump())
-        if self.capture.level == FULL:
-            # At full nothing of the words changes: the turn gets its capture columns instead of being
-            # built again (building a Turn is the largest cost tracking adds on the caller's thread).
-            for name in TURN_CAPTURE_COLUMNS:
-                setattr(turn, name, fields[name])
-        else:
-            turn = Turn(**fields)
-        self.backend.record_turn(turn)
+        """Keep a finished turn at the capture level."""
+        self.record_turn_fields(turn_fields_of(turn))
+
+    def record_turn_fields(self, fields: TurnFields) -> None:
+        """Keep a finished turn, given as plain values, at the capture level (the tracked calls' way)."""
+        self.backend.record_turn(self.capture.turn_fields(fields))
         self.telemetry.count("turn")
 
     def vote(

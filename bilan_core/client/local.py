@@ -35,7 +35,7 @@ from bilan_core.store.datasets import DatasetContents, NewDatasetItem
 from bilan_core.store.engine import schema_status
 from bilan_core.store.experiment_runs import ExperimentSettings
 from bilan_core.store.forget import forget_user
-from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, Vote
+from bilan_core.store.models import LOCAL_PROJECT, BatchItem, BatchRun, Comparison, Turn, TurnFields, Vote
 from bilan_core.store.prompts import NewPromptVersion, PromptSummary, StoredPromptVersion
 from bilan_core.store.removal import RemovalReport
 from bilan_core.store.write_behind import turn_writer
@@ -57,13 +57,13 @@ class LocalBackend(LocalReviewCalls):
         self.project_id = LOCAL_PROJECT
         turn_writer(engine)  # made now, so the turns a dead process journaled are stored before any read
 
-    def record_turn(self, turn: Turn) -> None:
+    def record_turn(self, fields: TurnFields) -> None:
         """Keep a finished turn (and touch its conversation): journaled now, stored off this thread."""
         writer = turn_writer(self.engine)
         if writer is None:
-            turns.record_turn_in_conversation(self.engine, turn)
+            turns.record_turn_in_conversation(self.engine, Turn(project_id=self.project_id, **fields))
         else:
-            writer.submit(turn)
+            writer.submit(self.project_id, fields)
 
     def cast_vote(
         self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None

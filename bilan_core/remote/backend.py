@@ -38,7 +38,7 @@ from bilan_core.remote.wire_events import (
 )
 from bilan_core.store.chat_history import ChatEntry
 from bilan_core.store.conversation_summary import CHAT_ENTRIES, SUMMARIES, ConversationSummary
-from bilan_core.store.models import Turn, Vote
+from bilan_core.store.models import Turn, TurnFields, Vote
 from bilan_core.store.removal import RemovalReport
 
 if TYPE_CHECKING:
@@ -54,9 +54,9 @@ class ServerBackend(ServerDatasetCalls, ServerExperimentCalls, ServerPromptCalls
 
     # -- Backend protocol ------------------------------------------------------------------------
 
-    def record_turn(self, turn: Turn) -> None:
+    def record_turn(self, fields: TurnFields) -> None:
         """Queue ``turn_started`` and ``turn_completed`` / ``turn_failed`` for a turn."""
-        self._queue(turn_events(turn))
+        self._queue(turn_events(Turn(**fields)))
 
     def cast_vote(
         self, *, prompt_id: str, user_id: str, value: int, comment: str | None, team_session: str | None

@@ -124,6 +124,17 @@ class Turn(SQLModel, table=True):
     response_chars: int | None = None
 
 
+# A turn as plain values: its columns by name, without ``id`` and ``project_id``. Tracked calls hand
+# these on instead of a ``Turn`` (building the table object is most of what tracking would cost).
+TurnFields = dict[str, Any]
+TURN_NOT_FIELDS = frozenset({"id", "project_id"})
+
+
+def turn_fields_of(turn: Turn) -> TurnFields:
+    """A ``Turn``'s fields as plain JSON values."""
+    return turn.model_dump(mode="json", exclude=set(TURN_NOT_FIELDS))
+
+
 class Vote(SQLModel, table=True):
     """A person's 👍 (+1) or 👎 (-1) on one turn, with an optional comment.
 

@@ -15,7 +15,7 @@ from bilan_core.client.local import LocalBackend
 from bilan_core.clock import MS_PER_DAY, now_ms
 from bilan_core.remote.wire_events import VOTE_CAST, make_event, turn_events
 from bilan_core.store.forget import forget_user
-from bilan_core.store.models import Turn
+from bilan_core.store.models import Turn, turn_fields_of
 from bilan_core.store.retention import prune
 from bilan_core.store.rollup_rebuild import rebuild_rollups
 from bilan_core.store.votes import cast_vote, upsert_votes, vote_row
@@ -32,7 +32,7 @@ def conversation_with_a_vote(local: LocalBackend, conversation_id: str, at_ms: i
         prompt_text="Hello",
         created_ms=at_ms,
     )
-    local.record_turn(turn)
+    local.record_turn(turn_fields_of(turn))
     cast_vote(local.engine, prompt_id=turn.prompt_id, user_id="bob", value=1, at_ms=at_ms)
 
 
@@ -58,7 +58,8 @@ def test_every_change_the_analytics_show_changes_it_locally(engine: Engine) -> N
 def test_deleting_a_conversation_without_votes_changes_it(engine: Engine) -> None:
     local = LocalBackend(engine)
     local.start_conversation(user_id="alice", title=None, team_session=None, conversation_id="quiet")
-    local.record_turn(Turn(prompt_id="q", conversation_id="quiet", user_id="alice", model="m"))
+    turn = Turn(prompt_id="q", conversation_id="quiet", user_id="alice", model="m")
+    local.record_turn(turn_fields_of(turn))
     before = local.data_version()
     local.delete_conversation(conversation_id="quiet", user_id="alice")
     assert local.data_version() != before

@@ -58,13 +58,14 @@ def test_a_completed_call_returns_the_answer_and_the_turn_to_record():
         "Hello.", "p-1", "gpt-4o", Usage(3, 2, 5)
     )  # fmt: skip
     assert response.metadata["finish_reason"] == "stop" and response.metadata["tool_calls"] == []
-    assert (turn.prompt_id, turn.status, turn.response, turn.prompt_text) == ("p-1", "ok", "Hello.", "Hi")
-    assert (turn.prompt_version, turn.parameters, turn.total_tokens) == ("v1", {"seed": 7}, 5)
+    recorded = [turn[name] for name in ("prompt_id", "status", "response", "prompt_text")]
+    assert recorded == ["p-1", "ok", "Hello.", "Hi"]
+    assert (turn["prompt_version"], turn["parameters"], turn["total_tokens"]) == ("v1", {"seed": 7}, 5)
 
 
 def test_a_completion_without_choices_is_an_empty_answer():
     response, turn = completed_call(a_call(), completion(None))
-    assert response.content == "" and turn.finish_reason is None and turn.tool_calls is None
+    assert response.content == "" and turn["finish_reason"] is None and turn["tool_calls"] is None
 
 
 def test_a_failed_call_records_the_error_and_no_nul_reaches_the_database():
@@ -72,10 +73,10 @@ def test_a_failed_call_records_the_error_and_no_nul_reaches_the_database():
 
     turn = failed_call(a_call(), error)
 
-    assert (turn.status, turn.error_type, turn.response) == ("error", "network_error", "")
-    assert turn.error_message == "cut\ufffdoff"
+    assert (turn["status"], turn["error_type"], turn["response"]) == ("error", "network_error", "")
+    assert turn["error_message"] == "cut\ufffdoff"
 
 
 def test_a_nul_in_the_answer_is_stored_as_a_replacement_character():
     _, turn = completed_call(a_call(), completion("a\x00b"))
-    assert turn.response == "a\ufffdb"
+    assert turn["response"] == "a\ufffdb"

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bilan_core.client.bilan import Bilan
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
-from bilan_core.store.models import Conversation, Turn
+from bilan_core.store.models import LOCAL_PROJECT, Conversation, Turn
 from bilan_core.store.write_behind import JOURNALS_SUFFIX, Journal, journal_line, replay_orphans
 
 QUESTION = [{"role": "user", "content": "What is write-behind?"}]
@@ -126,15 +126,15 @@ def test_queued_turns_are_stored_when_the_process_exits(sqlite_url):
 
 def test_a_live_process_journal_is_never_replayed_and_a_cut_line_is_skipped(sqlite_url, tmp_path):
     engine = get_engine(sqlite_url)
-    turn = Turn(prompt_id="p1", user_id="alice", model="m", created_ms=1, status="ok")
+    turn = {"prompt_id": "p1", "user_id": "alice", "model": "m", "created_ms": 1, "status": "ok"}
     live = Journal(tmp_path / "journals")
-    live.append(journal_line(turn))
+    live.append(journal_line(LOCAL_PROJECT, turn))
     assert replay_orphans(engine, tmp_path / "journals") == 0
     dead = tmp_path / "journals" / "1-dead"
     dead.mkdir()
     (dead / "lock").touch()
-    cut = journal_line(Turn(prompt_id="p2", user_id="alice", model="m", created_ms=1, status="ok"))[:-9]
-    (dead / "000000001.jsonl").write_bytes(journal_line(turn) + cut)
+    cut = journal_line(LOCAL_PROJECT, dict(turn, prompt_id="p2"))[:-9]
+    (dead / "000000001.jsonl").write_bytes(journal_line(LOCAL_PROJECT, turn) + cut)
     assert replay_orphans(engine, tmp_path / "journals") == 1
     assert not dead.exists() and live.folder.exists()
     with engine.connect() as connection:

@@ -26,7 +26,7 @@ from bilan_core.server.ingest import ingest
 from bilan_core.server.validation import needs_text_check, parse_body
 from bilan_core.settings import load_settings
 from bilan_core.store.engine import get_engine
-from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, TURNS, VOTES, Turn
+from bilan_core.store.models import CONVERSATIONS, LOCAL_PROJECT, TURNS, VOTES, Turn, turn_fields_of
 from bilan_core.store.votes import cast_vote
 from tests.helpers import figures, server_options
 
@@ -87,7 +87,7 @@ class BothPaths:
     def turn(self, prompt_id: str, user_id: str, model: str, **fields: Any) -> None:
         fresh = Turn(prompt_id=prompt_id, user_id=user_id, model=model, created_ms=now_ms(), **fields)
         turn = as_recorded(fresh)
-        self._on_both(lambda backend: backend.record_turn(turn))
+        self._on_both(lambda backend: backend.record_turn(turn_fields_of(turn)))
 
     def vote(
         self,
@@ -249,7 +249,7 @@ def test_a_vote_is_labelled_from_its_turn_whichever_arrives_first(engine: Engine
     vote = vote_event("late", "bob", 1, now_ms())
     requests = [turn_events(turn), vote] if first == "turn" else [vote, turn_events(turn)]
     ingest_requests(engine, ONE_BY_ONE, requests)
-    LocalBackend(engine).record_turn(turn)
+    LocalBackend(engine).record_turn(turn_fields_of(turn))
     LocalBackend(engine).cast_vote(prompt_id="late", user_id="bob", value=1, comment=None, team_session=None)
     assert stored(engine, ONE_BY_ONE)["votes"] == stored(engine, LOCAL_PROJECT)["votes"]
     assert stored(engine, LOCAL_PROJECT)["votes"][0][5:] == ("gpt-4o", "v3")
@@ -257,7 +257,7 @@ def test_a_vote_is_labelled_from_its_turn_whichever_arrives_first(engine: Engine
 
 def test_an_older_vote_never_replaces_a_newer_one_in_either_path(engine: Engine) -> None:
     turn = Turn(prompt_id="p", user_id="alice", model="m", created_ms=now_ms())
-    LocalBackend(engine).record_turn(turn)
+    LocalBackend(engine).record_turn(turn_fields_of(turn))
     ingest_requests(engine, ONE_BY_ONE, [turn_events(turn)])
     newer, older = now_ms() + 1_000, now_ms()
     cast_vote(engine, prompt_id="p", user_id="bob", value=1, at_ms=newer)
@@ -280,6 +280,6 @@ def test_a_turn_whose_start_and_end_arrive_in_separate_requests_is_stored_whole(
         created_ms=now_ms(),
     )
     turn = as_recorded(turn)
-    LocalBackend(engine).record_turn(turn)
+    LocalBackend(engine).record_turn(turn_fields_of(turn))
     ingest_requests(engine, ONE_BY_ONE, [[event] for event in turn_events(turn)])
     assert stored(engine, ONE_BY_ONE)["turns"] == stored(engine, LOCAL_PROJECT)["turns"]
