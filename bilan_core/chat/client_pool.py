@@ -28,6 +28,9 @@ class ChatClients:
 
     def __init__(self, settings: BilanSettings) -> None:
         self._settings = settings
+        # What every turn records about the endpoint, worked out once (the clients keep these settings).
+        self.provider = settings.provider_host
+        self.demo = settings.uses_demo_model
         self._lock = threading.Lock()
         self._sync: openai.OpenAI | None = None
         # Async connections belong to one event loop, so there is one async client per loop.

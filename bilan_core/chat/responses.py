@@ -174,6 +174,8 @@ def _plain(value: Any) -> Any:
     """``value`` as plain JSON data (SDK objects become dicts), ready for a JSON column."""
     if value is None:
         return None
+    if not value and type(value) in (dict, list):
+        return type(value)()  # most calls have no parameters: a fresh empty one, without a JSON round trip
     return json.loads(json.dumps(value, default=_to_plain))
 
 

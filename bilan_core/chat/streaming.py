@@ -90,21 +90,23 @@ class _StreamState:
         return [self._tool_calls[index] for index in sorted(self._tool_calls)]
 
     def _take(self, chunk: ChatCompletionChunk) -> str | None:
+        # Runs once per chunk: attribute reads and one append for a text chunk, nothing else.
         if chunk.usage is not None:
             self.usage = Usage.from_sdk(chunk.usage)
-        if not chunk.choices:
+        choices = chunk.choices
+        if not choices:
             return None
-        choice = chunk.choices[0]
-        if choice.finish_reason:
-            self.finish_reason = choice.finish_reason
+        choice = choices[0]
         delta = choice.delta
-        if delta.tool_calls:
-            self._merge_tool_calls(delta.tool_calls)
         text = delta.content
         if text:
+            self._parts.append(text)
             if self.ttft_ms is None:
                 self.ttft_ms = self._call.elapsed_ms()
-            self._parts.append(text)
+        if choice.finish_reason:
+            self.finish_reason = choice.finish_reason
+        if delta.tool_calls:
+            self._merge_tool_calls(delta.tool_calls)
         return text
 
     def _merge_tool_calls(self, deltas: list[ChoiceDeltaToolCall]) -> None:

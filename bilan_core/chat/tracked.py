@@ -145,6 +145,7 @@ class TrackedChat:
         self, messages: object, options: Mapping[str, Any], *, stream: bool = False
     ) -> ChatCall:
         """The validated request, with the model resolved (``"auto"`` routed, None the default)."""
+        clients = self._chat_clients()
         messages, options = apply_prompt(messages, options)
         checked = validate_messages(messages)
         model, route = resolve_model(
@@ -172,8 +173,8 @@ class TrackedChat:
             prompt_ref=options.get("prompt_ref"),
             regenerated_from=options.get("regenerated_from"),
             route=route,
-            provider=self.settings.provider_host,
-            demo=self.settings.uses_demo_model,
+            provider=clients.provider,
+            demo=clients.demo,
             created_ms=now_ms(),
             started=time.perf_counter(),
         )

@@ -48,8 +48,6 @@ LABEL_PROPERTIES = frozenset(
     }
 )  # fmt: skip
 USER_PROPERTIES = frozenset({"user_id", "userId"})
-# What ``turn_fields`` adds to a turn whatever the level (at ``full`` the only columns it changes).
-TURN_CAPTURE_COLUMNS = ("capture", "prompt_chars", "response_chars")
 
 
 @dataclass(frozen=True)
@@ -151,6 +149,13 @@ class CapturePolicy:
     def turn_fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """A turn's columns at this level, with its ``capture`` level and text lengths recorded."""
         prompt, response = fields.get("prompt_text"), fields.get("response")
+        noted = {
+            "capture": self.level,
+            "prompt_chars": None if prompt is None else len(prompt),
+            "response_chars": None if response is None else len(response),
+        }
+        if self.level == FULL:  # every tracked call passes here: at full only the notes are added
+            return {**fields, **noted}
         return dict(
             fields,
             user_id=self.user(fields["user_id"]),
@@ -159,9 +164,7 @@ class CapturePolicy:
             error_message=self.text(fields.get("error_message")),
             messages=self.messages(fields.get("messages")),
             tool_calls=self.tool_calls(fields.get("tool_calls")),
-            capture=self.level,
-            prompt_chars=None if prompt is None else len(prompt),
-            response_chars=None if response is None else len(response),
+            **noted,
         )
 
     def wire_update(self, event: Mapping[str, Any]) -> WireUpdate:
