@@ -92,6 +92,26 @@ def test_a_read_in_the_process_sees_every_turn_of_calls_that_returned(bilan):
     assert bilan.pending() == 0
 
 
+def test_a_turn_is_stored_as_it_was_when_its_call_returned(bilan):
+    """The caller's thread hands on plain values, not a copy made later: changing the messages (or the
+    parameters) after the call returns changes nothing stored, and every column is as the call made it."""
+    messages = [{"role": "user", "content": "Tell me about write-behind."}]
+    answer = bilan.create_chat_completion(messages, temperature=0.5, conversation_id="chat-1", variant="v2")
+    messages[0]["content"] = "changed afterwards"
+    messages.append({"role": "user", "content": "a second question"})
+    with bilan.engine.connect() as connection:
+        row = connection.execute(select(Turn).where(Turn.prompt_id == answer.prompt_id)).one()
+    assert row.messages == [{"role": "user", "content": "Tell me about write-behind."}]
+    assert (row.prompt_text, row.response, row.parameters) == (
+        "Tell me about write-behind.", answer.content, {"temperature": 0.5}
+    )  # fmt: skip
+    assert (row.conversation_id, row.prompt_version, row.user_id, row.model, row.status) == (
+        "chat-1", "v2", "alice", answer.model, "ok"
+    )  # fmt: skip
+    assert (row.capture, row.prompt_chars, row.response_chars) == ("full", 27, len(answer.content))
+    assert row.latency_ms == answer.metadata["latency_ms"] and row.created_ms == answer.metadata["created_ms"]
+
+
 EXITING_CHILD = """
 import sys
 from bilan_core.client.bilan import Bilan
