@@ -4,12 +4,13 @@ Every client talks to the loopback OpenAI-compatible server (tests/fixtures/open
 HTTP (+ SSE for streams); runs are interleaved (the order rotating) after a warm-up. The figures are the
 median paired differences to the raw call, of wall time and of CPU time on the caller's thread (the work
 tracking adds for the caller; it holds when the machine is loaded, wall time does not). Three shapes: a
-plain call, a 200-chunk stream paced 1 ms apart, and the same stream unpaced (the worst case). Bilan is
-timed twice: as it is (the turn journaled and stored off the caller's thread) and with the turn stored
-in SQLite on the caller's thread (how every call was tracked before). Langfuse's drop-in
-(``langfuse.openai``) is timed last, when installed, with a key and a dead loopback host (its exporter
-fails in the background): importing it patches the openai SDK for the whole process, so its raw baseline
-is the unpatched method (``__wrapped__``).
+plain call (300 rounds by default: its sub-millisecond differences need them), a 200-chunk stream paced
+1 ms apart, and the same stream unpaced (the worst case); each line also gives the ratio of its medians
+to the raw call's. Bilan is timed twice: as it is (the turn journaled and stored off the caller's thread)
+and with the turn stored in SQLite on the caller's thread (how every call was tracked before). Langfuse's
+drop-in (``langfuse.openai``) is timed last, when installed, with a key and a dead loopback host (its
+exporter fails in the background): importing it patches the openai SDK for the whole process, so its raw
+baseline is the unpatched method (``__wrapped__``).
 
 Run: ``python3 -m bench.overhead`` (from the repository root). Target: under 0.3 ms added per call.
 """
@@ -94,9 +95,11 @@ def timed(
 
 
 def report(title: str, times: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
-    """Print each client's medians and its median paired differences to the raw SDK; the CPU ones."""
+    """Print each client's medians, their ratio to the raw SDK's and the median paired differences to it;
+    return the CPU differences."""
     raw = times["raw openai SDK"]
     print(f"{title}: {len(raw)} interleaved rounds (wall ms | CPU ms on the caller's thread)")
+    raw_wall, raw_cpu = (statistics.median(column) for column in zip(*raw, strict=True))
     added = {}
     for name, values in times.items():
         wall, cpu = (statistics.median(column) for column in zip(*values, strict=True))
@@ -105,6 +108,7 @@ def report(title: str, times: dict[str, list[tuple[float, float]]]) -> dict[str,
             pairs = list(zip(values, raw, strict=True))
             added_wall = statistics.median(mine[0] - base[0] for mine, base in pairs)
             added[name] = statistics.median(mine[1] - base[1] for mine, base in pairs)
+            line += f"   x{wall / raw_wall:.3f} | x{cpu / raw_cpu:.3f}"
             line += f"   added {added_wall:+.3f} | {added[name]:+.3f}"
         print(line)
     return added
@@ -117,7 +121,8 @@ def shapes(
     added = {}
     options = {"pairs": args.pairs, "warmup": args.warmup}
     server.configure(answer=" ".join(f"word{i}" for i in range(20)), chunk_delay=0.0)
-    added["plain"] = report("plain call, 20-word answer", timed(runs, stream=False, words=20, **options))
+    plain = timed(runs, stream=False, words=20, pairs=args.plain_pairs, warmup=args.warmup)
+    added["plain"] = report("plain call, 20-word answer", plain)
     answer = " ".join(f"word{i}" for i in range(args.chunks))
     for label, delay in (("paced stream", args.chunk_delay), ("unpaced stream", 0.0)):
         server.configure(answer=answer, chunk_delay=delay)
@@ -151,7 +156,8 @@ def langfuse_runs(sdk: openai.OpenAI) -> dict[str, Run] | None:
 def main() -> None:
     """Time the three shapes for raw, Bilan (both ways) and Langfuse; print the added milliseconds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=60)
+    parser.add_argument("--pairs", type=int, default=60, help="rounds of each stream shape")
+    parser.add_argument("--plain-pairs", type=int, default=300, help="rounds of the plain call (ms each)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--chunk-delay", type=float, default=0.001, help="seconds between chunks (paced run)")
