@@ -129,7 +129,10 @@ def comments_page(
     )
     with engine.connect() as connection:
         rows = result_frame(connection, statement, COMMENT_COLUMNS)
-        total = int(connection.execute(select(func.count()).where(*conditions)).scalar_one())
+        if sign is None and not (search and search.strip()):  # every comment of the filter: rolled up
+            total = read_vote_sums(connection, where, now_ms(), voters=False).comments
+        else:
+            total = int(connection.execute(select(func.count()).where(*conditions)).scalar_one())
     rows["created"] = pd.to_datetime(rows["created_ms"].astype("int64"), unit="ms")
     return CommentsPage(rows=rows, total=total, page=page, page_size=page_size)
 
