@@ -25,8 +25,10 @@ from bilan_core.limits import MAX_LABEL_LENGTH
 
 NONE_KEY = ""  # how a missing model, team session, prompt version or prompt name is stored in a key
 NO_PROMPT_NUMBER = 0  # the prompt number of a turn made without a stored prompt
-TURN_KEY_LABELS = ("model", "user_id", "team_session", "prompt_version", "prompt_name", "prompt_number")
-VOTE_KEY_LABELS = ("model", "prompt_version", "user_id", "team_session", "prompt_name", "prompt_number")
+# User and team session lead the per-user levels' keys: a view of one user or session (the only views
+# that read those levels) seeks to its rows in each day instead of reading the whole day.
+TURN_KEY_LABELS = ("user_id", "team_session", "model", "prompt_version", "prompt_name", "prompt_number")
+VOTE_KEY_LABELS = TURN_KEY_LABELS
 MODEL_KEY_LABELS = ("model", "prompt_version", "prompt_name", "prompt_number")  # no user, no team session
 
 

@@ -55,18 +55,7 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("project_id", bucket, *LABELS, "prompt_number"),
             sqlite_with_rowid=False,
         )
-    _fill_from_existing_rows()
-
-
-def _fill_from_existing_rows() -> None:
-    from bilan_core.store.rollup_rebuild import rebuild_rollups
-
-    connection = op.get_bind()
-    projects = connection.execute(
-        sa.text("SELECT DISTINCT project_id FROM turns UNION SELECT DISTINCT project_id FROM votes")
-    ).scalars()
-    for project_id in sorted(projects):
-        rebuild_rollups(connection, project_id)
+    # Filled from the stored rows by 0011, which gives the per-user levels their final keys.
 
 
 def downgrade() -> None:
