@@ -92,8 +92,14 @@ def _rollup_conditions(table: Table, where: AnalyticsFilter) -> list[ColumnEleme
     return found
 
 
+_LISTED_BUCKETS = 1000  # a span of up to this many buckets is listed: one key seek per bucket
+
+
 def _in_span(column: Any, span: Span) -> list[ColumnElement[bool]]:
     first, last = span
+    if first is not None and last is not None and last - first < _LISTED_BUCKETS:
+        # Listed, the buckets are equalities: the keys' next columns (a user, a team session) seek.
+        return [column.in_(list(range(first, last + 1)))]
     found: list[ColumnElement[bool]] = []
     if first is not None:
         found.append(column >= first)
@@ -103,9 +109,9 @@ def _in_span(column: Any, span: Span) -> list[ColumnElement[bool]]:
 
 
 def _levels(where: AnalyticsFilter, *, voters: bool = False) -> tuple[RollupLevel, RollupLevel]:
-    """The daily and hourly levels to read: summed over users and sessions unless the filter or the
-    figure (``voters``) needs them apart."""
-    if voters or where.users or where.team_session is not None:
+    """The daily and hourly levels to read: summed over users unless the filter or the figure
+    (``voters``) needs them apart."""
+    if voters or where.users:
         return DAILY, HOURLY
     return DAILY_BY_MODEL, HOURLY_BY_MODEL
 

@@ -4,9 +4,9 @@ The analytics read these instead of scanning turns and votes, so a view costs th
 of turns. They are written in the same transaction as the rows they summarise (``store.rollups``).
 There are four levels (``LEVELS``), two time buckets by two key sets: per UTC day (``turn_rollups`` /
 ``vote_rollups``), what a view reads for the whole days of its range, and per UTC hour (``*_hourly``),
-what it reads for the hours of the days its range starts or ends inside; keyed by user and team session
-too, or summed over them (``*_by_model``: a tenth of the rows or less), which a view that filters by
-neither reads. All have the same sums.
+what it reads for the hours of the days its range starts or ends inside; keyed by user too, or summed
+over users (``*_by_model``, keyed by team session, model, version and stored prompt: a fraction of the
+rows), which every view that does not filter by user reads. All have the same sums.
 An unknown model, team session, prompt version or stored prompt is stored as ``""`` (number ``0``):
 key columns cannot be NULL. The status of a turn is summed into ``turns`` (every status), ``errors``
 and ``cancels``.
@@ -29,7 +29,7 @@ NO_PROMPT_NUMBER = 0  # the prompt number of a turn made without a stored prompt
 # that read those levels) seeks to its rows in each day instead of reading the whole day.
 TURN_KEY_LABELS = ("user_id", "team_session", "model", "prompt_version", "prompt_name", "prompt_number")
 VOTE_KEY_LABELS = TURN_KEY_LABELS
-MODEL_KEY_LABELS = ("model", "prompt_version", "prompt_name", "prompt_number")  # no user, no team session
+MODEL_KEY_LABELS = ("team_session", "model", "prompt_version", "prompt_name", "prompt_number")  # no user
 
 
 def _key(length: int = MAX_LABEL_LENGTH) -> Any:
@@ -52,6 +52,7 @@ def _histogram() -> Any:
 
 
 class _TurnCounts(SQLModel):
+    team_session: str = _key()
     model: str = _key()
     prompt_version: str = _key()
     prompt_name: str = _key()
@@ -67,7 +68,6 @@ class _TurnCounts(SQLModel):
 
 class _TurnSums(_TurnCounts):
     user_id: str = _key()
-    team_session: str = _key()
 
 
 class _VoteCounts(SQLModel):
@@ -75,6 +75,7 @@ class _VoteCounts(SQLModel):
     start of the vote's UTC day at every level), so the trust weight at any later moment is that sum
     times ``2 ** -(age of the day start / 7 days)``."""
 
+    team_session: str = _key()
     model: str = _key()
     prompt_version: str = _key()
     prompt_name: str = _key()
@@ -88,7 +89,6 @@ class _VoteCounts(SQLModel):
 
 class _VoteSums(_VoteCounts):
     user_id: str = _key()
-    team_session: str = _key()
 
 
 class TurnRollup(_TurnSums, table=True):
@@ -112,7 +112,7 @@ class TurnRollupHourly(_TurnSums, table=True):
 
 
 class TurnRollupByModel(_TurnCounts, table=True):
-    """Turns of one UTC day, model, prompt version and stored prompt, over every user and team session."""
+    """Turns of one UTC day, team session, model, prompt version and stored prompt, over every user."""
 
     __tablename__ = "turn_rollups_by_model"
     __table_args__ = _clustered("day", MODEL_KEY_LABELS)
@@ -122,7 +122,7 @@ class TurnRollupByModel(_TurnCounts, table=True):
 
 
 class TurnRollupByModelHourly(_TurnCounts, table=True):
-    """Turns of one UTC hour, model, prompt version and stored prompt, over every user and team session."""
+    """Turns of one UTC hour, team session, model, prompt version and stored prompt, over every user."""
 
     __tablename__ = "turn_rollups_by_model_hourly"
     __table_args__ = _clustered("hour", MODEL_KEY_LABELS)
@@ -152,7 +152,7 @@ class VoteRollupHourly(_VoteSums, table=True):
 
 
 class VoteRollupByModel(_VoteCounts, table=True):
-    """Votes of one UTC day, model, prompt version and stored prompt, over every voter and team session."""
+    """Votes of one UTC day, team session, model, prompt version and stored prompt, over every voter."""
 
     __tablename__ = "vote_rollups_by_model"
     __table_args__ = _clustered("day", MODEL_KEY_LABELS)
@@ -162,7 +162,7 @@ class VoteRollupByModel(_VoteCounts, table=True):
 
 
 class VoteRollupByModelHourly(_VoteCounts, table=True):
-    """Votes of one UTC hour, model, prompt version and stored prompt, over every voter and team session."""
+    """Votes of one UTC hour, team session, model, prompt version and stored prompt, over every voter."""
 
     __tablename__ = "vote_rollups_by_model_hourly"
     __table_args__ = _clustered("hour", MODEL_KEY_LABELS)
@@ -193,7 +193,7 @@ class RollupLevel:
 
     @property
     def per_user(self) -> bool:
-        """Whether the level keeps users and team sessions apart (else it sums over them)."""
+        """Whether the level keeps users apart (else it sums over them)."""
         return "user_id" in self.turn_labels
 
     @property

@@ -1,4 +1,4 @@
-"""analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes by 0009
+"""analytics roll-ups (turn_rollups, vote_rollups), filled from the stored turns and votes by 0012
 
 Revision ID: 0006
 Revises: 0005
@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "day", "model", "prompt_version", "user_id", "team_session"),
         sqlite_with_rowid=False,
     )
-    # Filled from the stored rows by 0009, which gives them their final keys.
+    # Filled from the stored rows by 0012, once every level has its final keys.
     # The analytics read the roll-ups now: the indexes that served latency walks and per-user scans go.
     with op.batch_alter_table("turns", schema=None) as batch_op:
         for name in PERCENTILE_INDEXES:

@@ -77,7 +77,7 @@ def upgrade() -> None:
     for suffix, bucket in (("", "day"), ("_hourly", "hour")):
         _turn_rollups(f"turn_rollups{suffix}", bucket)
         _vote_rollups(f"vote_rollups{suffix}", bucket)
-    # Filled from the stored rows by 0011, once every level has its final keys.
+    # Filled from the stored rows by 0012, once every level has its final keys.
 
 
 def downgrade() -> None:

@@ -55,7 +55,7 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("project_id", bucket, *LABELS, "prompt_number"),
             sqlite_with_rowid=False,
         )
-    # Filled from the stored rows by 0011, which gives the per-user levels their final keys.
+    # Filled from the stored rows by 0012, once every level has its final keys.
 
 
 def downgrade() -> None:

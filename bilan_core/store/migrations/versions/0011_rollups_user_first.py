@@ -58,22 +58,12 @@ def upgrade() -> None:
     for table, bucket, _ in TABLES:
         op.drop_table(table)
         _create(table, bucket, LABELS)
-    _fill_from_existing_rows()
-
-
-def _fill_from_existing_rows() -> None:
-    from bilan_core.store.rollup_rebuild import rebuild_rollups
-
-    connection = op.get_bind()
-    projects = connection.execute(
-        sa.text("SELECT DISTINCT project_id FROM turns UNION SELECT DISTINCT project_id FROM votes")
-    ).scalars()
-    for project_id in sorted(projects):
-        rebuild_rollups(connection, project_id)
+    # Filled from the stored rows by 0012, once every level has its final keys.
 
 
 def downgrade() -> None:
+    # The roll-ups are derived data: the earlier shape comes back empty, for that version's
+    # ``rebuild-rollups`` to fill.
     for table, bucket, labels in TABLES:
         op.drop_table(table)
         _create(table, bucket, labels)
-    _fill_from_existing_rows()
