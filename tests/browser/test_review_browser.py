@@ -99,6 +99,8 @@ def test_three_people_rate_the_board_follows_then_the_session_closes_with_its_re
     bob = raters["Bob"]  # Back shows the rating pre-filled; changing it replaces it
     bob.get_by_role("button", name="Back").click()
     idle(bob)
+    # Until the rerun ends, Streamlit may still show the card it replaces (a stale element).
+    expect(bob.get_by_label("Comment (optional)")).to_have_count(1)
     expect(bob.get_by_label("Comment (optional)")).to_have_value("wrong year")
     bob.get_by_label("Comment (optional)").fill("right after all")
     rate(bob, "👍 Good")
