@@ -92,13 +92,14 @@ def _rollup_conditions(table: Table, where: AnalyticsFilter) -> list[ColumnEleme
     return found
 
 
-_LISTED_BUCKETS = 1000  # a span of up to this many buckets is listed: one key seek per bucket
+_LISTED_BUCKETS = 1000  # a narrowed span of up to this many buckets is listed: a key seek per bucket
 
 
-def _in_span(column: Any, span: Span) -> list[ColumnElement[bool]]:
+def _in_span(column: Any, span: Span, where: AnalyticsFilter) -> list[ColumnElement[bool]]:
     first, last = span
-    if first is not None and last is not None and last - first < _LISTED_BUCKETS:
-        # Listed, the buckets are equalities: the keys' next columns (a user, a team session) seek.
+    narrowed = bool(where.users) or where.team_session is not None
+    if narrowed and first is not None and last is not None and last - first < _LISTED_BUCKETS:
+        # Listed, the buckets are equalities: the key's next column (the user, the team session) seeks.
         return [column.in_(list(range(first, last + 1)))]
     found: list[ColumnElement[bool]] = []
     if first is not None:
@@ -160,7 +161,7 @@ def _rolled_turns(
     keys = (table[level.bucket], table.model, table.prompt_version)
     statement = (
         select(*keys, *(func.sum(table[name]) for name in TURN_SUMS))
-        .where(*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span))
+        .where(*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span, where))
         .group_by(*keys)
     )
     per_day = MS_PER_DAY // level.bucket_ms
@@ -172,7 +173,7 @@ def _rolled_histograms(
 ) -> list[Any]:
     table = level.turns.c
     statement = select(table.model, table.latency_hist, table.ttft_hist).where(
-        *_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span)
+        *_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span, where)
     )
     return list(connection.execute(statement).all())
 
@@ -257,7 +258,7 @@ def _rolled_votes(
     keys = [table[level.bucket], table.model, table.prompt_version, table.user_id if voters else None]
     statement = (
         select(*(key for key in keys if key is not None), *(func.sum(table[name]) for name in _VOTE_SUMS))
-        .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span))
+        .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span, where))
         .group_by(*(key for key in keys if key is not None))
     )
     comments = 0
@@ -329,7 +330,7 @@ def read_voter_counts(connection: Connection, where: AnalyticsFilter) -> pd.Data
         table = level.votes.c
         statement = (
             select(table.user_id, func.sum(table.up + table.down), func.sum(table.up))
-            .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span))
+            .where(*_rollup_conditions(level.votes, where), *_in_span(table[level.bucket], span, where))
             .group_by(table.user_id)
         )
         found.extend(tuple(row) for row in connection.execute(statement).all())
@@ -441,7 +442,7 @@ def _votes_by_hour(connection: Connection, where: AnalyticsFilter) -> pd.DataFra
     for span in [*day_hours, *parts.hours]:
         statement = (
             select(table.hour, func.sum(table.up + table.down), func.sum(table.up))
-            .where(*_rollup_conditions(hourly.votes, where), *_in_span(table.hour, span))
+            .where(*_rollup_conditions(hourly.votes, where), *_in_span(table.hour, span, where))
             .group_by(table.hour)
         )
         found.extend(tuple(row) for row in connection.execute(statement))
