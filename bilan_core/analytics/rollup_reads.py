@@ -47,7 +47,6 @@ TURN_SUMS = ["turns", "errors", "cancels", "prompt_tokens", "completion_tokens"]
 TURN_FRAME = ["day", "model", "prompt_version", *TURN_SUMS]
 VOTE_FRAME = ["day", "model", "prompt_version", "user_id", "value", "votes", "weight"]
 FLOOR_AGE_MS = HALF_LIFE_MS * math.log2(1 / MIN_WEIGHT)  # from this age on a vote weighs MIN_WEIGHT
-_VOTE_KEYS = ["day", "model", "prompt_version", "user_id"]
 _VOTE_SUMS = ["up", "down", "comments", "up_weight", "down_weight"]
 
 
@@ -129,10 +128,6 @@ def _raw_filters(where: AnalyticsFilter, parts: TimeParts) -> Iterator[Analytics
     yield from (replace(where, start_ms=start, end_ms=end) for start, end in parts.raw)
 
 
-def _as_day(bucket: Any, level: RollupLevel) -> Any:
-    return bucket if level.bucket_ms == MS_PER_DAY else bucket // (MS_PER_DAY // level.bucket_ms)
-
-
 # --- turns ---------------------------------------------------------------------------------------------
 
 
@@ -143,10 +138,10 @@ def read_turn_sums(connection: Connection, where: AnalyticsFilter) -> TurnSums:
     stored_latency: dict[str, list[bytes | None]] = {}
     stored_ttft: dict[str, list[bytes | None]] = {}
     for level, span in _rollup_spans(parts, _levels(where)):
-        rows.extend(_rolled_turns(connection, level, span, where))
-        for model, latency, ttft in _rolled_histograms(connection, level, span, where):
-            stored_latency.setdefault(model, []).append(latency)
-            stored_ttft.setdefault(model, []).append(ttft)
+        for *sums, latency, ttft in _rolled_turns(connection, level, span, where):
+            rows.append(tuple(sums))
+            stored_latency.setdefault(sums[1], []).append(latency)
+            stored_ttft.setdefault(sums[1], []).append(ttft)
     latency = {model: histograms.dense(found) for model, found in stored_latency.items()}
     ttft = {model: histograms.dense(found) for model, found in stored_ttft.items()}
     for part in _raw_filters(where, parts):
@@ -157,25 +152,18 @@ def read_turn_sums(connection: Connection, where: AnalyticsFilter) -> TurnSums:
 def _rolled_turns(
     connection: Connection, level: RollupLevel, span: Span, where: AnalyticsFilter
 ) -> list[tuple[Any, ...]]:
+    """The level's rows in the span: day, model, version, the sums, then the two histograms (one read)."""
     table = level.turns.c
-    keys = (table[level.bucket], table.model, table.prompt_version)
-    statement = (
-        select(*keys, *(func.sum(table[name]) for name in TURN_SUMS))
-        .where(*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span, where))
-        .group_by(*keys)
-    )
+    statement = select(
+        table[level.bucket],
+        table.model,
+        table.prompt_version,
+        *(table[name] for name in TURN_SUMS),
+        table.latency_hist,
+        table.ttft_hist,
+    ).where(*_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span, where))
     per_day = MS_PER_DAY // level.bucket_ms
     return [(row[0] // per_day, *row[1:]) for row in connection.execute(statement).all()]
-
-
-def _rolled_histograms(
-    connection: Connection, level: RollupLevel, span: Span, where: AnalyticsFilter
-) -> list[Any]:
-    table = level.turns.c
-    statement = select(table.model, table.latency_hist, table.ttft_hist).where(
-        *_rollup_conditions(level.turns, where), *_in_span(table[level.bucket], span, where)
-    )
-    return list(connection.execute(statement).all())
 
 
 def _turn_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:

@@ -192,11 +192,6 @@ class RollupLevel:
         return str(self.turns.name)
 
     @property
-    def per_user(self) -> bool:
-        """Whether the level keeps users apart (else it sums over them)."""
-        return "user_id" in self.turn_labels
-
-    @property
     def turn_key(self) -> tuple[str, ...]:
         """The turn roll-up's key columns, in primary-key order."""
         return ("project_id", self.bucket, *self.turn_labels)
